@@ -1,0 +1,149 @@
+"""Typed settings: environment (``PAYMENT_*``) over an optional YAML file over defaults.
+
+Every key is documented in ``config.example.yaml`` and ``.env.example``. Secrets
+are ``SecretStr`` so they are masked in every repr and log line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "PAYMENT_"
+JwtAlgorithm = Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+
+
+class ConfigError(Exception):
+    """A one-line, key-naming description of an invalid configuration."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        case_sensitive=False,
+        frozen=True,
+    )
+
+    # --- listeners -------------------------------------------------------
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = Field(50051, ge=0, le=65535)
+    grpc_max_receive_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    grpc_keepalive_time_s: float = Field(60.0, gt=0)
+    grpc_keepalive_timeout_s: float = Field(20.0, gt=0)
+    grpc_keepalive_min_ping_interval_s: float = Field(10.0, gt=0)
+    grpc_reflection: bool = True
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=0, le=65535)
+    shutdown_drain_s: float = Field(1.0, ge=0)
+    shutdown_grace_s: float = Field(10.0, ge=0)
+
+    # --- storage ---------------------------------------------------------
+    database_url: str = "sqlite+aiosqlite:///./payment_service.db"
+    database_pool_size: int = Field(10, ge=1)
+    database_max_overflow: int = Field(10, ge=0)
+    database_pool_timeout_s: float = Field(5.0, gt=0)
+    database_statement_timeout_ms: int = Field(5000, ge=0)
+    database_echo: bool = False
+    redis_url: SecretStr | None = None
+    cache_ttl_s: float = Field(300.0, gt=0)
+
+    # --- authentication --------------------------------------------------
+    auth_issuer: str = "payment-service-dev"
+    auth_audience: str = "payment-service"
+    auth_algorithms: list[JwtAlgorithm] = Field(default_factory=lambda: ["HS256"])
+    auth_hs256_secret: SecretStr | None = None
+    auth_public_keys: list[str] = Field(default_factory=list)
+    auth_leeway_s: float = Field(30.0, ge=0)
+
+    # --- Stripe ----------------------------------------------------------
+    stripe_api_key: SecretStr | None = None
+    stripe_api_base: str | None = None
+    stripe_timeout_s: float = Field(20.0, gt=0)
+    stripe_max_network_retries: int = Field(2, ge=0, le=10)
+    stripe_webhook_secrets: list[SecretStr] = Field(default_factory=list)
+    stripe_webhook_tolerance_s: int = Field(300, ge=1)
+
+    # --- payments --------------------------------------------------------
+    currencies: list[str] = Field(
+        default_factory=lambda: ["usd", "eur", "gbp", "jpy", "chf", "cad", "aud", "kwd", "bhd", "krw"]
+    )
+    payment_refresh_after_s: float = Field(5.0, ge=0)
+
+    # --- webhooks and the reconciler ------------------------------------
+    webhook_max_attempts: int = Field(8, ge=1)
+    webhook_retry_base_s: float = Field(2.0, gt=0)
+    webhook_retry_poll_s: float = Field(5.0, gt=0)
+    reconcile_interval_s: float = Field(60.0, ge=0)
+    reconcile_stuck_after_s: float = Field(300.0, ge=0)
+
+    # --- observability ---------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("currencies")
+    @classmethod
+    def _lowercase_currencies(cls, value: list[str]) -> list[str]:
+        out = [c.strip().lower() for c in value]
+        bad = [c for c in out if len(c) != 3 or not c.isalpha()]
+        if bad:
+            raise ValueError(f"not ISO 4217 codes: {bad}")
+        return out
+
+    @model_validator(mode="after")
+    def _keys_for_algorithms(self) -> Settings:
+        # Without any key the service still starts and rejects every token (fails closed).
+        wants_public = any(not a.startswith("HS") for a in self.auth_algorithms)
+        if wants_public and not self.auth_public_keys:
+            raise ValueError("auth_public_keys: required when auth_algorithms has RS*/ES*/PS* entries")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first, then the YAML file's values (passed as init kwargs), then defaults.
+        return (env_settings, init_settings)
+
+
+def _one_line(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "config"
+        env_name = ENV_PREFIX + key.split(".")[0].upper()
+        parts.append(f"{key} ({env_name}): {item['msg']}")
+    return "invalid configuration: " + "; ".join(parts)
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """Build and validate the settings; raise ConfigError with a one-line message."""
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            loaded = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {config_file} is not valid YAML: {exc}".splitlines()[0]) from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {config_file} must hold a mapping of keys to values")
+        file_values = {str(k).lower(): v for k, v in loaded.items()}
+    try:
+        return Settings(**file_values)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+
