@@ -1,0 +1,66 @@
+# Every target bootstraps what it needs; a fresh machine needs only python3, make and git
+# (plus npm for buf, used by `make lint`).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BUF := node_modules/.bin/buf
+PROTOS := $(wildcard protos/payments/v1/*.proto)
+PYTEST_ARGS ?=
+
+.PHONY: run test lint generate migrate check-generated buf-breaking clean
+
+$(STAMP): requirements-dev.lock pyproject.toml generated/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e generated -e .
+	touch $@
+
+$(BUF): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## run: the service on its embedded default (SQLite file, in-memory cache, localstripe on loopback)
+run: $(STAMP)
+	$(BIN)/python tools/run_dev.py
+
+## test: unit, integration and end-to-end tests (SQLite always; PostgreSQL and Redis when reachable)
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## lint: ruff, mypy strict, import-linter, buf lint
+lint: $(STAMP) $(BUF)
+	$(BIN)/ruff check src tests migrations tools bench
+	$(BIN)/ruff format --check src tests migrations tools bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	cd protos && ../$(BUF) lint
+
+## generate: regenerate generated/ from protos/ (never edit generated/ by hand)
+generate: $(STAMP)
+	rm -rf generated/payments/v1/*_pb2*.py generated/payments/v1/*_pb2*.pyi
+	$(BIN)/python -m grpc_tools.protoc -I protos \
+		--python_out=generated --pyi_out=generated \
+		--grpc_python_out=generated --mypy_grpc_out=generated \
+		--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc \
+		$(PROTOS)
+
+## check-generated: fails when generated/ is not what `make generate` makes
+check-generated: generate
+	git diff --exit-code --stat -- generated
+	test -z "$$(git status --porcelain -- generated)"
+
+## buf-breaking: compare protos with the previous commit's (BREAKING_AGAINST to override)
+BREAKING_AGAINST ?= .git\#ref=HEAD~1,subdir=protos
+buf-breaking: $(BUF)
+	@if git rev-parse -q --verify HEAD~1 >/dev/null && git ls-tree -r --name-only HEAD~1 | grep -q '^protos/buf.yaml$$'; then \
+		cd protos && ../$(BUF) breaking --against '../$(BREAKING_AGAINST)'; \
+	else echo "buf breaking: no previous commit with protos; nothing to compare"; fi
+
+## migrate: upgrade the configured database (PAYMENT_DATABASE_URL) to the newest schema
+migrate: $(STAMP)
+	$(BIN)/payment-service migrate
+
+clean:
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
