@@ -14,7 +14,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "PAYMENT_"
-JwtAlgorithm = Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+JwtAlgorithm = Literal[
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256"
+]
 
 
 class ConfigError(Exception):
@@ -59,6 +61,7 @@ class Settings(BaseSettings):
     auth_hs256_secret: SecretStr | None = None
     auth_public_keys: list[str] = Field(default_factory=list)
     auth_leeway_s: float = Field(30.0, ge=0)
+    auth_cache_size: int = Field(10_000, ge=0)
 
     # --- Stripe ----------------------------------------------------------
     stripe_api_key: SecretStr | None = None
@@ -70,7 +73,18 @@ class Settings(BaseSettings):
 
     # --- payments --------------------------------------------------------
     currencies: list[str] = Field(
-        default_factory=lambda: ["usd", "eur", "gbp", "jpy", "chf", "cad", "aud", "kwd", "bhd", "krw"]
+        default_factory=lambda: [
+            "usd",
+            "eur",
+            "gbp",
+            "jpy",
+            "chf",
+            "cad",
+            "aud",
+            "kwd",
+            "bhd",
+            "krw",
+        ]
     )
     payment_refresh_after_s: float = Field(5.0, ge=0)
 
@@ -98,7 +112,9 @@ class Settings(BaseSettings):
         # Without any key the service still starts and rejects every token (fails closed).
         wants_public = any(not a.startswith("HS") for a in self.auth_algorithms)
         if wants_public and not self.auth_public_keys:
-            raise ValueError("auth_public_keys: required when auth_algorithms has RS*/ES*/PS* entries")
+            raise ValueError(
+                "auth_public_keys: required when auth_algorithms has RS*/ES*/PS* entries"
+            )
         return self
 
     @property
@@ -136,7 +152,9 @@ def load_settings(config_file: Path | None = None) -> Settings:
         except OSError as exc:
             raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from exc
         except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {config_file} is not valid YAML: {exc}".splitlines()[0]) from exc
+            raise ConfigError(
+                f"config file {config_file} is not valid YAML: {exc}".splitlines()[0]
+            ) from exc
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
@@ -146,4 +164,3 @@ def load_settings(config_file: Path | None = None) -> Settings:
         return Settings(**file_values)
     except ValidationError as exc:
         raise ConfigError(_one_line(exc)) from None
-

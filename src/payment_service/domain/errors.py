@@ -111,7 +111,9 @@ class CardDeclined(FailedPrecondition):
 
     default_reason = "CARD_DECLINED"
 
-    def __init__(self, message: str, *, code: str = "", decline_code: str = "", payment_id: str = "") -> None:
+    def __init__(
+        self, message: str, *, code: str = "", decline_code: str = "", payment_id: str = ""
+    ) -> None:
         metadata = {"code": code, "decline_code": decline_code}
         if payment_id:
             metadata["payment_id"] = payment_id
@@ -154,7 +156,9 @@ class ResourceExhausted(DomainError):
 
     default_reason = "RATE_LIMITED"
 
-    def __init__(self, message: str, *, retry_after_seconds: float = 1.0, reason: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after_seconds: float = 1.0, reason: str | None = None
+    ) -> None:
         super().__init__(message, reason=reason)
         self.retry_after_seconds = retry_after_seconds
 
@@ -164,6 +168,8 @@ class Unavailable(DomainError):
 
     default_reason = "UNAVAILABLE"
 
-    def __init__(self, message: str, *, retry_after_seconds: float = 1.0, reason: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after_seconds: float = 1.0, reason: str | None = None
+    ) -> None:
         super().__init__(message, reason=reason)
         self.retry_after_seconds = retry_after_seconds

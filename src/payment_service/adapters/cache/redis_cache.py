@@ -1,0 +1,97 @@
+"""Redis-backed cache shared by all replicas.
+
+Redis being down makes the service slower, never wrong or failing: every
+error is logged (rate-limited) and treated as a miss. A delete that failed is
+kept and retried before the next read, and until it succeeds every read is a
+miss, so an invalidation lost to an outage can never serve a stale object. Each entry is a hash
+``{v: version, d: data}``; a Lua script refuses to replace a newer version.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+_PUT_IF_NEWER = """
+local current = redis.call('HGET', KEYS[1], 'v')
+if current and tonumber(current) > tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
+class RedisCache:
+    def __init__(self, client: Redis, *, prefix: str = "ps:", op_timeout_s: float = 0.25) -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._put = client.register_script(_PUT_IF_NEWER)
+        self._op_timeout_s = op_timeout_s
+        self._last_error_log = 0.0
+        self._pending_deletes: set[str] = set()
+
+    @classmethod
+    def from_url(cls, url: str, *, op_timeout_s: float = 0.25) -> RedisCache:
+        client = Redis.from_url(
+            url,
+            socket_timeout=op_timeout_s,
+            socket_connect_timeout=op_timeout_s,
+            retry_on_timeout=False,
+            health_check_interval=30,
+        )
+        return cls(client, op_timeout_s=op_timeout_s)
+
+    def _failed(self, operation: str, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last_error_log > 10:
+            self._last_error_log = now
+            log.warning(
+                "cache unavailable, serving from the database",
+                extra={"operation": operation, "error": type(exc).__name__},
+            )
+
+    async def _flush_pending_deletes(self) -> bool:
+        keys = list(self._pending_deletes)
+        try:
+            await self._redis.delete(*keys)
+        except (RedisError, OSError) as exc:
+            self._failed("delete", exc)
+            return False
+        self._pending_deletes.difference_update(keys)
+        return True
+
+    async def get(self, key: str) -> bytes | None:
+        if self._pending_deletes and not await self._flush_pending_deletes():
+            return None
+        try:
+            value = await self._redis.hget(self._prefix + key, "d")
+        except (RedisError, OSError) as exc:
+            self._failed("get", exc)
+            return None
+        return value if isinstance(value, bytes) else None
+
+    async def put(self, key: str, version: int, value: bytes, ttl_s: float) -> None:
+        try:
+            await self._put(keys=[self._prefix + key], args=[version, value, int(ttl_s * 1000)])
+        except (RedisError, OSError) as exc:
+            self._failed("put", exc)
+
+    async def delete(self, *keys: str) -> None:
+        if not keys:
+            return
+        full = [self._prefix + k for k in keys]
+        try:
+            await self._redis.delete(*full)
+        except (RedisError, OSError) as exc:
+            self._pending_deletes.update(full)
+            self._failed("delete", exc)
+
+    async def close(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,96 @@
+"""`make run`: the service on its embedded default, with nothing to install.
+
+Starts localstripe (the fake Stripe) on a free loopback port, migrates the
+SQLite file, starts `payment-service serve` pointed at localstripe, and
+registers the webhook sidecar at localstripe so its events flow in. Ctrl-C
+stops both. Any PAYMENT_* variable already set wins over these defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DEV_DEFAULTS = {
+    "PAYMENT_STRIPE_API_KEY": "sk_test_localstripe",
+    "PAYMENT_AUTH_HS256_SECRET": "dev-only-secret-change-me-0123456789abcdef",
+    "PAYMENT_STRIPE_WEBHOOK_SECRETS": '["whsec_dev_localstripe"]',
+    "PAYMENT_GRPC_PORT": "50051",
+    "PAYMENT_HTTP_PORT": "8080",
+}
+
+
+def start_localstripe() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tools" / "localstripe_server.py"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("LOCALSTRIPE_LISTENING "):
+            return proc, line.split()[1]
+    raise SystemExit("localstripe did not start")
+
+
+def register_webhook(stripe_url: str, http_port: str, secret: str) -> None:
+    body = urllib.parse.urlencode(
+        {"url": f"http://127.0.0.1:{http_port}/stripe/webhooks", "secret": secret}
+    ).encode()
+    request = urllib.request.Request(f"{stripe_url}/_config/webhooks/make-run", data=body)
+    with urllib.request.urlopen(request, timeout=5):
+        pass
+
+
+def main() -> int:
+    env = dict(os.environ)
+    for key, value in DEV_DEFAULTS.items():
+        env.setdefault(key, value)
+    localstripe, stripe_url = start_localstripe()
+    env.setdefault("PAYMENT_STRIPE_API_BASE", stripe_url)
+    server: subprocess.Popen[str] | None = None
+    try:
+        subprocess.run([str(BIN / "payment-service"), "migrate"], env=env, check=True)
+        server = subprocess.Popen(
+            [str(BIN / "payment-service"), "serve"], env=env, stdout=subprocess.PIPE, text=True
+        )
+        assert server.stdout is not None
+        for line in server.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            if '"serving"' in line:
+                secret = json.loads(env["PAYMENT_STRIPE_WEBHOOK_SECRETS"])[0]
+                register_webhook(stripe_url, env["PAYMENT_HTTP_PORT"], secret)
+                print(
+                    f"make run: gRPC on 127.0.0.1:{env['PAYMENT_GRPC_PORT']}, sidecar on "
+                    f"127.0.0.1:{env['PAYMENT_HTTP_PORT']}, localstripe at {stripe_url}; Ctrl-C stops",
+                    file=sys.stderr,
+                )
+                break
+        signal.signal(
+            signal.SIGTERM, lambda *_: server.send_signal(signal.SIGTERM) if server else None
+        )
+        for line in server.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+        return server.wait()
+    except KeyboardInterrupt:
+        if server is not None:
+            server.send_signal(signal.SIGINT)
+            return server.wait()
+        return 130
+    finally:
+        localstripe.terminate()
+        localstripe.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
