@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     # --- authentication --------------------------------------------------
     auth_issuer: str = "payment-service-dev"
     auth_audience: str = "payment-service"
-    auth_algorithms: list[JwtAlgorithm] = Field(default_factory=lambda: ["HS256"])
+    auth_algorithms: list[JwtAlgorithm] = Field(
+        default_factory=lambda: list[JwtAlgorithm](["HS256"])
+    )
     auth_hs256_secret: SecretStr | None = None
     auth_public_keys: list[str] = Field(default_factory=list)
     auth_leeway_s: float = Field(30.0, ge=0)

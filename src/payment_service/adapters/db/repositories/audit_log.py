@@ -1,0 +1,24 @@
+"""The append-only audit log."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from payment_service.adapters.db.repositories._base import SqlRepository, entity_values
+from payment_service.adapters.db.tables import audit_log
+from payment_service.domain.entities import AuditEntry
+
+
+class SqlAuditLog(SqlRepository):
+    table = audit_log
+
+    async def add(self, entry: AuditEntry) -> None:
+        await self._insert(entity_values(entry))
+
+    async def list_for_object(self, object_type: str, object_id: str) -> list[AuditEntry]:
+        statement = (
+            select(audit_log)
+            .where(audit_log.c.object_type == object_type, audit_log.c.object_id == object_id)
+            .order_by(audit_log.c.time, audit_log.c.id)
+        )
+        return [AuditEntry(**row) for row in await self._all(statement)]

@@ -1,0 +1,122 @@
+"""The SQL unit of work: one connection, one transaction, every repository on it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from payment_service.adapters.db.engine import SQLITE_BEGIN_MODE
+from payment_service.adapters.db.errors import translated_errors
+from payment_service.adapters.db.repositories import (
+    SqlAuditLog,
+    SqlCustomerRepository,
+    SqlInvoiceRepository,
+    SqlPaymentMethodRepository,
+    SqlPaymentRepository,
+    SqlPriceRepository,
+    SqlReconcilerStateStore,
+    SqlRefundRepository,
+    SqlRequestRecordRepository,
+    SqlSubscriptionRepository,
+    SqlWebhookEventRepository,
+)
+
+
+class SqlUnitOfWork:
+    """``async with SqlUnitOfWork(engine) as uow: ...; await uow.commit()``.
+
+    Leaving the block rolls back whatever was not committed, also after an error.
+    On SQLite a write unit of work takes the write lock when it begins
+    (``BEGIN IMMEDIATE``); ``read_only=True`` begins a deferred transaction instead.
+    """
+
+    customers: SqlCustomerRepository
+    payment_methods: SqlPaymentMethodRepository
+    payments: SqlPaymentRepository
+    refunds: SqlRefundRepository
+    prices: SqlPriceRepository
+    subscriptions: SqlSubscriptionRepository
+    invoices: SqlInvoiceRepository
+    webhook_events: SqlWebhookEventRepository
+    request_records: SqlRequestRecordRepository
+    audit: SqlAuditLog
+    reconciler_state: SqlReconcilerStateStore
+
+    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
+        self._engine = engine
+        self._read_only = read_only
+        self._connection: AsyncConnection | None = None
+
+    @property
+    def connection(self) -> AsyncConnection:
+        if self._connection is None:
+            raise RuntimeError("the unit of work is not open; use it with 'async with'")
+        return self._connection
+
+    async def __aenter__(self) -> Self:
+        if self._connection is not None:
+            raise RuntimeError("a unit of work can be entered only once at a time")
+        with translated_errors():
+            connection = await self._engine.connect()
+            try:
+                if self._read_only and connection.dialect.name == "sqlite":
+                    await connection.execution_options(**{SQLITE_BEGIN_MODE: "DEFERRED"})
+                await connection.begin()
+            except BaseException:
+                await connection.close()
+                raise
+        self._connection = connection
+        self.customers = SqlCustomerRepository(connection)
+        self.payment_methods = SqlPaymentMethodRepository(connection)
+        self.payments = SqlPaymentRepository(connection)
+        self.refunds = SqlRefundRepository(connection)
+        self.prices = SqlPriceRepository(connection)
+        self.subscriptions = SqlSubscriptionRepository(connection)
+        self.invoices = SqlInvoiceRepository(connection)
+        self.webhook_events = SqlWebhookEventRepository(connection)
+        self.request_records = SqlRequestRecordRepository(connection)
+        self.audit = SqlAuditLog(connection)
+        self.reconciler_state = SqlReconcilerStateStore(connection)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            if connection.in_transaction():
+                await connection.rollback()
+        finally:
+            await connection.close()
+
+    async def commit(self) -> None:
+        """Commit the work so far. Statements after it run in a new transaction."""
+        with translated_errors():
+            await self.connection.commit()
+
+    async def rollback(self) -> None:
+        await self.connection.rollback()
+
+
+class SqlUnitOfWorkFactory:
+    """The ``UnitOfWorkFactory`` port over one engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, read_only=read_only)
+
+
+if TYPE_CHECKING:
+    from payment_service.app.ports import UnitOfWork, UnitOfWorkFactory
+
+    def _implements_ports(engine: AsyncEngine) -> tuple[UnitOfWorkFactory, UnitOfWork]:
+        return SqlUnitOfWorkFactory(engine), SqlUnitOfWork(engine)

@@ -1,0 +1,244 @@
+"""What the use cases need from storage: repositories and a unit of work, as Protocols.
+
+Repositories never commit. ``find_*`` returns None when nothing matches; ``add``
+raises ``Conflict`` (carrying the constraint name) on a uniqueness violation;
+``update`` of a versioned entity raises ``Aborted`` when another transaction
+changed the row since it was read, and bumps ``entity.version`` on success.
+After ``Conflict`` the unit of work is unusable: leave it (it rolls back) and
+open a new one to read the row that won.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from payment_service.domain.entities import (
+    AuditEntry,
+    Customer,
+    Invoice,
+    Payment,
+    PaymentMethod,
+    Price,
+    Refund,
+    RequestRecord,
+    Subscription,
+    WebhookEvent,
+)
+from payment_service.domain.pagination import Page, PageRequest
+from payment_service.domain.states import (
+    InvoiceState,
+    PaymentMethodState,
+    PaymentState,
+    RefundState,
+    SubscriptionState,
+    WebhookEventState,
+)
+
+
+class CustomerRepository(Protocol):
+    async def get(self, customer_id: str) -> Customer | None: ...
+    async def get_by_account(self, account_id: str) -> Customer | None: ...
+    async def find_by_stripe_id(self, stripe_customer_id: str) -> Customer | None: ...
+    async def add(self, customer: Customer) -> None: ...
+    async def update(self, customer: Customer) -> None: ...
+
+
+class PaymentMethodRepository(Protocol):
+    async def get(self, payment_method_id: str) -> PaymentMethod | None: ...
+    async def find_by_stripe_id(self, stripe_payment_method_id: str) -> PaymentMethod | None: ...
+    async def list_for_account(
+        self,
+        account_id: str,
+        *,
+        page: PageRequest,
+        customer_id: str | None = None,
+        states: Collection[PaymentMethodState] = (),
+    ) -> Page[PaymentMethod]: ...
+    async def add(self, payment_method: PaymentMethod) -> None: ...
+    async def update(self, payment_method: PaymentMethod) -> None: ...
+
+
+class PaymentRepository(Protocol):
+    async def get(self, payment_id: str) -> Payment | None: ...
+    async def get_for_update(self, payment_id: str) -> Payment | None:
+        """Read and lock the row until the unit of work ends (serializes read-modify-write)."""
+
+    async def find_by_request(self, caller: str, request_id: str) -> Payment | None: ...
+    async def find_by_stripe_id(
+        self, stripe_payment_intent_id: str, *, for_update: bool = False
+    ) -> Payment | None: ...
+    async def list_for_account(
+        self,
+        account_id: str,
+        *,
+        page: PageRequest,
+        states: Collection[PaymentState] = (),
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> Page[Payment]:
+        """Newest first; ``created_after`` inclusive, ``created_before`` exclusive."""
+
+    async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[Payment]:
+        """PENDING payments created before ``older_than``, oldest first (the reconciler's work)."""
+
+    async def list_stale_nonfinal(self, older_than: datetime, *, limit: int = 100) -> list[Payment]:
+        """Known-to-Stripe, non-terminal payments not synced since ``older_than``, oldest first."""
+
+    async def add(self, payment: Payment) -> None: ...
+    async def update(self, payment: Payment) -> None: ...
+
+
+class RefundRepository(Protocol):
+    async def get(self, refund_id: str) -> Refund | None: ...
+    async def get_for_update(self, refund_id: str) -> Refund | None: ...
+    async def find_by_request(self, caller: str, request_id: str) -> Refund | None: ...
+    async def find_by_stripe_id(
+        self, stripe_refund_id: str, *, for_update: bool = False
+    ) -> Refund | None: ...
+    async def list_for_payment(self, payment_id: str, *, page: PageRequest) -> Page[Refund]: ...
+    async def list_for_account(
+        self,
+        account_id: str,
+        *,
+        page: PageRequest,
+        states: Collection[RefundState] = (),
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> Page[Refund]: ...
+    async def sum_refundable_reserved(self, payment_id: str) -> int:
+        """Sum of the payment's refunds in RESERVING_REFUND_STATES (pending, action, succeeded)."""
+
+    async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[Refund]:
+        """PENDING refunds created before ``older_than``, oldest first."""
+
+    async def add(self, refund: Refund) -> None: ...
+    async def update(self, refund: Refund) -> None: ...
+
+
+class PriceRepository(Protocol):
+    async def get(self, price_id: str) -> Price | None: ...
+    async def find_by_stripe_id(self, stripe_price_id: str) -> Price | None: ...
+    async def list_active(self) -> list[Price]: ...
+    async def add(self, price: Price) -> None: ...
+    async def update(self, price: Price) -> None: ...
+
+
+class SubscriptionRepository(Protocol):
+    async def get(self, subscription_id: str) -> Subscription | None: ...
+    async def get_for_update(self, subscription_id: str) -> Subscription | None: ...
+    async def find_by_request(self, caller: str, request_id: str) -> Subscription | None: ...
+    async def find_by_stripe_id(
+        self, stripe_subscription_id: str, *, for_update: bool = False
+    ) -> Subscription | None: ...
+    async def list_for_account(
+        self,
+        account_id: str,
+        *,
+        page: PageRequest,
+        states: Collection[SubscriptionState] = (),
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> Page[Subscription]: ...
+    async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[Subscription]:
+        """Subscriptions never created at Stripe (no stripe id) created before ``older_than``."""
+
+    async def add(self, subscription: Subscription) -> None: ...
+    async def update(self, subscription: Subscription) -> None: ...
+
+
+class InvoiceRepository(Protocol):
+    async def get(self, invoice_id: str) -> Invoice | None: ...
+    async def find_by_stripe_id(
+        self, stripe_invoice_id: str, *, for_update: bool = False
+    ) -> Invoice | None: ...
+    async def list_for_account(
+        self,
+        account_id: str,
+        *,
+        page: PageRequest,
+        states: Collection[InvoiceState] = (),
+        subscription_id: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> Page[Invoice]: ...
+    async def add(self, invoice: Invoice) -> None: ...
+    async def update(self, invoice: Invoice) -> None: ...
+
+
+class WebhookEventRepository(Protocol):
+    async def get(self, event_id: str) -> WebhookEvent | None: ...
+    async def find_by_stripe_event_id(self, stripe_event_id: str) -> WebhookEvent | None: ...
+    async def insert_if_new(self, event: WebhookEvent) -> bool:
+        """Store the event; False (and no error) when its Stripe event id is already stored."""
+
+    async def claim_due(self, now: datetime, limit: int) -> list[WebhookEvent]:
+        """Lock up to ``limit`` RECEIVED/FAILED events due by ``now``, skipping rows others hold."""
+
+    async def list_events(
+        self, *, page: PageRequest, states: Collection[WebhookEventState] = ()
+    ) -> Page[WebhookEvent]:
+        """Newest received first."""
+
+    async def update(self, event: WebhookEvent) -> None: ...
+
+
+class RequestRecordRepository(Protocol):
+    async def get(self, caller: str, request_id: str) -> RequestRecord | None: ...
+    async def add(self, record: RequestRecord) -> None: ...
+
+
+class AuditLog(Protocol):
+    async def add(self, entry: AuditEntry) -> None: ...
+    async def list_for_object(self, object_type: str, object_id: str) -> list[AuditEntry]:
+        """Oldest first."""
+
+
+class ReconcilerStateStore(Protocol):
+    async def get(self, key: str) -> str | None: ...
+    async def set(self, key: str, value: str) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction. Rolls back on leaving unless ``commit()`` was called."""
+
+    @property
+    def customers(self) -> CustomerRepository: ...
+    @property
+    def payment_methods(self) -> PaymentMethodRepository: ...
+    @property
+    def payments(self) -> PaymentRepository: ...
+    @property
+    def refunds(self) -> RefundRepository: ...
+    @property
+    def prices(self) -> PriceRepository: ...
+    @property
+    def subscriptions(self) -> SubscriptionRepository: ...
+    @property
+    def invoices(self) -> InvoiceRepository: ...
+    @property
+    def webhook_events(self) -> WebhookEventRepository: ...
+    @property
+    def request_records(self) -> RequestRecordRepository: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def reconciler_state(self) -> ReconcilerStateStore: ...
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """``async with uow_factory() as uow: ...``; ``read_only=True`` when it never writes."""
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...

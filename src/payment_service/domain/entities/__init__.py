@@ -1,0 +1,27 @@
+"""Domain entities: plain dataclasses whose state moves through the transition tables."""
+
+from payment_service.domain.entities.audit import AuditEntry
+from payment_service.domain.entities.customer import Customer
+from payment_service.domain.entities.invoice import Invoice, InvoiceLine
+from payment_service.domain.entities.payment import Payment
+from payment_service.domain.entities.payment_method import PaymentMethod
+from payment_service.domain.entities.price import Price
+from payment_service.domain.entities.refund import RESERVING_REFUND_STATES, Refund
+from payment_service.domain.entities.request_record import RequestRecord
+from payment_service.domain.entities.subscription import Subscription
+from payment_service.domain.entities.webhook_event import WebhookEvent
+
+__all__ = [
+    "RESERVING_REFUND_STATES",
+    "AuditEntry",
+    "Customer",
+    "Invoice",
+    "InvoiceLine",
+    "Payment",
+    "PaymentMethod",
+    "Price",
+    "Refund",
+    "RequestRecord",
+    "Subscription",
+    "WebhookEvent",
+]

@@ -1,0 +1,28 @@
+"""A recurring price customers can subscribe to; mirrors a Stripe Price."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from payment_service.domain.clock import utcnow
+from payment_service.domain.money import Money
+from payment_service.domain.states import PriceInterval
+
+
+@dataclass(slots=True, kw_only=True)
+class Price:
+    id: str
+    stripe_price_id: str
+    product_name: str
+    unit_amount: int
+    currency: str
+    interval: PriceInterval
+    interval_count: int = 1
+    active: bool = True
+    create_time: datetime = field(default_factory=utcnow)
+    update_time: datetime = field(default_factory=utcnow)
+
+    @property
+    def unit_money(self) -> Money:
+        return Money(self.unit_amount, self.currency)

@@ -1,0 +1,61 @@
+"""A refund of (part of) a succeeded payment; mirrors a Stripe Refund."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from payment_service.domain.clock import utcnow
+from payment_service.domain.money import Money
+from payment_service.domain.states import RefundReason, RefundState
+from payment_service.domain.transitions import REFUND_TRANSITIONS
+
+# Refund states whose amount counts against the payment's refundable amount.
+RESERVING_REFUND_STATES = frozenset(
+    {RefundState.PENDING, RefundState.REQUIRES_ACTION, RefundState.SUCCEEDED}
+)
+
+
+@dataclass(slots=True, kw_only=True)
+class Refund:
+    id: str
+    payment_id: str
+    account_id: str
+    caller: str
+    request_id: str
+    request_hash: str
+    amount: int
+    currency: str
+    reason: RefundReason | None = None
+    state: RefundState = RefundState.PENDING
+    failure_reason: str | None = None
+    stripe_refund_id: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    remote_updated_at: datetime | None = None
+    create_time: datetime = field(default_factory=utcnow)
+    update_time: datetime = field(default_factory=utcnow)
+    version: int = 0
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+    @property
+    def reserves_amount(self) -> bool:
+        return self.state in RESERVING_REFUND_STATES
+
+    def move_to(self, target: RefundState) -> None:
+        REFUND_TRANSITIONS.check("refund", self.id, self.state, target)
+        if target is not self.state:
+            self.state = target
+            self.update_time = utcnow()
+
+    def apply_remote_state(self, target: RefundState, observed_at: datetime) -> bool:
+        if not REFUND_TRANSITIONS.accepts_observation(
+            self.state, target, self.remote_updated_at, observed_at
+        ):
+            return False
+        self.state = target
+        self.remote_updated_at = observed_at
+        self.update_time = utcnow()
+        return True

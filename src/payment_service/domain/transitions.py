@@ -1,0 +1,177 @@
+"""State machines: one table of allowed moves per entity. Terminal states have no way out.
+
+A same-state "move" is always an allowed no-op. ``check`` raises for use cases;
+``allows`` lets a webhook handler drop a stale or out-of-order update silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from payment_service.domain.clock import require_aware
+from payment_service.domain.errors import InvalidTransition
+from payment_service.domain.states import (
+    InvoiceState,
+    PaymentMethodState,
+    PaymentState,
+    RefundState,
+    SubscriptionState,
+    WebhookEventState,
+)
+
+S = TypeVar("S", bound=StrEnum)
+
+
+@dataclass(frozen=True)
+class TransitionTable(Generic[S]):
+    """Allowed moves ``current -> targets``; a state missing from ``moves`` is terminal."""
+
+    entity: str
+    moves: Mapping[S, frozenset[S]]
+
+    @property
+    def terminal_states(self) -> frozenset[S]:
+        return frozenset(state for state, targets in self.moves.items() if not targets)
+
+    def is_terminal(self, state: S) -> bool:
+        return not self.moves.get(state)
+
+    def allows(self, current: S, target: S) -> bool:
+        return current == target or target in self.moves.get(current, frozenset())
+
+    def check(self, entity_name: str, entity_id: str, current: S, target: S) -> None:
+        """Raise InvalidTransition (FAILED_PRECONDITION) unless ``current -> target`` is allowed."""
+        if not self.allows(current, target):
+            raise InvalidTransition(entity_name, entity_id, current.value, target.value)
+
+    def accepts_observation(
+        self,
+        current: S,
+        target: S,
+        last_observed_at: datetime | None,
+        observed_at: datetime,
+    ) -> bool:
+        """True when an observation is not older than the last applied one and the move is allowed.
+
+        Equal times are judged by the table alone: Stripe event times have one-second
+        resolution, so two events of the same second may arrive in either order.
+        """
+        observed_at = require_aware(observed_at, "observed_at")
+        if last_observed_at is not None and observed_at < last_observed_at:
+            return False
+        return self.allows(current, target)
+
+
+def _table(entity: str, states: type[S], moves: Mapping[S, Iterable[S]]) -> TransitionTable[S]:
+    full = {state: frozenset(moves.get(state, ())) for state in states}
+    return TransitionTable(entity, full)
+
+
+_P = PaymentState
+_PAYMENT_ANY_LIVE = (
+    _P.REQUIRES_PAYMENT_METHOD,
+    _P.REQUIRES_CONFIRMATION,
+    _P.REQUIRES_ACTION,
+    _P.PROCESSING,
+    _P.REQUIRES_CAPTURE,
+    _P.SUCCEEDED,
+    _P.CANCELED,
+)
+
+PAYMENT_TRANSITIONS: TransitionTable[PaymentState] = _table(
+    "payment",
+    PaymentState,
+    {
+        _P.PENDING: (*_PAYMENT_ANY_LIVE, _P.FAILED),
+        _P.REQUIRES_PAYMENT_METHOD: (
+            _P.REQUIRES_CONFIRMATION,
+            _P.REQUIRES_ACTION,
+            _P.PROCESSING,
+            _P.REQUIRES_CAPTURE,
+            _P.SUCCEEDED,
+            _P.CANCELED,
+        ),
+        _P.REQUIRES_CONFIRMATION: (
+            _P.REQUIRES_PAYMENT_METHOD,
+            _P.REQUIRES_ACTION,
+            _P.PROCESSING,
+            _P.REQUIRES_CAPTURE,
+            _P.SUCCEEDED,
+            _P.CANCELED,
+        ),
+        _P.REQUIRES_ACTION: (
+            _P.REQUIRES_PAYMENT_METHOD,  # 3DS failed or abandoned
+            _P.REQUIRES_CONFIRMATION,
+            _P.PROCESSING,
+            _P.REQUIRES_CAPTURE,
+            _P.SUCCEEDED,
+            _P.CANCELED,
+        ),
+        _P.PROCESSING: (
+            _P.REQUIRES_PAYMENT_METHOD,  # asynchronous payment failed
+            _P.REQUIRES_ACTION,
+            _P.REQUIRES_CAPTURE,
+            _P.SUCCEEDED,
+            _P.CANCELED,
+        ),
+        _P.REQUIRES_CAPTURE: (_P.PROCESSING, _P.SUCCEEDED, _P.CANCELED),
+    },
+)
+
+_R = RefundState
+REFUND_TRANSITIONS: TransitionTable[RefundState] = _table(
+    "refund",
+    RefundState,
+    {
+        _R.PENDING: (_R.REQUIRES_ACTION, _R.SUCCEEDED, _R.FAILED, _R.CANCELED),
+        _R.REQUIRES_ACTION: (_R.PENDING, _R.SUCCEEDED, _R.FAILED, _R.CANCELED),
+        _R.SUCCEEDED: (_R.FAILED,),  # Stripe may fail a refund after reporting success
+    },
+)
+
+PAYMENT_METHOD_TRANSITIONS: TransitionTable[PaymentMethodState] = _table(
+    "payment_method",
+    PaymentMethodState,
+    {PaymentMethodState.ATTACHED: (PaymentMethodState.DETACHED,)},
+)
+
+_S = SubscriptionState
+SUBSCRIPTION_TRANSITIONS: TransitionTable[SubscriptionState] = _table(
+    "subscription",
+    SubscriptionState,
+    {
+        _S.INCOMPLETE: (_S.ACTIVE, _S.TRIALING, _S.INCOMPLETE_EXPIRED, _S.CANCELED),
+        _S.TRIALING: (_S.ACTIVE, _S.PAST_DUE, _S.UNPAID, _S.PAUSED, _S.CANCELED),
+        _S.ACTIVE: (_S.TRIALING, _S.PAST_DUE, _S.UNPAID, _S.PAUSED, _S.CANCELED),
+        _S.PAST_DUE: (_S.ACTIVE, _S.UNPAID, _S.PAUSED, _S.CANCELED),
+        _S.UNPAID: (_S.ACTIVE, _S.PAST_DUE, _S.CANCELED),
+        _S.PAUSED: (_S.ACTIVE, _S.TRIALING, _S.CANCELED),
+    },
+)
+
+_I = InvoiceState
+INVOICE_TRANSITIONS: TransitionTable[InvoiceState] = _table(
+    "invoice",
+    InvoiceState,
+    {
+        _I.DRAFT: (_I.OPEN, _I.PAID),  # a zero-amount invoice is paid when finalized
+        _I.OPEN: (_I.PAID, _I.VOID, _I.UNCOLLECTIBLE),
+        _I.UNCOLLECTIBLE: (_I.PAID, _I.VOID),
+    },
+)
+
+_W = WebhookEventState
+WEBHOOK_EVENT_TRANSITIONS: TransitionTable[WebhookEventState] = _table(
+    "webhook_event",
+    WebhookEventState,
+    {
+        _W.RECEIVED: (_W.PROCESSED, _W.FAILED, _W.DEAD, _W.QUARANTINED, _W.IGNORED),
+        _W.FAILED: (_W.PROCESSED, _W.DEAD, _W.QUARANTINED, _W.IGNORED, _W.RECEIVED),
+        _W.DEAD: (_W.RECEIVED, _W.IGNORED),  # replay, or an operator gives up on it
+        _W.QUARANTINED: (_W.RECEIVED, _W.IGNORED),
+    },
+)
