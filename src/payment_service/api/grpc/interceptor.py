@@ -1,0 +1,243 @@
+"""The one server interceptor: auth, deadline, metrics, access log and error mapping per call.
+
+Health checks and reflection pass through untouched (no token, no log line). Every
+other method's handler is wrapped once and cached by method name, so the per-call
+cost is the wrapper itself: one dictionary lookup for the cached token, one
+contextvar set, one metrics update and one log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import grpc
+import grpc.aio
+
+from payment_service.api.grpc.context import bind_caller, unbind_caller
+from payment_service.api.grpc.errors import internal_status, rich_status_for, to_grpc_status
+from payment_service.app.deadlines import reset_deadline, set_deadline
+from payment_service.domain.caller import Caller
+from payment_service.domain.errors import DomainError, PermissionDenied, Unauthenticated
+from payment_service.observability.metrics import RpcMetrics
+from payment_service.security.jwt_verifier import TOKEN_INVALID, TOKEN_MISSING, JwtVerifier
+from payment_service.security.scopes import is_public, required_scope
+
+ACCESS_LOGGER = "payment_service.access"
+_BEARER_PREFIX = "bearer "
+_OK = grpc.StatusCode.OK
+# Exceptions that already carry their outcome: a servicer's own abort, a cancelled call.
+_PASS_THROUGH = (
+    grpc.aio.AbortError,
+    asyncio.CancelledError,
+    GeneratorExit,
+    KeyboardInterrupt,
+    SystemExit,
+)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+Behavior = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Method:
+    """What the wrapper needs to know about one method, computed once."""
+
+    name: str
+    scope: str | None
+    behavior: Behavior
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, *, verifier: JwtVerifier, metrics: RpcMetrics) -> None:
+        self._verifier = verifier
+        self._metrics = metrics
+        self._access_log = logging.getLogger(ACCESS_LOGGER)
+        self._log = logging.getLogger(__name__)
+        self._handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        method = handler_call_details.method
+        handler = self._handlers.get(method)
+        if handler is None:
+            inner = await continuation(handler_call_details)
+            if inner is None:
+                return (
+                    None  # unknown method: gRPC answers UNIMPLEMENTED; never cache attacker input
+                )
+            handler = inner if is_public(method) else self._wrap(method, inner)
+            self._handlers[method] = handler
+        return handler
+
+    # --- building wrapped handlers -----------------------------------------------------
+
+    def _wrap(
+        self, method: str, inner: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        scope = required_scope(method)
+        if inner.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary_response_behavior(_Method(method, scope, inner.unary_unary)),
+                request_deserializer=inner.request_deserializer,
+                response_serializer=inner.response_serializer,
+            )
+        if inner.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                self._unary_response_behavior(_Method(method, scope, inner.stream_unary)),
+                request_deserializer=inner.request_deserializer,
+                response_serializer=inner.response_serializer,
+            )
+        if inner.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._stream_response_behavior(_Method(method, scope, inner.unary_stream)),
+                request_deserializer=inner.request_deserializer,
+                response_serializer=inner.response_serializer,
+            )
+        if inner.stream_stream is not None:
+            return grpc.stream_stream_rpc_method_handler(
+                self._stream_response_behavior(_Method(method, scope, inner.stream_stream)),
+                request_deserializer=inner.request_deserializer,
+                response_serializer=inner.response_serializer,
+            )
+        raise ValueError(f"handler for {method} has no behavior")
+
+    def _unary_response_behavior(self, method: _Method) -> Callable[[Any, Context], Awaitable[Any]]:
+        async def behavior(request: Any, context: Context) -> Any:
+            started = time.perf_counter()
+            caller: Caller | None = None
+            try:
+                caller = self._authorize(method, context)
+                caller_token = bind_caller(caller)
+                deadline_token = set_deadline(context.time_remaining())
+                try:
+                    response = method.behavior(request, context)
+                    if inspect.isawaitable(response):
+                        response = await response
+                    return response
+                finally:
+                    reset_deadline(deadline_token)
+                    unbind_caller(caller_token)
+            except BaseException as exc:
+                await self._fail(method, context, exc)
+            finally:
+                self._record(method, context, request, caller, started)
+
+        return behavior
+
+    def _stream_response_behavior(
+        self, method: _Method
+    ) -> Callable[[Any, Context], Awaitable[None]]:
+        # Always a coroutine using context.write: it serves async generators, sync
+        # iterators and coroutine (reader/writer API) behaviors alike.
+        async def behavior(request: Any, context: Context) -> None:
+            started = time.perf_counter()
+            caller: Caller | None = None
+            try:
+                caller = self._authorize(method, context)
+                caller_token = bind_caller(caller)
+                deadline_token = set_deadline(context.time_remaining())
+                try:
+                    await _write_all(method.behavior(request, context), context)
+                finally:
+                    reset_deadline(deadline_token)
+                    unbind_caller(caller_token)
+            except BaseException as exc:
+                await self._fail(method, context, exc)
+            finally:
+                self._record(method, context, request, caller, started)
+
+        return behavior
+
+    # --- per-call steps --------------------------------------------------------------
+
+    def _authorize(self, method: _Method, context: Context) -> Caller:
+        token = _bearer_token(context)
+        caller = self._verifier.verify(token)
+        if method.scope is None:
+            raise PermissionDenied(
+                f"{method.name} is not open to any scope",
+                reason="METHOD_NOT_ALLOWED",
+                metadata={"method": method.name},
+            )
+        if method.scope not in caller.scopes:
+            raise PermissionDenied(
+                f"the token lacks the {method.scope} scope", metadata={"scope": method.scope}
+            )
+        return caller
+
+    async def _fail(self, method: _Method, context: Context, exc: BaseException) -> NoReturn:
+        if isinstance(exc, _PASS_THROUGH):
+            raise exc  # the servicer aborted with its own status, or the call was cancelled
+        if isinstance(exc, DomainError):
+            status = to_grpc_status(rich_status_for(exc))
+            await context.abort(status.code, status.details, status.trailing_metadata)
+        if isinstance(exc, NotImplementedError) and context.code() == grpc.StatusCode.UNIMPLEMENTED:
+            # The generated *Servicer base classes set UNIMPLEMENTED and raise this.
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "method not implemented")
+        self._log.error(
+            "unhandled error in %s", method.name, exc_info=exc, extra={"method": method.name}
+        )
+        status = to_grpc_status(internal_status())
+        await context.abort(status.code, status.details, status.trailing_metadata)
+
+    def _record(
+        self, method: _Method, context: Context, request: Any, caller: Caller | None, started: float
+    ) -> None:
+        elapsed = time.perf_counter() - started
+        code = _final_code(context)
+        self._metrics.observe(method.name, code, elapsed)
+        fields: dict[str, Any] = {
+            "method": method.name,
+            "code": code,
+            "duration_ms": round(elapsed * 1000, 3),
+            "peer": context.peer(),
+            "sub": caller.sub if caller else None,
+        }
+        request_id = getattr(request, "request_id", None)
+        if isinstance(request_id, str) and request_id:
+            fields["request_id"] = request_id
+        self._access_log.info("rpc", extra=fields)
+
+
+def _bearer_token(context: Context) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization":
+            text = value if isinstance(value, str) else value.decode("latin-1")
+            if (
+                text[: len(_BEARER_PREFIX)].lower() != _BEARER_PREFIX
+                or not text[len(_BEARER_PREFIX) :].strip()
+            ):
+                raise Unauthenticated(
+                    "authorization must be 'Bearer <token>'", reason=TOKEN_INVALID
+                )
+            return text[len(_BEARER_PREFIX) :].strip()
+    raise Unauthenticated("authorization metadata is missing", reason=TOKEN_MISSING)
+
+
+def _final_code(context: Context) -> str:
+    code = context.code()
+    if code is None:
+        code = grpc.StatusCode.CANCELLED if context.cancelled() else _OK
+    return str(code.name)
+
+
+async def _write_all(result: Any, context: Context) -> None:
+    if inspect.isawaitable(result):
+        await result  # coroutine behavior that writes with context.write itself
+    elif isinstance(result, AsyncIterator):
+        async for message in result:
+            await context.write(message)
+    elif isinstance(result, Iterable):
+        for message in result:
+            await context.write(message)

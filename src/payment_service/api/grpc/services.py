@@ -1,0 +1,94 @@
+"""The payments.v1 services the server exposes, and the servicer instance behind each.
+
+``Servicers`` takes a servicer per service; one left as None is served by the
+generated ``*Servicer`` base class, which answers UNIMPLEMENTED for every RPC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import grpc.aio
+from google.protobuf.descriptor import FileDescriptor
+from payments.v1 import (
+    invoice_service_pb2,
+    invoice_service_pb2_grpc,
+    payment_service_pb2,
+    payment_service_pb2_grpc,
+    refund_service_pb2,
+    refund_service_pb2_grpc,
+    subscription_service_pb2,
+    subscription_service_pb2_grpc,
+)
+
+_S = TypeVar("_S")
+
+
+def _unimplemented(servicer_class: Callable[[], _S]) -> _S:
+    """An instance of a generated base class. Its stubs mark every RPC abstract, but at
+    runtime each RPC is implemented and answers UNIMPLEMENTED, which is what we want."""
+    return servicer_class()
+
+
+def _full_name(file: FileDescriptor, service: str) -> str:
+    return str(file.services_by_name[service].full_name)
+
+
+PAYMENT_SERVICE = _full_name(payment_service_pb2.DESCRIPTOR, "PaymentService")
+REFUND_SERVICE = _full_name(refund_service_pb2.DESCRIPTOR, "RefundService")
+SUBSCRIPTION_SERVICE = _full_name(subscription_service_pb2.DESCRIPTOR, "SubscriptionService")
+INVOICE_SERVICE = _full_name(invoice_service_pb2.DESCRIPTOR, "InvoiceService")
+
+SERVICE_NAMES = (PAYMENT_SERVICE, REFUND_SERVICE, SUBSCRIPTION_SERVICE, INVOICE_SERVICE)
+
+
+@dataclass(frozen=True, slots=True)
+class Servicers:
+    """Servicer instances to serve; None means the generated base class (UNIMPLEMENTED)."""
+
+    payment: payment_service_pb2_grpc.PaymentServiceServicer | None = None
+    refund: refund_service_pb2_grpc.RefundServiceServicer | None = None
+    subscription: subscription_service_pb2_grpc.SubscriptionServiceServicer | None = None
+    invoice: invoice_service_pb2_grpc.InvoiceServiceServicer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceBinding:
+    """One service: its full name and how to register its servicer on a server."""
+
+    name: str
+    register: Callable[[grpc.aio.Server], None]
+
+
+def _binding(
+    name: str, servicer: Any, add: Callable[[Any, grpc.aio.Server], None]
+) -> ServiceBinding:
+    return ServiceBinding(name=name, register=lambda server: add(servicer, server))
+
+
+def service_bindings(servicers: Servicers) -> tuple[ServiceBinding, ...]:
+    return (
+        _binding(
+            PAYMENT_SERVICE,
+            servicers.payment or _unimplemented(payment_service_pb2_grpc.PaymentServiceServicer),
+            payment_service_pb2_grpc.add_PaymentServiceServicer_to_server,
+        ),
+        _binding(
+            REFUND_SERVICE,
+            servicers.refund or _unimplemented(refund_service_pb2_grpc.RefundServiceServicer),
+            refund_service_pb2_grpc.add_RefundServiceServicer_to_server,
+        ),
+        _binding(
+            SUBSCRIPTION_SERVICE,
+            servicers.subscription
+            or _unimplemented(subscription_service_pb2_grpc.SubscriptionServiceServicer),
+            subscription_service_pb2_grpc.add_SubscriptionServiceServicer_to_server,
+        ),
+        _binding(
+            INVOICE_SERVICE,
+            servicers.invoice or _unimplemented(invoice_service_pb2_grpc.InvoiceServiceServicer),
+            invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server,
+        ),
+    )

@@ -1,0 +1,111 @@
+"""The ``payment-service`` console script: serve, token, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from payment_service.config import ConfigError, Settings, load_settings
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="payment-service", description="Internal payment service (gRPC over Stripe)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    config_option = argparse.ArgumentParser(add_help=False)
+    config_option.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="YAML settings file (PAYMENT_* environment variables win)",
+    )
+
+    commands.add_parser(
+        "serve", parents=[config_option], help="run the gRPC server and HTTP sidecar"
+    )
+
+    token = commands.add_parser(
+        "token", parents=[config_option], help="print an HS256 token for a caller"
+    )
+    token.add_argument("--sub", required=True, help="the caller's name (token subject)")
+    token.add_argument(
+        "--scope", required=True, help='space-separated scopes, e.g. "payments:read payments:write"'
+    )
+    token.add_argument("--account-id", help="restrict the token to one account")
+    token.add_argument(
+        "--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime (default 3600)"
+    )
+
+    commands.add_parser(
+        "migrate",
+        parents=[config_option],
+        help="upgrade the database schema to the latest revision",
+    )
+    return parser
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"payment-service: {message}", file=sys.stderr)
+    return code
+
+
+def _serve(settings: Settings) -> int:
+    from payment_service.api.grpc.server import ListenError
+    from payment_service.main import serve
+
+    try:
+        asyncio.run(serve(settings))
+    except (ListenError, OSError) as exc:
+        return _fail(str(exc), EXIT_FAILURE)
+    return EXIT_OK
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from payment_service.security.tokens import TokenMintingError, mint_token
+
+    try:
+        token = mint_token(
+            settings,
+            sub=args.sub,
+            scopes=args.scope.split(),
+            account_id=args.account_id,
+            ttl_s=args.ttl,
+        )
+    except TokenMintingError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    print(token)
+    return EXIT_OK
+
+
+def _migrate(settings: Settings) -> int:
+    from payment_service.adapters.db.schema_check import upgrade_to_head
+
+    asyncio.run(upgrade_to_head(settings.database_url))
+    print("database schema upgraded to head")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    if args.command == "serve":
+        return _serve(settings)
+    if args.command == "token":
+        return _token(settings, args)
+    return _migrate(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
