@@ -38,6 +38,11 @@ from tests.support.db import (
     redis_reachable,
     redis_url,
 )
+from tests.support.localstripe import (  # noqa: F401  (shared fixtures)
+    localstripe,
+    outage_proxy,
+    stripe_outage_proxy,
+)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,420 @@
+"""StripeGateway: the PaymentProcessor over one ``stripe.StripeClient`` and aiohttp.
+
+Built once in the composition root from ``StripeGatewayConfig``; no global
+``stripe.api_key``. Every call is async (stripe-python's ``*_async`` methods on
+aiohttp), every POST carries the caller's idempotency key (stripe-python reuses
+it on its own retries), every call's timeout is the configured one cut to the
+request's remaining deadline (app/deadlines.py), and every Stripe error leaves
+as a domain error (errors.py). Answers become snapshots in mapping.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import aiohttp
+import stripe
+from stripe.params import (
+    CustomerCreateParams,
+    PaymentIntentCancelParams,
+    PaymentIntentCaptureParams,
+    PaymentIntentConfirmParams,
+    PaymentIntentCreateParams,
+    RefundCreateParams,
+)
+
+from payment_service.adapters.stripe import compat, errors, mapping
+from payment_service.adapters.stripe.config import StripeGatewayConfig
+from payment_service.adapters.stripe.errors import CallContext
+from payment_service.app import deadlines
+from payment_service.app.processor import ACCOUNT_ID_KEY, PAYMENT_ID_KEY, REFUND_ID_KEY
+from payment_service.domain.errors import InvalidArgument
+from payment_service.domain.processor import (
+    EventPage,
+    RemoteCharge,
+    RemoteCustomer,
+    RemotePaymentIntent,
+    RemotePaymentMethod,
+    RemoteRefund,
+)
+from payment_service.domain.states import CaptureMethod, RefundReason
+
+R = TypeVar("R")
+
+# Below this many seconds left, a call cannot complete: fail before sending it.
+MIN_CALL_SECONDS = 0.01
+# PaymentIntents come with their latest charge (receipt_url, amount_refunded).
+PI_EXPAND = ["latest_charge"]
+CANCEL_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer", "abandoned"})
+
+
+class StripeGateway:
+    def __init__(self, config: StripeGatewayConfig) -> None:
+        self._config = config
+        self._shape = compat.api_shape(config.compat)
+        self._http = stripe.AIOHTTPClient(timeout=aiohttp.ClientTimeout(total=config.timeout_s))
+        base = config.api_base.rstrip("/") if config.api_base else None
+        self._client = stripe.StripeClient(
+            config.api_key,
+            # localstripe serves every API from one base.
+            base_addresses=(
+                {"api": base, "connect": base, "files": base, "meter_events": base}
+                if base
+                else None
+            ),
+            max_network_retries=config.max_network_retries,
+            http_client=self._http,
+        )
+
+    @property
+    def localstripe_compat(self) -> bool:
+        return self._shape.name == "localstripe"
+
+    async def close(self) -> None:
+        await self._http.close_async()  # type: ignore[no-untyped-call]
+
+    # --- the one call path ----------------------------------------------------------------
+    def _timeout(self, ctx: CallContext) -> tuple[float, bool]:
+        left = deadlines.remaining()
+        if left is None or left >= self._config.timeout_s:
+            return self._config.timeout_s, False
+        if left < MIN_CALL_SECONDS:
+            raise errors.deadline_too_short(ctx)
+        return left, True
+
+    async def _call(self, ctx: CallContext, call: Callable[[], Awaitable[R]]) -> R:
+        timeout, deadline_bound = self._timeout(ctx)
+        try:
+            async with asyncio.timeout(timeout):
+                return await call()
+        except TimeoutError as exc:
+            raise errors.timed_out(ctx, deadline_bound=deadline_bound) from exc
+        except stripe.CardError as exc:
+            card_error = exc
+        except stripe.StripeError as exc:
+            raise errors.map_stripe_error(exc, ctx) from exc
+        except mapping.StripeShapeError as exc:
+            raise errors.unreadable(ctx, exc) from exc
+        declined = await self._declined_payment_intent(card_error)
+        raise errors.card_declined(
+            card_error, declined, default_decline_code=self._shape.default_decline_code
+        ) from card_error
+
+    async def _declined_payment_intent(self, exc: stripe.CardError) -> RemotePaymentIntent | None:
+        """Best effort, within what remains of the deadline: the PaymentIntent a decline left."""
+        left = deadlines.remaining()
+        timeout = self._config.timeout_s if left is None else min(left, self._config.timeout_s)
+        if timeout < MIN_CALL_SECONDS:
+            return errors.payment_intent_of(exc)
+        try:
+            async with asyncio.timeout(timeout):
+                data = await self._shape.declined_payment_intent(self._client, exc, PI_EXPAND)
+            return mapping.to_payment_intent(data) if data is not None else None
+        except (TimeoutError, stripe.StripeError, mapping.StripeShapeError):
+            return None
+
+    @staticmethod
+    def _post(idempotency_key: str) -> stripe.RequestOptions:
+        if not idempotency_key:
+            raise ValueError("every Stripe POST needs an idempotency key")
+        return {"idempotency_key": idempotency_key}
+
+    @staticmethod
+    def _metadata(base: Mapping[str, str] | None, **ours: str) -> dict[str, str]:
+        return {**dict(base or {}), **ours}
+
+    # --- customers ------------------------------------------------------------------------
+    async def create_customer(
+        self,
+        *,
+        account_id: str,
+        idempotency_key: str,
+        email: str | None = None,
+        name: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> RemoteCustomer:
+        params: CustomerCreateParams = {
+            "metadata": self._metadata(metadata, **{ACCOUNT_ID_KEY: account_id})
+        }
+        if email:
+            params["email"] = email
+        if name:
+            params["name"] = name
+        options = self._post(idempotency_key)
+
+        async def call() -> RemoteCustomer:
+            return mapping.to_customer(
+                (await self._client.v1.customers.create_async(params, options)).to_dict()
+            )
+
+        return await self._call(CallContext("create_customer", "customer"), call)
+
+    async def retrieve_customer(self, customer_id: str) -> RemoteCustomer:
+        async def call() -> RemoteCustomer:
+            return mapping.to_customer(
+                (await self._client.v1.customers.retrieve_async(customer_id)).to_dict()
+            )
+
+        return await self._call(CallContext("retrieve_customer", "customer", customer_id), call)
+
+    async def set_default_payment_method(
+        self, customer_id: str, payment_method_id: str, *, idempotency_key: str
+    ) -> RemoteCustomer:
+        options = self._post(idempotency_key)
+
+        async def call() -> RemoteCustomer:
+            customer = await self._client.v1.customers.update_async(
+                customer_id,
+                {"invoice_settings": {"default_payment_method": payment_method_id}},
+                options,
+            )
+            return mapping.to_customer(customer.to_dict())
+
+        return await self._call(
+            CallContext("set_default_payment_method", "customer", customer_id), call
+        )
+
+    # --- payment intents --------------------------------------------------------------------
+    async def _payment_intent(
+        self, ctx: CallContext, call: Callable[[], Awaitable[stripe.PaymentIntent]]
+    ) -> RemotePaymentIntent:
+        async def mapped() -> RemotePaymentIntent:
+            return mapping.to_payment_intent((await call()).to_dict())
+
+        return await self._call(ctx, mapped)
+
+    async def create_payment_intent(
+        self,
+        *,
+        payment_id: str,
+        amount: int,
+        currency: str,
+        idempotency_key: str,
+        customer: str | None = None,
+        payment_method: str | None = None,
+        capture_method: CaptureMethod = CaptureMethod.AUTOMATIC,
+        confirm: bool = False,
+        description: str | None = None,
+        receipt_email: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> RemotePaymentIntent:
+        if amount <= 0:
+            raise InvalidArgument.field("amount", "must be positive")
+        # Amounts go as is, in the currency's minor unit (JPY 500 -> 500).
+        params: PaymentIntentCreateParams = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "capture_method": "manual" if capture_method is CaptureMethod.MANUAL else "automatic",
+            # Cards only, confirmed by the server: no redirect-based methods, no return_url.
+            "allowed_payment_method_types": ["card"],
+            "metadata": self._metadata(metadata, **{PAYMENT_ID_KEY: payment_id}),
+            "expand": PI_EXPAND,
+        }
+        if customer:
+            params["customer"] = customer
+        if payment_method:
+            params["payment_method"] = payment_method
+        if confirm:
+            params["confirm"] = True
+        if description:
+            params["description"] = description
+        if receipt_email:
+            params["receipt_email"] = receipt_email
+        shaped = self._shape.payment_intent_create(params)
+        options = self._post(idempotency_key)
+        return await self._payment_intent(
+            CallContext("create_payment_intent", "payment_intent"),
+            lambda: self._client.v1.payment_intents.create_async(shaped, options),
+        )
+
+    async def confirm_payment_intent(
+        self, stripe_id: str, *, idempotency_key: str, payment_method: str | None = None
+    ) -> RemotePaymentIntent:
+        params: PaymentIntentConfirmParams = {"expand": PI_EXPAND}
+        if payment_method:
+            params["payment_method"] = payment_method
+        options = self._post(idempotency_key)
+        return await self._payment_intent(
+            CallContext("confirm_payment_intent", "payment_intent", stripe_id),
+            lambda: self._shape.confirm_payment_intent(self._client, stripe_id, params, options),
+        )
+
+    async def capture_payment_intent(
+        self, stripe_id: str, *, idempotency_key: str, amount_to_capture: int | None = None
+    ) -> RemotePaymentIntent:
+        params: PaymentIntentCaptureParams = {"expand": PI_EXPAND}
+        if amount_to_capture is not None:
+            if amount_to_capture <= 0:
+                raise InvalidArgument.field("amount_to_capture", "must be positive")
+            params["amount_to_capture"] = amount_to_capture
+        options = self._post(idempotency_key)
+        return await self._payment_intent(
+            CallContext("capture_payment_intent", "payment_intent", stripe_id),
+            lambda: self._client.v1.payment_intents.capture_async(stripe_id, params, options),
+        )
+
+    async def cancel_payment_intent(
+        self, stripe_id: str, *, idempotency_key: str, reason: str | None = None
+    ) -> RemotePaymentIntent:
+        params: PaymentIntentCancelParams = {"expand": PI_EXPAND}
+        if reason:
+            if reason not in CANCEL_REASONS:
+                raise InvalidArgument.field("reason", f"must be one of {sorted(CANCEL_REASONS)}")
+            params["cancellation_reason"] = reason
+        shaped = self._shape.payment_intent_cancel(params)
+        options = self._post(idempotency_key)
+        return await self._payment_intent(
+            CallContext("cancel_payment_intent", "payment_intent", stripe_id),
+            lambda: self._client.v1.payment_intents.cancel_async(stripe_id, shaped, options),
+        )
+
+    async def retrieve_payment_intent(self, stripe_id: str) -> RemotePaymentIntent:
+        return await self._payment_intent(
+            CallContext("retrieve_payment_intent", "payment_intent", stripe_id),
+            lambda: self._client.v1.payment_intents.retrieve_async(
+                stripe_id, {"expand": PI_EXPAND}
+            ),
+        )
+
+    async def find_payment_intent_by_payment_id(
+        self, payment_id: str, *, customer: str | None = None
+    ) -> RemotePaymentIntent | None:
+        async def call() -> RemotePaymentIntent | None:
+            data = await self._shape.find_payment_intent(
+                self._client, payment_id, customer, PI_EXPAND
+            )
+            return mapping.to_payment_intent(data) if data is not None else None
+
+        return await self._call(
+            CallContext("find_payment_intent", "payment_intent", payment_id), call
+        )
+
+    # --- payment methods ----------------------------------------------------------------------
+    async def _payment_method(
+        self, ctx: CallContext, call: Callable[[], Awaitable[stripe.PaymentMethod]]
+    ) -> RemotePaymentMethod:
+        async def mapped() -> RemotePaymentMethod:
+            return mapping.to_payment_method((await call()).to_dict())
+
+        return await self._call(ctx, mapped)
+
+    async def attach_payment_method(
+        self, payment_method_id: str, *, customer: str, idempotency_key: str
+    ) -> RemotePaymentMethod:
+        options = self._post(idempotency_key)
+        return await self._payment_method(
+            CallContext("attach_payment_method", "payment_method", payment_method_id),
+            lambda: self._client.v1.payment_methods.attach_async(
+                payment_method_id, {"customer": customer}, options
+            ),
+        )
+
+    async def detach_payment_method(
+        self, payment_method_id: str, *, idempotency_key: str
+    ) -> RemotePaymentMethod:
+        options = self._post(idempotency_key)
+        return await self._payment_method(
+            CallContext("detach_payment_method", "payment_method", payment_method_id),
+            lambda: self._client.v1.payment_methods.detach_async(payment_method_id, None, options),
+        )
+
+    async def retrieve_payment_method(self, payment_method_id: str) -> RemotePaymentMethod:
+        return await self._payment_method(
+            CallContext("retrieve_payment_method", "payment_method", payment_method_id),
+            lambda: self._client.v1.payment_methods.retrieve_async(payment_method_id),
+        )
+
+    # --- charges and refunds --------------------------------------------------------------------
+    async def retrieve_charge(self, charge_id: str) -> RemoteCharge:
+        async def call() -> RemoteCharge:
+            return mapping.to_charge(
+                (await self._client.v1.charges.retrieve_async(charge_id)).to_dict()
+            )
+
+        return await self._call(CallContext("retrieve_charge", "charge", charge_id), call)
+
+    async def create_refund(
+        self,
+        *,
+        refund_id: str,
+        payment_intent: str,
+        idempotency_key: str,
+        amount: int | None = None,
+        reason: RefundReason | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> RemoteRefund:
+        params: RefundCreateParams = {
+            "payment_intent": payment_intent,
+            "metadata": self._metadata(metadata, **{REFUND_ID_KEY: refund_id}),
+        }
+        if amount is not None:
+            if amount <= 0:
+                raise InvalidArgument.field("amount", "must be positive")
+            params["amount"] = amount
+        if reason is not None:
+            params["reason"] = reason.value
+        shaped = self._shape.refund_create(params)
+        options = self._post(idempotency_key)
+
+        async def call() -> RemoteRefund:
+            return mapping.to_refund(
+                (await self._client.v1.refunds.create_async(shaped, options)).to_dict()
+            )
+
+        return await self._call(CallContext("create_refund", "refund"), call)
+
+    async def retrieve_refund(self, refund_stripe_id: str) -> RemoteRefund:
+        async def call() -> RemoteRefund:
+            refund = await self._client.v1.refunds.retrieve_async(refund_stripe_id)
+            return mapping.to_refund(refund.to_dict())
+
+        return await self._call(CallContext("retrieve_refund", "refund", refund_stripe_id), call)
+
+    async def list_refunds(self, payment_intent: str) -> Sequence[RemoteRefund]:
+        async def call() -> list[RemoteRefund]:
+            page = await self._client.v1.refunds.list_async(
+                {"payment_intent": payment_intent, "limit": 100}
+            )
+            return [mapping.to_refund(r.to_dict()) for r in page.data]
+
+        return await self._call(CallContext("list_refunds", "payment_intent", payment_intent), call)
+
+    # --- events -----------------------------------------------------------------------------------
+    async def list_events(
+        self,
+        *,
+        created_after: int | None = None,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        limit: int = 100,
+    ) -> EventPage:
+        if not 1 <= limit <= 100:
+            raise InvalidArgument.field("limit", "must be between 1 and 100")
+        if starting_after and ending_before:
+            raise InvalidArgument.field("ending_before", "cannot be combined with starting_after")
+
+        async def call() -> EventPage:
+            items, has_more = await self._shape.list_events(
+                self._client,
+                created_after=created_after,
+                starting_after=starting_after,
+                ending_before=ending_before,
+                limit=limit,
+            )
+            return EventPage(tuple(mapping.to_event(e) for e in items), has_more)
+
+        return await self._call(CallContext("list_events", "event"), call)
+
+    # --- anything else ------------------------------------------------------------------------------
+    async def retrieve_object(self, path: str) -> dict[str, Any]:
+        """GET ``/v1/<path>`` as a plain dict (e.g. ``"invoices/in_123"``), for operators and
+        the reconciler; map it with mapping.to_*."""
+
+        async def call() -> dict[str, Any]:
+            obj = await self._client.raw_request_async("get", f"/v1/{path.lstrip('/')}")
+            result: dict[str, Any] = self._client.deserialize(obj, api_mode="V1").to_dict()
+            return result
+
+        return await self._call(CallContext("retrieve_object", path.split("/", 1)[0]), call)

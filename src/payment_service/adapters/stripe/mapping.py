@@ -1,0 +1,413 @@
+"""The one place where Stripe objects become domain snapshots.
+
+Input is a plain mapping (``StripeObject.to_dict()`` or a webhook's JSON). Both
+shapes are parsed:
+
+- today's API (Stripe's own examples in ../shared/stripe/fixtures3.json):
+  ``latest_charge`` is an id unless expanded, ``amount_received`` and
+  ``amount_capturable`` are on the PaymentIntent, ``amount_captured`` on the Charge;
+- localstripe's 2017-era answers: ``latest_charge`` always expanded, a ``charges``
+  list, no ``amount_received``/``amount_capturable``/``amount_captured``, Plans
+  instead of Prices. Missing amounts are derived from the charge (see
+  ``_localstripe_amount_captured``).
+
+Stripe's status strings become our enums here, not in the domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from payment_service.domain.processor import (
+    RemoteCharge,
+    RemoteCustomer,
+    RemoteEvent,
+    RemoteInvoice,
+    RemotePaymentError,
+    RemotePaymentIntent,
+    RemotePaymentMethod,
+    RemotePrice,
+    RemoteRefund,
+    RemoteSubscription,
+)
+from payment_service.domain.states import (
+    CaptureMethod,
+    InvoiceState,
+    PaymentState,
+    PriceInterval,
+    RefundReason,
+    RefundState,
+    SubscriptionState,
+)
+
+Obj = Mapping[str, Any]
+T = TypeVar("T")
+
+
+class StripeShapeError(ValueError):
+    """A Stripe answer this module cannot read (unknown status, missing id)."""
+
+
+_PAYMENT_STATES: dict[str, PaymentState] = {
+    "requires_payment_method": PaymentState.REQUIRES_PAYMENT_METHOD,
+    "requires_source": PaymentState.REQUIRES_PAYMENT_METHOD,  # pre-2019 name
+    "requires_confirmation": PaymentState.REQUIRES_CONFIRMATION,
+    "requires_action": PaymentState.REQUIRES_ACTION,
+    "requires_source_action": PaymentState.REQUIRES_ACTION,  # pre-2019 name
+    "processing": PaymentState.PROCESSING,
+    "requires_capture": PaymentState.REQUIRES_CAPTURE,
+    "succeeded": PaymentState.SUCCEEDED,
+    "canceled": PaymentState.CANCELED,
+}
+_CAPTURE_METHODS: dict[str, CaptureMethod] = {
+    "automatic": CaptureMethod.AUTOMATIC,
+    "automatic_async": CaptureMethod.AUTOMATIC,  # localstripe's default, and today's API's
+    "manual": CaptureMethod.MANUAL,
+}
+_REFUND_STATES: dict[str, RefundState] = {
+    "pending": RefundState.PENDING,
+    "requires_action": RefundState.REQUIRES_ACTION,
+    "succeeded": RefundState.SUCCEEDED,
+    "failed": RefundState.FAILED,
+    "canceled": RefundState.CANCELED,
+}
+_SUBSCRIPTION_STATES: dict[str, SubscriptionState] = {s.value: s for s in SubscriptionState}
+_INVOICE_STATES: dict[str, InvoiceState] = {s.value: s for s in InvoiceState}
+_INTERVALS: dict[str, PriceInterval] = {i.value: i for i in PriceInterval}
+_REFUND_REASONS: dict[str, RefundReason] = {r.value: r for r in RefundReason}
+
+
+# --- small readers -----------------------------------------------------------------------
+def _lookup(table: Mapping[str, T], value: object, what: str) -> T:
+    if isinstance(value, str) and value in table:
+        return table[value]
+    raise StripeShapeError(f"unknown {what}: {value!r}")
+
+
+def _id(obj: Obj) -> str:
+    value = obj.get("id")
+    if not isinstance(value, str) or not value:
+        raise StripeShapeError(f"{obj.get('object', 'object')} without an id")
+    return value
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value != "" else None
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _dict(value: object) -> Obj:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _ref(value: object) -> str | None:
+    """An id, whether Stripe sent the id or the expanded object."""
+    if isinstance(value, Mapping):
+        return _str(value.get("id"))
+    return _str(value)
+
+
+def _metadata(value: object) -> dict[str, str]:
+    return {str(k): str(v) for k, v in _dict(value).items() if v is not None}
+
+
+def _list_data(value: object) -> list[Obj]:
+    data = _dict(value).get("data")
+    return [item for item in data if isinstance(item, Mapping)] if isinstance(data, list) else []
+
+
+# --- charges -------------------------------------------------------------------------------
+def _latest_charge(pi: Obj) -> Obj | None:
+    """The latest charge when it came as an object: expanded, or localstripe's ``charges``."""
+    latest = pi.get("latest_charge")
+    if isinstance(latest, Mapping):
+        return latest
+    charges = _list_data(pi.get("charges"))
+    if charges:
+        wanted = _str(latest)
+        for charge in charges:
+            if wanted is None or charge.get("id") == wanted:
+                return charge
+    return None
+
+
+def _localstripe_amount_captured(charge: Obj) -> int:
+    """localstripe has no ``amount_captured``: a partial capture keeps ``amount`` and files
+    the uncaptured rest as a Refund made on the charge itself (``payment_intent`` null),
+    while refunds made through the API for a PaymentIntent name it."""
+    if charge.get("status") != "succeeded" or not charge.get("captured"):
+        return 0
+    uncaptured = sum(
+        _int(r.get("amount")) or 0
+        for r in _list_data(charge.get("refunds"))
+        if r.get("payment_intent") is None
+    )
+    return max(0, (_int(charge.get("amount")) or 0) - uncaptured)
+
+
+def _amount_captured(charge: Obj) -> int:
+    captured = _int(charge.get("amount_captured"))
+    return captured if captured is not None else _localstripe_amount_captured(charge)
+
+
+def _amount_refunded(charge: Obj) -> int:
+    """Refunded through the API; localstripe's partial-capture remainder does not count."""
+    total = _int(charge.get("amount_refunded")) or 0
+    if "amount_captured" in charge:
+        return total
+    uncaptured = (_int(charge.get("amount")) or 0) - _localstripe_amount_captured(charge)
+    if charge.get("status") == "succeeded" and charge.get("captured"):
+        return max(0, total - uncaptured)
+    return total
+
+
+def to_charge(obj: Obj) -> RemoteCharge:
+    return RemoteCharge(
+        stripe_id=_id(obj),
+        payment_intent=_ref(obj.get("payment_intent")),
+        amount=_int(obj.get("amount")) or 0,
+        amount_captured=_amount_captured(obj),
+        amount_refunded=_amount_refunded(obj),
+        currency=str(obj.get("currency") or "").lower(),
+        status=str(obj.get("status") or ""),
+        captured=bool(obj.get("captured")),
+        failure_code=_str(obj.get("failure_code")),
+        failure_message=_str(obj.get("failure_message")),
+        receipt_url=_str(obj.get("receipt_url")),
+        created=_int(obj.get("created")) or 0,
+    )
+
+
+# --- payment intents ------------------------------------------------------------------------
+def to_payment_error(value: object) -> RemotePaymentError | None:
+    error = _dict(value)
+    code, decline, message = (
+        _str(error.get("code")),
+        _str(error.get("decline_code")),
+        _str(error.get("message")),
+    )
+    if code is None and decline is None and message is None:
+        return None
+    return RemotePaymentError(code=code, decline_code=decline, message=message)
+
+
+def _next_action(pi: Obj) -> tuple[str | None, str | None]:
+    action = _dict(pi.get("next_action"))
+    kind = _str(action.get("type"))
+    if kind is None:
+        return None, None
+    url = _str(_dict(action.get("redirect_to_url")).get("url"))
+    return kind, url
+
+
+def to_payment_intent(obj: Obj) -> RemotePaymentIntent:
+    state = _lookup(_PAYMENT_STATES, obj.get("status"), "PaymentIntent status")
+    amount = _int(obj.get("amount")) or 0
+    charge = _latest_charge(obj)
+
+    received = _int(obj.get("amount_received"))
+    if received is None:  # localstripe
+        received = _amount_captured(charge) if charge else 0
+    capturable = _int(obj.get("amount_capturable"))
+    if capturable is None:  # localstripe
+        capturable = (
+            (_int(charge.get("amount")) or amount)
+            if charge and state is PaymentState.REQUIRES_CAPTURE
+            else 0
+        )
+
+    action_type, action_url = _next_action(obj)
+    return RemotePaymentIntent(
+        stripe_id=_id(obj),
+        state=state,
+        amount=amount,
+        currency=str(obj.get("currency") or "").lower(),
+        amount_capturable=capturable,
+        amount_received=received,
+        capture_method=_lookup(
+            _CAPTURE_METHODS, obj.get("capture_method") or "automatic", "capture_method"
+        ),
+        customer=_ref(obj.get("customer")),
+        payment_method=_ref(obj.get("payment_method")),
+        client_secret=_str(obj.get("client_secret")),
+        next_action_type=action_type,
+        next_action_url=action_url,
+        last_error=to_payment_error(obj.get("last_payment_error")),
+        receipt_url=_str(charge.get("receipt_url")) if charge else None,
+        latest_charge_id=_ref(obj.get("latest_charge"))
+        or (_str(charge.get("id")) if charge else None),
+        amount_refunded=_amount_refunded(charge) if charge else None,
+        metadata=_metadata(obj.get("metadata")),
+        created=_int(obj.get("created")) or 0,
+        canceled_at=_int(obj.get("canceled_at")),
+        cancellation_reason=_str(obj.get("cancellation_reason")),
+        description=_str(obj.get("description")),
+    )
+
+
+# --- customers and payment methods -----------------------------------------------------------
+def to_customer(obj: Obj) -> RemoteCustomer:
+    settings = _dict(obj.get("invoice_settings"))
+    return RemoteCustomer(
+        stripe_id=_id(obj),
+        email=_str(obj.get("email")),
+        name=_str(obj.get("name")),
+        default_payment_method=_ref(settings.get("default_payment_method")),
+        metadata=_metadata(obj.get("metadata")),
+        created=_int(obj.get("created")) or 0,
+        deleted=bool(obj.get("deleted")),
+    )
+
+
+def to_payment_method(obj: Obj) -> RemotePaymentMethod:
+    kind = str(obj.get("type") or "")
+    details = _dict(obj.get(kind)) if kind else {}
+    return RemotePaymentMethod(
+        stripe_id=_id(obj),
+        type=kind,
+        customer=_ref(obj.get("customer")),
+        brand=_str(details.get("brand")),
+        last4=_str(details.get("last4")),
+        exp_month=_int(details.get("exp_month")),
+        exp_year=_int(details.get("exp_year")),
+        fingerprint=_str(details.get("fingerprint")),
+        billing_name=_str(_dict(obj.get("billing_details")).get("name")),
+        metadata=_metadata(obj.get("metadata")),
+        created=_int(obj.get("created")) or 0,
+    )
+
+
+# --- refunds and events ------------------------------------------------------------------------
+def to_refund(obj: Obj) -> RemoteRefund:
+    reason = obj.get("reason")
+    return RemoteRefund(
+        stripe_id=_id(obj),
+        payment_intent=_ref(obj.get("payment_intent")),
+        charge=_ref(obj.get("charge")),
+        amount=_int(obj.get("amount")) or 0,
+        currency=str(obj.get("currency") or "").lower(),
+        state=_lookup(_REFUND_STATES, obj.get("status"), "Refund status"),
+        # Stripe-initiated reasons (expired_uncaptured_charge) are not ours to mirror.
+        reason=_REFUND_REASONS.get(reason) if isinstance(reason, str) else None,
+        failure_reason=_str(obj.get("failure_reason")),
+        metadata=_metadata(obj.get("metadata")),
+        created=_int(obj.get("created")) or 0,
+    )
+
+
+def to_event(obj: Obj) -> RemoteEvent:
+    data = _dict(obj.get("data"))
+    previous = data.get("previous_attributes")
+    event_type = _str(obj.get("type"))
+    if event_type is None:
+        raise StripeShapeError("event without a type")
+    return RemoteEvent(
+        stripe_id=_id(obj),
+        type=event_type,
+        created=_int(obj.get("created")) or 0,
+        data_object=dict(_dict(data.get("object"))),
+        api_version=_str(obj.get("api_version")),
+        previous_attributes=dict(previous) if isinstance(previous, Mapping) else None,
+    )
+
+
+# --- billing -------------------------------------------------------------------------------------
+def to_price(obj: Obj) -> RemotePrice:
+    """A Price, or localstripe's Plan (``amount`` and ``interval`` at the top level)."""
+    recurring = _dict(obj.get("recurring"))
+    interval = recurring.get("interval", obj.get("interval"))
+    count = recurring.get("interval_count", obj.get("interval_count"))
+    unit_amount = obj.get("unit_amount", obj.get("amount"))
+    return RemotePrice(
+        stripe_id=_id(obj),
+        product=_ref(obj.get("product")),
+        unit_amount=_int(unit_amount),
+        currency=str(obj.get("currency") or "").lower(),
+        interval=_lookup(_INTERVALS, interval, "price interval") if interval is not None else None,
+        interval_count=_int(count),
+        active=bool(obj.get("active", True)),
+        metadata=_metadata(obj.get("metadata")),
+        created=_int(obj.get("created")) or 0,
+    )
+
+
+def to_subscription(obj: Obj) -> RemoteSubscription:
+    items = _list_data(obj.get("items"))
+    price_ids = tuple(
+        pid
+        for item in items
+        if (pid := _ref(item.get("price")) or _ref(item.get("plan"))) is not None
+    )
+    # Today's API keeps the billing period on each item; older shapes on the subscription.
+    first = items[0] if items else {}
+    start = _int(obj.get("current_period_start"))
+    end = _int(obj.get("current_period_end"))
+    return RemoteSubscription(
+        stripe_id=_id(obj),
+        customer=_ref(obj.get("customer")) or "",
+        state=_lookup(_SUBSCRIPTION_STATES, obj.get("status"), "Subscription status"),
+        price_ids=price_ids,
+        current_period_start=start
+        if start is not None
+        else _int(first.get("current_period_start")),
+        current_period_end=end if end is not None else _int(first.get("current_period_end")),
+        cancel_at_period_end=bool(obj.get("cancel_at_period_end")),
+        canceled_at=_int(obj.get("canceled_at")),
+        trial_end=_int(obj.get("trial_end")),
+        latest_invoice=_ref(obj.get("latest_invoice")),
+        metadata=_metadata(obj.get("metadata")),
+        created=_int(obj.get("created")) or 0,
+    )
+
+
+def _invoice_payment_intent(obj: Obj) -> str | None:
+    direct = _ref(obj.get("payment_intent"))  # up to API 2025-03-31; localstripe
+    if direct is not None:
+        return direct
+    for payment in _list_data(obj.get("payments")):  # today's API (when expanded)
+        found = _ref(_dict(payment.get("payment")).get("payment_intent"))
+        if found is not None:
+            return found
+    return None
+
+
+def _invoice_subscription(obj: Obj) -> str | None:
+    direct = _ref(obj.get("subscription"))  # up to API 2025-03-31; localstripe
+    if direct is not None:
+        return direct
+    details = _dict(_dict(obj.get("parent")).get("subscription_details"))
+    return _ref(details.get("subscription"))
+
+
+def to_invoice(obj: Obj) -> RemoteInvoice:
+    total = _int(obj.get("total")) or 0
+    amount_due = _int(obj.get("amount_due"))
+    amount_paid = _int(obj.get("amount_paid")) or 0
+    remaining = _int(obj.get("amount_remaining"))
+    due = amount_due if amount_due is not None else total
+    return RemoteInvoice(
+        stripe_id=_id(obj),
+        customer=_ref(obj.get("customer")) or "",
+        subscription=_invoice_subscription(obj),
+        state=_lookup(_INVOICE_STATES, obj.get("status"), "Invoice status"),
+        currency=str(obj.get("currency") or "").lower(),
+        amount_due=due,
+        amount_paid=amount_paid,
+        amount_remaining=remaining if remaining is not None else max(0, due - amount_paid),
+        total=total,
+        hosted_invoice_url=_str(obj.get("hosted_invoice_url")),
+        invoice_pdf=_str(obj.get("invoice_pdf")),
+        payment_intent=_invoice_payment_intent(obj),
+        metadata=_metadata(obj.get("metadata")),
+        created=_int(obj.get("created")) or 0,
+    )
