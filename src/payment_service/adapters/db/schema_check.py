@@ -16,8 +16,20 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-# src/payment_service/adapters/db/schema_check.py -> the repository root holds alembic.ini.
-PROJECT_ROOT = Path(__file__).resolve().parents[4]
+
+def _project_root() -> Path:
+    """Where alembic.ini and migrations/ live: the source checkout, else the working directory.
+
+    From a checkout (editable install) that is the repository root; an installed
+    package (the Docker image) runs from a directory holding both, e.g. /app.
+    """
+    checkout = Path(__file__).resolve().parents[4]
+    if (checkout / "migrations" / "env.py").exists():
+        return checkout
+    return Path.cwd()
+
+
+PROJECT_ROOT = _project_root()
 ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 

@@ -1,0 +1,54 @@
+"""Small proto <-> domain conversions shared by the servicers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from payment_service.domain.errors import InvalidArgument
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def timestamp(value: datetime | None) -> Timestamp | None:
+    """A proto Timestamp, or None (field left unset) for None."""
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def optional_time(message: object, field: str, stamp: Timestamp) -> datetime | None:
+    """The field as an aware datetime, or None when the caller did not set it."""
+    has_field: Callable[[str], bool] = message.HasField  # type: ignore[attr-defined]
+    if not has_field(field):
+        return None
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+class EnumMap(Generic[E]):
+    """Maps a domain StrEnum to a proto enum whose values are ``PREFIX_<NAME>``."""
+
+    def __init__(self, domain: type[E], proto: EnumTypeWrapper, prefix: str) -> None:
+        self._to_proto = {member: proto.Value(prefix + member.name) for member in domain}
+        self._from_proto = {number: member for member, number in self._to_proto.items()}
+        self._field_name = prefix.rstrip("_").lower()
+
+    def to_proto(self, value: E | None) -> Any:
+        # The generated stubs type enum fields as the enum class; at runtime its values are ints.
+        return 0 if value is None else self._to_proto[value]
+
+    def from_proto(self, number: int, field: str) -> E | None:
+        """None for the UNSPECIFIED zero value; INVALID_ARGUMENT for an unknown number."""
+        if number == 0:
+            return None
+        member = self._from_proto.get(number)
+        if member is None:
+            raise InvalidArgument.field(field, f"unknown value {number}")
+        return member

@@ -1,0 +1,227 @@
+"""PaymentService: proto <-> domain mapping only; the rules live in app/."""
+
+from __future__ import annotations
+
+import grpc.aio
+from payments.v1 import common_pb2
+from payments.v1 import payment_service_pb2 as pb
+from payments.v1.payment_service_pb2_grpc import PaymentServiceServicer
+
+from payment_service.api.grpc.context import current_caller
+from payment_service.api.grpc.convert import EnumMap, optional_time, timestamp
+from payment_service.app.customers import Customers
+from payment_service.app.payment_methods import PaymentMethods, PaymentMethodView
+from payment_service.app.payments import CreatePayment, ListPayments, Payments
+from payment_service.domain.entities import Customer, Payment
+from payment_service.domain.pagination import PageRequest
+from payment_service.domain.states import (
+    CaptureMethod,
+    PaymentMethodState,
+    PaymentRefundState,
+    PaymentState,
+)
+
+PAYMENT_STATES = EnumMap(PaymentState, pb.PaymentState, "PAYMENT_STATE_")
+REFUND_STATES = EnumMap(PaymentRefundState, pb.PaymentRefundState, "PAYMENT_REFUND_STATE_")
+CAPTURE_METHODS = EnumMap(CaptureMethod, common_pb2.CaptureMethod, "CAPTURE_METHOD_")
+METHOD_STATES = EnumMap(PaymentMethodState, pb.PaymentMethodState, "PAYMENT_METHOD_STATE_")
+_CANCELLATION_REASONS = {
+    pb.CANCELLATION_REASON_DUPLICATE: "duplicate",
+    pb.CANCELLATION_REASON_FRAUDULENT: "fraudulent",
+    pb.CANCELLATION_REASON_REQUESTED_BY_CUSTOMER: "requested_by_customer",
+    pb.CANCELLATION_REASON_ABANDONED: "abandoned",
+}
+
+_Context = grpc.aio.ServicerContext[object, object]
+
+
+def payment_to_proto(payment: Payment) -> pb.Payment:
+    message = pb.Payment(
+        id=payment.id,
+        account_id=payment.account_id,
+        amount=payment.amount,
+        currency_code=payment.currency,
+        amount_capturable=payment.amount_capturable,
+        amount_received=payment.amount_received,
+        amount_refunded=payment.amount_refunded,
+        state=PAYMENT_STATES.to_proto(payment.state),
+        refund_state=REFUND_STATES.to_proto(payment.refund_state),
+        capture_method=CAPTURE_METHODS.to_proto(payment.capture_method),
+        receipt_url=payment.receipt_url or "",
+        receipt_email=payment.receipt_email or "",
+        description=payment.description or "",
+        stripe_payment_method_id=payment.payment_method or "",
+        stripe_payment_intent_id=payment.stripe_payment_intent_id or "",
+        stripe_customer_id=payment.stripe_customer_id or "",
+        metadata=payment.metadata,
+        create_time=timestamp(payment.create_time),
+        update_time=timestamp(payment.update_time),
+    )
+    if payment.state is PaymentState.REQUIRES_ACTION:
+        message.client_secret = payment.client_secret or ""
+        message.next_action.type = payment.next_action_type or ""
+        message.next_action.redirect_url = payment.next_action_url or ""
+    if payment.last_error_code or payment.last_error_message:
+        message.last_error.code = payment.last_error_code or ""
+        message.last_error.decline_code = payment.last_error_decline_code or ""
+        message.last_error.message = payment.last_error_message or ""
+    return message
+
+
+def customer_to_proto(customer: Customer) -> pb.Customer:
+    return pb.Customer(
+        id=customer.id,
+        account_id=customer.account_id,
+        stripe_customer_id=customer.stripe_customer_id or "",
+        default_payment_method_id=customer.default_payment_method_id or "",
+        create_time=timestamp(customer.create_time),
+        update_time=timestamp(customer.update_time),
+    )
+
+
+def payment_method_to_proto(view: PaymentMethodView) -> pb.PaymentMethod:
+    method = view.method
+    message = pb.PaymentMethod(
+        id=method.id,
+        account_id=method.account_id,
+        stripe_payment_method_id=method.stripe_payment_method_id,
+        type=method.type,
+        billing_name=method.billing_name or "",
+        is_default=view.is_default,
+        state=METHOD_STATES.to_proto(method.state),
+        create_time=timestamp(method.create_time),
+        update_time=timestamp(method.update_time),
+    )
+    if method.type == "card":
+        message.card.brand = method.brand or ""
+        message.card.last4 = method.last4 or ""
+        message.card.exp_month = method.exp_month or 0
+        message.card.exp_year = method.exp_year or 0
+        message.card.fingerprint = method.fingerprint or ""
+    return message
+
+
+class PaymentServicer(PaymentServiceServicer):
+    def __init__(
+        self, payments: Payments, customers: Customers, payment_methods: PaymentMethods
+    ) -> None:
+        self._payments = payments
+        self._customers = customers
+        self._methods = payment_methods
+
+    async def CreatePayment(
+        self, request: pb.CreatePaymentRequest, context: _Context
+    ) -> pb.CreatePaymentResponse:
+        command = CreatePayment(
+            request_id=request.request_id,
+            account_id=request.account_id,
+            amount=request.amount,
+            currency=request.currency_code,
+            payment_method=request.stripe_payment_method_id,
+            capture_method=CAPTURE_METHODS.from_proto(request.capture_method, "capture_method")
+            or CaptureMethod.AUTOMATIC,
+            confirm=request.confirm,
+            description=request.description,
+            receipt_email=request.receipt_email,
+            metadata=dict(request.metadata),
+        )
+        payment = await self._payments.create(current_caller(), command)
+        return pb.CreatePaymentResponse(payment=payment_to_proto(payment))
+
+    async def GetPayment(
+        self, request: pb.GetPaymentRequest, context: _Context
+    ) -> pb.GetPaymentResponse:
+        payment = await self._payments.get(current_caller(), request.id)
+        return pb.GetPaymentResponse(payment=payment_to_proto(payment))
+
+    async def ListPayments(
+        self, request: pb.ListPaymentsRequest, context: _Context
+    ) -> pb.ListPaymentsResponse:
+        states = frozenset(
+            state
+            for number in request.states
+            if (state := PAYMENT_STATES.from_proto(number, "states")) is not None
+        )
+        query = ListPayments(
+            account_id=request.account_id,
+            page=PageRequest(request.page_size, request.page_token),
+            states=states,
+            created_after=optional_time(request, "created_after", request.created_after),
+            created_before=optional_time(request, "created_before", request.created_before),
+        )
+        page = await self._payments.list(current_caller(), query)
+        return pb.ListPaymentsResponse(
+            payments=[payment_to_proto(p) for p in page.items], next_page_token=page.next_page_token
+        )
+
+    async def ConfirmPayment(
+        self, request: pb.ConfirmPaymentRequest, context: _Context
+    ) -> pb.ConfirmPaymentResponse:
+        payment = await self._payments.confirm(
+            current_caller(), request.request_id, request.id, request.stripe_payment_method_id
+        )
+        return pb.ConfirmPaymentResponse(payment=payment_to_proto(payment))
+
+    async def CapturePayment(
+        self, request: pb.CapturePaymentRequest, context: _Context
+    ) -> pb.CapturePaymentResponse:
+        amount = request.amount_to_capture if request.HasField("amount_to_capture") else None
+        payment = await self._payments.capture(
+            current_caller(), request.request_id, request.id, amount
+        )
+        return pb.CapturePaymentResponse(payment=payment_to_proto(payment))
+
+    async def CancelPayment(
+        self, request: pb.CancelPaymentRequest, context: _Context
+    ) -> pb.CancelPaymentResponse:
+        reason = _CANCELLATION_REASONS.get(request.reason)
+        payment = await self._payments.cancel(
+            current_caller(), request.request_id, request.id, reason
+        )
+        return pb.CancelPaymentResponse(payment=payment_to_proto(payment))
+
+    async def GetCustomer(
+        self, request: pb.GetCustomerRequest, context: _Context
+    ) -> pb.GetCustomerResponse:
+        customer = await self._customers.get(current_caller(), request.account_id)
+        return pb.GetCustomerResponse(customer=customer_to_proto(customer))
+
+    async def AttachPaymentMethod(
+        self, request: pb.AttachPaymentMethodRequest, context: _Context
+    ) -> pb.AttachPaymentMethodResponse:
+        view = await self._methods.attach(
+            current_caller(),
+            request.request_id,
+            request.account_id,
+            request.stripe_payment_method_id,
+            request.set_default,
+        )
+        return pb.AttachPaymentMethodResponse(payment_method=payment_method_to_proto(view))
+
+    async def ListPaymentMethods(
+        self, request: pb.ListPaymentMethodsRequest, context: _Context
+    ) -> pb.ListPaymentMethodsResponse:
+        page = await self._methods.list(
+            current_caller(),
+            request.account_id,
+            request.include_detached,
+            PageRequest(request.page_size, request.page_token),
+        )
+        return pb.ListPaymentMethodsResponse(
+            payment_methods=[payment_method_to_proto(v) for v in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    async def DetachPaymentMethod(
+        self, request: pb.DetachPaymentMethodRequest, context: _Context
+    ) -> pb.DetachPaymentMethodResponse:
+        view = await self._methods.detach(current_caller(), request.request_id, request.id)
+        return pb.DetachPaymentMethodResponse(payment_method=payment_method_to_proto(view))
+
+    async def SetDefaultPaymentMethod(
+        self, request: pb.SetDefaultPaymentMethodRequest, context: _Context
+    ) -> pb.SetDefaultPaymentMethodResponse:
+        customer = await self._methods.set_default(
+            current_caller(), request.request_id, request.account_id, request.id
+        )
+        return pb.SetDefaultPaymentMethodResponse(customer=customer_to_proto(customer))

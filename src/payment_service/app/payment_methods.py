@@ -1,0 +1,308 @@
+"""Saved payment methods: attach, list, detach, choose the default.
+
+Only Stripe's token and display facts are stored (brand, last4, expiry,
+fingerprint, billing name), never a card number or CVC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from payment_service.app.audit import audit_entry
+from payment_service.app.customers import Customers
+from payment_service.app.idempotency import request_hash
+from payment_service.app.ports import UnitOfWork, UnitOfWorkFactory
+from payment_service.app.processor import PaymentProcessor, idempotency_key
+from payment_service.app.single_flight import KeyedLocks
+from payment_service.app.validation import Violations
+from payment_service.domain.caller import Caller
+from payment_service.domain.entities import Customer, PaymentMethod, RequestRecord
+from payment_service.domain.errors import (
+    Conflict,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    RequestIdReused,
+)
+from payment_service.domain.ids import new_id
+from payment_service.domain.pagination import Page, PageRequest
+from payment_service.domain.processor import RemotePaymentMethod
+from payment_service.domain.states import PaymentMethodState
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentMethodView:
+    method: PaymentMethod
+    is_default: bool
+
+
+class PaymentMethods:
+    def __init__(
+        self, uow_factory: UnitOfWorkFactory, processor: PaymentProcessor, customers: Customers
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._processor = processor
+        self._customers = customers
+        self._locks = KeyedLocks()
+
+    async def attach(
+        self,
+        caller: Caller,
+        request_id: str,
+        account_id: str,
+        stripe_payment_method_id: str,
+        set_default: bool,
+    ) -> PaymentMethodView:
+        check = Violations()
+        check.request_id(request_id)
+        check.account_id(account_id)
+        check.stripe_id(stripe_payment_method_id, "pm", "stripe_payment_method_id", required=True)
+        check.raise_if_any()
+        caller.require_account(account_id)
+        body_hash = request_hash(
+            "AttachPaymentMethod",
+            {"account_id": account_id, "pm": stripe_payment_method_id, "default": set_default},
+        )
+        async with self._locks.hold((caller.sub, request_id)):
+            replay = await self._replay(caller, "AttachPaymentMethod", request_id, body_hash)
+            if replay is not None:
+                return replay
+            customer = await self._customers.get_or_create(caller, account_id)
+            async with self._uow_factory(read_only=True) as uow:
+                known = await uow.payment_methods.find_by_stripe_id(stripe_payment_method_id)
+            if known is not None and known.account_id != account_id:
+                raise Conflict(
+                    "the payment method is attached to another account", constraint="payment_method"
+                )
+            if known is not None and known.state is PaymentMethodState.DETACHED:
+                raise FailedPrecondition(
+                    "a detached payment method cannot be attached again; create a new one",
+                    reason="PAYMENT_METHOD_DETACHED",
+                    metadata={"id": known.id},
+                )
+            remote = await self._attach_at_stripe(customer, stripe_payment_method_id)
+            make_default = set_default or customer.default_payment_method_id is None
+            method_id = known.id if known is not None else new_id("pmt")
+            if make_default:
+                await self._processor.set_default_payment_method(
+                    _stripe_customer(customer),
+                    stripe_payment_method_id,
+                    idempotency_key=idempotency_key(customer.id, f"default:{method_id}"),
+                )
+            async with self._uow_factory() as uow:
+                method = known or _from_remote(method_id, account_id, customer.id, remote)
+                if known is None:
+                    await uow.payment_methods.add(method)
+                stored_customer = await _customer(uow, customer.id)
+                if make_default:
+                    stored_customer.default_payment_method_id = method.id
+                    stored_customer.touch()
+                    await uow.customers.update(stored_customer)
+                await self._record(
+                    uow, caller, "AttachPaymentMethod", request_id, body_hash, method.id
+                )
+                await uow.audit.add(
+                    audit_entry(
+                        actor=caller.sub,
+                        action="payment_methods.attach",
+                        object_type="payment_method",
+                        object_id=method.id,
+                    )
+                )
+                await uow.commit()
+            return PaymentMethodView(method, stored_customer.default_payment_method_id == method.id)
+
+    async def _attach_at_stripe(
+        self, customer: Customer, stripe_payment_method_id: str
+    ) -> RemotePaymentMethod:
+        try:
+            return await self._processor.attach_payment_method(
+                stripe_payment_method_id,
+                customer=_stripe_customer(customer),
+                idempotency_key=idempotency_key(customer.id, f"attach:{stripe_payment_method_id}"),
+            )
+        except NotFound:
+            raise InvalidArgument.field(
+                "stripe_payment_method_id", "no such payment method at Stripe"
+            ) from None
+
+    async def list(
+        self, caller: Caller, account_id: str, include_detached: bool, page: PageRequest
+    ) -> Page[PaymentMethodView]:
+        check = Violations()
+        check.account_id(account_id)
+        check.raise_if_any()
+        caller.require_account(account_id)
+        states = () if include_detached else (PaymentMethodState.ATTACHED,)
+        async with self._uow_factory(read_only=True) as uow:
+            customer = await uow.customers.get_by_account(account_id)
+            found = await uow.payment_methods.list_for_account(account_id, page=page, states=states)
+        default_id = customer.default_payment_method_id if customer else None
+        return Page(
+            [PaymentMethodView(m, m.id == default_id) for m in found.items], found.next_page_token
+        )
+
+    async def detach(
+        self, caller: Caller, request_id: str, payment_method_id: str
+    ) -> PaymentMethodView:
+        check = Violations()
+        check.request_id(request_id)
+        check.object_id(payment_method_id, "pmt")
+        check.raise_if_any()
+        body_hash = request_hash("DetachPaymentMethod", {"id": payment_method_id})
+        async with self._locks.hold((caller.sub, request_id)):
+            replay = await self._replay(caller, "DetachPaymentMethod", request_id, body_hash)
+            if replay is not None:
+                return replay
+            method = await self._visible(caller, payment_method_id)
+            method.move_to(PaymentMethodState.DETACHED)  # raises when already detached
+            await self._processor.detach_payment_method(
+                method.stripe_payment_method_id,
+                idempotency_key=idempotency_key(method.id, "detach"),
+            )
+            async with self._uow_factory() as uow:
+                await uow.payment_methods.update(method)
+                customer = await _customer(uow, method.customer_id)
+                if customer.default_payment_method_id == method.id:
+                    customer.default_payment_method_id = None
+                    customer.touch()
+                    await uow.customers.update(customer)
+                await self._record(
+                    uow, caller, "DetachPaymentMethod", request_id, body_hash, method.id
+                )
+                await uow.audit.add(
+                    audit_entry(
+                        actor=caller.sub,
+                        action="payment_methods.detach",
+                        object_type="payment_method",
+                        object_id=method.id,
+                    )
+                )
+                await uow.commit()
+            return PaymentMethodView(method, False)
+
+    async def set_default(
+        self, caller: Caller, request_id: str, account_id: str, payment_method_id: str
+    ) -> Customer:
+        check = Violations()
+        check.request_id(request_id)
+        check.account_id(account_id)
+        check.object_id(payment_method_id, "pmt")
+        check.raise_if_any()
+        caller.require_account(account_id)
+        body_hash = request_hash(
+            "SetDefaultPaymentMethod", {"account_id": account_id, "id": payment_method_id}
+        )
+        async with self._locks.hold((caller.sub, request_id)):
+            if (
+                await self._replay(caller, "SetDefaultPaymentMethod", request_id, body_hash)
+                is not None
+            ):
+                return await self._customers.get(caller, account_id)
+            method = await self._visible(caller, payment_method_id)
+            if method.account_id != account_id:
+                raise NotFound("payment_method", payment_method_id)
+            if method.state is not PaymentMethodState.ATTACHED:
+                raise FailedPrecondition(
+                    f"payment method {method.id} is detached",
+                    reason="PAYMENT_METHOD_DETACHED",
+                    metadata={"id": method.id},
+                )
+            customer = await self._customers.get(caller, account_id)
+            await self._processor.set_default_payment_method(
+                _stripe_customer(customer),
+                method.stripe_payment_method_id,
+                idempotency_key=idempotency_key(customer.id, f"default:{method.id}:{request_id}"),
+            )
+            async with self._uow_factory() as uow:
+                stored = await _customer(uow, customer.id)
+                stored.default_payment_method_id = method.id
+                stored.touch()
+                await uow.customers.update(stored)
+                await self._record(
+                    uow, caller, "SetDefaultPaymentMethod", request_id, body_hash, method.id
+                )
+                await uow.audit.add(
+                    audit_entry(
+                        actor=caller.sub,
+                        action="payment_methods.set_default",
+                        object_type="customer",
+                        object_id=stored.id,
+                    )
+                )
+                await uow.commit()
+            return stored
+
+    async def _visible(self, caller: Caller, payment_method_id: str) -> PaymentMethod:
+        async with self._uow_factory(read_only=True) as uow:
+            method = await uow.payment_methods.get(payment_method_id)
+        if method is None or not caller.may_access(method.account_id):
+            raise NotFound("payment_method", payment_method_id)
+        return method
+
+    async def _replay(
+        self, caller: Caller, method_name: str, request_id: str, body_hash: str
+    ) -> PaymentMethodView | None:
+        async with self._uow_factory(read_only=True) as uow:
+            record = await uow.request_records.get(caller.sub, request_id)
+            if record is None:
+                return None
+            if not record.matches(method_name, body_hash):
+                raise RequestIdReused(request_id)
+            method = await uow.payment_methods.get(record.resource_id)
+            if method is None:
+                raise NotFound("payment_method", record.resource_id)
+            customer = await uow.customers.get(method.customer_id)
+        return PaymentMethodView(
+            method, customer is not None and customer.default_payment_method_id == method.id
+        )
+
+    @staticmethod
+    async def _record(
+        uow: UnitOfWork,
+        caller: Caller,
+        method: str,
+        request_id: str,
+        body_hash: str,
+        resource_id: str,
+    ) -> None:
+        await uow.request_records.add(
+            RequestRecord(
+                caller=caller.sub,
+                request_id=request_id,
+                method=method,
+                request_hash=body_hash,
+                resource_id=resource_id,
+            )
+        )
+
+
+async def _customer(uow: UnitOfWork, customer_id: str) -> Customer:
+    customer = await uow.customers.get(customer_id)
+    if customer is None:
+        raise NotFound("customer", customer_id)
+    return customer
+
+
+def _stripe_customer(customer: Customer) -> str:
+    if customer.stripe_customer_id is None:
+        raise NotFound("customer", customer.account_id)
+    return customer.stripe_customer_id
+
+
+def _from_remote(
+    method_id: str, account_id: str, customer_id: str, remote: RemotePaymentMethod
+) -> PaymentMethod:
+    return PaymentMethod(
+        id=method_id,
+        account_id=account_id,
+        customer_id=customer_id,
+        stripe_payment_method_id=remote.stripe_id,
+        type=remote.type,
+        brand=remote.brand,
+        last4=remote.last4,
+        exp_month=remote.exp_month,
+        exp_year=remote.exp_year,
+        fingerprint=remote.fingerprint,
+        billing_name=remote.billing_name,
+    )

@@ -1,0 +1,180 @@
+"""Composition root: builds every component once, wires them, and runs them until a signal.
+
+To add to the service, edit ``build_app``:
+
+- a resource with a lifetime (DB engine, cache client, Stripe gateway): an object
+  with ``async start()``/``async stop()`` appended to ``resources``; resources start
+  before the listeners and stop after them, in reverse order;
+- a real servicer: construct it and put it in ``Servicers(...)`` (services left as
+  None answer UNIMPLEMENTED);
+- a background task (webhook retrier, reconciler): ``BackgroundTask("name", coro_fn)``
+  appended to ``workers``; workers start after the listeners and stop before the
+  resources they use;
+- an HTTP route (the Stripe webhook): an ``aiohttp.web.RouteDef`` appended to
+  ``http_routes``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Coroutine, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from payment_service.api.grpc.interceptor import ServiceInterceptor
+from payment_service.api.grpc.server import GrpcServer
+from payment_service.api.grpc.services import Servicers, service_bindings
+from payment_service.api.http.routes import builtin_routes
+from payment_service.api.http.sidecar import HttpSidecar
+from payment_service.config import Settings
+from payment_service.observability.logs import configure_logging
+from payment_service.observability.metrics import Metrics
+from payment_service.security.jwt_verifier import JwtVerifier
+from payment_service.wiring import build_services
+
+_log = logging.getLogger("payment_service")
+
+
+class Component(Protocol):
+    """Anything with a lifetime inside the process."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class BackgroundTask:
+    """Runs ``run()`` as an asyncio task from ``start()`` until ``stop()`` cancels it."""
+
+    def __init__(self, name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self.name = name
+        self._run = run
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._guarded(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def _guarded(self) -> None:
+        try:
+            await self._run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            _log.exception("background task crashed", extra={"task": self.name})
+
+
+@dataclass
+class App:
+    """Everything the process runs; ``start()`` then ``stop()`` (stop undoes only what started)."""
+
+    settings: Settings
+    metrics: Metrics
+    grpc: GrpcServer
+    http: HttpSidecar
+    resources: list[Component] = field(default_factory=list)
+    workers: list[Component] = field(default_factory=list)
+    _running: AsyncExitStack = field(default_factory=AsyncExitStack)
+
+    async def start(self) -> None:
+        try:
+            for resource in self.resources:
+                await resource.start()
+                self._running.push_async_callback(resource.stop)
+            await self.http.start()
+            self._running.push_async_callback(self.http.stop)
+            await self.grpc.start()
+            self._running.push_async_callback(self._stop_grpc)
+            for worker in self.workers:
+                await worker.start()
+                self._running.push_async_callback(worker.stop)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Reverse order of start: workers, gRPC (health NOT_SERVING, drain, grace), HTTP, resources."""
+        await self._running.aclose()
+
+    async def _stop_grpc(self) -> None:
+        await self.grpc.stop(
+            drain_s=self.settings.shutdown_drain_s, grace_s=self.settings.shutdown_grace_s
+        )
+
+
+def build_app(
+    settings: Settings,
+    *,
+    servicers: Servicers | None = None,
+    http_routes: Sequence[web.RouteDef] = (),
+) -> App:
+    """Build (not start) the whole service from settings.
+
+    Without ``servicers`` the real ones are built over the configured database,
+    cache and Stripe; tests pass their own to run the server without them.
+    """
+    metrics = Metrics()
+    resources: list[Component] = []
+    workers: list[Component] = []
+    if servicers is None:
+        services = build_services(settings)
+        resources.extend(services.resources)
+        servicers = Servicers(payment=services.payment_servicer())
+    interceptor = ServiceInterceptor(
+        verifier=JwtVerifier.from_settings(settings), metrics=metrics.rpc
+    )
+    grpc_server = GrpcServer(
+        settings,
+        interceptors=[interceptor],
+        bindings=service_bindings(servicers or Servicers()),
+    )
+    http = HttpSidecar(
+        host=settings.http_host,
+        port=settings.http_port,
+        routes=[*builtin_routes(metrics), *http_routes],
+        shutdown_timeout_s=settings.shutdown_grace_s,
+    )
+    return App(
+        settings=settings,
+        metrics=metrics,
+        grpc=grpc_server,
+        http=http,
+        resources=resources,
+        workers=workers,
+    )
+
+
+async def serve(settings: Settings, *, servicers: Servicers | None = None) -> None:
+    """Run the service until SIGTERM or SIGINT, then shut down gracefully and return."""
+    configure_logging(settings.log_level)
+    app = build_app(settings, servicers=servicers)
+    stop_requested = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop_requested.set)
+    try:
+        await app.start()
+        _log.info("serving", extra={"grpc_port": app.grpc.port, "http_port": app.http.port})
+        await stop_requested.wait()
+        _log.info(
+            "shutting down",
+            extra={"drain_s": settings.shutdown_drain_s, "grace_s": settings.shutdown_grace_s},
+        )
+    finally:
+        await app.stop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    _log.info("stopped")
