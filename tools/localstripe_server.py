@@ -44,15 +44,18 @@ def _memory_only_store() -> None:
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
-        "--port", type=int, default=0, help="TCP port on 127.0.0.1; 0 picks a free one"
+        "--host",
+        default=HOST,
+        help="address to bind; 127.0.0.1 unless inside a private network (docker-compose)",
     )
+    parser.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one")
     parser.add_argument(
         "--no-access-log", action="store_true", help="do not log requests to stderr"
     )
     return parser.parse_args(argv)
 
 
-async def serve(port: int, access_log: bool) -> None:
+async def serve(host: str, port: int, access_log: bool) -> None:
     _memory_only_store()
     from aiohttp import web
     from localstripe.server import app
@@ -71,7 +74,7 @@ async def serve(port: int, access_log: bool) -> None:
         handle_signals=False,
     )
     await runner.setup()
-    site = web.TCPSite(runner, HOST, port, reuse_address=True)
+    site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
     bound_port = port
     for address in runner.addresses:
@@ -83,7 +86,7 @@ async def serve(port: int, access_log: bool) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
-    print(f"{READY_PREFIX} http://{HOST}:{bound_port}", flush=True)
+    print(f"{READY_PREFIX} http://{host}:{bound_port}", flush=True)
     try:
         await stop.wait()
     finally:
@@ -92,7 +95,7 @@ async def serve(port: int, access_log: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
-    asyncio.run(serve(args.port, access_log=not args.no_access_log))
+    asyncio.run(serve(args.host, args.port, access_log=not args.no_access_log))
     return 0
 
 

@@ -21,6 +21,7 @@ from payment_service.domain.errors import (
     Conflict,
     FailedPrecondition,
     InvalidArgument,
+    InvalidTransition,
     NotFound,
     RequestIdReused,
 )
@@ -155,7 +156,9 @@ class PaymentMethods:
             if replay is not None:
                 return replay
             method = await self._visible(caller, payment_method_id)
-            method.move_to(PaymentMethodState.DETACHED)  # raises when already detached
+            if method.state is PaymentMethodState.DETACHED:
+                raise InvalidTransition("payment_method", method.id, method.state.value, "detached")
+            method.detach()
             await self._processor.detach_payment_method(
                 method.stripe_payment_method_id,
                 idempotency_key=idempotency_key(method.id, "detach"),
