@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 import pytest_asyncio
-from payments.v1 import common_pb2, payment_service_pb2 as pb
+from payments.v1 import common_pb2
+from payments.v1 import payment_service_pb2 as pb
 from sqlalchemy import update
 
 from payment_service.adapters.db.tables import transactions
@@ -292,7 +293,8 @@ async def test_payment_methods_attach_list_default_detach(
     ).payment_method
     assert first.is_default  # the first one becomes the default
     assert first.card.last4 == "4242"
-    assert first.card.exp_month == 12 and first.card.exp_year > 2030
+    assert first.card.exp_month == 12
+    assert first.card.exp_year > 2030
     assert first.state == pb.PAYMENT_METHOD_STATE_ATTACHED
     attach_second = pb.AttachPaymentMethodRequest(
         request_id=rid(), account_id=account, stripe_payment_method_id=second_pm, set_default=True

@@ -8,7 +8,8 @@ import uuid
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from payments.v1 import common_pb2, payment_service_pb2 as pb
+from payments.v1 import common_pb2
+from payments.v1 import payment_service_pb2 as pb
 
 from tests.support.localstripe import LocalStripe
 from tests.support.stack import Stack, auth, error_details
@@ -305,7 +306,7 @@ async def test_list_pages_newest_first_with_filters(stack: Stack, localstripe: L
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stack.payments.ListPayments(
             pb.ListPaymentsRequest(
-                account_id=account(), page_token=seen and page.next_page_token or "garbage"
+                account_id=account(), page_token=(seen and page.next_page_token) or "garbage"
             ),
             metadata=auth(),
             timeout=10,
@@ -405,7 +406,8 @@ async def test_confirm_later_with_a_payment_method(stack: Stack, localstripe: Lo
             pb.ConfirmPaymentRequest(request_id=rid, id=payment.id), metadata=auth()
         )
     ).payment
-    assert replay.id == confirmed.id and replay.state == confirmed.state
+    assert replay.id == confirmed.id
+    assert replay.state == confirmed.state
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stack.payments.ConfirmPayment(
             pb.ConfirmPaymentRequest(request_id=rid, id=payment.id, stripe_payment_method_id=pm),
