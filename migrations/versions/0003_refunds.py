@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("stripe_refund_id", sa.String(255), nullable=True),
         sa.Column("metadata", sa.JSON(), nullable=False),
         sa.Column("remote_updated_at", TIME, nullable=True),
+        sa.Column("lease_until", TIME, nullable=True),
         sa.Column("create_time", TIME, nullable=False),
         sa.Column("update_time", TIME, nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),

@@ -45,6 +45,27 @@ def _parser() -> argparse.ArgumentParser:
         "--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime (default 3600)"
     )
 
+    webhooks = commands.add_parser("webhooks", help="stored Stripe events: list and replay")
+    webhook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True)
+    listing = webhook_commands.add_parser(
+        "list", parents=[config_option], help="stored events, newest first"
+    )
+    only = listing.add_mutually_exclusive_group()
+    only.add_argument("--failed", action="store_true", help="only events waiting for a retry")
+    only.add_argument("--dead", action="store_true", help="only events whose retries ran out")
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    replay = webhook_commands.add_parser(
+        "replay", parents=[config_option], help="apply failed/dead/quarantined events again"
+    )
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("event_id", nargs="?", help="our whe_... id or Stripe's evt_... id")
+    which.add_argument(
+        "--all-failed", action="store_true", help="every failed and dead event, oldest first"
+    )
+    commands.add_parser(
+        "reconcile", parents=[config_option], help="one reconciler pass now, then exit"
+    )
+
     commands.add_parser(
         "migrate",
         parents=[config_option],
@@ -94,6 +115,36 @@ def _migrate(settings: Settings) -> int:
     return EXIT_OK
 
 
+def _webhooks(settings: Settings, args: argparse.Namespace) -> int:
+    from payment_service.operations.commands import (
+        open_components,
+        webhooks_list_command,
+        webhooks_replay_command,
+    )
+
+    async def run() -> int:
+        async with open_components(settings) as parts:
+            if args.webhooks_command == "list":
+                return await webhooks_list_command(
+                    parts.webhooks, sys.stdout, failed=args.failed, dead=args.dead, limit=args.limit
+                )
+            return await webhooks_replay_command(
+                parts.webhooks, sys.stdout, event_id=args.event_id, all_failed=args.all_failed
+            )
+
+    return asyncio.run(run())
+
+
+def _reconcile(settings: Settings) -> int:
+    from payment_service.operations.commands import open_components, reconcile_command
+
+    async def run() -> int:
+        async with open_components(settings) as parts:
+            return await reconcile_command(parts.reconciler, sys.stdout)
+
+    return asyncio.run(run())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -104,6 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(settings)
     if args.command == "token":
         return _token(settings, args)
+    if args.command == "webhooks":
+        return _webhooks(settings, args)
+    if args.command == "reconcile":
+        return _reconcile(settings)
     return _migrate(settings)
 
 

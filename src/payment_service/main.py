@@ -35,6 +35,7 @@ from payment_service.api.http.sidecar import HttpSidecar
 from payment_service.config import Settings
 from payment_service.observability.logs import configure_logging
 from payment_service.observability.metrics import Metrics
+from payment_service.operations.components import build_webhook_components
 from payment_service.security.jwt_verifier import JwtVerifier
 from payment_service.wiring import build_services
 
@@ -132,7 +133,13 @@ def build_app(
     if servicers is None:
         services = build_services(settings)
         resources.extend(services.resources)
-        servicers = Servicers(payment=services.payment_servicer())
+        servicers = Servicers(
+            payment=services.payment_servicer(), refund=services.refund_servicer()
+        )
+        hooks = build_webhook_components(settings, services, metrics.registry)
+        http_routes = [*http_routes, *hooks.http_routes()]
+        workers.append(BackgroundTask("webhook-retrier", hooks.run_retrier))
+        workers.append(BackgroundTask("reconciler", hooks.run_reconciler))
     interceptor = ServiceInterceptor(
         verifier=JwtVerifier.from_settings(settings), metrics=metrics.rpc
     )

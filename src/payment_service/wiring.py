@@ -19,10 +19,12 @@ from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe.config import StripeGatewayConfig
 from payment_service.adapters.stripe.gateway import StripeGateway
 from payment_service.api.grpc.payment_servicer import PaymentServicer
+from payment_service.api.grpc.refund_servicer import RefundServicer
 from payment_service.app.cache import Cache
 from payment_service.app.customers import Customers
 from payment_service.app.payment_methods import PaymentMethods
 from payment_service.app.payments import PaymentRules, Payments
+from payment_service.app.refunds import RefundRules, Refunds
 from payment_service.config import Settings
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ class Services:
     customers: Customers
     payments: Payments
     payment_methods: PaymentMethods
+    refunds: Refunds
 
     @property
     def resources(self) -> list[Database | Closing]:
@@ -70,6 +73,9 @@ class Services:
 
     def payment_servicer(self) -> PaymentServicer:
         return PaymentServicer(self.payments, self.customers, self.payment_methods)
+
+    def refund_servicer(self) -> RefundServicer:
+        return RefundServicer(self.refunds)
 
 
 def build_cache(settings: Settings) -> Cache:
@@ -99,6 +105,9 @@ def build_services(settings: Settings) -> Services:
     )
     payments = Payments(uow_factory, processor, cache, customers, rules)
     payment_methods = PaymentMethods(uow_factory, processor, customers)
+    refunds = Refunds(
+        uow_factory, processor, cache, RefundRules(pending_grace_s=rules.stripe_lease_s)
+    )
     return Services(
         database=Database(engine),
         uow_factory=uow_factory,
@@ -107,4 +116,5 @@ def build_services(settings: Settings) -> Services:
         customers=customers,
         payments=payments,
         payment_methods=payment_methods,
+        refunds=refunds,
     )

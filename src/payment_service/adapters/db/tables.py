@@ -169,6 +169,7 @@ refunds = Table(
     Column("stripe_refund_id", STRIPE_ID, unique=True),
     Column("metadata", JSON, nullable=False),
     Column("remote_updated_at", UtcDateTime),
+    Column("lease_until", UtcDateTime),
     *_times(),
     Column("version", Integer, nullable=False),
     one_of("state", RefundState),

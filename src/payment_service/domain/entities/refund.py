@@ -32,6 +32,7 @@ class Refund:
     stripe_refund_id: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     remote_updated_at: datetime | None = None
+    lease_until: datetime | None = None  # a request owns the Stripe call for this row until then
     create_time: datetime = field(default_factory=utcnow)
     update_time: datetime = field(default_factory=utcnow)
     version: int = 0

@@ -1,0 +1,88 @@
+"""POST /stripe/webhooks: verify, store, apply, answer.
+
+Checks run before anything is parsed or stored, cheapest first: no secret
+configured -> 404 (fails closed); non-JSON content type -> 415; body over
+1 MiB -> 413 (at most 1 MiB + 1 byte is read, whatever Content-Length says);
+missing or bad signature -> 400. A verified body that is no Stripe event is a
+400 as well. A stored event answers 200 (applied, ignored, quarantined or a
+duplicate) or 202 (stored; applying failed and the retrier owns it now). When
+the event could not be stored at all the answer is 503, so Stripe retries.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from payment_service.app.webhooks import (
+    Delivery,
+    MalformedEvent,
+    WebhookRejected,
+    Webhooks,
+    WebhookVerifier,
+)
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/stripe/webhooks"
+MAX_BODY_BYTES = 1024 * 1024
+_CHUNK = 64 * 1024
+_JSON_TYPES = frozenset({"application/json"})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(_CHUNK)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+
+
+def _answer(status: int, result: str) -> web.Response:
+    return web.json_response({"result": result}, status=status)
+
+
+def webhook_route(
+    webhooks: Webhooks,
+    verifier: WebhookVerifier,
+    *,
+    path: str = WEBHOOK_PATH,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> web.RouteDef:
+    async def handle(request: web.Request) -> web.Response:
+        if not verifier.configured:
+            return _answer(404, "not found")
+        if request.content_type not in _JSON_TYPES:
+            return _answer(415, "unsupported content type")
+        try:
+            body = await _read_limited(request, max_body_bytes)
+        except _TooLarge:
+            return _answer(413, "body too large")
+        try:
+            verifier.verify(body, request.headers.get("Stripe-Signature"))
+        except WebhookRejected as rejected:
+            log.warning("webhook rejected", extra={"reason": str(rejected)})
+            return _answer(400, "invalid signature")
+        try:
+            delivery = await webhooks.receive(body.decode("utf-8"))
+        except MalformedEvent as malformed:
+            log.warning("signed webhook body is not an event", extra={"reason": str(malformed)})
+            return _answer(400, "not a Stripe event")
+        except Exception:
+            log.exception("webhook event could not be stored")
+            return _answer(503, "not stored; retry")
+        return _answer(202 if delivery is Delivery.DEFERRED else 200, delivery.value)
+
+    return web.post(path, handle)

@@ -1,0 +1,44 @@
+"""Subscription and invoice events: stored and acknowledged until those capabilities land.
+
+The subscriptions and invoices issue replaces these handlers with real ones
+(order-safe through SUBSCRIPTION_TRANSITIONS and INVOICE_TRANSITIONS). Until
+then every such event is kept in webhook_events, marked IGNORED with a detail
+saying why, and answered 2xx, so Stripe never retries it and nothing is lost:
+the reconciler's refresh brings the objects in line once they are mirrored.
+"""
+
+from __future__ import annotations
+
+from payment_service.app.event_handling import EventHandler, EventOutcome
+from payment_service.app.ports import UnitOfWork
+from payment_service.domain.processor import RemoteEvent
+
+SUBSCRIPTION_EVENT_TYPES = (
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "customer.subscription.trial_will_end",
+    "customer.subscription.paused",
+    "customer.subscription.resumed",
+)
+INVOICE_EVENT_TYPES = (
+    "invoice.created",
+    "invoice.finalized",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "invoice.payment_succeeded",
+    "invoice.voided",
+    "invoice.marked_uncollectible",
+)
+
+
+async def _not_mirrored_yet(event: RemoteEvent, _uow: UnitOfWork) -> EventOutcome:
+    kind = "subscriptions" if event.type.startswith("customer.subscription.") else "invoices"
+    return EventOutcome.ignored(
+        f"{event.type} for {event.object_id or 'unknown object'}: stored and acknowledged; "
+        f"{kind} are not mirrored yet"
+    )
+
+
+def billing_event_handlers() -> dict[str, EventHandler]:
+    return dict.fromkeys((*SUBSCRIPTION_EVENT_TYPES, *INVOICE_EVENT_TYPES), _not_mirrored_yet)

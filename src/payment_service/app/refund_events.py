@@ -1,0 +1,214 @@
+"""Stripe's refund events applied to stored refunds and their payments.
+
+- ``refund.created`` / ``refund.updated`` / ``refund.failed`` / ``charge.refund.updated``
+  carry the Refund: it is matched by its Stripe id, else by our ``refund_id``
+  metadata (a refund of ours whose answer we have not stored yet), else it was
+  made outside the service (Stripe dashboard) and is imported, so it shows in
+  ListRefunds and counts against the refundable amount.
+- ``charge.refunded`` carries the Charge: its refunds (embedded, or listed at
+  Stripe when our rows do not explain ``amount_refunded``) are applied the same way.
+
+Order-safe: a refund's state only moves through REFUND_TRANSITIONS and never
+back to an observation older than the event's ``created`` time. After every
+change the payment's ``amount_refunded`` is recomputed from its succeeded
+refunds, so a refund that fails gives its amount back. Locks: payment row
+first, then refund row, as in the use cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from payment_service.app.event_handling import (
+    EventHandler,
+    EventOutcome,
+    ObjectNotYetKnown,
+    OutcomeKind,
+)
+from payment_service.app.idempotency import request_hash
+from payment_service.app.payments import cache_key
+from payment_service.app.ports import UnitOfWork
+from payment_service.app.processor import REFUND_ID_KEY, PaymentProcessor
+from payment_service.app.refunds import (
+    FAILURE_REASON_MAX,
+    apply_remote,
+    succeeded_total,
+    sync_refunded_total,
+)
+from payment_service.domain.clock import from_unix, utcnow
+from payment_service.domain.entities import Payment, Refund
+from payment_service.domain.ids import new_id
+from payment_service.domain.processor import RemoteCharge, RemoteEvent, RemoteRefund
+
+RefundParser = Callable[[Mapping[str, Any]], RemoteRefund]
+
+
+class RefundMapping(Protocol):
+    """Stripe JSON -> snapshots; the module ``adapters.stripe.mapping`` is one."""
+
+    def to_refund(self, obj: Mapping[str, Any]) -> RemoteRefund: ...
+
+    def to_charge(self, obj: Mapping[str, Any]) -> RemoteCharge: ...
+
+
+# ``caller`` of refunds made outside the service; their request_id is the Stripe id.
+OUTSIDE_CALLER = "stripe"
+
+REFUND_EVENT_TYPES = (
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
+    "charge.refund.updated",
+)
+
+
+def refund_event_handlers(
+    *, mapping: RefundMapping, processor: PaymentProcessor
+) -> Mapping[str, EventHandler]:
+    """The handler map for the registry. ``processor`` is only asked when an event lacks
+    what is needed (a refund naming only its charge, a charge without its refunds)."""
+    events = _RefundEvents(mapping, processor)
+    handlers: dict[str, EventHandler] = dict.fromkeys(REFUND_EVENT_TYPES, events.on_refund)
+    handlers["charge.refunded"] = events.on_charge_refunded
+    return handlers
+
+
+class _RefundEvents:
+    def __init__(self, mapping: RefundMapping, processor: PaymentProcessor) -> None:
+        self._mapping = mapping
+        self._processor = processor
+
+    async def on_refund(self, event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
+        try:
+            remote = self._mapping.to_refund(event.data_object)
+        except ValueError as error:
+            return EventOutcome.quarantined(f"unreadable refund: {error}")
+        return await self._apply(uow, remote, event.created, None)
+
+    async def on_charge_refunded(self, event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
+        try:
+            charge = self._mapping.to_charge(event.data_object)
+            embedded = _embedded_refunds(event.data_object, self._mapping.to_refund)
+        except ValueError as error:
+            return EventOutcome.quarantined(f"unreadable charge: {error}")
+        if charge.payment_intent is None:
+            return EventOutcome.ignored("charge without a PaymentIntent")
+        payment = await uow.payments.find_by_stripe_id(charge.payment_intent)
+        if payment is None:
+            return EventOutcome.ignored(f"{charge.payment_intent} is no payment of ours")
+        observed: int | None = event.created
+        remotes: Sequence[RemoteRefund] = embedded or ()
+        if embedded is None:
+            if await succeeded_total(uow, payment.id) >= charge.amount_refunded:
+                return EventOutcome.ignored("every refund of the charge is stored")
+            remotes = await self._processor.list_refunds(charge.payment_intent)
+            observed = None  # a fresh read, newer than the event
+        outcomes = [await self._apply(uow, r, observed, charge.payment_intent) for r in remotes]
+        return _combined(outcomes, cache_key(payment.id))
+
+    async def _apply(
+        self,
+        uow: UnitOfWork,
+        remote: RemoteRefund,
+        observed_at_unix: int | None,
+        payment_intent: str | None,
+    ) -> EventOutcome:
+        found = await self._stored(uow, remote)
+        if found is None:
+            if REFUND_ID_KEY in remote.metadata:  # ours, but the row is not visible yet
+                raise ObjectNotYetKnown(f"refund {remote.metadata[REFUND_ID_KEY]}")
+            payment = await self._payment_of(uow, remote, payment_intent)
+            if payment is None:
+                return EventOutcome.ignored(f"{remote.stripe_id} refunds no payment of ours")
+            return await _import(uow, payment, remote, observed_at_unix)
+        payment = await uow.payments.get_for_update(found.payment_id)
+        refund = await uow.refunds.get_for_update(found.id)
+        if payment is None or refund is None:
+            raise ObjectNotYetKnown(f"refund {found.id}")
+        mismatch = _mismatch(refund, remote)
+        if mismatch is not None:
+            return EventOutcome.quarantined(f"refund {refund.id}: {mismatch}")
+        if not apply_remote(refund, remote, observed_at_unix):
+            return EventOutcome.ignored(f"refund {refund.id}: stale or not allowed")
+        await uow.refunds.update(refund)
+        await sync_refunded_total(uow, payment)
+        return EventOutcome.applied(cache_key(payment.id), detail=refund.state.value)
+
+    async def _stored(self, uow: UnitOfWork, remote: RemoteRefund) -> Refund | None:
+        refund = await uow.refunds.find_by_stripe_id(remote.stripe_id)
+        if refund is not None:
+            return refund
+        ours = remote.metadata.get(REFUND_ID_KEY)
+        return await uow.refunds.get(ours) if ours else None
+
+    async def _payment_of(
+        self, uow: UnitOfWork, remote: RemoteRefund, payment_intent: str | None
+    ) -> Payment | None:
+        intent = remote.payment_intent or payment_intent
+        if intent is None and remote.charge is not None:
+            intent = (await self._processor.retrieve_charge(remote.charge)).payment_intent
+        if intent is None:
+            return None
+        return await uow.payments.find_by_stripe_id(intent, for_update=True)
+
+
+async def _import(
+    uow: UnitOfWork, payment: Payment, remote: RemoteRefund, observed_at_unix: int | None
+) -> EventOutcome:
+    """Store a refund made outside the service (the payment row is locked)."""
+    if remote.currency != payment.currency or remote.amount <= 0:
+        return EventOutcome.quarantined(
+            f"refund {remote.stripe_id} of {remote.amount} {remote.currency} "
+            f"does not fit payment {payment.id} in {payment.currency}"
+        )
+    refund = Refund(
+        id=new_id("rfd"),
+        payment_id=payment.id,
+        account_id=payment.account_id,
+        caller=OUTSIDE_CALLER,
+        request_id=remote.stripe_id,
+        request_hash=request_hash("StripeRefund", {"stripe_refund_id": remote.stripe_id}),
+        amount=remote.amount,
+        currency=payment.currency,
+        reason=remote.reason,
+        state=remote.state,
+        failure_reason=(remote.failure_reason or "")[:FAILURE_REASON_MAX] or None,
+        stripe_refund_id=remote.stripe_id,
+        metadata=dict(remote.metadata),
+        remote_updated_at=from_unix(observed_at_unix) if observed_at_unix else None,
+        create_time=from_unix(remote.created) if remote.created else utcnow(),
+    )
+    await uow.refunds.add(refund)
+    await sync_refunded_total(uow, payment)
+    return EventOutcome.applied(cache_key(payment.id), detail=f"imported {refund.id}")
+
+
+def _mismatch(refund: Refund, remote: RemoteRefund) -> str | None:
+    if refund.stripe_refund_id not in (None, remote.stripe_id):
+        return f"linked to {refund.stripe_refund_id}, event names {remote.stripe_id}"
+    if remote.amount != refund.amount:
+        return f"amount {remote.amount} != stored {refund.amount}"
+    if remote.currency != refund.currency:
+        return f"currency {remote.currency} != stored {refund.currency}"
+    return None
+
+
+def _embedded_refunds(charge: Mapping[str, Any], parse: RefundParser) -> list[RemoteRefund] | None:
+    """The charge's refunds when the payload holds all of them, else None."""
+    listed = charge.get("refunds")
+    if not isinstance(listed, Mapping) or listed.get("has_more") is not False:
+        return None
+    data = listed.get("data")
+    if not isinstance(data, list):
+        return None
+    return [parse(item) for item in data if isinstance(item, Mapping)]
+
+
+def _combined(outcomes: Sequence[EventOutcome], payment_key: str) -> EventOutcome:
+    quarantined = [o.detail for o in outcomes if o.kind is OutcomeKind.QUARANTINED]
+    if quarantined:
+        return EventOutcome.quarantined("; ".join(quarantined))
+    if any(o.kind is OutcomeKind.APPLIED for o in outcomes):
+        return EventOutcome.applied(payment_key, detail=f"{len(outcomes)} refunds")
+    return EventOutcome.ignored("no refund changed")

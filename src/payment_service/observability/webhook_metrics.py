@@ -1,0 +1,87 @@
+"""Prometheus metrics of the webhook pipeline and the reconciler, in the service's registry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from payment_service.app.reconciler import RepairReport
+
+
+class WebhookMetrics:
+    """Implements app.webhooks.WebhookMetricsSink."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._events = Counter(
+            "stripe_webhook_events",
+            "Stripe events handled, by type and outcome "
+            "(applied, ignored, quarantined, duplicate, failed, dead).",
+            ("type", "outcome"),
+            registry=registry,
+        )
+        self._dead = Counter(
+            "stripe_webhook_dead_events",
+            "Stripe events that exhausted their retries and need an operator.",
+            registry=registry,
+        )
+        self._quarantined = Counter(
+            "stripe_webhook_quarantined_events",
+            "Stripe events not applied because they contradict stored data.",
+            registry=registry,
+        )
+
+    def outcome(self, event_type: str, outcome: str) -> None:
+        self._events.labels(event_type, outcome).inc()
+        if outcome == "dead":
+            self._dead.inc()
+        elif outcome == "quarantined":
+            self._quarantined.inc()
+
+
+class ReconcilerMetrics:
+    """Implements app.reconciler.ReconcilerMetricsSink."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._runs = Counter(
+            "reconciler_runs",
+            "Reconciler passes, by result (done, skipped: another replica holds the lock).",
+            ("result",),
+            registry=registry,
+        )
+        self._repaired = Counter(
+            "reconciler_repaired_objects",
+            "Objects the reconciler brought in line with Stripe, by task.",
+            ("task",),
+            registry=registry,
+        )
+        self._unresolved = Gauge(
+            "reconciler_unresolved_objects",
+            "Objects still not in line with Stripe after the last pass, by task.",
+            ("task",),
+            registry=registry,
+        )
+        self._oldest = Gauge(
+            "reconciler_oldest_unresolved_age_seconds",
+            "Age of the oldest object still unresolved after the last pass, by task.",
+            ("task",),
+            registry=registry,
+        )
+        self._errors = Counter(
+            "reconciler_task_errors",
+            "Objects or tasks the reconciler could not handle in a pass, by task.",
+            ("task",),
+            registry=registry,
+        )
+
+    def skipped(self) -> None:
+        self._runs.labels("skipped").inc()
+
+    def observe(self, reports: Sequence[RepairReport]) -> None:
+        self._runs.labels("done").inc()
+        for report in reports:
+            self._repaired.labels(report.task).inc(report.repaired)
+            self._unresolved.labels(report.task).set(report.unresolved)
+            self._oldest.labels(report.task).set(report.oldest_unresolved_age_s)
+            if report.errors:
+                self._errors.labels(report.task).inc(report.errors)

@@ -1,0 +1,251 @@
+"""The reconciler against localstripe: PENDING payments, stuck payments, missed events, the lock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from payment_service.adapters.db.advisory_lock import AdvisoryLock
+from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
+from payment_service.adapters.stripe import StripeGateway
+from payment_service.app.reconciler import EVENTS_CURSOR_KEY, RepairReport
+from payment_service.domain.clock import utcnow
+from payment_service.domain.errors import Unavailable
+from payment_service.domain.states import PaymentState, WebhookEventState
+from tests.integration.webhooks.stack import PaymentStack, build_stack, gateway_config
+from tests.integration.webhooks.support import load_payment, stored_events
+from tests.support.localstripe import LocalStripe
+from tests.support.outage_proxy import OutageProxy
+
+
+@pytest_asyncio.fixture
+async def gateway(localstripe: LocalStripe) -> AsyncIterator[StripeGateway]:
+    gw = StripeGateway(gateway_config(localstripe.base_url, localstripe.api_key))
+    try:
+        yield gw
+    finally:
+        await gw.close()
+
+
+@pytest_asyncio.fixture
+async def proxied_gateway(
+    outage_proxy: OutageProxy, localstripe: LocalStripe
+) -> AsyncIterator[StripeGateway]:
+    gw = StripeGateway(gateway_config(outage_proxy.base_url, localstripe.api_key, timeout_s=2.0))
+    try:
+        yield gw
+    finally:
+        await gw.close()
+
+
+@pytest.fixture
+def stack(uow_factory: SqlUnitOfWorkFactory, gateway: StripeGateway) -> PaymentStack:
+    return build_stack(uow_factory, gateway)
+
+
+def _report(reports: list[RepairReport] | None, task: str) -> RepairReport:
+    assert reports is not None
+    return next(r for r in reports if r.task == task)
+
+
+class CrashAfterCreate:
+    """Stripe creates the PaymentIntent, then the answer is lost (the process 'dies')."""
+
+    def __init__(self, gateway: StripeGateway) -> None:
+        self._gateway = gateway
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._gateway, name)
+
+    async def create_payment_intent(self, **kwargs: Any) -> Any:
+        await self._gateway.create_payment_intent(**kwargs)
+        raise Unavailable("connection lost after Stripe answered")
+
+
+async def test_pending_payment_is_finished_with_exactly_one_payment_intent(
+    uow_factory: SqlUnitOfWorkFactory, gateway: StripeGateway, localstripe: LocalStripe
+) -> None:
+    crashing = build_stack(uow_factory, gateway, processor=CrashAfterCreate(gateway))  # type: ignore[arg-type]
+    pm = await localstripe.create_card_payment_method()
+    with pytest.raises(Unavailable):
+        await crashing.create(pm)
+    [pending] = await _payments_in(uow_factory, PaymentState.PENDING)
+    stack = build_stack(uow_factory, gateway)
+    reports = await stack.reconciler.run_once()
+    assert _report(reports, "finish_pending_payments").repaired == 1
+    finished = await load_payment(uow_factory, pending.id)
+    assert finished.state is PaymentState.SUCCEEDED
+    assert await localstripe.count_payment_intents(metadata={"payment_id": pending.id}) == 1
+    assert (
+        stack.metric("reconciler_repaired_objects_total", {"task": "finish_pending_payments"}) == 1
+    )
+    again = await stack.reconciler.run_once()
+    assert _report(again, "finish_pending_payments").repaired == 0
+    assert await localstripe.count_payment_intents(metadata={"payment_id": pending.id}) == 1
+
+
+async def test_pending_payment_while_stripe_is_down_stays_unresolved(
+    uow_factory: SqlUnitOfWorkFactory,
+    proxied_gateway: StripeGateway,
+    outage_proxy: OutageProxy,
+    localstripe: LocalStripe,
+) -> None:
+    stack = build_stack(uow_factory, proxied_gateway)
+    pm = await localstripe.create_card_payment_method()
+    first = await stack.create(pm, confirm=False)  # the customer exists at Stripe now
+    outage_proxy.down()
+    with pytest.raises(Unavailable):
+        await stack.create(pm, account_id=first.account_id)
+    reports = await stack.reconciler.run_once()
+    report = _report(reports, "finish_pending_payments")
+    assert (report.repaired, report.unresolved, report.errors) == (0, 1, 1)
+    assert report.oldest_unresolved_age_s >= 0
+    assert stack.metric("reconciler_unresolved_objects", {"task": "finish_pending_payments"}) == 1
+    outage_proxy.up()
+    report = _report(await stack.reconciler.run_once(), "finish_pending_payments")
+    assert (report.repaired, report.unresolved) == (1, 0)
+
+
+async def test_payment_stuck_non_final_is_refreshed_from_stripe(
+    stack: PaymentStack, localstripe: LocalStripe
+) -> None:
+    from payment_service.domain.states import CaptureMethod
+
+    pm = await localstripe.create_card_payment_method()
+    payment = await stack.create(pm, capture_method=CaptureMethod.MANUAL)
+    assert payment.state is PaymentState.REQUIRES_CAPTURE
+    # Captured behind our back (the dashboard); the webhook never reached us.
+    await localstripe.request(
+        "POST", f"/v1/payment_intents/{payment.stripe_payment_intent_id}/capture"
+    )
+    async with stack.uow_factory() as uow:
+        stored = await uow.payments.get_for_update(payment.id)
+        stored.synced_at = utcnow() - timedelta(hours=1)
+        await uow.payments.update(stored)
+        await uow.commit()
+    report = await stack.reconciler.refresh_stuck_payments()
+    assert report.repaired == 1
+    refreshed = await load_payment(stack.uow_factory, payment.id)
+    assert refreshed.state is PaymentState.SUCCEEDED
+    assert refreshed.amount_received == 2500
+
+
+async def test_backoff_skips_a_payment_read_recently(
+    stack: PaymentStack, localstripe: LocalStripe
+) -> None:
+    from payment_service.domain.states import CaptureMethod
+
+    pm = await localstripe.create_card_payment_method()
+    payment = await stack.create(pm, capture_method=CaptureMethod.MANUAL)
+    await localstripe.request(
+        "POST", f"/v1/payment_intents/{payment.stripe_payment_intent_id}/capture"
+    )
+    from sqlalchemy import update
+
+    from payment_service.adapters.db.tables import transactions
+
+    # Stuck for 8 hours and read 90 minutes ago: the next read is due after 2 hours.
+    async with stack.uow_factory() as uow:
+        await uow.connection.execute(
+            update(transactions)
+            .where(transactions.c.id == payment.id)
+            .values(
+                create_time=utcnow() - timedelta(hours=8),
+                synced_at=utcnow() - timedelta(minutes=90),
+            )
+        )
+        await uow.commit()
+    report = await stack.reconciler.refresh_stuck_payments()
+    assert report.repaired == 0
+    assert (
+        await load_payment(stack.uow_factory, payment.id)
+    ).state is PaymentState.REQUIRES_CAPTURE
+
+
+async def test_events_missed_are_recovered_from_the_events_api(
+    stack: PaymentStack, localstripe: LocalStripe
+) -> None:
+    pm = await localstripe.create_card_payment_method()
+    payment = await stack.create(pm, confirm=False)
+    assert payment.state is not PaymentState.SUCCEEDED
+    first = _report(await stack.reconciler.run_once(), "catch_up_events")
+    assert first.errors == 0
+    # Confirmed at Stripe directly; no webhook reaches us.
+    assert payment.stripe_payment_intent_id is not None
+    await stack.gateway.confirm_payment_intent(
+        payment.stripe_payment_intent_id, idempotency_key=f"{payment.id}:browser", payment_method=pm
+    )
+    second = _report(await stack.reconciler.run_once(), "catch_up_events")
+    assert second.repaired >= 1
+    assert (await load_payment(stack.uow_factory, payment.id)).state is PaymentState.SUCCEEDED
+    ours = [
+        e
+        for e in await stored_events(stack.uow_factory)
+        if json.loads(e.payload)["data"]["object"].get("id") == payment.stripe_payment_intent_id
+    ]
+    assert "payment_intent.succeeded" in {e.type for e in ours}
+    assert all(e.state is not WebhookEventState.FAILED for e in ours)
+    # The next pass reads the overlap again: every event is a duplicate, nothing applied twice.
+    third = _report(await stack.reconciler.run_once(), "catch_up_events")
+    assert third.repaired == 0
+    async with stack.uow_factory(read_only=True) as uow:
+        cursor = json.loads(await uow.reconciler_state.get(EVENTS_CURSOR_KEY) or "{}")
+    assert cursor["created"] >= ours[0].created.timestamp() - 1
+
+
+async def test_extra_repair_tasks_run_and_a_failing_one_does_not_stop_the_pass(
+    uow_factory: SqlUnitOfWorkFactory, gateway: StripeGateway
+) -> None:
+    ran: list[str] = []
+
+    async def finish_pending_refunds() -> RepairReport:
+        ran.append("refunds")
+        return RepairReport(
+            task="finish_pending_refunds", repaired=2, unresolved=1, oldest_unresolved_age_s=42
+        )
+
+    async def broken() -> RepairReport:
+        raise RuntimeError("bug")
+
+    stack = build_stack(uow_factory, gateway, extra_tasks=[broken, finish_pending_refunds])
+    reports = await stack.reconciler.run_once()
+    assert ran == ["refunds"]
+    assert _report(reports, "broken").errors == 1
+    assert _report(reports, "finish_pending_refunds").repaired == 2
+    assert (
+        stack.metric("reconciler_oldest_unresolved_age_seconds", {"task": "finish_pending_refunds"})
+        == 42
+    )
+    assert stack.metric("reconciler_runs_total", {"result": "done"}) == 1
+
+
+async def test_only_one_replica_holds_the_lock_on_postgresql(
+    uow_factory: SqlUnitOfWorkFactory, gateway: StripeGateway, db_backend: str
+) -> None:
+    first = AdvisoryLock(uow_factory.engine, "tests.reconciler")
+    second = AdvisoryLock(uow_factory.engine, "tests.reconciler")
+    stack = build_stack(uow_factory, gateway)
+    async with first.hold() as got_first:
+        assert got_first
+        async with second.hold() as got_second:
+            assert got_second is (db_backend == "sqlite")
+        skipped = await stack.reconciler.run_once()
+        if db_backend == "postgresql":
+            assert skipped is None
+            assert stack.metric("reconciler_runs_total", {"result": "skipped"}) == 1
+    async with second.hold() as got_after:
+        assert got_after  # released when the first holder left
+
+
+async def _payments_in(uow_factory: SqlUnitOfWorkFactory, state: PaymentState) -> list[Any]:
+    async with uow_factory(read_only=True) as uow:
+        return (
+            await uow.payments.list_pending(utcnow() + timedelta(seconds=1))
+            if state is PaymentState.PENDING
+            else []
+        )
