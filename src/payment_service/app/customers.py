@@ -39,7 +39,7 @@ class Customers:
                 return customer
             remote = await self._processor.create_customer(
                 account_id=account_id,
-                idempotency_key=idempotency_key(customer.id, "create"),
+                idempotency_key=_creation_key(customer),
                 metadata={"customer_id": customer.id},
             )
             async with self._uow_factory() as uow:
@@ -79,3 +79,12 @@ class Customers:
                 raise
             return winner
         return customer
+
+
+def _creation_key(customer: Customer) -> str:
+    """Stable across retries of one creation; new after Stripe deleted the customer.
+
+    A ``customer.deleted`` event unlinks the Stripe customer and touches the row, so
+    the next creation gets a key of its own instead of Stripe replaying the deleted one.
+    """
+    return idempotency_key(customer.id, f"create:{int(customer.update_time.timestamp() * 1000)}")

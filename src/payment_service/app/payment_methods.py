@@ -83,17 +83,23 @@ class PaymentMethods:
                 )
             remote = await self._attach_at_stripe(customer, stripe_payment_method_id)
             make_default = set_default or customer.default_payment_method_id is None
-            method_id = known.id if known is not None else new_id("pmt")
             if make_default:
                 await self._processor.set_default_payment_method(
                     _stripe_customer(customer),
-                    stripe_payment_method_id,
-                    idempotency_key=idempotency_key(customer.id, f"default:{method_id}"),
+                    remote.stripe_id,
+                    idempotency_key=idempotency_key(customer.id, f"default:{remote.stripe_id}"),
                 )
             async with self._uow_factory() as uow:
-                method = known or _from_remote(method_id, account_id, customer.id, remote)
-                if known is None:
+                # A payment_method.attached webhook may have stored it meanwhile; use that row.
+                method = await uow.payment_methods.find_by_stripe_id(remote.stripe_id)
+                if method is None:
+                    method = _from_remote(new_id("pmt"), account_id, customer.id, remote)
                     await uow.payment_methods.add(method)
+                elif method.account_id != account_id:
+                    raise Conflict(
+                        "the payment method is attached to another account",
+                        constraint="payment_method",
+                    )
                 stored_customer = await _customer(uow, customer.id)
                 if make_default:
                     stored_customer.default_payment_method_id = method.id
