@@ -8,6 +8,7 @@ To add to the service, edit ``build_app``:
 - a real servicer: construct it and put it in ``Servicers(...)`` (services left as
   None answer UNIMPLEMENTED);
 - a background task (webhook retrier, reconciler): ``BackgroundTask("name", coro_fn)``
+  where ``coro_fn(stopping: asyncio.Event)`` returns soon after ``stopping`` is set
   appended to ``workers``; workers start after the listeners and stop before the
   resources they use;
 - an HTTP route (the Stripe webhook): an ``aiohttp.web.RouteDef`` appended to
@@ -51,27 +52,47 @@ class Component(Protocol):
 
 
 class BackgroundTask:
-    """Runs ``run()`` as an asyncio task from ``start()`` until ``stop()`` cancels it."""
+    """Runs ``run(stopping)`` as an asyncio task from ``start()`` until ``stop()``.
 
-    def __init__(self, name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    ``stop()`` first sets ``stopping`` and lets the loop finish the pass it is in
+    (so no database transaction or Stripe call is cut in half), and cancels the
+    task only when it has not ended within ``stop_timeout_s``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        run: Callable[[asyncio.Event], Coroutine[Any, Any, None]],
+        *,
+        stop_timeout_s: float = 10.0,
+    ) -> None:
         self.name = name
         self._run = run
+        self._stop_timeout_s = stop_timeout_s
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        self._stopping.clear()
         self._task = asyncio.create_task(self._guarded(), name=self.name)
 
     async def stop(self) -> None:
         if self._task is None:
             return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        self._stopping.set()
+        done, _ = await asyncio.wait({self._task}, timeout=self._stop_timeout_s)
+        if not done:
+            _log.warning(
+                "background task did not stop in time; cancelling", extra={"task": self.name}
+            )
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
         self._task = None
 
     async def _guarded(self) -> None:
         try:
-            await self._run()
+            await self._run(self._stopping)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -44,6 +44,9 @@ def stack_settings(database_url: str, stripe_api_base: str, **overrides: Any) ->
         "shutdown_drain_s": 0,
         "shutdown_grace_s": 1,
         "log_level": "WARNING",
+        # Tests that need the reconciler run it themselves; a periodic pass in every
+        # stack would replay the shared localstripe's whole event history.
+        "reconcile_interval_s": 0,
     }
     values.update(overrides)
     return Settings(**values)

@@ -19,6 +19,7 @@ show objects repaired, objects unresolved and the oldest unresolved age.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -157,16 +158,17 @@ class Reconciler:
                 )
         return reports
 
-    async def run_forever(self, interval_s: float) -> None:
-        """The periodic task: a pass every ``interval_s`` until cancelled (0 disables it)."""
+    async def run_forever(self, interval_s: float, stopping: asyncio.Event) -> None:
+        """The periodic task: a pass every ``interval_s`` until ``stopping`` is set (0 disables it)."""
         if interval_s <= 0:
             return
-        while True:
+        while not stopping.is_set():
             try:
                 await self.run_once()
             except Exception:
                 log.exception("reconciler pass failed")
-            await asyncio.sleep(interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), interval_s)
 
     async def _run_task(self, task: RepairTask) -> RepairReport:
         try:

@@ -17,6 +17,7 @@ replica works on an event at a time; after ``max_attempts`` an event is DEAD.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Collection, Mapping
@@ -257,16 +258,17 @@ class Webhooks:
             await self._attempt(record)
         return len(claimed)
 
-    async def run_retrier(self, poll_s: float) -> None:
-        """The background retrier: runs until cancelled."""
-        while True:
+    async def run_retrier(self, poll_s: float, stopping: asyncio.Event) -> None:
+        """The background retrier: runs until ``stopping`` is set."""
+        while not stopping.is_set():
             try:
                 done = await self.retry_due()
             except Exception:
                 log.exception("webhook retrier pass failed")
                 done = 0
             if done < self.policy.batch_size:
-                await asyncio.sleep(poll_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), poll_s)
 
     async def _claim(self, limit: int) -> list[WebhookEvent]:
         now = utcnow()

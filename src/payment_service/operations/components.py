@@ -6,6 +6,7 @@ workers) and by the operator commands (which build the same objects, run once, e
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -43,13 +44,13 @@ class WebhookComponents:
         """``POST /stripe/webhooks`` for the sidecar."""
         return [webhook_route(self.webhooks, self.verifier)]
 
-    async def run_retrier(self) -> None:
-        """Background worker: re-applies failed and replayed events until cancelled."""
-        await self.webhooks.run_retrier(self.retry_poll_s)
+    async def run_retrier(self, stopping: asyncio.Event) -> None:
+        """Background worker: re-applies failed and replayed events until ``stopping`` is set."""
+        await self.webhooks.run_retrier(self.retry_poll_s, stopping)
 
-    async def run_reconciler(self) -> None:
+    async def run_reconciler(self, stopping: asyncio.Event) -> None:
         """Background worker: a reconciler pass every ``reconcile_interval_s`` (0: never)."""
-        await self.reconciler.run_forever(self.reconcile_interval_s)
+        await self.reconciler.run_forever(self.reconcile_interval_s, stopping)
 
 
 def build_webhook_components(
