@@ -19,7 +19,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+# localstripe keeps nothing between runs, so neither does the database `make run` uses:
+# ids stored in a file from an earlier run would point at objects Stripe no longer has.
+DEV_DATABASE = ROOT / ".run" / "make-run.db"
 DEV_DEFAULTS = {
+    "PAYMENT_DATABASE_URL": f"sqlite+aiosqlite:///{DEV_DATABASE}",
     "PAYMENT_STRIPE_API_KEY": "sk_test_localstripe",
     "PAYMENT_AUTH_HS256_SECRET": "dev-only-secret-change-me-0123456789abcdef",
     "PAYMENT_STRIPE_WEBHOOK_SECRETS": '["whsec_dev_localstripe"]',
@@ -52,6 +56,10 @@ def register_webhook(stripe_url: str, http_port: str, secret: str) -> None:
 
 def main() -> int:
     env = dict(os.environ)
+    if "PAYMENT_DATABASE_URL" not in env:
+        DEV_DATABASE.parent.mkdir(exist_ok=True)
+        for leftover in DEV_DATABASE.parent.glob(DEV_DATABASE.name + "*"):
+            leftover.unlink()
     for key, value in DEV_DEFAULTS.items():
         env.setdefault(key, value)
     localstripe, stripe_url = start_localstripe()

@@ -26,6 +26,19 @@ async def _metrics(server: ServerProcess) -> str:
         return await response.text()
 
 
+async def _metrics_until(
+    server: ServerProcess, name: str, method: str, code: str, expected: float
+) -> float:
+    """The sample once it reaches ``expected`` (the server records a call just after answering)."""
+    value = 0.0
+    for _ in range(40):
+        value = _sample(await _metrics(server), name, method, code)
+        if value >= expected:
+            break
+        await asyncio.sleep(0.05)
+    return value
+
+
 def _sample(text: str, name: str, method: str, code: str) -> float:
     pattern = rf'^{name}\{{code="{code}",method="{re.escape(method)}"\}} (\S+)$'
     match = re.search(pattern, text, flags=re.MULTILINE)
@@ -49,12 +62,10 @@ async def test_unimplemented_rpc_is_counted(
     before = await _metrics(server)
     error = await _void_invoice(channel, make_token("invoices:write", sub="metrics-test"))
     assert error.code() == grpc.StatusCode.UNIMPLEMENTED
-    after = await _metrics(server)
     for name in ("grpc_server_handled_total", "grpc_server_handling_seconds_count"):
-        assert (
-            _sample(after, name, VOID_INVOICE, "UNIMPLEMENTED")
-            == _sample(before, name, VOID_INVOICE, "UNIMPLEMENTED") + 1
-        ), name
+        expected = _sample(before, name, VOID_INVOICE, "UNIMPLEMENTED") + 1
+        after = await _metrics_until(server, name, VOID_INVOICE, "UNIMPLEMENTED", expected)
+        assert after == expected, name
 
 
 async def test_denied_calls_are_counted_with_their_code(
@@ -65,8 +76,8 @@ async def test_denied_calls_are_counted_with_their_code(
     )
     error = await _void_invoice(channel, "not-a-token")
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
-    after = _sample(
-        await _metrics(server), "grpc_server_handled_total", VOID_INVOICE, "UNAUTHENTICATED"
+    after = await _metrics_until(
+        server, "grpc_server_handled_total", VOID_INVOICE, "UNAUTHENTICATED", before + 1
     )
     assert after == before + 1
 

@@ -7,7 +7,11 @@ reader or a late writer cannot leave a stale object in the cache.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Final, Protocol
+
+# After ``delete`` a key refuses ``put`` for this long: a reader that loaded the
+# row before the writer's commit cannot put the old object back after the delete.
+INVALIDATION_HOLD_S: Final = 2.0
 
 
 class Cache(Protocol):
@@ -20,7 +24,11 @@ class Cache(Protocol):
         ...
 
     async def delete(self, *keys: str) -> None:
-        """Forget keys; used after a commit when the new object is not at hand."""
+        """Forget keys after a commit when the new object is not at hand.
+
+        Leaves a short tombstone (``INVALIDATION_HOLD_S``) that refuses puts, so a
+        read that began before the commit cannot re-cache the old object.
+        """
         ...
 
     async def close(self) -> None: ...

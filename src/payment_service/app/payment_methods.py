@@ -18,7 +18,6 @@ from payment_service.app.validation import Violations
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Customer, PaymentMethod, RequestRecord
 from payment_service.domain.errors import (
-    Conflict,
     FailedPrecondition,
     InvalidArgument,
     InvalidTransition,
@@ -72,9 +71,8 @@ class PaymentMethods:
             async with self._uow_factory(read_only=True) as uow:
                 known = await uow.payment_methods.find_by_stripe_id(stripe_payment_method_id)
             if known is not None and known.account_id != account_id:
-                raise Conflict(
-                    "the payment method is attached to another account", constraint="payment_method"
-                )
+                # Another account's method is simply not there for this one (nothing leaks).
+                raise NotFound("payment_method", stripe_payment_method_id)
             if known is not None and known.state is PaymentMethodState.DETACHED:
                 raise FailedPrecondition(
                     "a detached payment method cannot be attached again; create a new one",
@@ -87,7 +85,9 @@ class PaymentMethods:
                 await self._processor.set_default_payment_method(
                     _stripe_customer(customer),
                     remote.stripe_id,
-                    idempotency_key=idempotency_key(customer.id, f"default:{remote.stripe_id}"),
+                    idempotency_key=idempotency_key(
+                        customer.id, f"default:{remote.stripe_id}:{request_id}"
+                    ),
                 )
             async with self._uow_factory() as uow:
                 # A payment_method.attached webhook may have stored it meanwhile; use that row.
@@ -96,10 +96,7 @@ class PaymentMethods:
                     method = _from_remote(new_id("pmt"), account_id, customer.id, remote)
                     await uow.payment_methods.add(method)
                 elif method.account_id != account_id:
-                    raise Conflict(
-                        "the payment method is attached to another account",
-                        constraint="payment_method",
-                    )
+                    raise NotFound("payment_method", stripe_payment_method_id)
                 stored_customer = await _customer(uow, customer.id)
                 if make_default:
                     stored_customer.default_payment_method_id = method.id
@@ -164,13 +161,19 @@ class PaymentMethods:
             method = await self._visible(caller, payment_method_id)
             if method.state is PaymentMethodState.DETACHED:
                 raise InvalidTransition("payment_method", method.id, method.state.value, "detached")
-            method.detach()
             await self._processor.detach_payment_method(
                 method.stripe_payment_method_id,
                 idempotency_key=idempotency_key(method.id, "detach"),
             )
             async with self._uow_factory() as uow:
-                await uow.payment_methods.update(method)
+                # Re-read: a payment_method.detached webhook may have got here first.
+                stored = await uow.payment_methods.get(method.id)
+                if stored is None:
+                    raise NotFound("payment_method", method.id)
+                if stored.state is not PaymentMethodState.DETACHED:
+                    stored.detach()
+                    await uow.payment_methods.update(stored)
+                method = stored
                 customer = await _customer(uow, method.customer_id)
                 if customer.default_payment_method_id == method.id:
                     customer.default_payment_method_id = None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from payment_service import failpoints
+from payment_service.app import deadlines
 from payment_service.app.audit import audit_entry
 from payment_service.app.cache import Cache
 from payment_service.app.customers import Customers
@@ -65,6 +66,8 @@ _CANCELABLE = frozenset(
     }
 )
 _LEASE_POLL_S = 0.05
+# Written on every PaymentIntent by the gateway; callers may not use them.
+RESERVED_METADATA_KEYS = ("payment_id",)
 
 _StripeCall = Callable[[Payment], Awaitable[RemotePaymentIntent]]
 
@@ -129,12 +132,13 @@ class Payments:
         async with self._locks.hold((caller.sub, command.request_id)):
             existing = await self._find_by_request(caller, command.request_id)
             if existing is None:
-                existing = await self._insert_new(caller, command, currency, body_hash)
-            elif existing.request_hash != body_hash:
+                inserted, ours = await self._insert_new(caller, command, currency, body_hash)
+                return await self._submit_create(inserted, first_attempt=ours)
+            if existing.request_hash != body_hash:
                 raise RequestIdReused(command.request_id)
-            elif existing.state is not PaymentState.PENDING:
-                return _replay_create(existing)
-            return await self._submit_create(existing)
+            if existing.state is not PaymentState.PENDING:
+                return await self._replay_create(existing)
+            return await self._submit_create(existing, first_attempt=False)
 
     def _validate_create(self, command: CreatePayment) -> str:
         check = Violations()
@@ -145,7 +149,7 @@ class Payments:
         check.stripe_id(command.payment_method, "pm", "stripe_payment_method_id", required=False)
         check.free_text(command.description, "description", 1000)
         check.email(command.receipt_email, "receipt_email")
-        check.metadata(command.metadata)
+        check.metadata(command.metadata, reserved_keys=RESERVED_METADATA_KEYS)
         check.raise_if_any()
         return currency
 
@@ -155,7 +159,9 @@ class Payments:
 
     async def _insert_new(
         self, caller: Caller, command: CreatePayment, currency: str, body_hash: str
-    ) -> Payment:
+    ) -> tuple[Payment, bool]:
+        if command.payment_method:
+            await self._check_payment_method_owner(command.payment_method, command.account_id)
         customer = await self._customers.get_or_create(caller, command.account_id)
         payment_method = command.payment_method or await self._default_payment_method(
             customer.default_payment_method_id
@@ -196,8 +202,19 @@ class Payments:
                 raise
             if winner.request_hash != body_hash:
                 raise RequestIdReused(command.request_id) from None
-            return winner
-        return payment
+            return winner, False
+        return payment, True
+
+    async def _check_payment_method_owner(
+        self, stripe_payment_method_id: str, account_id: str
+    ) -> None:
+        """A saved payment method of another account (or a detached one) is not there for this one."""
+        async with self._uow_factory(read_only=True) as uow:
+            method = await uow.payment_methods.find_by_stripe_id(stripe_payment_method_id)
+        if method is not None and (
+            method.account_id != account_id or method.state is not PaymentMethodState.ATTACHED
+        ):
+            raise NotFound("payment_method", stripe_payment_method_id)
 
     async def _default_payment_method(self, payment_method_id: str | None) -> str | None:
         if payment_method_id is None:
@@ -208,13 +225,23 @@ class Payments:
             return None
         return method.stripe_payment_method_id
 
-    async def _submit_create(self, payment: Payment) -> Payment:
-        """Send a PENDING payment to Stripe once, or wait for whoever is doing it."""
+    async def _submit_create(self, payment: Payment, *, first_attempt: bool) -> Payment:
+        """Send a PENDING payment to Stripe once, or wait for whoever is doing it.
+
+        A later attempt first looks for a PaymentIntent an earlier one made (its
+        answer may have been lost to a crash, a timeout or a cancelled call), so
+        even a Stripe that ignored idempotency keys would see one PaymentIntent.
+        """
         claimed = await self._claim_lease(payment.id)
         if claimed.state is not PaymentState.PENDING:
-            return _replay_create(claimed)
+            return await self._replay_create(claimed)
         try:
-            intent = await self._processor.create_payment_intent(
+            found = None
+            if not first_attempt:
+                found = await self._processor.find_payment_intent_by_payment_id(
+                    claimed.id, customer=claimed.stripe_customer_id
+                )
+            intent = found or await self._processor.create_payment_intent(
                 payment_id=claimed.id,
                 amount=claimed.amount,
                 currency=claimed.currency,
@@ -229,13 +256,26 @@ class Payments:
             )
         except ProcessorCardDeclined as declined:
             stored = await self._store_decline(claimed.id, declined, "payments.create")
-            raise _declined(stored, declined) from None
+            error = _declined(stored, declined)
+            await self._remember(
+                claimed.caller,
+                "CreatePayment",
+                claimed.request_id,
+                claimed.request_hash,
+                stored.id,
+                error,
+            )
+            raise error from None
         except DomainError as error:
             if _outcome_unknown(error):
                 await self._release_lease(claimed.id)
                 raise
             stored = await self._store_rejection(claimed.id, error)
             raise _with_payment(error, stored.id) from None
+        except BaseException:
+            # Cancelled (client gone, deadline) with the outcome unknown: let the next attempt in now.
+            await asyncio.shield(self._release_lease(claimed.id))
+            raise
         failpoints.hit("payments.create.after_stripe")
         return await self._store_intent(claimed.id, intent)
 
@@ -255,19 +295,28 @@ class Payments:
             return payment
         if payment.lease_until is not None and payment.lease_until > utcnow():
             return payment  # a request is talking to Stripe for it right now
-        found = await self._processor.find_payment_intent_by_payment_id(
-            payment.id, customer=payment.stripe_customer_id
-        )
-        if found is not None:
-            return await self._store_intent(payment.id, found)
         try:
-            return await self._submit_create(payment)
+            return await self._submit_create(payment, first_attempt=False)
         except CardDeclined:
             return await self._reload(payment.id)
         except DomainError as error:
             if _outcome_unknown(error):
                 raise
             return await self._reload(payment.id)
+
+    async def _replay_create(self, payment: Payment) -> Payment:
+        """The answer CreatePayment gave: a decline is raised again, anything else is the payment."""
+        async with self._uow_factory(read_only=True) as uow:
+            record = await uow.request_records.get(payment.caller, payment.request_id)
+        if record is not None and record.method == "CreatePayment":
+            return _replay_recorded(record, payment)
+        if payment.state is PaymentState.FAILED:
+            raise FailedPrecondition(
+                payment.last_error_message or "Stripe refused the payment",
+                reason="PAYMENT_FAILED",
+                metadata={"payment_id": payment.id, "code": payment.last_error_code or ""},
+            )
+        return payment
 
     async def _reload(self, payment_id: str) -> Payment:
         async with self._uow_factory(read_only=True) as uow:
@@ -291,6 +340,13 @@ class Payments:
                     await uow.payments.update(payment)
                     await uow.commit()
                     return payment
+            left = deadlines.remaining()
+            if left is not None and left < _LEASE_POLL_S * 2:
+                raise Unavailable(
+                    "another request is sending this payment to Stripe; retry with the same request_id",
+                    reason="PAYMENT_IN_PROGRESS",
+                    retry_after_seconds=1.0,
+                )
             await asyncio.sleep(_LEASE_POLL_S)
 
     async def _release_lease(self, payment_id: str) -> None:
@@ -369,6 +425,8 @@ class Payments:
         async def call(payment: Payment) -> RemotePaymentIntent:
             if payment.state not in _CONFIRMABLE:
                 raise InvalidTransition("payment", payment.id, payment.state.value, "confirmed")
+            if payment_method:
+                await self._check_payment_method_owner(payment_method, payment.account_id)
             return await self._processor.confirm_payment_intent(
                 _stripe_id(payment),
                 idempotency_key=idempotency_key(payment.id, f"confirm:{request_id}"),
@@ -458,7 +516,12 @@ class Payments:
             except ProcessorCardDeclined as declined:
                 stored = await self._store_decline(payment.id, declined, action)
                 await self._remember(
-                    caller, method, request_id, body_hash, stored.id, _declined(stored, declined)
+                    caller.sub,
+                    method,
+                    request_id,
+                    body_hash,
+                    stored.id,
+                    _declined(stored, declined),
                 )
                 raise _declined(stored, declined) from None
             try:
@@ -511,7 +574,7 @@ class Payments:
 
     async def _remember(
         self,
-        caller: Caller,
+        caller: str,
         method: str,
         request_id: str,
         body_hash: str,
@@ -530,7 +593,7 @@ class Payments:
             async with self._uow_factory() as uow:
                 await uow.request_records.add(
                     RequestRecord(
-                        caller=caller.sub,
+                        caller=caller,
                         request_id=request_id,
                         method=method,
                         request_hash=body_hash,
@@ -680,24 +743,6 @@ def _declined(payment: Payment, declined: CardDeclined) -> CardDeclined:
 def _with_payment(error: DomainError, payment_id: str) -> DomainError:
     error.metadata.setdefault("payment_id", payment_id)
     return error
-
-
-def _replay_create(payment: Payment) -> Payment:
-    """The answer CreatePayment gave: a decline is raised again, anything else is the payment."""
-    if payment.state is PaymentState.REQUIRES_PAYMENT_METHOD and payment.last_error_code:
-        raise CardDeclined(
-            payment.last_error_message or "the card was declined",
-            code=payment.last_error_code,
-            decline_code=payment.last_error_decline_code or "",
-            payment_id=payment.id,
-        )
-    if payment.state is PaymentState.FAILED:
-        raise FailedPrecondition(
-            payment.last_error_message or "Stripe refused the payment",
-            reason="PAYMENT_FAILED",
-            metadata={"payment_id": payment.id, "code": payment.last_error_code or ""},
-        )
-    return payment
 
 
 def _replay_recorded(record: RequestRecord, payment: Payment) -> Payment:

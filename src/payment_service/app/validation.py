@@ -99,9 +99,20 @@ class Violations:
         if value and (len(value) > 254 or not _EMAIL.fullmatch(value)):
             self.add(field, "must be an email address")
 
-    def metadata(self, value: Mapping[str, str], field: str = "metadata") -> None:
-        if len(value) > MAX_METADATA_KEYS:
-            self.add(field, f"must have at most {MAX_METADATA_KEYS} keys")
+    def metadata(
+        self,
+        value: Mapping[str, str],
+        field: str = "metadata",
+        *,
+        reserved_keys: tuple[str, ...] = (),
+    ) -> None:
+        """Stripe's limits (50 keys, 40-character keys, 500-character values), less the keys we add."""
+        most = MAX_METADATA_KEYS - len(reserved_keys)
+        if len(value) > most:
+            self.add(field, f"must have at most {most} keys")
+        for key in reserved_keys:
+            if key in value:
+                self.add(f"{field}[{key}]", "is reserved for the service's own use")
         for key, item in value.items():
             if not key:
                 self.add(field, "keys must not be empty")

@@ -50,3 +50,6 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
     # Library chatter below WARNING is rarely useful and never carries our request context.
     for noisy in ("asyncio", "aiohttp.access", "grpc"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # The stripe library logs whole request and response bodies (emails, names, client
+    # secrets) at DEBUG: never let them through, whatever our own level is.
+    logging.getLogger("stripe").setLevel(max(logging.INFO, root.level))

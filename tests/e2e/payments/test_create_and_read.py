@@ -12,7 +12,8 @@ from payments.v1 import common_pb2
 from payments.v1 import payment_service_pb2 as pb
 
 from tests.support.localstripe import LocalStripe
-from tests.support.stack import Stack, auth, error_details
+from tests.support.outage_proxy import OutageProxy
+from tests.support.stack import Stack, auth, error_details, stack_settings, start_stack
 
 VISA = "4242424242424242"
 DECLINE_AT_CHARGE = "4000000000000341"
@@ -113,6 +114,9 @@ async def test_zero_decimal_amount_goes_to_stripe_as_is(
         ({"request_id": ""}, "request_id"),
         ({"account_id": ""}, "account_id"),
         ({"metadata": {f"k{i}": "v" for i in range(51)}}, "metadata"),
+        # Stripe allows 50 keys in all and the service writes payment_id itself.
+        ({"metadata": {f"k{i}": "v" for i in range(50)}}, "metadata"),
+        ({"metadata": {"payment_id": "pay_forged"}}, "metadata[payment_id]"),
         ({"metadata": {"k" * 41: "v"}}, "metadata[" + "k" * 40 + "]"),
         ({"metadata": {"note": "v" * 501}}, "metadata[note]"),
         ({"metadata": {"note": "card 4242 4242 4242 4242"}}, "metadata[note]"),
@@ -414,3 +418,83 @@ async def test_confirm_later_with_a_payment_method(stack: Stack, localstripe: Lo
             metadata=auth(),
         )
     assert error_details(raised.value).reason == "REQUEST_ID_REUSED"
+
+
+async def test_create_replays_its_own_answer_after_a_later_decline(
+    stack: Stack, localstripe: LocalStripe
+) -> None:
+    """AIP-155: a replay gives the original answer, not one shaped by what happened since."""
+    request = pb.CreatePaymentRequest(
+        request_id=request_id(),
+        account_id=account(),
+        amount=1800,
+        currency_code="usd",
+        stripe_payment_method_id=await localstripe.create_card_payment_method(DECLINE_AT_CHARGE),
+    )
+    created = (await stack.payments.CreatePayment(request, metadata=auth(), timeout=20)).payment
+    assert created.state == pb.PAYMENT_STATE_REQUIRES_CONFIRMATION
+    with pytest.raises(grpc.aio.AioRpcError) as declined:
+        await stack.payments.ConfirmPayment(
+            pb.ConfirmPaymentRequest(request_id=request_id(), id=created.id),
+            metadata=auth(),
+            timeout=20,
+        )
+    assert error_details(declined.value).reason == "CARD_DECLINED"
+    replay = (await stack.payments.CreatePayment(request, metadata=auth(), timeout=20)).payment
+    assert replay.id == created.id
+    assert replay.state == pb.PAYMENT_STATE_REQUIRES_PAYMENT_METHOD
+
+
+async def test_two_replicas_racing_one_request_make_one_payment_intent(
+    stack: Stack, database_url: str, localstripe: LocalStripe, outage_proxy: OutageProxy
+) -> None:
+    """Two servers on one database: no in-process lock is shared, the database decides."""
+    other = await start_stack(stack_settings(database_url, outage_proxy.base_url))
+    try:
+        pm = await localstripe.create_card_payment_method(VISA)
+        request = pb.CreatePaymentRequest(
+            request_id=request_id(),
+            account_id=account(),
+            amount=2500,
+            currency_code="usd",
+            stripe_payment_method_id=pm,
+            confirm=True,
+        )
+        before = await localstripe.count("payment_intents")
+        results = await asyncio.gather(
+            *(
+                replica.payments.CreatePayment(request, metadata=auth(), timeout=30)
+                for replica in [stack, other] * 10
+            )
+        )
+        assert len({r.payment.id for r in results}) == 1
+        assert {r.payment.state for r in results} == {pb.PAYMENT_STATE_SUCCEEDED}
+        assert await localstripe.count("payment_intents") == before + 1
+    finally:
+        await other.stop()
+
+
+async def test_another_accounts_saved_card_cannot_be_charged(
+    stack: Stack, localstripe: LocalStripe
+) -> None:
+    owner, stranger = account(), account()
+    pm = await localstripe.create_card_payment_method(VISA)
+    await stack.payments.AttachPaymentMethod(
+        pb.AttachPaymentMethodRequest(
+            request_id=request_id(), account_id=owner, stripe_payment_method_id=pm
+        ),
+        metadata=auth(),
+    )
+    before = await localstripe.count("payment_intents")
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await create(stack, account_id=stranger, stripe_payment_method_id=pm, confirm=True)
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert await localstripe.count("payment_intents") == before
+    with pytest.raises(grpc.aio.AioRpcError) as attach:
+        await stack.payments.AttachPaymentMethod(
+            pb.AttachPaymentMethodRequest(
+                request_id=request_id(), account_id=stranger, stripe_payment_method_id=pm
+            ),
+            metadata=auth(),
+        )
+    assert attach.value.code() == grpc.StatusCode.NOT_FOUND

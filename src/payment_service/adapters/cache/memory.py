@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
+from payment_service.app.cache import INVALIDATION_HOLD_S
+
 
 class MemoryCache:
-    """A bounded LRU of ``key -> (version, expires_at, value)``."""
+    """A bounded LRU of ``key -> (version, expires_at, value)``; ``value`` None is a tombstone."""
 
     def __init__(self, max_entries: int = 50_000) -> None:
-        self._entries: OrderedDict[str, tuple[int, float, bytes]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[int, float, bytes | None]] = OrderedDict()
         self._max_entries = max_entries
 
     async def get(self, key: str) -> bytes | None:
@@ -24,17 +26,23 @@ class MemoryCache:
         return entry[2]
 
     async def put(self, key: str, version: int, value: bytes, ttl_s: float) -> None:
+        now = time.monotonic()
         current = self._entries.get(key)
-        if current is not None and current[0] > version and current[1] >= time.monotonic():
-            return
-        self._entries[key] = (version, time.monotonic() + ttl_s, value)
+        if current is not None and current[1] >= now:
+            if current[2] is None or current[0] > version:
+                return  # invalidated moments ago, or a newer version is cached
+        self._store(key, (version, now + ttl_s, value))
+
+    async def delete(self, *keys: str) -> None:
+        hold_until = time.monotonic() + INVALIDATION_HOLD_S
+        for key in keys:
+            self._store(key, (0, hold_until, None))
+
+    def _store(self, key: str, entry: tuple[int, float, bytes | None]) -> None:
+        self._entries[key] = entry
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
-
-    async def delete(self, *keys: str) -> None:
-        for key in keys:
-            self._entries.pop(key, None)
 
     async def close(self) -> None:
         self._entries.clear()

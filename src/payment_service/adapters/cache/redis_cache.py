@@ -15,9 +15,16 @@ import time
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-log = logging.getLogger(__name__)
+from payment_service.app.cache import INVALIDATION_HOLD_S
 
+log = logging.getLogger(__name__)
+_HOLD_MS = int(INVALIDATION_HOLD_S * 1000)
+
+# A hash {v: version, d: data}, or a tombstone {t: 1} left by an invalidation.
 _PUT_IF_NEWER = """
+if redis.call('HEXISTS', KEYS[1], 't') == 1 then
+  return 0
+end
 local current = redis.call('HGET', KEYS[1], 'v')
 if current and tonumber(current) > tonumber(ARGV[1]) then
   return 0
@@ -27,12 +34,22 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 """
 
+_INVALIDATE = """
+for _, key in ipairs(KEYS) do
+  redis.call('DEL', key)
+  redis.call('HSET', key, 't', 1)
+  redis.call('PEXPIRE', key, ARGV[1])
+end
+return #KEYS
+"""
+
 
 class RedisCache:
     def __init__(self, client: Redis, *, prefix: str = "ps:", op_timeout_s: float = 0.25) -> None:
         self._redis = client
         self._prefix = prefix
         self._put = client.register_script(_PUT_IF_NEWER)
+        self._invalidate = client.register_script(_INVALIDATE)
         self._op_timeout_s = op_timeout_s
         self._last_error_log = 0.0
         self._pending_deletes: set[str] = set()
@@ -60,7 +77,7 @@ class RedisCache:
     async def _flush_pending_deletes(self) -> bool:
         keys = list(self._pending_deletes)
         try:
-            await self._redis.delete(*keys)
+            await self._invalidate(keys=keys, args=[_HOLD_MS])
         except (RedisError, OSError) as exc:
             self._failed("delete", exc)
             return False
@@ -88,7 +105,7 @@ class RedisCache:
             return
         full = [self._prefix + k for k in keys]
         try:
-            await self._redis.delete(*full)
+            await self._invalidate(keys=full, args=[_HOLD_MS])
         except (RedisError, OSError) as exc:
             self._pending_deletes.update(full)
             self._failed("delete", exc)

@@ -45,6 +45,8 @@ R = TypeVar("R")
 
 # Below this many seconds left, a call cannot complete: fail before sending it.
 MIN_CALL_SECONDS = 0.01
+# Kept back from the caller's deadline so our UNAVAILABLE answer still reaches it in time.
+ANSWER_MARGIN_SECONDS = 0.05
 # PaymentIntents come with their latest charge (receipt_url, amount_refunded).
 PI_EXPAND = ["latest_charge"]
 CANCEL_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer", "abandoned"})
@@ -78,6 +80,8 @@ class StripeGateway:
     # --- the one call path ----------------------------------------------------------------
     def _timeout(self, ctx: CallContext) -> tuple[float, bool]:
         left = deadlines.remaining()
+        if left is not None:
+            left -= ANSWER_MARGIN_SECONDS
         if left is None or left >= self._config.timeout_s:
             return self._config.timeout_s, False
         if left < MIN_CALL_SECONDS:
