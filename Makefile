@@ -9,7 +9,7 @@ BUF := node_modules/.bin/buf
 PROTOS := $(wildcard protos/payments/v1/*.proto)
 PYTEST_ARGS ?=
 
-.PHONY: run test lint generate migrate check-generated buf-breaking clean
+.PHONY: run test lint generate migrate check-generated check-stubs buf-breaking clean
 
 $(STAMP): requirements-dev.lock pyproject.toml generated/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,11 +51,20 @@ check-generated: generate
 	git diff --exit-code --stat -- generated
 	test -z "$$(git status --porcelain -- generated)"
 
+## check-stubs: generated/ installs alone in a clean venv and a client can use it
+check-stubs:
+	rm -rf .run/stubs-venv
+	$(PYTHON) -m venv .run/stubs-venv
+	.run/stubs-venv/bin/pip install --quiet --disable-pip-version-check ./generated
+	.run/stubs-venv/bin/python -c "import grpc; from payments.v1 import payment_service_pb2 as pb, payment_service_pb2_grpc as rpc, refund_service_pb2_grpc, subscription_service_pb2_grpc, invoice_service_pb2_grpc; rpc.PaymentServiceStub(grpc.insecure_channel('127.0.0.1:1')); print('stubs install alone:', pb.Payment(amount=1050).amount)"
+
 ## buf-breaking: compare protos with the previous commit's (BREAKING_AGAINST to override)
 BREAKING_AGAINST ?= .git\#ref=HEAD~1,subdir=protos
 buf-breaking: $(BUF)
 	@if git rev-parse -q --verify HEAD~1 >/dev/null && git ls-tree -r --name-only HEAD~1 | grep -q '^protos/buf.yaml$$'; then \
 		cd protos && ../$(BUF) breaking --against '../$(BREAKING_AGAINST)'; \
+	elif [ "$$(git rev-parse --is-shallow-repository)" = true ]; then \
+		echo "buf breaking: shallow clone, no previous commit to compare with (fetch more history)"; exit 1; \
 	else echo "buf breaking: no previous commit with protos; nothing to compare"; fi
 
 ## migrate: upgrade the configured database (PAYMENT_DATABASE_URL) to the newest schema

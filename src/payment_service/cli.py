@@ -80,12 +80,15 @@ def _fail(message: str, code: int) -> int:
 
 
 def _serve(settings: Settings) -> int:
+    from payment_service.adapters.db.schema_check import SchemaNotCurrent
     from payment_service.api.grpc.server import ListenError
     from payment_service.main import serve
 
     try:
         asyncio.run(serve(settings))
-    except (ListenError, OSError) as exc:
+    except ConfigError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except (ListenError, SchemaNotCurrent, OSError) as exc:
         return _fail(str(exc), EXIT_FAILURE)
     return EXIT_OK
 

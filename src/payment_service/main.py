@@ -128,7 +128,10 @@ class App:
             raise
 
     async def stop(self) -> None:
-        """Reverse order of start: workers, gRPC (health NOT_SERVING, drain, grace), HTTP, resources."""
+        """Health NOT_SERVING at once; then, in reverse order of start: workers (they finish
+        their pass), gRPC (drain, then grace for calls in flight), HTTP, resources."""
+        if self.grpc.started:
+            await self.grpc.health.mark_not_serving()
         await self._running.aclose()
 
     async def _stop_grpc(self) -> None:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import jwt
+import pytest
 
 from tests.support.server import (
     REPO_ROOT,
@@ -95,3 +96,40 @@ def test_taken_port_exits_1_naming_the_setting() -> None:
         result = _run("serve", env=server_env(grpc_port=str(port)))
     assert result.returncode == 1
     assert "grpc_port" in result.stderr
+
+
+def test_serve_refuses_a_database_behind_head_with_one_line(tmp_path: Path) -> None:
+    empty = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    result = _run("serve", env=server_env(database_url=empty))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "payment-service migrate" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_without_a_stripe_key_exits_2_naming_the_key() -> None:
+    env = server_env()
+    del env["PAYMENT_STRIPE_API_KEY"]
+    result = _run("serve", env=env)
+    assert result.returncode == 2
+    assert "stripe_api_key" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_requests_over_the_configured_size_are_refused() -> None:
+    import grpc
+    from payments.v1 import payment_service_pb2 as pb
+    from payments.v1 import payment_service_pb2_grpc as rpc
+
+    from tests.support.server import ServerProcess, bearer, make_token
+
+    with (
+        ServerProcess.start(server_env(grpc_max_receive_message_bytes="2048")) as server,
+        grpc.insecure_channel(server.grpc_target) as channel,
+    ):
+        stub = rpc.PaymentServiceStub(channel)
+        big = pb.CreatePaymentRequest(request_id="r", account_id="a", description="x" * 4096)
+        with pytest.raises(grpc.RpcError) as raised:
+            stub.CreatePayment(big, metadata=bearer(make_token()), timeout=10)
+        assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from datetime import timedelta
 
@@ -35,25 +34,35 @@ async def _seed(uow_factory: SqlUnitOfWorkFactory, count: int) -> list[str]:
 async def test_every_row_exactly_once_while_rows_are_inserted(
     uow_factory: SqlUnitOfWorkFactory,
 ) -> None:
+    """Rows inserted between pages: newer ones (above the cursor) never show up, while
+    ones inserted into the part not read yet show up exactly once, ties included."""
     original = await _seed(uow_factory, 47)
     seen: Counter[str] = Counter()
-    inserted: list[str] = []
+    newer: list[str] = []
+    unread: list[str] = []
+    batches = 0
 
-    async def insert_new_rows() -> None:
+    async def insert_rows() -> None:
+        nonlocal batches
+        batches += 1
         async with uow_factory() as uow:
-            for _ in range(3):
-                p = b.payment(None, account_id=ACCOUNT, create_time=utcnow())
-                await uow.payments.add(p)
-                inserted.append(p.id)
+            top = b.payment(None, account_id=ACCOUNT, create_time=utcnow())
+            await uow.payments.add(top)
+            newer.append(top.id)
+            # Older than every seeded row: always in the part still to be read.
+            for offset in (batches, batches):  # two rows share a create_time
+                row = b.payment(
+                    None, account_id=ACCOUNT, create_time=b.T0 - timedelta(seconds=offset)
+                )
+                await uow.payments.add(row)
+                unread.append(row.id)
             await uow.commit()
 
     token, pages = "", 0
     while True:
         async with uow_factory(read_only=True) as uow:
-            page, _ = await asyncio.gather(
-                uow.payments.list_for_account(ACCOUNT, page=PageRequest(10, token)),
-                insert_new_rows(),
-            )
+            page = await uow.payments.list_for_account(ACCOUNT, page=PageRequest(10, token))
+        await insert_rows()
         pages += 1
         seen.update(p.id for p in page.items)
         assert [(p.create_time, p.id) for p in page.items] == sorted(
@@ -64,8 +73,10 @@ async def test_every_row_exactly_once_while_rows_are_inserted(
             break
     assert all(count == 1 for count in seen.values())
     assert set(original) <= set(seen)
+    # Every row inserted below the cursor was read, except those of the last batch (added after it).
+    assert set(unread[:-2]) <= set(seen)
+    assert not set(newer) & set(seen)
     assert pages >= 5
-    assert len(inserted) == 3 * pages
 
 
 async def test_filters_and_ranges(uow_factory: SqlUnitOfWorkFactory) -> None:

@@ -28,7 +28,7 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         ("grpc.keepalive_timeout_ms", int(settings.grpc_keepalive_timeout_s * 1000)),
         # Clients may ping this often, also between calls, before the server answers GOAWAY.
         (
-            "grpc.http2.min_recv_ping_interval_without_data_ms",
+            "grpc.http2.min_ping_interval_without_data_ms",
             int(settings.grpc_keepalive_min_ping_interval_s * 1000),
         ),
         ("grpc.keepalive_permit_without_calls", 1),
@@ -59,6 +59,7 @@ class GrpcServer:
         service_names = [binding.name for binding in bindings]
         for binding in bindings:
             binding.register(self._server)
+        self._started = False
         self.health = Health(service_names)
         self.health.register(self._server)
         if settings.grpc_reflection:
@@ -71,8 +72,13 @@ class GrpcServer:
         except RuntimeError as exc:
             raise ListenError(f"grpc_port: cannot listen on {address}: {exc}") from None
 
+    @property
+    def started(self) -> bool:
+        return self._started
+
     async def start(self) -> None:
         await self._server.start()
+        self._started = True
         await self.health.mark_serving()
 
     async def stop(self, *, drain_s: float, grace_s: float) -> None:
