@@ -30,6 +30,10 @@ def mint_token(
         raise TokenMintingError(
             "auth_hs256_secret (PAYMENT_AUTH_HS256_SECRET) is not set: cannot sign tokens"
         )
+    if "HS256" not in settings.auth_algorithms:
+        raise TokenMintingError(
+            "HS256 is not in auth_algorithms (PAYMENT_AUTH_ALGORITHMS): the server would refuse the token"
+        )
     if not sub:
         raise TokenMintingError("sub must not be empty")
     if ttl_s <= 0:
