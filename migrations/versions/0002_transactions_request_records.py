@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("amount_capturable", sa.BigInteger(), nullable=False),
         sa.Column("amount_received", sa.BigInteger(), nullable=False),
         sa.Column("amount_refunded", sa.BigInteger(), nullable=False),
+        sa.Column("stripe_amount_refunded", sa.BigInteger(), nullable=False),
         sa.Column("state", sa.Text(), nullable=False),
         sa.Column("capture_method", sa.Text(), nullable=False),
         sa.Column("payment_method", sa.String(255), nullable=True),
@@ -75,6 +76,10 @@ def upgrade() -> None:
         sa.CheckConstraint("amount > 0", name=op.f("ck_transactions_amount_positive")),
         sa.CheckConstraint(
             "amount_refunded >= 0", name=op.f("ck_transactions_amount_refunded_not_negative")
+        ),
+        sa.CheckConstraint(
+            "stripe_amount_refunded >= 0",
+            name=op.f("ck_transactions_stripe_amount_refunded_not_negative"),
         ),
     )
     op.create_index(

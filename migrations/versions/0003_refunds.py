@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("metadata", sa.JSON(), nullable=False),
         sa.Column("remote_updated_at", TIME, nullable=True),
         sa.Column("lease_until", TIME, nullable=True),
+        sa.Column("synced_at", TIME, nullable=True),
         sa.Column("create_time", TIME, nullable=False),
         sa.Column("update_time", TIME, nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),

@@ -91,8 +91,11 @@ class Settings(BaseSettings):
     payment_refresh_after_s: float = Field(5.0, ge=0)
 
     # --- webhooks and the reconciler ------------------------------------
-    webhook_max_attempts: int = Field(8, ge=1)
+    # 2 s doubling to 600 s, then every 600 s: 450 attempts cover about 3 days (Stripe's window).
+    webhook_max_attempts: int = Field(450, ge=1)
     webhook_retry_base_s: float = Field(2.0, gt=0)
+    webhook_retry_max_delay_s: float = Field(600.0, gt=0)
+    webhook_claim_lease_s: float = Field(0.0, ge=0)  # 0: derived from the Stripe timeout
     webhook_retry_poll_s: float = Field(5.0, gt=0)
     reconcile_interval_s: float = Field(60.0, ge=0)
     reconcile_stuck_after_s: float = Field(300.0, ge=0)

@@ -4,16 +4,21 @@ session's database backends (SQLite, PostgreSQL) and localstripe."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import grpc
 import grpc.aio
 import pytest
 import pytest_asyncio
 from google.rpc import error_details_pb2
+from payments.v1 import payment_service_pb2 as payment_pb
+from payments.v1 import payment_service_pb2_grpc, refund_service_pb2_grpc
 from payments.v1 import refund_service_pb2 as pb
-from payments.v1 import refund_service_pb2_grpc
+from pydantic import SecretStr
 
 from payment_service.adapters.cache.memory import MemoryCache
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
@@ -26,6 +31,7 @@ from payment_service.domain.states import PaymentState
 from payment_service.main import build_app
 from tests.e2e.conftest import error_info, rich_status
 from tests.integration.refunds.helpers import StoredPayment, refunds_at_stripe, succeeded_payment
+from tests.integration.webhooks.support import SECRET, event, signed
 from tests.support.localstripe import LocalStripe
 from tests.support.outage_proxy import OutageProxy
 from tests.support.server import TEST_AUDIENCE, TEST_HS256_SECRET, TEST_ISSUER, bearer, make_token
@@ -303,3 +309,131 @@ async def test_stripe_unreachable_then_retry(
     done = await _create(stub, request_id="u", payment_id=paid.id, amount=300)
     assert (done.id, done.state) == (refund_id, pb.REFUND_STATE_SUCCEEDED)
     assert len(await refunds_at_stripe(localstripe, paid.stripe_id)) == 1
+
+
+# --- refund events through the sidecar (issue 6) ---------------------------------------------
+
+
+@dataclass
+class FullService:
+    refunds: Any
+    payments: Any
+    webhook_url: str
+    session: aiohttp.ClientSession
+
+    async def deliver(self, event_type: str, obj: dict[str, Any], created: int) -> str:
+        """POST a signed event the way Stripe does; return the sidecar's result."""
+        body, headers = signed(event(event_type, obj, created=created))
+        async with self.session.post(self.webhook_url, data=body, headers=headers) as answer:
+            assert answer.status == 200, await answer.text()
+            result: str = (await answer.json())["result"]
+            return result
+
+    async def payment(self, payment_id: str) -> Any:
+        got = await self.payments.GetPayment(
+            payment_pb.GetPaymentRequest(id=payment_id), metadata=FULL_TOKEN, timeout=20
+        )
+        return got.payment
+
+
+FULL_TOKEN = bearer(make_token("payments:read refunds:read refunds:write", sub="svc-support"))
+
+
+@pytest_asyncio.fixture
+async def full(
+    database_url: str, uow_factory: SqlUnitOfWorkFactory, localstripe: LocalStripe
+) -> AsyncIterator[FullService]:
+    """The whole service as ``serve`` builds it (real servicers, the webhook route on the
+    sidecar) over this session's database and localstripe."""
+    settings = _settings().model_copy(
+        update={
+            "database_url": database_url,
+            "stripe_api_key": SecretStr(localstripe.api_key),
+            "stripe_api_base": localstripe.base_url,
+            "stripe_max_network_retries": 0,
+            "stripe_timeout_s": 5.0,
+            "stripe_webhook_secrets": [SecretStr(SECRET)],
+            "reconcile_interval_s": 0.0,
+        }
+    )
+    app = build_app(settings)
+    await app.start()
+    try:
+        async with (
+            grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc.port}") as channel,
+            aiohttp.ClientSession() as session,
+        ):
+            yield FullService(
+                refund_service_pb2_grpc.RefundServiceStub(channel),  # type: ignore[no-untyped-call]
+                payment_service_pb2_grpc.PaymentServiceStub(channel),  # type: ignore[no-untyped-call]
+                f"http://127.0.0.1:{app.http.port}/stripe/webhooks",
+                session,
+            )
+    finally:
+        await app.stop()
+
+
+async def test_dashboard_refund_event_shows_in_list_refunds_and_on_the_payment(
+    full: FullService, new_payment: NewPayment, localstripe: LocalStripe
+) -> None:
+    paid = await new_payment(amount=1000)
+    before = await full.payment(paid.id)  # cached now: the event must invalidate it
+    assert (before.amount_refunded, before.refund_state) == (
+        0,
+        payment_pb.PAYMENT_REFUND_STATE_NONE,
+    )
+    made = await localstripe.request(  # in the Stripe dashboard
+        "POST", "/v1/refunds", {"payment_intent": paid.stripe_id, "amount": "300"}
+    )
+    assert await full.deliver("refund.created", made, int(made["created"])) == "applied"
+
+    listed = await full.refunds.ListRefunds(
+        pb.ListRefundsRequest(payment_id=paid.id), metadata=FULL_TOKEN
+    )
+    [imported] = listed.refunds
+    assert (imported.stripe_refund_id, imported.amount, imported.state) == (
+        made["id"],
+        300,
+        pb.REFUND_STATE_SUCCEEDED,
+    )
+    after = await full.payment(paid.id)
+    assert (after.amount_refunded, after.refund_state) == (
+        300,
+        payment_pb.PAYMENT_REFUND_STATE_PARTIALLY_REFUNDED,
+    )
+    error = await _fails(
+        _create(full.refunds, FULL_TOKEN, request_id="d", payment_id=paid.id, amount=701)
+    )
+    assert error_info(error).metadata["refundable"] == "700"
+
+
+async def test_failed_refund_event_gives_its_amount_back(
+    full: FullService, new_payment: NewPayment, localstripe: LocalStripe
+) -> None:
+    paid = await new_payment(amount=1000)
+    mine = await _create(full.refunds, FULL_TOKEN, request_id="all", payment_id=paid.id)
+    assert (mine.amount, mine.state) == (1000, pb.REFUND_STATE_SUCCEEDED)
+    refunded = await full.payment(paid.id)
+    assert refunded.refund_state == payment_pb.PAYMENT_REFUND_STATE_REFUNDED
+
+    failed = {
+        **await localstripe.retrieve("refunds", mine.stripe_refund_id),
+        "status": "failed",
+        "failure_reason": "expired_or_canceled_card",
+    }
+    assert await full.deliver("refund.failed", failed, int(time.time()) + 2) == "applied"
+
+    got = await full.refunds.GetRefund(pb.GetRefundRequest(id=mine.id), metadata=FULL_TOKEN)
+    assert (got.refund.state, got.refund.failure_reason) == (
+        pb.REFUND_STATE_FAILED,
+        "expired_or_canceled_card",
+    )
+    payment = await full.payment(paid.id)
+    assert (payment.amount_refunded, payment.refund_state) == (
+        0,
+        payment_pb.PAYMENT_REFUND_STATE_NONE,
+    )
+    again = await _create(
+        full.refunds, FULL_TOKEN, request_id="again", payment_id=paid.id, amount=1000
+    )
+    assert (again.amount, again.state) == (1000, pb.REFUND_STATE_SUCCEEDED)

@@ -3,8 +3,10 @@
 The subscriptions and invoices issue replaces these handlers with real ones
 (order-safe through SUBSCRIPTION_TRANSITIONS and INVOICE_TRANSITIONS). Until
 then every such event is kept in webhook_events, marked IGNORED with a detail
-saying why, and answered 2xx, so Stripe never retries it and nothing is lost:
-the reconciler's refresh brings the objects in line once they are mirrored.
+saying why, and answered 2xx, so Stripe never retries it and nothing is lost.
+IGNORED is not terminal: once real handlers land, ``Webhooks.requeue_ignored``
+(or ``webhooks replay EVENT_ID``) puts these events back in the queue and the
+retrier applies them.
 """
 
 from __future__ import annotations

@@ -4,14 +4,21 @@ PaymentIntent events are applied from the payload through the payment state
 machine and the event's ``created`` time, so a late or duplicate event never
 moves a payment backwards. Payment method and customer updates carry no state
 machine for their display facts, so those two re-read the object from Stripe
-and store what Stripe says now (the stored state converges to Stripe's).
+and store what Stripe says now (the stored state converges to Stripe's). The
+re-read goes through ``event_handling.fetched``: the webhook use case does it
+with no transaction open.
 """
 
 from __future__ import annotations
 
 import logging
 
-from payment_service.app.event_handling import EventHandler, EventOutcome, ObjectNotYetKnown
+from payment_service.app.event_handling import (
+    EventHandler,
+    EventOutcome,
+    ObjectNotYetKnown,
+    fetched,
+)
 from payment_service.app.event_registry import StripeMapping
 from payment_service.app.payment_sync import apply_payment_intent, integrity_mismatch
 from payment_service.app.payments import cache_key
@@ -94,7 +101,10 @@ class PaymentEventHandlers:
     async def payment_method_updated(self, event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
         stripe_id = self._mapping.to_payment_method(event.data_object).stripe_id
         try:
-            remote = await self._processor.retrieve_payment_method(stripe_id)
+            remote = await fetched(
+                f"payment_method:{stripe_id}",
+                lambda: self._processor.retrieve_payment_method(stripe_id),
+            )
         except NotFound:
             return EventOutcome.ignored(f"{stripe_id} no longer exists at Stripe")
         return await self._converge_method(uow, remote)
@@ -157,7 +167,9 @@ class PaymentEventHandlers:
         if customer is None:
             return EventOutcome.ignored(f"customer {stripe_id} is not one of ours")
         try:
-            remote = await self._processor.retrieve_customer(stripe_id)
+            remote = await fetched(
+                f"customer:{stripe_id}", lambda: self._processor.retrieve_customer(stripe_id)
+            )
         except NotFound:
             return EventOutcome.ignored(f"customer {stripe_id} no longer exists at Stripe")
         if remote.deleted:

@@ -114,6 +114,10 @@ class RefundRepository(Protocol):
     async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[Refund]:
         """PENDING refunds created before ``older_than``, oldest first."""
 
+    async def list_unsettled(self, older_than: datetime, *, limit: int = 100) -> list[Refund]:
+        """PENDING and REQUIRES_ACTION refunds created before ``older_than``, least
+        recently read from Stripe first."""
+
     async def add(self, refund: Refund) -> None: ...
     async def update(self, refund: Refund) -> None: ...
 
@@ -170,6 +174,14 @@ class InvoiceRepository(Protocol):
 
 class WebhookEventRepository(Protocol):
     async def get(self, event_id: str) -> WebhookEvent | None: ...
+    async def get_for_update(self, event_id: str) -> WebhookEvent | None:
+        """The event with its row locked until the transaction ends."""
+
+    async def backlog(
+        self, states: Collection[WebhookEventState]
+    ) -> dict[WebhookEventState, tuple[int, datetime | None]]:
+        """Per state: how many events, and the oldest receive time."""
+
     async def find_by_stripe_event_id(self, stripe_event_id: str) -> WebhookEvent | None: ...
     async def insert_if_new(self, event: WebhookEvent) -> bool:
         """Store the event; False (and no error) when its Stripe event id is already stored."""

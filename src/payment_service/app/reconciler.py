@@ -7,10 +7,14 @@ no lock on SQLite):
    find the PaymentIntent by our id, or repeat the create with the same key);
 2. refresh payments stuck in a non-final state, each on a backoff schedule
    (the longer it has been stuck, the less often it is read);
-3. read Stripe's ``/v1/events`` since the newest event seen (with an overlap) and
-   feed them through the webhook store-and-apply path, so an event whose delivery
-   failed for good is applied once and a delivered one is a no-op;
-4. any extra repair tasks other capabilities contribute (e.g. PENDING refunds).
+3. read Stripe's ``/v1/events`` forward from the newest event seen and feed them
+   through the webhook store-and-apply path, so an event whose delivery failed for
+   good is applied once and a delivered one is a no-op. The cursor (that event's
+   id and time) is stored after every page, so a backlog of any size is worked off
+   over a few passes and never stops the catch-up;
+4. put DEAD events that died of a transient error (Stripe away, an object not
+   stored yet) back in the retry queue, and report the ones left for an operator;
+5. any extra repair tasks other capabilities contribute (e.g. PENDING refunds).
 
 Each task reports what it repaired and what is still unresolved; the metrics
 show objects repaired, objects unresolved and the oldest unresolved age.
@@ -36,13 +40,14 @@ from payment_service.app.processor import PaymentProcessor
 from payment_service.app.webhooks import Delivery, Webhooks
 from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import Payment
-from payment_service.domain.errors import DomainError
+from payment_service.domain.errors import DomainError, InvalidArgument, NotFound
 from payment_service.domain.processor import RemoteEvent
 from payment_service.domain.states import PaymentState
 
 log = logging.getLogger(__name__)
 
 EVENTS_CURSOR_KEY = "stripe_events.newest_seen"
+_PAGE = 100  # events per list call (Stripe's maximum)
 # Payments in these states wait on Stripe (or on us), not on the customer.
 _UNRESOLVED_STATES = frozenset({PaymentState.PENDING, PaymentState.PROCESSING})
 
@@ -81,9 +86,14 @@ class ReconcilerRules:
     stuck_after_s: float = 300.0
     max_refresh_interval_s: float = 6 * 3600.0
     event_lookback_s: float = 3 * 86400.0  # first pass: Stripe retries deliveries for 3 days
-    event_overlap_s: float = 60.0  # re-read this much before the newest event seen
+    # Events are read with created > (newest seen - this), so the newest seen is in the list
+    # the forward walk starts from.
+    event_overlap_s: float = 60.0
     batch_size: int = 100
-    max_event_pages: int = 1000
+    max_event_pages: int = 1000  # per pass; the rest waits for the next pass
+    # DEAD events that died of a transient error and are younger than this get another
+    # retry budget; older ones are left for an operator (and reported as unresolved).
+    dead_requeue_window_s: float = 7 * 86400.0
 
 
 @dataclass
@@ -133,6 +143,7 @@ class Reconciler:
             self.finish_pending_payments,
             self.refresh_stuck_payments,
             self.catch_up_events,
+            self.requeue_dead_events,
             *extra_tasks,
         )
 
@@ -261,53 +272,114 @@ class Reconciler:
     # --- 3. events whose delivery failed ------------------------------------------------
 
     async def catch_up_events(self) -> RepairReport:
+        """Apply the events Stripe has that we may have missed, oldest first, walking forward
+        from the newest one seen and storing the cursor after every page."""
         tally = _Tally("catch_up_events", utcnow())
         async with self._uow_factory(read_only=True) as uow:
             cursor = _read_cursor(await uow.reconciler_state.get(EVENTS_CURSOR_KEY))
         if cursor is None:
             since = int(tally.now.timestamp() - self._rules.event_lookback_s)
+            anchor = None
         else:
-            since = int(cursor - self._rules.event_overlap_s)
-        events = await self._events_since(since)
-        if events is None:
+            since = int(cursor[0] - self._rules.event_overlap_s)
+            anchor = cursor[1]
+        pages = 0
+        if anchor is not None:
+            try:
+                first = await self._processor.list_events(
+                    created_after=since, ending_before=anchor, limit=_PAGE
+                )
+            except (NotFound, InvalidArgument):
+                log.warning(
+                    "the newest event seen is gone at Stripe; reading events by time",
+                    extra={"stripe_event_id": anchor},
+                )
+                anchor = None
+        if anchor is None:
+            start = await self._oldest_page(since, tally)
+            if not start:
+                return tally.report()
+            await self._apply_page(start, tally)
+            anchor = start[-1].stripe_id
+            pages += 1
+            first = await self._processor.list_events(
+                created_after=since, ending_before=anchor, limit=_PAGE
+            )
+        page = first
+        while page.events:
+            await self._apply_page(list(reversed(page.events)), tally)
+            anchor = page.events[0].stripe_id
+            pages += 1
+            if not page.has_more:
+                break
+            if pages >= self._rules.max_event_pages:
+                log.info(
+                    "more Stripe events to catch up; the next pass goes on",
+                    extra={"pages": pages, "stripe_event_id": anchor},
+                )
+                break
+            page = await self._processor.list_events(
+                created_after=since, ending_before=anchor, limit=_PAGE
+            )
+        return tally.report()
+
+    async def _oldest_page(self, since: int, tally: _Tally) -> list[RemoteEvent]:
+        """The oldest page of events created after ``since``, oldest first: walk back from
+        the newest (at most ``max_event_pages`` pages)."""
+        page = await self._processor.list_events(created_after=since, limit=_PAGE)
+        walked = 1
+        while page.has_more and page.events and walked < self._rules.max_event_pages:
+            older = await self._processor.list_events(
+                created_after=since, starting_after=page.events[-1].stripe_id, limit=_PAGE
+            )
+            if not older.events:
+                break
+            page, walked = older, walked + 1
+        if page.has_more:
+            log.error(
+                "too many Stripe events to find the oldest; older ones are not caught up",
+                extra={"created_after": since, "pages": walked},
+            )
             tally.errors += 1
-            return tally.report()
-        for event in events:  # oldest first
+        return list(reversed(page.events))
+
+    async def _apply_page(self, oldest_first: Sequence[RemoteEvent], tally: _Tally) -> None:
+        for event in oldest_first:
             delivery = await self._webhooks.ingest(event)
             if delivery is not Delivery.DUPLICATE:
                 tally.repaired += 1
-        if events:
-            newest = events[-1]
-            value = json.dumps({"created": newest.created, "id": newest.stripe_id})
-            async with self._uow_factory() as uow:
-                await uow.reconciler_state.set(EVENTS_CURSOR_KEY, value)
-                await uow.commit()
+        newest = oldest_first[-1]
+        value = json.dumps({"created": newest.created, "id": newest.stripe_id})
+        async with self._uow_factory() as uow:
+            await uow.reconciler_state.set(EVENTS_CURSOR_KEY, value)
+            await uow.commit()
+
+    # --- 4. events that died of a transient error ------------------------------------
+
+    async def requeue_dead_events(self) -> RepairReport:
+        """DEAD events that died of a transient error go back to the retrier with a fresh
+        budget; the ones left DEAD are reported unresolved. Refreshes the backlog gauges."""
+        tally = _Tally("requeue_dead_events", utcnow())
+        window = timedelta(seconds=self._rules.dead_requeue_window_s)
+        requeued, left = await self._webhooks.requeue_transient_dead(
+            created_after=tally.now - window
+        )
+        tally.repaired = requeued
+        for record in left:
+            tally.unresolved(record.receive_time)
+        await self._webhooks.backlog()
         return tally.report()
 
-    async def _events_since(self, created_after: int) -> list[RemoteEvent] | None:
-        """Every event created after ``created_after``, oldest first (None: too many pages)."""
-        newest_first: list[RemoteEvent] = []
-        starting_after: str | None = None
-        for _ in range(self._rules.max_event_pages):
-            page = await self._processor.list_events(
-                created_after=created_after, starting_after=starting_after, limit=100
-            )
-            newest_first.extend(page.events)
-            if not page.has_more or not page.events:
-                return sorted(reversed(newest_first), key=lambda e: e.created)
-            starting_after = page.events[-1].stripe_id
-        log.error(
-            "too many Stripe events to catch up in one pass",
-            extra={"created_after": created_after, "pages": self._rules.max_event_pages},
-        )
-        return None
 
-
-def _read_cursor(value: str | None) -> int | None:
+def _read_cursor(value: str | None) -> tuple[int, str | None] | None:
+    """(created, event id) of the newest event seen; the id may be missing."""
     if value is None:
         return None
     try:
-        created = json.loads(value)["created"]
-    except (ValueError, KeyError, TypeError):
+        stored = json.loads(value)
+        created, event_id = stored["created"], stored.get("id")
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    return created if isinstance(created, int) else None
+    if not isinstance(created, int):
+        return None
+    return created, event_id if isinstance(event_id, str) and event_id else None

@@ -10,9 +10,14 @@
 
 Order-safe: a refund's state only moves through REFUND_TRANSITIONS and never
 back to an observation older than the event's ``created`` time. After every
-change the payment's ``amount_refunded`` is recomputed from its succeeded
-refunds, so a refund that fails gives its amount back. Locks: payment row
-first, then refund row, as in the use cases.
+change the payment's refunded amounts are recomputed (``refunds.record_refund_change``):
+never below Stripe's observed total, and a refund that fails gives its amount
+back. Locks: payment row first, then refund row, as in the use cases.
+
+Stripe reads (the charge of a refund that names no PaymentIntent, the refunds of
+a charge that does not embed them) go through ``event_handling.fetched``, so they
+run with no transaction open. A charge Stripe does not know (404) refunds no
+payment of ours: the event is IGNORED, not retried.
 """
 
 from __future__ import annotations
@@ -25,20 +30,21 @@ from payment_service.app.event_handling import (
     EventOutcome,
     ObjectNotYetKnown,
     OutcomeKind,
+    fetched,
 )
-from payment_service.app.idempotency import request_hash
 from payment_service.app.payments import cache_key
 from payment_service.app.ports import UnitOfWork
 from payment_service.app.processor import REFUND_ID_KEY, PaymentProcessor
 from payment_service.app.refunds import (
-    FAILURE_REASON_MAX,
+    OUTSIDE_CALLER,
     apply_remote,
+    import_refund,
+    record_refund_change,
+    refund_mismatch,
     succeeded_total,
-    sync_refunded_total,
 )
-from payment_service.domain.clock import from_unix, utcnow
 from payment_service.domain.entities import Payment, Refund
-from payment_service.domain.ids import new_id
+from payment_service.domain.errors import NotFound
 from payment_service.domain.processor import RemoteCharge, RemoteEvent, RemoteRefund
 
 RefundParser = Callable[[Mapping[str, Any]], RemoteRefund]
@@ -52,8 +58,7 @@ class RefundMapping(Protocol):
     def to_charge(self, obj: Mapping[str, Any]) -> RemoteCharge: ...
 
 
-# ``caller`` of refunds made outside the service; their request_id is the Stripe id.
-OUTSIDE_CALLER = "stripe"
+__all__ = ["OUTSIDE_CALLER", "REFUND_EVENT_TYPES", "refund_event_handlers"]
 
 REFUND_EVENT_TYPES = (
     "refund.created",
@@ -102,7 +107,10 @@ class _RefundEvents:
         if embedded is None:
             if await succeeded_total(uow, payment.id) >= charge.amount_refunded:
                 return EventOutcome.ignored("every refund of the charge is stored")
-            remotes = await self._processor.list_refunds(charge.payment_intent)
+            intent = charge.payment_intent
+            remotes = await fetched(
+                f"refunds:{intent}", lambda: self._processor.list_refunds(intent)
+            )
             observed = None  # a fresh read, newer than the event
         outcomes = [await self._apply(uow, r, observed, charge.payment_intent) for r in remotes]
         return _combined(outcomes, cache_key(payment.id))
@@ -126,13 +134,14 @@ class _RefundEvents:
         refund = await uow.refunds.get_for_update(found.id)
         if payment is None or refund is None:
             raise ObjectNotYetKnown(f"refund {found.id}")
-        mismatch = _mismatch(refund, remote)
+        mismatch = refund_mismatch(refund, remote)
         if mismatch is not None:
             return EventOutcome.quarantined(f"refund {refund.id}: {mismatch}")
+        before = refund.state
         if not apply_remote(refund, remote, observed_at_unix):
             return EventOutcome.ignored(f"refund {refund.id}: stale or not allowed")
         await uow.refunds.update(refund)
-        await sync_refunded_total(uow, payment)
+        await record_refund_change(uow, payment, refund, before)
         return EventOutcome.applied(cache_key(payment.id), detail=refund.state.value)
 
     async def _stored(self, uow: UnitOfWork, remote: RemoteRefund) -> Refund | None:
@@ -146,8 +155,15 @@ class _RefundEvents:
         self, uow: UnitOfWork, remote: RemoteRefund, payment_intent: str | None
     ) -> Payment | None:
         intent = remote.payment_intent or payment_intent
-        if intent is None and remote.charge is not None:
-            intent = (await self._processor.retrieve_charge(remote.charge)).payment_intent
+        charge_id = remote.charge
+        if intent is None and charge_id is not None:
+            try:
+                charge = await fetched(
+                    f"charge:{charge_id}", lambda: self._processor.retrieve_charge(charge_id)
+                )
+            except NotFound:
+                return None  # Stripe does not know the charge: no payment of ours
+            intent = charge.payment_intent
         if intent is None:
             return None
         return await uow.payments.find_by_stripe_id(intent, for_update=True)
@@ -157,41 +173,10 @@ async def _import(
     uow: UnitOfWork, payment: Payment, remote: RemoteRefund, observed_at_unix: int | None
 ) -> EventOutcome:
     """Store a refund made outside the service (the payment row is locked)."""
-    if remote.currency != payment.currency or remote.amount <= 0:
-        return EventOutcome.quarantined(
-            f"refund {remote.stripe_id} of {remote.amount} {remote.currency} "
-            f"does not fit payment {payment.id} in {payment.currency}"
-        )
-    refund = Refund(
-        id=new_id("rfd"),
-        payment_id=payment.id,
-        account_id=payment.account_id,
-        caller=OUTSIDE_CALLER,
-        request_id=remote.stripe_id,
-        request_hash=request_hash("StripeRefund", {"stripe_refund_id": remote.stripe_id}),
-        amount=remote.amount,
-        currency=payment.currency,
-        reason=remote.reason,
-        state=remote.state,
-        failure_reason=(remote.failure_reason or "")[:FAILURE_REASON_MAX] or None,
-        stripe_refund_id=remote.stripe_id,
-        metadata=dict(remote.metadata),
-        remote_updated_at=from_unix(observed_at_unix) if observed_at_unix else None,
-        create_time=from_unix(remote.created) if remote.created else utcnow(),
-    )
-    await uow.refunds.add(refund)
-    await sync_refunded_total(uow, payment)
-    return EventOutcome.applied(cache_key(payment.id), detail=f"imported {refund.id}")
-
-
-def _mismatch(refund: Refund, remote: RemoteRefund) -> str | None:
-    if refund.stripe_refund_id not in (None, remote.stripe_id):
-        return f"linked to {refund.stripe_refund_id}, event names {remote.stripe_id}"
-    if remote.amount != refund.amount:
-        return f"amount {remote.amount} != stored {refund.amount}"
-    if remote.currency != refund.currency:
-        return f"currency {remote.currency} != stored {refund.currency}"
-    return None
+    imported = await import_refund(uow, payment, remote, observed_at_unix)
+    if isinstance(imported, str):
+        return EventOutcome.quarantined(imported)
+    return EventOutcome.applied(cache_key(payment.id), detail=f"imported {imported.id}")
 
 
 def _embedded_refunds(charge: Mapping[str, Any], parse: RefundParser) -> list[RemoteRefund] | None:

@@ -14,15 +14,25 @@ metadata and adopts it, and only creates one when there is none, with the
 idempotency key of the first attempt. The reconciler leaves rows younger than
 ``RefundRules.pending_grace_s`` alone, so it never races a request that is
 talking to Stripe on another replica.
+
+What was refunded: the payment keeps Stripe's refunded total as last observed
+(``stripe_amount_refunded``; PaymentIntent reads raise ``amount_refunded``, which
+is folded into it) apart from the sum of our own rows, and ``amount_refunded`` is
+the larger of the two. Our rows never lower Stripe's observed total; only a refund
+known at Stripe that fails or is canceled takes its share out of it, which gives
+its amount back. Refundable = received - max(succeeded rows, Stripe's total) -
+in-flight rows. When Stripe's total is more than our rows explain (a dashboard
+refund seen through a PaymentIntent read), CreateRefund first imports the missing
+refunds from Stripe's list (no transaction open), or answers UNAVAILABLE.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from payment_service import failpoints
 from payment_service.app.audit import audit_entry
@@ -57,6 +67,10 @@ log = logging.getLogger(__name__)
 FAILURE_REASON_MAX = 64  # refunds.failure_reason is VARCHAR(64)
 REPAIR_TASK = "finish_pending_refunds"
 _LEASE_POLL_S = 0.05
+# ``caller`` of refunds made outside the service; their request_id is the Stripe id.
+OUTSIDE_CALLER = "stripe"
+_GONE = frozenset({RefundState.FAILED, RefundState.CANCELED})
+_IN_FLIGHT = (RefundState.PENDING, RefundState.REQUIRES_ACTION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +79,10 @@ class RefundRules:
     # keep it above the longest Stripe call (timeout x attempts).
     pending_grace_s: float = 60.0
     repair_batch: int = 100
+    # Refunds known at Stripe but not settled there (pending, requires_action) are read
+    # again on a backoff: a quarter of their age, between these two bounds.
+    refresh_min_s: float = 60.0
+    refresh_max_s: float = 6 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +104,36 @@ class ListRefunds:
 # --- shared with the webhook handlers (refund_events.py) --------------------------------------
 
 
-async def refundable_amount(uow: UnitOfWork, payment: Payment) -> int:
-    """What may still be refunded: received minus succeeded and in-flight refunds.
+def observed_refunded(payment: Payment) -> int:
+    """Stripe's refunded total as last observed.
 
-    ``amount_refunded`` also counts refunds Stripe reported before their rows were
-    imported, so the larger of it and the reserved rows is taken.
+    PaymentIntent reads (payment_sync) only ever raise ``amount_refunded``; whatever they
+    raised it to is Stripe's word and is folded in here.
     """
+    return max(payment.stripe_amount_refunded, payment.amount_refunded)
+
+
+async def refund_totals(uow: UnitOfWork, payment_id: str) -> tuple[int, int]:
+    """(sum of SUCCEEDED rows, sum of PENDING and REQUIRES_ACTION rows)."""
+    succeeded = await succeeded_total(uow, payment_id)
+    reserved = await uow.refunds.sum_refundable_reserved(payment_id)
+    return succeeded, max(reserved - succeeded, 0)
+
+
+async def refundable_amount(uow: UnitOfWork, payment: Payment) -> int:
+    """What may still be refunded: received - max(succeeded rows, Stripe's refunded total)
+    - refunds in flight (pending, requires_action)."""
     if payment.state is not PaymentState.SUCCEEDED:
         return 0
-    reserved = await uow.refunds.sum_refundable_reserved(payment.id)
-    return max(payment.amount_received - max(reserved, payment.amount_refunded), 0)
+    succeeded, in_flight = await refund_totals(uow, payment.id)
+    refunded = max(succeeded, observed_refunded(payment))
+    return max(payment.amount_received - refunded - in_flight, 0)
+
+
+async def unexplained_refunded(uow: UnitOfWork, payment: Payment) -> int:
+    """How much of Stripe's refunded total none of our rows explains (refunds to import)."""
+    succeeded, in_flight = await refund_totals(uow, payment.id)
+    return max(observed_refunded(payment) - succeeded - in_flight, 0)
 
 
 async def succeeded_total(uow: UnitOfWork, payment_id: str) -> int:
@@ -111,18 +149,91 @@ async def succeeded_total(uow: UnitOfWork, payment_id: str) -> int:
         token = page.next_page_token
 
 
-async def sync_refunded_total(uow: UnitOfWork, payment: Payment) -> bool:
-    """Set the (locked) payment's ``amount_refunded`` from its succeeded refunds; True if changed.
+async def sync_refunded_total(uow: UnitOfWork, payment: Payment, *, failed: int = 0) -> bool:
+    """Recompute the (locked) payment's refunded amounts; True if they changed.
 
-    A refund that fails after succeeding lowers it again, which gives the amount
-    back to refundable.
+    ``amount_refunded`` = max(succeeded rows, Stripe's observed total). Our own rows never
+    lower Stripe's total; ``failed`` is the share of it a refund that just failed or was
+    canceled at Stripe took with it (``failed_share``), which gives that amount back.
     """
-    total = min(await succeeded_total(uow, payment.id), payment.amount_received)
-    if total == payment.amount_refunded:
+    observed = max(observed_refunded(payment) - failed, 0)
+    succeeded = await succeeded_total(uow, payment.id)
+    total = min(max(succeeded, observed), payment.amount_received)
+    if (total, observed) == (payment.amount_refunded, payment.stripe_amount_refunded):
         return False
     payment.amount_refunded = total
+    payment.stripe_amount_refunded = observed
     await uow.payments.update(payment)
     return True
+
+
+async def failed_share(
+    uow: UnitOfWork, payment: Payment, refund: Refund, before: RefundState
+) -> int:
+    """How much of Stripe's observed refunded total went away with ``refund``, which just
+    moved from ``before`` to FAILED or CANCELED (its row already stored).
+
+    Succeeded before: Stripe's total counted it (and ours is never below our succeeded
+    rows), all of it. Pending before: Stripe may or may not have counted it yet; at most
+    the part of Stripe's total that our remaining rows do not explain can be it.
+    """
+    if refund.state not in _GONE or before in _GONE or refund.stripe_refund_id is None:
+        return 0
+    if before is RefundState.SUCCEEDED:
+        return refund.amount
+    return min(refund.amount, await unexplained_refunded(uow, payment))
+
+
+async def record_refund_change(
+    uow: UnitOfWork, payment: Payment, refund: Refund, before: RefundState
+) -> None:
+    """After ``refund`` (stored) moved from ``before``: bring the payment's totals along."""
+    failed = await failed_share(uow, payment, refund, before)
+    await sync_refunded_total(uow, payment, failed=failed)
+
+
+def refund_mismatch(refund: Refund, remote: RemoteRefund) -> str | None:
+    """How Stripe's refund contradicts our row (linked id, amount, currency), if it does."""
+    if refund.stripe_refund_id not in (None, remote.stripe_id):
+        return f"linked to {refund.stripe_refund_id}, Stripe names {remote.stripe_id}"
+    if remote.amount != refund.amount:
+        return f"amount {remote.amount} != stored {refund.amount}"
+    if remote.currency != refund.currency:
+        return f"currency {remote.currency} != stored {refund.currency}"
+    return None
+
+
+async def import_refund(
+    uow: UnitOfWork, payment: Payment, remote: RemoteRefund, observed_at_unix: int | None
+) -> Refund | str:
+    """Store a refund made outside the service (the payment row is locked); the reason it
+    does not fit the payment instead, when it does not."""
+    if remote.currency != payment.currency or remote.amount <= 0:
+        return (
+            f"refund {remote.stripe_id} of {remote.amount} {remote.currency} "
+            f"does not fit payment {payment.id} in {payment.currency}"
+        )
+    refund = Refund(
+        id=new_id("rfd"),
+        payment_id=payment.id,
+        account_id=payment.account_id,
+        caller=OUTSIDE_CALLER,
+        request_id=remote.stripe_id,
+        request_hash=request_hash("StripeRefund", {"stripe_refund_id": remote.stripe_id}),
+        amount=remote.amount,
+        currency=payment.currency,
+        reason=remote.reason,
+        state=remote.state,
+        failure_reason=(remote.failure_reason or "")[:FAILURE_REASON_MAX] or None,
+        stripe_refund_id=remote.stripe_id,
+        metadata=dict(remote.metadata),
+        remote_updated_at=from_unix(observed_at_unix) if observed_at_unix else None,
+        synced_at=utcnow() if observed_at_unix is None else None,
+        create_time=from_unix(remote.created) if remote.created else utcnow(),
+    )
+    await uow.refunds.add(refund)
+    await sync_refunded_total(uow, payment)
+    return refund
 
 
 def apply_remote(refund: Refund, remote: RemoteRefund, observed_at_unix: int | None) -> bool:
@@ -176,6 +287,7 @@ class Refunds:
             async with self._uow_factory(read_only=True) as uow:
                 existing = await uow.refunds.find_by_request(caller.sub, command.request_id)
             if existing is None:
+                await self._import_unexplained(caller, command.payment_id)
                 refund, first_attempt = await self._reserve(caller, command, body_hash)
             else:
                 _check_replay(caller, existing, command, body_hash)
@@ -183,6 +295,69 @@ class Refunds:
             if awaits_stripe(refund):
                 refund = await self._send(refund, first_attempt=first_attempt)
             return _answer(refund)
+
+    async def _import_unexplained(self, caller: Caller, payment_id: str) -> None:
+        """Stripe's refunded total is more than our rows explain: list the payment's refunds
+        at Stripe (no transaction open) and import the missing ones before reserving.
+
+        Raises Unavailable when Stripe cannot be asked: a refund must not be reserved
+        against a total we cannot account for.
+        """
+        async with self._uow_factory(read_only=True) as uow:
+            payment = await uow.payments.get(payment_id)
+            if (
+                payment is None
+                or not caller.may_access(payment.account_id)
+                or payment.state is not PaymentState.SUCCEEDED
+                or payment.stripe_payment_intent_id is None
+            ):
+                return  # _reserve answers
+            missing = await unexplained_refunded(uow, payment)
+        if missing <= 0:
+            return
+        log.info(
+            "Stripe reports refunds we have not stored; importing them",
+            extra={"payment_id": payment_id, "unexplained": missing},
+        )
+        try:
+            remotes = await self._processor.list_refunds(payment.stripe_payment_intent_id)
+        except DomainError as error:
+            if isinstance(error, Unavailable | ResourceExhausted):
+                error.metadata.setdefault("payment_id", payment_id)
+            raise
+        await self._store_listed(payment_id, remotes)
+
+    async def _store_listed(self, payment_id: str, remotes: Sequence[RemoteRefund]) -> None:
+        """Apply a fresh list of the payment's Stripe refunds: update ours, import the rest."""
+        async with self._uow_factory() as uow:
+            payment = await uow.payments.get_for_update(payment_id)
+            if payment is None:
+                return
+            for remote in remotes:
+                stored = await uow.refunds.find_by_stripe_id(remote.stripe_id)
+                ours = remote.metadata.get(REFUND_ID_KEY)
+                if stored is None and ours:
+                    stored = await uow.refunds.get(ours)
+                if stored is None:
+                    if ours:
+                        continue  # made for a row we cannot see: not ours to import
+                    imported = await import_refund(uow, payment, remote, None)
+                    if isinstance(imported, str):
+                        log.warning("Stripe refund not imported", extra={"detail": imported})
+                    continue
+                refund = await uow.refunds.get_for_update(stored.id)
+                if refund is None or refund.payment_id != payment.id:
+                    continue
+                if refund_mismatch(refund, remote) is not None:
+                    continue
+                before = refund.state
+                if apply_remote(refund, remote, None):
+                    refund.synced_at = utcnow()
+                    await uow.refunds.update(refund)
+                    await record_refund_change(uow, payment, refund, before)
+            await sync_refunded_total(uow, payment)
+            await uow.commit()
+        await self._cache.delete(cache_key(payment_id))
 
     async def _reserve(
         self, caller: Caller, command: CreateRefund, body_hash: str
@@ -295,7 +470,8 @@ class Refunds:
                 await uow.commit()
 
     async def _find_at_stripe(self, refund: Refund, payment_intent: str) -> RemoteRefund | None:
-        """A Stripe refund made by an earlier attempt for this row (crash or lost answer)."""
+        """A Stripe refund made by an earlier attempt for this row (crash or lost answer);
+        the gateway lists every page of the PaymentIntent's refunds."""
         for remote in await self._processor.list_refunds(payment_intent):
             if remote.metadata.get(REFUND_ID_KEY) == refund.id:
                 return remote
@@ -309,11 +485,14 @@ class Refunds:
             refund = await uow.refunds.get_for_update(refund_id)
             if payment is None or refund is None:
                 raise NotFound("refund", refund_id)
+            before = refund.state
             changed = apply_remote(refund, remote, observed_at_unix)
-            if changed or refund.lease_until is not None:
+            if observed_at_unix is None:
+                refund.synced_at = utcnow()  # read now: the reconciler's backoff counts from here
+            if changed or refund.lease_until is not None or observed_at_unix is None:
                 refund.lease_until = None
                 await uow.refunds.update(refund)
-            await sync_refunded_total(uow, payment)
+            await record_refund_change(uow, payment, refund, before)
             await uow.audit.add(
                 audit_entry(
                     actor=refund.caller,
@@ -399,32 +578,48 @@ class Refunds:
     # --- the reconciler ----------------------------------------------------------------------------
 
     async def finish_pending(self, refund_id: str) -> Refund:
-        """Settle one PENDING refund with exactly one Stripe refund; raise Unavailable if Stripe is away.
+        """Settle one unsettled refund; raise Unavailable if Stripe is away.
 
-        Not yet known at Stripe: adopt the Stripe refund an earlier attempt made, or
-        create it (same idempotency key). Known at Stripe but pending there: read it again.
+        PENDING and not yet known at Stripe: adopt the Stripe refund an earlier attempt
+        made, or create it (same idempotency key) -- exactly one Stripe refund. Known at
+        Stripe but pending or requiring action there: read it again.
         """
         refund, payment = await self._load(refund_id)
-        if refund.state is not RefundState.PENDING:
+        if refund.state not in _IN_FLIGHT:
             return refund
         if refund.stripe_refund_id is None:
+            if refund.state is not RefundState.PENDING:
+                return refund
             if refund.lease_until is not None and refund.lease_until > utcnow():
                 return refund  # a request is talking to Stripe for it right now
             return await self._send(refund, first_attempt=False)
         remote = await self._processor.retrieve_refund(refund.stripe_refund_id)
         return await self._store_remote(refund.id, payment.id, remote, None)
 
+    def _refresh_due(self, refund: Refund, now: datetime) -> bool:
+        """Not yet sent: always due. Known at Stripe: read again after a quarter of its age
+        (between ``refresh_min_s`` and ``refresh_max_s``) since the last read."""
+        if refund.stripe_refund_id is None:
+            return True
+        age = (now - refund.create_time).total_seconds()
+        interval = min(max(age / 4, self._rules.refresh_min_s), self._rules.refresh_max_s)
+        last = refund.synced_at or refund.create_time
+        return (now - last).total_seconds() >= interval
+
     async def repair_pending(self) -> RepairReport:
-        """The reconciler's task: one pass over PENDING refunds older than the grace period.
+        """The reconciler's task: one pass over PENDING and REQUIRES_ACTION refunds older than
+        the grace period (those known at Stripe on a backoff schedule).
 
         Stops at the first Unavailable (Stripe is away; the next pass tries again).
         """
         now = utcnow()
         older_than = now - timedelta(seconds=self._rules.pending_grace_s)
         async with self._uow_factory(read_only=True) as uow:
-            pending = await uow.refunds.list_pending(older_than, limit=self._rules.repair_batch)
+            unsettled = await uow.refunds.list_unsettled(older_than, limit=self._rules.repair_batch)
         repaired = errors = 0
         unresolved: list[Refund] = []
+        pending = [r for r in unsettled if self._refresh_due(r, now)]
+        unresolved.extend(r for r in unsettled if not self._refresh_due(r, now))
         for index, refund in enumerate(pending):
             try:
                 finished = await self.finish_pending(refund.id)
@@ -439,7 +634,7 @@ class Refunds:
                     break
                 unresolved.append(refund)
                 continue
-            if finished.state is RefundState.PENDING:
+            if finished.state in _IN_FLIGHT:
                 unresolved.append(finished)
             else:
                 repaired += 1

@@ -11,7 +11,20 @@ after the first rolled back. Duplicates (also racing ones: the unique Stripe
 event id makes the second insert wait for the first) change nothing. The
 retrier takes due events with ``claim_due`` (FOR UPDATE SKIP LOCKED on
 PostgreSQL) and leases them by moving ``next_attempt_at`` forward, so only one
-replica works on an event at a time; after ``max_attempts`` an event is DEAD.
+replica works on an event at a time; after ``max_attempts`` an event is DEAD. The
+attempt that applies a claimed event locks its row and checks that the lease is
+still the one it claimed, so an attempt that outlived its lease (another replica
+claimed the event meanwhile) applies nothing.
+
+A handler never calls Stripe inside the transaction: it asks for the read with
+``event_handling.fetched``, the transaction is rolled back, the read runs with no
+transaction open, and the event is applied again (``_in_transaction``).
+
+The default retry budget covers about three days (Stripe's own delivery window):
+the backoff doubles up to ``max_delay_s`` and stays there. Events that died of a
+transient error (Stripe away, an object not stored yet) are put back in the queue
+by the reconciler (``requeue_transient_dead``); ``backlog`` feeds the gauges of
+FAILED and DEAD events.
 """
 
 from __future__ import annotations
@@ -20,20 +33,27 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Collection, Mapping
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from payment_service.app.audit import audit_entry, current_trace_id
 from payment_service.app.cache import Cache
-from payment_service.app.event_handling import EventOutcome, OutcomeKind
+from payment_service.app.event_handling import (
+    EventOutcome,
+    FetchScope,
+    NeedsFetch,
+    ObjectNotYetKnown,
+    OutcomeKind,
+)
 from payment_service.app.event_registry import EventRegistry, StripeMapping
 from payment_service.app.ports import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.clock import from_unix, utcnow
 from payment_service.domain.entities import WebhookEvent
-from payment_service.domain.errors import NotFound
+from payment_service.domain.errors import Aborted, NotFound, ResourceExhausted, Unavailable
 from payment_service.domain.ids import new_id
 from payment_service.domain.pagination import PageRequest
 from payment_service.domain.processor import RemoteEvent
@@ -44,6 +64,22 @@ log = logging.getLogger(__name__)
 WEBHOOK_ACTOR = "stripe"
 _DUE = frozenset({WebhookEventState.RECEIVED, WebhookEventState.FAILED})
 _MAX_ERROR_CHARS = 2000
+_BACKLOG_STATES = (WebhookEventState.FAILED, WebhookEventState.DEAD)
+# Errors that say "not now" rather than "never": an event that died of one of them is
+# worth another round of retries (``requeue_transient_dead``).
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    Unavailable,
+    ResourceExhausted,
+    Aborted,
+    ObjectNotYetKnown,
+    TimeoutError,
+)
+_TRANSIENT_PREFIXES = tuple(f"{cls.__name__}: " for cls in TRANSIENT_ERRORS)
+R = TypeVar("R")
+
+
+class TooManyReads(Exception):
+    """A handler kept asking for Stripe reads; the attempt fails and is retried later."""
 
 
 class WebhookRejected(Exception):
@@ -71,6 +107,10 @@ class WebhookMetricsSink(Protocol):
         failed or dead."""
         ...
 
+    def backlog(self, state: str, count: int, oldest_age_s: float) -> None:
+        """How many stored events are in ``state`` (failed, dead) and the age of the oldest."""
+        ...
+
 
 class Delivery(StrEnum):
     APPLIED = "applied"
@@ -90,17 +130,26 @@ _DELIVERY_OF = {
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    max_attempts: int = 8
+    # 2 s doubling to 600 s, then every 600 s: 450 attempts last about 3 days, the time
+    # Stripe itself keeps retrying a delivery.
+    max_attempts: int = 450
     base_delay_s: float = 2.0
-    max_delay_s: float = 3600.0
-    lease_s: float = 60.0  # how long a claimed event stays invisible to other replicas
+    max_delay_s: float = 600.0
+    # How long a claimed event stays invisible to other replicas; keep it above the
+    # longest attempt (Stripe timeout x (retries + 1) per read, plus a margin).
+    lease_s: float = 90.0
     batch_size: int = 20
+    max_reads: int = 4  # Stripe reads one application of an event may ask for
 
     def delay(self, attempts: int) -> timedelta:
         """Wait after the ``attempts``-th failed attempt: base, 2x base, 4x base … capped."""
         exponent = max(attempts - 1, 0)
         seconds = min(self.base_delay_s * (2 ** min(exponent, 32)), self.max_delay_s)
         return timedelta(seconds=seconds)
+
+    def budget(self) -> timedelta:
+        """From the first failed attempt to the last retry before the event is DEAD."""
+        return sum((self.delay(n) for n in range(1, self.max_attempts)), timedelta())
 
 
 def event_payload(event: RemoteEvent) -> str:
@@ -157,17 +206,38 @@ class Webhooks:
         return await self._store_and_apply(event_payload(event), event)
 
     async def _store_and_apply(self, payload: str, event: RemoteEvent) -> Delivery:
-        record = _new_record(new_id("whe"), payload, event)
+        record_id = new_id("whe")
+
+        async def store_and_apply(uow: UnitOfWork) -> EventOutcome | None:
+            record = _new_record(record_id, payload, event)
+            if not await uow.webhook_events.insert_if_new(record):
+                return None
+            outcome = await self._apply(uow, record, event)
+            await uow.commit()
+            return outcome
+
         try:
-            async with self._uow_factory() as uow:
-                if not await uow.webhook_events.insert_if_new(record):
-                    self._metrics.outcome(event.type, Delivery.DUPLICATE.value)
-                    return Delivery.DUPLICATE
-                outcome = await self._apply(uow, record, event)
-                await uow.commit()
+            outcome = await self._in_transaction(store_and_apply)
         except Exception as error:  # the handler failed: keep the event, retry it later
-            return await self._record_new_failure(_new_record(record.id, payload, event), error)
+            return await self._record_new_failure(_new_record(record_id, payload, event), error)
+        if outcome is None:
+            self._metrics.outcome(event.type, Delivery.DUPLICATE.value)
+            return Delivery.DUPLICATE
         return await self._after_commit(event, outcome)
+
+    async def _in_transaction(self, work: Callable[[UnitOfWork], Awaitable[R]]) -> R:
+        """Run ``work`` in a write unit of work; when its handler asks for a Stripe read
+        (NeedsFetch), roll back, do the read with no transaction open, and run it again."""
+        scope = FetchScope()
+        with scope.active():
+            for _ in range(self.policy.max_reads + 1):
+                try:
+                    async with self._uow_factory() as uow:
+                        return await work(uow)
+                except NeedsFetch as need:
+                    read = need
+                await scope.serve(read)
+        raise TooManyReads(f"more than {self.policy.max_reads} Stripe reads for one event")
 
     async def _record_new_failure(self, record: WebhookEvent, error: Exception) -> Delivery:
         self._fail(record, error)
@@ -259,13 +329,21 @@ class Webhooks:
         return len(claimed)
 
     async def run_retrier(self, poll_s: float, stopping: asyncio.Event) -> None:
-        """The background retrier: runs until ``stopping`` is set."""
+        """The background retrier: runs until ``stopping`` is set; refreshes the backlog
+        gauges about once per ``poll_s``."""
+        gauges_due = 0.0
         while not stopping.is_set():
             try:
                 done = await self.retry_due()
             except Exception:
                 log.exception("webhook retrier pass failed")
                 done = 0
+            if time.monotonic() >= gauges_due:
+                gauges_due = time.monotonic() + poll_s
+                try:
+                    await self.backlog()
+                except Exception:
+                    log.exception("counting failed and dead webhook events failed")
             if done < self.policy.batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), poll_s)
@@ -286,26 +364,32 @@ class Webhooks:
             event = self.decode(claimed.payload)
         except MalformedEvent as error:
             return await self._record_stored_failure(claimed, error, dead=True)
+
+        async def apply_if_ours(uow: UnitOfWork) -> EventOutcome | None:
+            # Locked, then checked: a replica that claimed the event after our lease ran
+            # out has moved next_attempt_at, and we apply nothing.
+            record = await uow.webhook_events.get_for_update(claimed.id)
+            if record is None or not _still_ours(record, claimed):
+                return None
+            outcome = await self._apply(uow, record, event)
+            await uow.commit()
+            return outcome
+
         try:
-            async with self._uow_factory() as uow:
-                record = await uow.webhook_events.get(claimed.id)
-                if not _still_ours(record, claimed):
-                    return Delivery.SKIPPED
-                assert record is not None
-                outcome = await self._apply(uow, record, event)
-                await uow.commit()
+            outcome = await self._in_transaction(apply_if_ours)
         except Exception as error:
             return await self._record_stored_failure(claimed, error)
+        if outcome is None:
+            return Delivery.SKIPPED
         return await self._after_commit(event, outcome)
 
     async def _record_stored_failure(
         self, claimed: WebhookEvent, error: Exception, *, dead: bool = False
     ) -> Delivery:
         async with self._uow_factory() as uow:
-            record = await uow.webhook_events.get(claimed.id)
-            if not _still_ours(record, claimed):
+            record = await uow.webhook_events.get_for_update(claimed.id)
+            if record is None or not _still_ours(record, claimed):
                 return Delivery.SKIPPED
-            assert record is not None
             if dead:
                 record.mark_dead(f"{type(error).__name__}: {error}"[:_MAX_ERROR_CHARS])
             else:
@@ -316,8 +400,9 @@ class Webhooks:
         return Delivery.DEFERRED
 
     async def replay(self, event_id: str) -> WebhookEvent:
-        """Operator replay of a failed, dead or quarantined event (our ``whe_`` id or Stripe's
-        ``evt_`` id): queue it again and apply it now; return it as it ended."""
+        """Operator replay of a failed, dead, quarantined or ignored event (our ``whe_`` id or
+        Stripe's ``evt_`` id): queue it again with a fresh retry budget and apply it now;
+        return it as it ended."""
         now = utcnow()
         async with self._uow_factory() as uow:
             record = await uow.webhook_events.get(event_id)
@@ -325,7 +410,9 @@ class Webhooks:
                 record = await uow.webhook_events.find_by_stripe_event_id(event_id)
             if record is None:
                 raise NotFound("webhook_event", event_id)
+            record = await uow.webhook_events.get_for_update(record.id) or record
             record.requeue_for_replay(now)
+            record.attempts = 0
             record.next_attempt_at = now + timedelta(seconds=self.policy.lease_s)
             await uow.webhook_events.update(record)
             await uow.commit()
@@ -340,6 +427,65 @@ class Webhooks:
         """Replay every FAILED and DEAD event, oldest first."""
         stuck = await self.list_events((WebhookEventState.FAILED, WebhookEventState.DEAD))
         return [await self.replay(record.id) for record in reversed(stuck)]
+
+    async def requeue_transient_dead(
+        self, *, created_after: datetime, limit: int = 1000
+    ) -> tuple[int, list[WebhookEvent]]:
+        """Give DEAD events that died of a transient error (TRANSIENT_ERRORS) and were created
+        at Stripe after ``created_after`` a fresh retry budget; return how many were queued
+        and the events left DEAD."""
+        requeued, left = 0, []
+        for dead in await self.list_events((WebhookEventState.DEAD,), limit=limit):
+            if not (died_of_transient_error(dead) and dead.created > created_after):
+                left.append(dead)
+                continue
+            now = utcnow()
+            async with self._uow_factory() as uow:
+                record = await uow.webhook_events.get_for_update(dead.id)
+                if record is None or record.state is not WebhookEventState.DEAD:
+                    continue
+                record.requeue_for_replay(now)
+                record.attempts = 0
+                await uow.webhook_events.update(record)
+                await uow.commit()
+            log.warning(
+                "dead webhook event queued again: it died of a transient error",
+                extra={"stripe_event_id": record.stripe_event_id, "event_type": record.type},
+            )
+            requeued += 1
+        return requeued, left
+
+    async def requeue_ignored(self, event_types: Collection[str]) -> int:
+        """Queue IGNORED events of ``event_types`` again, e.g. once a capability that only
+        stored its events gets real handlers; the retrier applies them."""
+        wanted = frozenset(event_types)
+        requeued = 0
+        for stored in await self.list_events((WebhookEventState.IGNORED,)):
+            if stored.type not in wanted:
+                continue
+            async with self._uow_factory() as uow:
+                record = await uow.webhook_events.get_for_update(stored.id)
+                if record is None or record.state is not WebhookEventState.IGNORED:
+                    continue
+                record.requeue_for_replay(utcnow())
+                record.attempts = 0
+                await uow.webhook_events.update(record)
+                await uow.commit()
+            requeued += 1
+        return requeued
+
+    async def backlog(self) -> dict[WebhookEventState, tuple[int, float]]:
+        """Count FAILED and DEAD events (and the age of the oldest) and publish the gauges."""
+        now = utcnow()
+        async with self._uow_factory(read_only=True) as uow:
+            stats = await uow.webhook_events.backlog(_BACKLOG_STATES)
+        found: dict[WebhookEventState, tuple[int, float]] = {}
+        for state in _BACKLOG_STATES:
+            count, oldest = stats.get(state, (0, None))
+            age = max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
+            found[state] = (count, age)
+            self._metrics.backlog(state.value, count, age)
+        return found
 
     async def list_events(
         self, states: Collection[WebhookEventState] = (), limit: int | None = None
@@ -365,6 +511,11 @@ def _new_record(record_id: str, payload: str, event: RemoteEvent) -> WebhookEven
         created=from_unix(event.created),
         payload=payload,
     )
+
+
+def died_of_transient_error(record: WebhookEvent) -> bool:
+    """The event's last error is one that goes away by itself (TRANSIENT_ERRORS)."""
+    return (record.last_error or "").startswith(_TRANSIENT_PREFIXES)
 
 
 def _still_ours(record: WebhookEvent | None, claimed: WebhookEvent) -> bool:

@@ -173,5 +173,8 @@ WEBHOOK_EVENT_TRANSITIONS: TransitionTable[WebhookEventState] = _table(
         _W.FAILED: (_W.PROCESSED, _W.DEAD, _W.QUARANTINED, _W.IGNORED, _W.RECEIVED),
         _W.DEAD: (_W.RECEIVED, _W.IGNORED),  # replay, or an operator gives up on it
         _W.QUARANTINED: (_W.RECEIVED, _W.IGNORED),
+        # Not terminal: an event stored while nothing handled its type (subscriptions,
+        # invoices before their capability lands) is replayed once a handler exists.
+        _W.IGNORED: (_W.RECEIVED,),
     },
 )

@@ -22,7 +22,21 @@ class WebhookMetrics:
         )
         self._dead = Counter(
             "stripe_webhook_dead_events",
-            "Stripe events that exhausted their retries and need an operator.",
+            "Stripe events that exhausted their retries (counted when they die; see "
+            "stripe_webhook_backlog_events for how many are dead now).",
+            registry=registry,
+        )
+        self._backlog = Gauge(
+            "stripe_webhook_backlog_events",
+            "Stored Stripe events waiting for a retry (failed) or an operator (dead), by state; "
+            "read from the database by the retrier and the reconciler.",
+            ("state",),
+            registry=registry,
+        )
+        self._backlog_age = Gauge(
+            "stripe_webhook_backlog_oldest_age_seconds",
+            "Age of the oldest stored Stripe event in the state (failed, dead); 0 when none.",
+            ("state",),
             registry=registry,
         )
         self._quarantined = Counter(
@@ -37,6 +51,10 @@ class WebhookMetrics:
             self._dead.inc()
         elif outcome == "quarantined":
             self._quarantined.inc()
+
+    def backlog(self, state: str, count: int, oldest_age_s: float) -> None:
+        self._backlog.labels(state).set(count)
+        self._backlog_age.labels(state).set(oldest_age_s)
 
 
 class ReconcilerMetrics:

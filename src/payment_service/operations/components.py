@@ -29,6 +29,26 @@ from payment_service.observability.webhook_metrics import ReconcilerMetrics, Web
 from payment_service.wiring import Services
 
 RECONCILER_LOCK_NAME = "payment_service.reconciler"
+# Beyond the Stripe reads, an attempt needs a few short transactions.
+CLAIM_LEASE_MARGIN_S = 30.0
+
+
+def claim_lease_s(settings: Settings) -> float:
+    """How long a claimed webhook event stays ours: configured, or long enough for every
+    Stripe read one application may make (each: timeout x (retries + 1)) plus a margin."""
+    if settings.webhook_claim_lease_s > 0:
+        return settings.webhook_claim_lease_s
+    per_read = settings.stripe_timeout_s * (settings.stripe_max_network_retries + 1)
+    return per_read * RetryPolicy().max_reads + CLAIM_LEASE_MARGIN_S
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.webhook_max_attempts,
+        base_delay_s=settings.webhook_retry_base_s,
+        max_delay_s=settings.webhook_retry_max_delay_s,
+        lease_s=claim_lease_s(settings),
+    )
 
 
 @dataclass
@@ -74,10 +94,7 @@ def build_webhook_components(
         mapping,
         services.cache,
         WebhookMetrics(metrics_registry),
-        RetryPolicy(
-            max_attempts=settings.webhook_max_attempts,
-            base_delay_s=settings.webhook_retry_base_s,
-        ),
+        retry_policy(settings),
     )
     verifier = StripeSignatureVerifier(
         [secret.get_secret_value() for secret in settings.stripe_webhook_secrets],

@@ -23,10 +23,14 @@ from payment_service.app.event_registry import build_event_registry
 from payment_service.app.payment_events import payment_event_handlers
 from payment_service.app.ports import UnitOfWork
 from payment_service.app.webhooks import RetryPolicy, Webhooks
+from payment_service.config import Settings
 from payment_service.domain.errors import NotFound
 from payment_service.domain.processor import RemoteCustomer, RemoteEvent, RemotePaymentMethod
 from payment_service.observability.webhook_metrics import WebhookMetrics
+from payment_service.operations.components import build_webhook_components
+from payment_service.wiring import build_services
 from tests.integration.webhooks.support import OLD_SECRET, SECRET
+from tests.support.localstripe import LocalStripe
 
 
 class RecordingCache(MemoryCache):
@@ -146,3 +150,32 @@ async def endpoint(pipeline: Pipeline) -> AsyncIterator[Endpoint]:
 async def unconfigured_endpoint(pipeline: Pipeline) -> AsyncIterator[Endpoint]:
     async for served in _serve(pipeline, []):
         yield served
+
+
+@pytest_asyncio.fixture
+async def production_endpoint(
+    database_url: str, uow_factory: SqlUnitOfWorkFactory, localstripe: LocalStripe
+) -> AsyncIterator[Endpoint]:
+    """The sidecar serving the registry the service itself builds (build_webhook_components:
+    payment, refund and billing handlers) over the real Stripe gateway (localstripe)."""
+    settings = Settings(
+        database_url=database_url,
+        stripe_api_key=localstripe.api_key,
+        stripe_api_base=localstripe.base_url,
+        stripe_timeout_s=5.0,
+        stripe_max_network_retries=0,
+        stripe_webhook_secrets=[SECRET, OLD_SECRET],
+    )
+    services = build_services(settings)
+    for resource in services.resources:
+        await resource.start()
+    components = build_webhook_components(settings, services, CollectorRegistry())
+    sidecar = HttpSidecar(host="127.0.0.1", port=0, routes=components.http_routes())
+    await sidecar.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield Endpoint(f"http://127.0.0.1:{sidecar.port}/stripe/webhooks", session)
+    finally:
+        await sidecar.stop()
+        for resource in reversed(services.resources):
+            await resource.stop()

@@ -13,10 +13,13 @@ import pytest_asyncio
 from payment_service.adapters.db.advisory_lock import AdvisoryLock
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import StripeGateway
-from payment_service.app.reconciler import EVENTS_CURSOR_KEY, RepairReport
+from payment_service.adapters.stripe.compat import page_newest_first
+from payment_service.app.reconciler import EVENTS_CURSOR_KEY, ReconcilerRules, RepairReport
 from payment_service.domain.clock import utcnow
-from payment_service.domain.errors import Unavailable
+from payment_service.domain.errors import NotFound, Unavailable
+from payment_service.domain.processor import EventPage, RemoteEvent
 from payment_service.domain.states import PaymentState, WebhookEventState
+from tests.integration.db import builders
 from tests.integration.webhooks.stack import PaymentStack, build_stack, gateway_config
 from tests.integration.webhooks.support import load_payment, stored_events
 from tests.support.localstripe import LocalStripe
@@ -249,3 +252,104 @@ async def _payments_in(uow_factory: SqlUnitOfWorkFactory, state: PaymentState) -
             if state is PaymentState.PENDING
             else []
         )
+
+
+class ManyEvents:
+    """Stripe's /v1/events over a fixed list (newest first, Stripe's cursor paging); every
+    other call goes to the real gateway."""
+
+    def __init__(self, gateway: StripeGateway, events: list[RemoteEvent]) -> None:
+        self._gateway = gateway
+        self._oldest_first = events
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._gateway, name)
+
+    async def list_events(
+        self,
+        *,
+        created_after: int | None = None,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        limit: int = 100,
+    ) -> EventPage:
+        self.calls += 1
+        newest_first = [
+            {"id": e.stripe_id, "event": e}
+            for e in reversed(self._oldest_first)
+            if created_after is None or e.created > created_after
+        ]
+        if ending_before is not None and ending_before not in {i["id"] for i in newest_first}:
+            raise NotFound("event", ending_before)
+        items, has_more = page_newest_first(newest_first, starting_after, ending_before, limit)
+        return EventPage(tuple(i["event"] for i in items), has_more)
+
+
+async def test_a_backlog_larger_than_one_pass_is_worked_off_page_by_page(
+    uow_factory: SqlUnitOfWorkFactory, gateway: StripeGateway
+) -> None:
+    base = int(utcnow().timestamp()) - 3600
+    anchor = RemoteEvent("evt_anchor", "test.catch_up", base, {"id": "x"}, None)
+    backlog = [
+        RemoteEvent(f"evt_{n:04d}", "test.catch_up", base + 1 + n, {"id": f"x{n}"}, None)
+        for n in range(250)
+    ]
+    stripe = ManyEvents(gateway, [anchor, *backlog])
+    stack = build_stack(
+        uow_factory,
+        gateway,
+        processor=stripe,  # type: ignore[arg-type]
+        rules=ReconcilerRules(pending_grace_s=0, stuck_after_s=1, max_event_pages=1),
+    )
+    async with uow_factory() as uow:
+        cursor = json.dumps({"created": anchor.created, "id": anchor.stripe_id})
+        await uow.reconciler_state.set(EVENTS_CURSOR_KEY, cursor)
+        await uow.commit()
+
+    repaired = []
+    for _ in range(4):
+        report = _report(await stack.reconciler.run_once(), "catch_up_events")
+        assert report.errors == 0
+        repaired.append(report.repaired)
+    assert repaired == [100, 100, 50, 0]
+    stored = {e.stripe_event_id for e in await stack.webhooks.list_events()}
+    assert stored == {e.stripe_id for e in backlog}
+    async with uow_factory(read_only=True) as uow:
+        moved = json.loads(await uow.reconciler_state.get(EVENTS_CURSOR_KEY) or "{}")
+    assert moved == {"created": backlog[-1].created, "id": backlog[-1].stripe_id}
+
+
+async def test_dead_events_of_transient_errors_are_queued_again_by_the_reconciler(
+    stack: PaymentStack,
+) -> None:
+    transient = builders.webhook_event(
+        type="test.unknown",
+        state=WebhookEventState.DEAD,
+        attempts=450,
+        last_error="ObjectNotYetKnown: payment pay_x of pi_x",
+        created=utcnow() - timedelta(days=3),
+    )
+    bug = builders.webhook_event(
+        type="test.unknown",
+        state=WebhookEventState.DEAD,
+        attempts=450,
+        last_error="RuntimeError: bug",
+        created=utcnow() - timedelta(days=3),
+    )
+    async with stack.uow_factory() as uow:
+        await uow.webhook_events.insert_if_new(transient)
+        await uow.webhook_events.insert_if_new(bug)
+        await uow.commit()
+
+    report = _report(await stack.reconciler.run_once(), "requeue_dead_events")
+    assert (report.repaired, report.unresolved, report.errors) == (1, 1, 0)
+    async with stack.uow_factory(read_only=True) as uow:
+        requeued = await uow.webhook_events.get(transient.id)
+        left = await uow.webhook_events.get(bug.id)
+    assert requeued is not None
+    assert left is not None
+    assert (requeued.state, requeued.attempts) == (WebhookEventState.RECEIVED, 0)
+    assert left.state is WebhookEventState.DEAD
+    assert stack.metric("stripe_webhook_backlog_events", {"state": "dead"}) == 1
+    assert stack.metric("stripe_webhook_backlog_oldest_age_seconds", {"state": "dead"}) > 0

@@ -90,8 +90,9 @@ EXPECTED: dict[str, tuple[TransitionTable, dict, set]] = {  # type: ignore[type-
             W.FAILED: {W.PROCESSED, W.DEAD, W.QUARANTINED, W.IGNORED, W.RECEIVED},
             W.DEAD: {W.RECEIVED, W.IGNORED},
             W.QUARANTINED: {W.RECEIVED, W.IGNORED},
+            W.IGNORED: {W.RECEIVED},  # replayed once its type gets a handler
         },
-        {W.PROCESSED, W.IGNORED},
+        {W.PROCESSED},
     ),
 }
 

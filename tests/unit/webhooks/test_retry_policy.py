@@ -30,3 +30,23 @@ def test_event_payload_round_trips_through_the_stripe_mapping() -> None:
     body = json.loads(event_payload(original))
     assert body["object"] == "event"
     assert mapping.to_event(body) == original
+
+
+def test_default_budget_covers_stripes_three_days_with_capped_delays() -> None:
+    from payment_service.config import Settings
+    from payment_service.operations.components import retry_policy
+
+    for policy in (RetryPolicy(), retry_policy(Settings())):
+        assert policy.max_delay_s == 600.0
+        assert max(policy.delay(n) for n in range(1, policy.max_attempts)) == timedelta(seconds=600)
+        assert policy.budget() >= timedelta(days=3)
+        assert policy.budget() <= timedelta(days=4)
+
+
+def test_claim_lease_covers_the_stripe_reads_of_an_attempt_or_is_configured() -> None:
+    from payment_service.config import Settings
+    from payment_service.operations.components import retry_policy
+
+    derived = retry_policy(Settings(stripe_timeout_s=20.0, stripe_max_network_retries=2))
+    assert derived.lease_s == 20.0 * 3 * derived.max_reads + 30.0
+    assert retry_policy(Settings(webhook_claim_lease_s=42.0)).lease_s == 42.0

@@ -28,9 +28,9 @@ class MemoryCache:
     async def put(self, key: str, version: int, value: bytes, ttl_s: float) -> None:
         now = time.monotonic()
         current = self._entries.get(key)
-        if current is not None and current[1] >= now:
-            if current[2] is None or current[0] > version:
-                return  # invalidated moments ago, or a newer version is cached
+        fresh = current is not None and current[1] >= now
+        if fresh and current is not None and (current[2] is None or current[0] > version):
+            return  # invalidated moments ago, or a newer version is cached
         self._store(key, (version, now + ttl_s, value))
 
     async def delete(self, *keys: str) -> None:

@@ -23,6 +23,7 @@ from stripe.params import (
     PaymentIntentConfirmParams,
     PaymentIntentCreateParams,
     RefundCreateParams,
+    RefundListParams,
 )
 
 from payment_service.adapters.stripe import compat, errors, mapping
@@ -49,6 +50,8 @@ MIN_CALL_SECONDS = 0.01
 ANSWER_MARGIN_SECONDS = 0.05
 # PaymentIntents come with their latest charge (receipt_url, amount_refunded).
 PI_EXPAND = ["latest_charge"]
+# Refunds are listed a page of this many at a time (Stripe's maximum).
+REFUND_PAGE_SIZE = 100
 CANCEL_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer", "abandoned"})
 
 
@@ -377,11 +380,17 @@ class StripeGateway:
         return await self._call(CallContext("retrieve_refund", "refund", refund_stripe_id), call)
 
     async def list_refunds(self, payment_intent: str) -> Sequence[RemoteRefund]:
+        """Every refund of the PaymentIntent: all pages, ``REFUND_PAGE_SIZE`` at a time."""
+
         async def call() -> list[RemoteRefund]:
-            page = await self._client.v1.refunds.list_async(
-                {"payment_intent": payment_intent, "limit": 100}
-            )
-            return [mapping.to_refund(r.to_dict()) for r in page.data]
+            found: list[RemoteRefund] = []
+            params: RefundListParams = {"payment_intent": payment_intent, "limit": REFUND_PAGE_SIZE}
+            while True:
+                page = await self._client.v1.refunds.list_async(params)
+                found.extend(mapping.to_refund(r.to_dict()) for r in page.data)
+                if not page.has_more or not page.data:
+                    return found
+                params = {**params, "starting_after": page.data[-1].id}
 
         return await self._call(CallContext("list_refunds", "payment_intent", payment_intent), call)
 

@@ -27,6 +27,9 @@ class Payment:
     amount_capturable: int = 0
     amount_received: int = 0
     amount_refunded: int = 0
+    # Stripe's refunded total as last observed (less refunds of ours that failed since);
+    # amount_refunded is never below it (app/refunds.py).
+    stripe_amount_refunded: int = 0
     payment_method: str | None = None  # Stripe pm_ id
     description: str | None = None
     receipt_email: str | None = None

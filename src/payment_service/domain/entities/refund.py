@@ -33,6 +33,7 @@ class Refund:
     metadata: dict[str, str] = field(default_factory=dict)
     remote_updated_at: datetime | None = None
     lease_until: datetime | None = None  # a request owns the Stripe call for this row until then
+    synced_at: datetime | None = None  # when we last read the refund from Stripe
     create_time: datetime = field(default_factory=utcnow)
     update_time: datetime = field(default_factory=utcnow)
     version: int = 0

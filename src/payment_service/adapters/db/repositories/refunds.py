@@ -100,6 +100,21 @@ class SqlRefundRepository(SqlRepository):
         )
         return [_to_entity(row) for row in await self._all(statement)]
 
+    async def list_unsettled(self, older_than: datetime, *, limit: int = 100) -> list[Refund]:
+        """PENDING and REQUIRES_ACTION refunds created before ``older_than``, least recently
+        read from Stripe first."""
+        last_read = func.coalesce(refunds.c.synced_at, refunds.c.create_time)
+        statement = (
+            select(refunds)
+            .where(
+                refunds.c.state.in_([RefundState.PENDING.value, RefundState.REQUIRES_ACTION.value]),
+                refunds.c.create_time < older_than,
+            )
+            .order_by(last_read, refunds.c.id)
+            .limit(limit)
+        )
+        return [_to_entity(row) for row in await self._all(statement)]
+
     async def add(self, refund: Refund) -> None:
         await self._insert(entity_values(refund))
 

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, select
+from sqlalchemy import RowMapping, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from payment_service.adapters.db.repositories._base import SqlRepository, entity_values, state_in
@@ -33,6 +33,31 @@ class SqlWebhookEventRepository(SqlRepository):
     async def get(self, event_id: str) -> WebhookEvent | None:
         row = await self._first(select(webhook_events).where(webhook_events.c.id == event_id))
         return _to_entity(row) if row else None
+
+    async def get_for_update(self, event_id: str) -> WebhookEvent | None:
+        """The event with its row locked (FOR UPDATE on PostgreSQL; SQLite's write
+        transactions hold the database lock anyway)."""
+        statement = select(webhook_events).where(webhook_events.c.id == event_id)
+        row = await self._first(statement.with_for_update())
+        return _to_entity(row) if row else None
+
+    async def backlog(
+        self, states: Collection[WebhookEventState]
+    ) -> dict[WebhookEventState, tuple[int, datetime | None]]:
+        """Per state: how many events, and the oldest receive time."""
+        statement = (
+            select(
+                webhook_events.c.state,
+                func.count().label("events"),
+                func.min(webhook_events.c.receive_time).label("oldest"),
+            )
+            .where(webhook_events.c.state.in_([s.value for s in states]))
+            .group_by(webhook_events.c.state)
+        )
+        found: dict[WebhookEventState, tuple[int, datetime | None]] = {}
+        for row in await self._all(statement):
+            found[WebhookEventState(row["state"])] = (int(row["events"]), row["oldest"])
+        return found
 
     async def find_by_stripe_event_id(self, stripe_event_id: str) -> WebhookEvent | None:
         statement = select(webhook_events).where(
