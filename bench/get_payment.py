@@ -91,6 +91,7 @@ def start_servers() -> tuple[subprocess.Popen[str], subprocess.Popen[str], int]:
         PAYMENT_STRIPE_API_BASE=line.split()[1],
         PAYMENT_STRIPE_API_KEY="sk_test_bench",
         PAYMENT_AUTH_HS256_SECRET=SECRET,
+        PAYMENT_PII_ENCRYPTION_KEYS='["bench:YmVuY2gtb25seS1waWkta2V5LTMyLWJ5dGVzLWxvbmc="]',
         PAYMENT_GRPC_PORT="0",
         PAYMENT_HTTP_PORT="0",
     )

@@ -10,6 +10,8 @@ Fixtures:
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlparse
 
@@ -18,9 +20,11 @@ import pytest_asyncio
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payment_service.adapters.db.encrypted import use_field_cipher
 from payment_service.adapters.db.engine import create_engine
 from payment_service.adapters.db.schema_check import upgrade_to_head
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
+from payment_service.security.field_cipher import FieldCipher
 from tests.support.db import (
     BACKENDS,
     BACKENDS_MISSING,
@@ -43,6 +47,12 @@ from tests.support.localstripe import (  # noqa: F401  (shared fixtures)
     outage_proxy,
     stripe_outage_proxy,
 )
+from tests.support.server import TEST_PII_KEY
+
+# Personal data is encrypted at rest: repositories in every test need the key, and
+# every Settings built in a test (in-process servers) carries it.
+os.environ.setdefault("PAYMENT_PII_ENCRYPTION_KEYS", json.dumps([TEST_PII_KEY]))
+use_field_cipher(FieldCipher.from_specs([TEST_PII_KEY]))
 
 
 @pytest.fixture(scope="session")

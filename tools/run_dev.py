@@ -27,6 +27,8 @@ DEV_DEFAULTS = {
     "PAYMENT_STRIPE_API_KEY": "sk_test_localstripe",
     "PAYMENT_AUTH_HS256_SECRET": "dev-only-secret-change-me-0123456789abcdef",
     "PAYMENT_STRIPE_WEBHOOK_SECRETS": '["whsec_dev_localstripe"]',
+    # Development only: a fixed AES-256 key for personal data in the throwaway database.
+    "PAYMENT_PII_ENCRYPTION_KEYS": '["dev:ZGV2LW9ubHktcGlpLWtleS1mb3ItbWFrZS1ydW4hISE="]',
     "PAYMENT_GRPC_PORT": "50051",
     "PAYMENT_HTTP_PORT": "8080",
 }

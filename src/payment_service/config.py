@@ -6,6 +6,8 @@ are ``SecretStr`` so they are masked in every repr and log line.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,7 +47,7 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(10.0, ge=0)
 
     # --- storage ---------------------------------------------------------
-    database_url: str = "sqlite+aiosqlite:///./payment_service.db"
+    database_url: str = Field("sqlite+aiosqlite:///./payment_service.db", repr=False)
     database_pool_size: int = Field(10, ge=1)
     database_max_overflow: int = Field(10, ge=0)
     database_pool_timeout_s: float = Field(5.0, gt=0)
@@ -64,6 +66,10 @@ class Settings(BaseSettings):
     auth_public_keys: list[str] = Field(default_factory=list)
     auth_leeway_s: float = Field(30.0, ge=0)
     auth_cache_size: int = Field(10_000, ge=0)
+
+    # --- personal data at rest -----------------------------------------
+    pii_encryption_keys: list[SecretStr] = Field(default_factory=list)
+    pii_active_key_id: str | None = None
 
     # --- Stripe ----------------------------------------------------------
     stripe_api_key: SecretStr | None = None
@@ -121,6 +127,10 @@ class Settings(BaseSettings):
                 "auth_public_keys: required when auth_algorithms has RS*/ES*/PS* entries"
             )
         return self
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        yield from super().__repr_args__()
+        yield "database_url", re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.database_url)
 
     @property
     def is_sqlite(self) -> bool:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_service.adapters.cache.memory import MemoryCache
 from payment_service.adapters.cache.redis_cache import RedisCache
+from payment_service.adapters.db.encrypted import use_field_cipher
 from payment_service.adapters.db.engine import create_engine
 from payment_service.adapters.db.schema_check import ensure_schema_current
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
@@ -25,7 +26,8 @@ from payment_service.app.customers import Customers
 from payment_service.app.payment_methods import PaymentMethods
 from payment_service.app.payments import PaymentRules, Payments
 from payment_service.app.refunds import RefundRules, Refunds
-from payment_service.config import Settings
+from payment_service.config import ConfigError, Settings
+from payment_service.security.field_cipher import FieldCipher, FieldCipherError
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,23 @@ def build_cache(settings: Settings) -> Cache:
     return RedisCache.from_url(settings.redis_url.get_secret_value())
 
 
+def build_field_cipher(settings: Settings) -> FieldCipher:
+    if not settings.pii_encryption_keys:
+        raise ConfigError(
+            "pii_encryption_keys (PAYMENT_PII_ENCRYPTION_KEYS): required, e.g. "
+            '["k1:<base64 of 32 random bytes>"] (personal data is encrypted at rest)'
+        )
+    try:
+        return FieldCipher.from_specs(
+            [key.get_secret_value() for key in settings.pii_encryption_keys],
+            settings.pii_active_key_id,
+        )
+    except FieldCipherError as exc:
+        raise ConfigError(f"pii_encryption_keys (PAYMENT_PII_ENCRYPTION_KEYS): {exc}") from None
+
+
 def build_services(settings: Settings) -> Services:
+    use_field_cipher(build_field_cipher(settings))
     engine = create_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,

@@ -133,3 +133,12 @@ def test_requests_over_the_configured_size_are_refused() -> None:
         with pytest.raises(grpc.RpcError) as raised:
             stub.CreatePayment(big, metadata=bearer(make_token()), timeout=10)
         assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
+
+
+def test_serve_without_a_pii_key_exits_2_naming_the_key() -> None:
+    env = server_env()
+    del env["PAYMENT_PII_ENCRYPTION_KEYS"]
+    result = _run("serve", env=env)
+    assert result.returncode == 2
+    assert "pii_encryption_keys" in result.stderr
+    assert "Traceback" not in result.stderr

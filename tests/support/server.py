@@ -24,6 +24,8 @@ import jwt
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 TEST_HS256_SECRET = "test-hs256-secret-for-e2e-tests-only-0123456789"
+# AES-256 key for personal data at rest in tests: "<key id>:<base64 of 32 bytes>".
+TEST_PII_KEY = "test:" + "dGVzdC1vbmx5LXBpaS1rZXktMzItYnl0ZXMtbG9uZyE="
 TEST_ISSUER = "payment-service-tests"
 TEST_AUDIENCE = "payment-service"
 ALL_SCOPES = (
@@ -70,6 +72,7 @@ def server_env(**overrides: str) -> dict[str, str]:
         "PAYMENT_SHUTDOWN_GRACE_S": "2",
         "PAYMENT_DATABASE_URL": migrated_sqlite_url(),
         "PAYMENT_STRIPE_API_KEY": "sk_test_e2e",
+        "PAYMENT_PII_ENCRYPTION_KEYS": json.dumps([TEST_PII_KEY]),
         "PAYMENT_STRIPE_API_BASE": UNREACHABLE_STRIPE,
     }
     env.update({f"PAYMENT_{key.upper()}": value for key, value in overrides.items()})

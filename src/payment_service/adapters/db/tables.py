@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from payment_service.adapters.db.encrypted import EncryptedText
 from payment_service.adapters.db.types import UtcDateTime
 from payment_service.domain.states import (
     CaptureMethod,
@@ -69,8 +70,8 @@ customers = Table(
     Column("id", ID, primary_key=True),
     Column("account_id", String(64), nullable=False, unique=True),
     Column("stripe_customer_id", STRIPE_ID, unique=True),
-    Column("email", Text),
-    Column("name", Text),
+    Column("email", EncryptedText("customers.email")),
+    Column("name", EncryptedText("customers.name")),
     Column("default_payment_method_id", ID),
     *_times(),
 )
@@ -88,7 +89,7 @@ payment_methods = Table(
     Column("exp_month", Integer),
     Column("exp_year", Integer),
     Column("fingerprint", String(64)),
-    Column("billing_name", Text),
+    Column("billing_name", EncryptedText("payment_methods.billing_name")),
     Column("state", Text, nullable=False),
     *_times(),
     one_of("state", PaymentMethodState),
@@ -114,7 +115,7 @@ transactions = Table(
     Column("capture_method", Text, nullable=False),
     Column("payment_method", STRIPE_ID),
     Column("description", Text),
-    Column("receipt_email", Text),
+    Column("receipt_email", EncryptedText("transactions.receipt_email")),
     Column("receipt_url", Text),
     Column("client_secret", Text),
     Column("next_action_type", String(64)),
@@ -266,7 +267,7 @@ webhook_events = Table(
     Column("stripe_event_id", STRIPE_ID, nullable=False, unique=True),
     Column("type", String(128), nullable=False),
     Column("created", UtcDateTime, nullable=False),
-    Column("payload", Text, nullable=False),
+    Column("payload", EncryptedText("webhook_events.payload"), nullable=False),
     Column("state", Text, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text),
