@@ -27,7 +27,7 @@ from payment_service.app.payment_sync import api_read_time, apply_payment_intent
 from payment_service.app.ports import UnitOfWork, UnitOfWorkFactory
 from payment_service.app.processor import PaymentProcessor, idempotency_key
 from payment_service.app.single_flight import KeyedLocks
-from payment_service.app.validation import Violations
+from payment_service.app.validation import MAX_DESCRIPTION_LENGTH, Violations
 from payment_service.domain.caller import Caller
 from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import Payment, RequestRecord
@@ -147,7 +147,7 @@ class Payments:
         check.amount(command.amount)
         currency = check.currency(command.currency, self._rules.currencies)
         check.stripe_id(command.payment_method, "pm", "stripe_payment_method_id", required=False)
-        check.free_text(command.description, "description", 1000)
+        check.free_text(command.description, "description", MAX_DESCRIPTION_LENGTH)
         check.email(command.receipt_email, "receipt_email")
         check.metadata(command.metadata, reserved_keys=RESERVED_METADATA_KEYS)
         check.raise_if_any()
@@ -697,9 +697,6 @@ class Payments:
         await self._cache.put(
             cache_key(payment.id), payment.version, encode_entity(payment), self._rules.cache_ttl_s
         )
-
-    async def forget(self, *payment_ids: str) -> None:
-        await self._cache.delete(*(cache_key(pid) for pid in payment_ids))
 
 
 def _create_fields(command: CreatePayment, currency: str) -> dict[str, object]:

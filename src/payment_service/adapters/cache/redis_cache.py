@@ -45,12 +45,11 @@ return #KEYS
 
 
 class RedisCache:
-    def __init__(self, client: Redis, *, prefix: str = "ps:", op_timeout_s: float = 0.25) -> None:
+    def __init__(self, client: Redis, *, prefix: str = "ps:") -> None:
         self._redis = client
         self._prefix = prefix
         self._put = client.register_script(_PUT_IF_NEWER)
         self._invalidate = client.register_script(_INVALIDATE)
-        self._op_timeout_s = op_timeout_s
         self._last_error_log = 0.0
         self._pending_deletes: set[str] = set()
 
@@ -63,7 +62,7 @@ class RedisCache:
             retry_on_timeout=False,
             health_check_interval=30,
         )
-        return cls(client, op_timeout_s=op_timeout_s)
+        return cls(client)
 
     def _failed(self, operation: str, exc: Exception) -> None:
         now = time.monotonic()

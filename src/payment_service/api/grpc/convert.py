@@ -38,7 +38,6 @@ class EnumMap(Generic[E]):
     def __init__(self, domain: type[E], proto: EnumTypeWrapper, prefix: str) -> None:
         self._to_proto = {member: proto.Value(prefix + member.name) for member in domain}
         self._from_proto = {number: member for member, number in self._to_proto.items()}
-        self._field_name = prefix.rstrip("_").lower()
 
     def to_proto(self, value: E | None) -> Any:
         # The generated stubs type enum fields as the enum class; at runtime its values are ints.
