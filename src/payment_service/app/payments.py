@@ -622,8 +622,16 @@ class Payments:
         if not caller.may_access(payment.account_id):
             raise NotFound("payment", payment_id)
         if self._needs_refresh(payment):
-            return await self._refresh(payment)
+            return await self._refresh_once(payment)
         return payment
+
+    async def _refresh_once(self, payment: Payment) -> Payment:
+        """Concurrent Gets of one stale payment make one Stripe read; the others reuse it."""
+        async with self._locks.hold(("refresh", payment.id)):
+            current = await self._reload(payment.id)
+            if not self._needs_refresh(current):
+                return current
+            return await self._refresh(current)
 
     def _needs_refresh(self, payment: Payment) -> bool:
         if (

@@ -498,3 +498,22 @@ async def test_another_accounts_saved_card_cannot_be_charged(
             metadata=auth(),
         )
     assert attach.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_concurrent_reads_of_a_stale_payment_ask_stripe_once(
+    stack: Stack, localstripe: LocalStripe
+) -> None:
+    pm = await localstripe.create_card_payment_method(THREE_D_SECURE)
+    payment = await create(stack, stripe_payment_method_id=pm, confirm=True)
+    assert payment.state == pb.PAYMENT_STATE_REQUIRES_ACTION
+    await asyncio.sleep(0.6)  # older than payment_refresh_after_s
+    path = f"/v1/payment_intents/{payment.stripe_payment_intent_id}"
+    before = len([r for r in localstripe.requests("GET", path)])
+    await asyncio.gather(
+        *(
+            stack.payments.GetPayment(pb.GetPaymentRequest(id=payment.id), metadata=auth())
+            for _ in range(10)
+        )
+    )
+    await asyncio.sleep(0.2)  # localstripe's access log is read from its stderr
+    assert len(localstripe.requests("GET", path)) - before == 1
