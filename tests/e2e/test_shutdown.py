@@ -97,3 +97,19 @@ async def test_call_longer_than_grace_is_cut_and_exit_is_still_0() -> None:
     assert raised.value.code() in {grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE}
     assert exit_code == 0
     assert elapsed < drain_s + grace_s + 1
+
+
+async def test_open_watch_streams_end_after_the_drain_instead_of_holding_the_grace() -> None:
+    drain_s, grace_s = 0.3, 8.0
+    env = server_env(shutdown_drain_s=str(drain_s), shutdown_grace_s=str(grace_s))
+    with ServerProcess.start(env) as server:
+        async with grpc.aio.insecure_channel(server.grpc_target) as channel:
+            watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
+            assert (await watch.read()).status == SERVING
+            started = time.monotonic()
+            server.terminate()
+            assert (await asyncio.wait_for(watch.read(), 5)).status == NOT_SERVING
+            assert await asyncio.wait_for(watch.read(), 5) is grpc.aio.EOF  # ended, status OK
+            assert await watch.code() == grpc.StatusCode.OK
+            assert await asyncio.to_thread(server.wait, grace_s + 5) == 0
+        assert time.monotonic() - started < drain_s + 2

@@ -86,5 +86,6 @@ class GrpcServer:
         await self.health.mark_not_serving()
         if drain_s > 0:
             await asyncio.sleep(drain_s)
+        self.health.close_watches()
         _log.info("stopping grpc server", extra={"grace_s": grace_s})
         await self._server.stop(grace_s)
