@@ -1,4 +1,4 @@
-"""Money: integer minor units plus a lowercase ISO 4217 code, never a float."""
+"""Money: integer minor units plus a lowercase ISO 4217 code, never floating point."""
 
 from __future__ import annotations
 

@@ -182,8 +182,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         if isinstance(exc, DomainError):
             status = to_grpc_status(rich_status_for(exc))
             await context.abort(status.code, status.details, status.trailing_metadata)
-        if isinstance(exc, NotImplementedError) and context.code() == grpc.StatusCode.UNIMPLEMENTED:
-            # The generated *Servicer base classes set UNIMPLEMENTED and raise this.
+        if context.code() == grpc.StatusCode.UNIMPLEMENTED:
+            # The generated *Servicer base classes set UNIMPLEMENTED, then raise.
             await context.abort(grpc.StatusCode.UNIMPLEMENTED, "method not implemented")
         self._log.error(
             "unhandled error in %s", method.name, exc_info=exc, extra={"method": method.name}
