@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -360,3 +361,34 @@ async def test_payment_methods_attach_list_default_detach(
         )
     assert missing.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "stripe_payment_method_id" in error_details(missing.value).field_violations
+
+
+async def test_a_stalled_stripe_call_ends_inside_the_callers_deadline(
+    stack: Stack, localstripe: LocalStripe, outage_proxy: OutageProxy
+) -> None:
+    """The Stripe call is cut short of the RPC deadline, so the caller gets UNAVAILABLE
+    (retryable, with RetryInfo) rather than DEADLINE_EXCEEDED, and the row stays PENDING."""
+    account = acct()
+    pm = await localstripe.create_card_payment_method(VISA)
+    await stack.payments.AttachPaymentMethod(
+        pb.AttachPaymentMethodRequest(
+            request_id=rid(), account_id=account, stripe_payment_method_id=pm
+        ),
+        metadata=auth(),
+    )
+    request = pb.CreatePaymentRequest(
+        request_id=rid(), account_id=account, amount=990, currency_code="usd", confirm=True
+    )
+    outage_proxy.stall()
+    started = time.monotonic()
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stack.payments.CreatePayment(request, metadata=auth(), timeout=1.0)
+    elapsed = time.monotonic() - started
+    details = error_details(raised.value)
+    assert details.code == grpc.StatusCode.UNAVAILABLE
+    assert details.retry_delay_s is not None
+    assert elapsed < 1.0
+    outage_proxy.up()
+    done = (await stack.payments.CreatePayment(request, metadata=auth(), timeout=20)).payment
+    assert done.state == pb.PAYMENT_STATE_SUCCEEDED
+    assert await localstripe.count_payment_intents(metadata={"payment_id": done.id}) == 1
