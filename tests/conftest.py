@@ -43,8 +43,10 @@ from tests.support.db import (
     redis_url,
 )
 from tests.support.localstripe import (  # noqa: F401  (shared fixtures)
+    gateway,
     localstripe,
     outage_proxy,
+    proxied_gateway,
     stripe_outage_proxy,
 )
 from tests.support.server import TEST_PII_KEY

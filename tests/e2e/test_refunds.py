@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from payment_service.adapters.cache.memory import MemoryCache
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
-from payment_service.adapters.stripe import StripeGateway, StripeGatewayConfig
+from payment_service.adapters.stripe import StripeGateway
 from payment_service.api.grpc.refund_servicer import RefundServicer
 from payment_service.api.grpc.services import Servicers
 from payment_service.app.refunds import RefundRules, Refunds
@@ -54,34 +54,6 @@ def _settings() -> Settings:
 
 
 @pytest_asyncio.fixture
-async def direct_gateway(localstripe: LocalStripe) -> AsyncIterator[StripeGateway]:
-    gw = StripeGateway(
-        StripeGatewayConfig(api_key=localstripe.api_key, api_base=localstripe.base_url)
-    )
-    try:
-        yield gw
-    finally:
-        await gw.close()
-
-
-@pytest_asyncio.fixture
-async def proxied_gateway(
-    outage_proxy: OutageProxy, localstripe: LocalStripe
-) -> AsyncIterator[StripeGateway]:
-    config = StripeGatewayConfig(
-        api_key=localstripe.api_key,
-        api_base=outage_proxy.base_url,
-        timeout_s=3.0,
-        max_network_retries=0,
-    )
-    gw = StripeGateway(config)
-    try:
-        yield gw
-    finally:
-        await gw.close()
-
-
-@pytest_asyncio.fixture
 async def stub(
     uow_factory: SqlUnitOfWorkFactory, proxied_gateway: StripeGateway
 ) -> AsyncIterator[refund_service_pb2_grpc.RefundServiceAsyncStub]:
@@ -98,10 +70,10 @@ async def stub(
 
 @pytest.fixture
 def new_payment(
-    uow_factory: SqlUnitOfWorkFactory, direct_gateway: StripeGateway, localstripe: LocalStripe
+    uow_factory: SqlUnitOfWorkFactory, gateway: StripeGateway, localstripe: LocalStripe
 ) -> NewPayment:
     async def make(**kwargs: Any) -> StoredPayment:
-        return await succeeded_payment(uow_factory, direct_gateway, localstripe, **kwargs)
+        return await succeeded_payment(uow_factory, gateway, localstripe, **kwargs)
 
     return make
 

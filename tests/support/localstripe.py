@@ -29,6 +29,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from payment_service.adapters.stripe import StripeGateway, StripeGatewayConfig
 from tests.support.outage_proxy import OutageProxy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -270,3 +271,36 @@ async def outage_proxy(stripe_outage_proxy: OutageProxy) -> AsyncIterator[Outage
         yield stripe_outage_proxy
     finally:
         stripe_outage_proxy.up()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def gateway(localstripe: LocalStripe) -> AsyncIterator[StripeGateway]:
+    """The real gateway, straight to localstripe."""
+    gw = StripeGateway(
+        StripeGatewayConfig(
+            api_key=localstripe.api_key, api_base=localstripe.base_url, timeout_s=10.0
+        )
+    )
+    try:
+        yield gw
+    finally:
+        await gw.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def proxied_gateway(
+    outage_proxy: OutageProxy, localstripe: LocalStripe
+) -> AsyncIterator[StripeGateway]:
+    """Through the outage proxy: no stripe-python retries, 3 s timeout."""
+    gw = StripeGateway(
+        StripeGatewayConfig(
+            api_key=localstripe.api_key,
+            api_base=outage_proxy.base_url,
+            timeout_s=3.0,
+            max_network_retries=0,
+        )
+    )
+    try:
+        yield gw
+    finally:
+        await gw.close()

@@ -27,7 +27,6 @@ from payment_service.app.processor import PaymentProcessor
 from payment_service.domain.clock import from_unix, utcnow
 from payment_service.domain.entities import Customer, Payment, PaymentMethod
 from payment_service.domain.errors import NotFound
-from payment_service.domain.ids import new_id
 from payment_service.domain.pagination import PageRequest
 from payment_service.domain.processor import RemoteEvent, RemotePaymentMethod
 from payment_service.domain.states import PaymentMethodState
@@ -122,7 +121,12 @@ class PaymentEventHandlers:
             if customer is None:
                 return EventOutcome.ignored(f"{remote.stripe_id} is not one of ours")
             # Keep a detached tombstone so a late "attached" cannot bring it back.
-            stored = _new_method(customer, remote, PaymentMethodState.DETACHED)
+            stored = PaymentMethod.from_remote(
+                remote,
+                account_id=customer.account_id,
+                customer_id=customer.id,
+                state=PaymentMethodState.DETACHED,
+            )
             await uow.payment_methods.add(stored)
             return EventOutcome.applied(detail=f"payment method {stored.id} stored as detached")
         return await self._detach(uow, stored)
@@ -139,7 +143,9 @@ class PaymentEventHandlers:
             customer = await uow.customers.find_by_stripe_id(remote.customer)
             if customer is None:
                 return EventOutcome.ignored(f"customer {remote.customer} is not one of ours")
-            stored = _new_method(customer, remote, PaymentMethodState.ATTACHED)
+            stored = PaymentMethod.from_remote(
+                remote, account_id=customer.account_id, customer_id=customer.id
+            )
             await uow.payment_methods.add(stored)
             return EventOutcome.applied(detail=f"payment method {stored.id} stored from Stripe")
         if not _copy_facts(stored, remote):
@@ -233,28 +239,6 @@ async def _detach_all(uow: UnitOfWork, customer: Customer) -> int:
         method.detach()
         await uow.payment_methods.update(method)
     return len(attached)
-
-
-def _new_method(
-    customer: Customer, remote: RemotePaymentMethod, state: PaymentMethodState
-) -> PaymentMethod:
-    now = utcnow()
-    return PaymentMethod(
-        id=new_id("pmt"),
-        account_id=customer.account_id,
-        customer_id=customer.id,
-        stripe_payment_method_id=remote.stripe_id,
-        type=remote.type or "card",
-        brand=remote.brand,
-        last4=remote.last4,
-        exp_month=remote.exp_month,
-        exp_year=remote.exp_year,
-        fingerprint=remote.fingerprint,
-        billing_name=remote.billing_name,
-        state=state,
-        create_time=now,
-        update_time=now,
-    )
 
 
 def _copy_facts(stored: PaymentMethod, remote: RemotePaymentMethod) -> bool:

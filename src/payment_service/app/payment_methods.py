@@ -24,7 +24,6 @@ from payment_service.domain.errors import (
     NotFound,
     RequestIdReused,
 )
-from payment_service.domain.ids import new_id
 from payment_service.domain.pagination import Page, PageRequest
 from payment_service.domain.processor import RemotePaymentMethod
 from payment_service.domain.states import PaymentMethodState
@@ -93,7 +92,9 @@ class PaymentMethods:
                 # A payment_method.attached webhook may have stored it meanwhile; use that row.
                 method = await uow.payment_methods.find_by_stripe_id(remote.stripe_id)
                 if method is None:
-                    method = _from_remote(new_id("pmt"), account_id, customer.id, remote)
+                    method = PaymentMethod.from_remote(
+                        remote, account_id=account_id, customer_id=customer.id
+                    )
                     await uow.payment_methods.add(method)
                 elif method.account_id != account_id:
                     raise NotFound("payment_method", stripe_payment_method_id)
@@ -300,21 +301,3 @@ def _stripe_customer(customer: Customer) -> str:
     if customer.stripe_customer_id is None:
         raise NotFound("customer", customer.account_id)
     return customer.stripe_customer_id
-
-
-def _from_remote(
-    method_id: str, account_id: str, customer_id: str, remote: RemotePaymentMethod
-) -> PaymentMethod:
-    return PaymentMethod(
-        id=method_id,
-        account_id=account_id,
-        customer_id=customer_id,
-        stripe_payment_method_id=remote.stripe_id,
-        type=remote.type,
-        brand=remote.brand,
-        last4=remote.last4,
-        exp_month=remote.exp_month,
-        exp_year=remote.exp_year,
-        fingerprint=remote.fingerprint,
-        billing_name=remote.billing_name,
-    )

@@ -182,6 +182,8 @@ class Payments:
             stripe_customer_id=customer.stripe_customer_id,
             metadata=dict(command.metadata),
             confirm_on_create=command.confirm,
+            # Inserted already holding the Stripe-call lease: no second write to claim it.
+            lease_until=utcnow() + timedelta(seconds=self._rules.stripe_lease_s),
         )
         try:
             async with self._uow_factory() as uow:
@@ -232,7 +234,8 @@ class Payments:
         answer may have been lost to a crash, a timeout or a cancelled call), so
         even a Stripe that ignored idempotency keys would see one PaymentIntent.
         """
-        claimed = await self._claim_lease(payment.id)
+        # A row this request just inserted comes with the lease; any other attempt claims it.
+        claimed = payment if first_attempt else await self._claim_lease(payment.id)
         if claimed.state is not PaymentState.PENDING:
             return await self._replay_create(claimed)
         try:

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
-from payment_service.domain.clock import require_aware
+from payment_service.domain.clock import require_aware, utcnow
 from payment_service.domain.errors import InvalidTransition
 from payment_service.domain.states import (
     InvoiceState,
@@ -24,6 +24,20 @@ from payment_service.domain.states import (
 )
 
 S = TypeVar("S", bound=StrEnum)
+
+
+class Stateful(Protocol[S]):
+    """An entity whose ``state`` moves through a table."""
+
+    id: str
+    state: S
+    update_time: datetime
+
+
+class RemotelyObserved(Stateful[S], Protocol[S]):
+    """An entity that also mirrors a Stripe object and remembers its newest observation."""
+
+    remote_updated_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,24 @@ class TransitionTable(Generic[S]):
         if last_observed_at is not None and observed_at < last_observed_at:
             return False
         return self.allows(current, target)
+
+    def move(self, entity: Stateful[S], target: S) -> None:
+        """Move by our own decision; raise InvalidTransition when the table forbids it."""
+        self.check(self.entity, entity.id, entity.state, target)
+        if target is not entity.state:
+            entity.state = target
+            entity.update_time = utcnow()
+
+    def observe(self, entity: RemotelyObserved[S], target: S, observed_at: datetime) -> bool:
+        """Apply a state seen at Stripe; False (and no change) when stale or not allowed."""
+        if not self.accepts_observation(
+            entity.state, target, entity.remote_updated_at, observed_at
+        ):
+            return False
+        entity.state = target
+        entity.remote_updated_at = observed_at
+        entity.update_time = utcnow()
+        return True
 
 
 def _table(entity: str, states: type[S], moves: Mapping[S, Iterable[S]]) -> TransitionTable[S]:

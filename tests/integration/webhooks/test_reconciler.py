@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from payment_service.adapters.db.advisory_lock import AdvisoryLock
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
@@ -20,30 +18,10 @@ from payment_service.domain.errors import NotFound, Unavailable
 from payment_service.domain.processor import EventPage, RemoteEvent
 from payment_service.domain.states import PaymentState, WebhookEventState
 from tests.integration.db import builders
-from tests.integration.webhooks.stack import PaymentStack, build_stack, gateway_config
+from tests.integration.webhooks.stack import PaymentStack, build_stack
 from tests.integration.webhooks.support import load_payment, stored_events
 from tests.support.localstripe import LocalStripe
 from tests.support.outage_proxy import OutageProxy
-
-
-@pytest_asyncio.fixture
-async def gateway(localstripe: LocalStripe) -> AsyncIterator[StripeGateway]:
-    gw = StripeGateway(gateway_config(localstripe.base_url, localstripe.api_key))
-    try:
-        yield gw
-    finally:
-        await gw.close()
-
-
-@pytest_asyncio.fixture
-async def proxied_gateway(
-    outage_proxy: OutageProxy, localstripe: LocalStripe
-) -> AsyncIterator[StripeGateway]:
-    gw = StripeGateway(gateway_config(outage_proxy.base_url, localstripe.api_key, timeout_s=2.0))
-    try:
-        yield gw
-    finally:
-        await gw.close()
 
 
 @pytest.fixture

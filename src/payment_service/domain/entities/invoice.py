@@ -54,17 +54,9 @@ class Invoice:
         return Money(self.total, self.currency)
 
     def move_to(self, target: InvoiceState) -> None:
-        INVOICE_TRANSITIONS.check("invoice", self.id, self.state, target)
-        if target is not self.state:
-            self.state = target
-            self.update_time = utcnow()
+        """Move by our own decision; raise InvalidTransition when the table forbids it."""
+        INVOICE_TRANSITIONS.move(self, target)
 
     def apply_remote_state(self, target: InvoiceState, observed_at: datetime) -> bool:
-        if not INVOICE_TRANSITIONS.accepts_observation(
-            self.state, target, self.remote_updated_at, observed_at
-        ):
-            return False
-        self.state = target
-        self.remote_updated_at = observed_at
-        self.update_time = utcnow()
-        return True
+        """Apply a state seen at Stripe; False (and no change) when stale or not allowed."""
+        return INVOICE_TRANSITIONS.observe(self, target, observed_at)

@@ -76,21 +76,11 @@ class Payment:
 
     def move_to(self, target: PaymentState) -> None:
         """Move by our own decision; raise InvalidTransition when the table forbids it."""
-        PAYMENT_TRANSITIONS.check("payment", self.id, self.state, target)
-        if target is not self.state:
-            self.state = target
-            self.update_time = utcnow()
+        PAYMENT_TRANSITIONS.move(self, target)
 
     def apply_remote_state(self, target: PaymentState, observed_at: datetime) -> bool:
         """Apply a state seen at Stripe; False (and no change) when stale or not allowed."""
-        if not PAYMENT_TRANSITIONS.accepts_observation(
-            self.state, target, self.remote_updated_at, observed_at
-        ):
-            return False
-        self.state = target
-        self.remote_updated_at = observed_at
-        self.update_time = utcnow()
-        return True
+        return PAYMENT_TRANSITIONS.observe(self, target, observed_at)
 
     def record_refunded_total(self, amount_refunded: int) -> bool:
         """Take Stripe's cumulative refunded amount (it only grows); True if it changed."""

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from payment_service.domain.clock import utcnow
+from payment_service.domain.ids import new_id
+from payment_service.domain.processor import RemotePaymentMethod
 from payment_service.domain.states import PaymentMethodState
 from payment_service.domain.transitions import PAYMENT_METHOD_TRANSITIONS
 
@@ -27,11 +29,33 @@ class PaymentMethod:
     create_time: datetime = field(default_factory=utcnow)
     update_time: datetime = field(default_factory=utcnow)
 
+    @classmethod
+    def from_remote(
+        cls,
+        remote: RemotePaymentMethod,
+        *,
+        account_id: str,
+        customer_id: str,
+        state: PaymentMethodState = PaymentMethodState.ATTACHED,
+    ) -> PaymentMethod:
+        """A new row for a Stripe payment method: its display facts, never card data."""
+        return cls(
+            id=new_id("pmt"),
+            account_id=account_id,
+            customer_id=customer_id,
+            stripe_payment_method_id=remote.stripe_id,
+            type=remote.type or "card",
+            brand=remote.brand,
+            last4=remote.last4,
+            exp_month=remote.exp_month,
+            exp_year=remote.exp_year,
+            fingerprint=remote.fingerprint,
+            billing_name=remote.billing_name,
+            state=state,
+        )
+
     def move_to(self, target: PaymentMethodState) -> None:
-        PAYMENT_METHOD_TRANSITIONS.check("payment_method", self.id, self.state, target)
-        if target is not self.state:
-            self.state = target
-            self.update_time = utcnow()
+        PAYMENT_METHOD_TRANSITIONS.move(self, target)
 
     def detach(self) -> None:
         self.move_to(PaymentMethodState.DETACHED)

@@ -47,17 +47,9 @@ class Refund:
         return self.state in RESERVING_REFUND_STATES
 
     def move_to(self, target: RefundState) -> None:
-        REFUND_TRANSITIONS.check("refund", self.id, self.state, target)
-        if target is not self.state:
-            self.state = target
-            self.update_time = utcnow()
+        """Move by our own decision; raise InvalidTransition when the table forbids it."""
+        REFUND_TRANSITIONS.move(self, target)
 
     def apply_remote_state(self, target: RefundState, observed_at: datetime) -> bool:
-        if not REFUND_TRANSITIONS.accepts_observation(
-            self.state, target, self.remote_updated_at, observed_at
-        ):
-            return False
-        self.state = target
-        self.remote_updated_at = observed_at
-        self.update_time = utcnow()
-        return True
+        """Apply a state seen at Stripe; False (and no change) when stale or not allowed."""
+        return REFUND_TRANSITIONS.observe(self, target, observed_at)

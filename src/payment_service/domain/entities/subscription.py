@@ -41,17 +41,9 @@ class Subscription:
         return SUBSCRIPTION_TRANSITIONS.is_terminal(self.state)
 
     def move_to(self, target: SubscriptionState) -> None:
-        SUBSCRIPTION_TRANSITIONS.check("subscription", self.id, self.state, target)
-        if target is not self.state:
-            self.state = target
-            self.update_time = utcnow()
+        """Move by our own decision; raise InvalidTransition when the table forbids it."""
+        SUBSCRIPTION_TRANSITIONS.move(self, target)
 
     def apply_remote_state(self, target: SubscriptionState, observed_at: datetime) -> bool:
-        if not SUBSCRIPTION_TRANSITIONS.accepts_observation(
-            self.state, target, self.remote_updated_at, observed_at
-        ):
-            return False
-        self.state = target
-        self.remote_updated_at = observed_at
-        self.update_time = utcnow()
-        return True
+        """Apply a state seen at Stripe; False (and no change) when stale or not allowed."""
+        return SUBSCRIPTION_TRANSITIONS.observe(self, target, observed_at)
