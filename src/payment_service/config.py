@@ -108,6 +108,8 @@ class Settings(BaseSettings):
 
     # --- observability ---------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Recovery tests only: comma-separated crash points (bootstrap/failpoints.py).
+    test_failpoints: str = ""
 
     @field_validator("currencies")
     @classmethod

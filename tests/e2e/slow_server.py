@@ -14,8 +14,8 @@ import grpc.aio
 from payments.v1 import payment_service_pb2, payment_service_pb2_grpc
 
 from payment_service.api.grpc.services import Servicers
+from payment_service.bootstrap.app import serve
 from payment_service.config import load_settings
-from payment_service.main import serve
 
 _log = logging.getLogger("tests.e2e.slow_server")
 

@@ -17,10 +17,10 @@ from payments.v1 import payment_service_pb2, payment_service_pb2_grpc
 from payment_service.api.grpc.context import current_caller
 from payment_service.api.grpc.interceptor import ServiceInterceptor
 from payment_service.api.grpc.services import Servicers
-from payment_service.app import deadlines
+from payment_service.app.common import request_context as deadlines
+from payment_service.bootstrap.app import App, build_app
 from payment_service.config import Settings
 from payment_service.domain import errors
-from payment_service.main import App, build_app
 from payment_service.observability.metrics import Metrics
 from payment_service.security.jwt_verifier import JwtVerifier
 from tests.e2e.conftest import error_info, rich_status

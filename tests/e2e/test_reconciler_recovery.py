@@ -19,7 +19,6 @@ from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import StripeGateway, StripeGatewayConfig
 from payment_service.domain.clock import utcnow
 from payment_service.domain.states import PaymentState
-from payment_service.failpoints import ENV_VAR as FAILPOINTS
 from tests.e2e.test_webhooks_delivery import (
     WEBHOOK_PATH,
     run_cli,
@@ -30,6 +29,8 @@ from tests.e2e.test_webhooks_delivery import (
 from tests.integration.webhooks.support import SECRET
 from tests.support.localstripe import LocalStripe
 from tests.support.server import ServerProcess, bearer, make_token
+
+FAILPOINTS = "PAYMENT_TEST_FAILPOINTS"
 
 # A short Stripe timeout keeps the create lease (timeout x attempts + 5 s) short.
 FAST_LEASE = {"stripe_timeout_s": "1", "stripe_max_network_retries": "0"}

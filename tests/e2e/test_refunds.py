@@ -25,10 +25,11 @@ from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import StripeGateway
 from payment_service.api.grpc.refund_servicer import RefundServicer
 from payment_service.api.grpc.services import Servicers
-from payment_service.app.refunds import RefundRules, Refunds
+from payment_service.app.refunds.rules import RefundRules
+from payment_service.app.refunds.service import Refunds
+from payment_service.bootstrap.app import build_app
 from payment_service.config import Settings
 from payment_service.domain.states import PaymentState
-from payment_service.main import build_app
 from tests.e2e.conftest import error_info, rich_status
 from tests.integration.refunds.helpers import StoredPayment, refunds_at_stripe, succeeded_payment
 from tests.integration.webhooks.support import SECRET, event, signed

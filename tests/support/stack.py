@@ -17,8 +17,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from payments.v1 import payment_service_pb2_grpc, refund_service_pb2_grpc
 
+from payment_service.bootstrap.app import App, build_app
 from payment_service.config import Settings
-from payment_service.main import App, build_app
 from tests.support.server import (
     ALL_SCOPES,
     TEST_AUDIENCE,

@@ -88,6 +88,22 @@ class RemotePaymentIntent:
 
 
 @dataclass(frozen=True, slots=True)
+class NewPaymentIntent:
+    """What a PaymentIntent is created with; ``metadata`` gets our ``payment_id`` added."""
+
+    payment_id: str
+    amount: int  # the currency's minor unit as is (JPY 500 -> 500)
+    currency: str
+    customer: str | None = None
+    payment_method: str | None = None
+    capture_method: CaptureMethod = CaptureMethod.AUTOMATIC
+    confirm: bool = False
+    description: str | None = None
+    receipt_email: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class RemotePaymentMethod:
     stripe_id: str
     type: str
@@ -130,6 +146,8 @@ class RemoteCharge:
     failure_message: str | None
     receipt_url: str | None
     created: int
+    # The charge's refunds when the payload carried all of them; None when it did not.
+    refunds: tuple[RemoteRefund, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

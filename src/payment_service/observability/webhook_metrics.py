@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from payment_service.app.reconciler import RepairReport
+from payment_service.app.ports.reconcile import RepairReport
 
 
 class WebhookMetrics:

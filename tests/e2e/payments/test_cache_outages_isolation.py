@@ -238,7 +238,7 @@ async def test_account_restricted_token_sees_only_its_account(
         ),
         stack.payments.CreatePayment(
             pb.CreatePaymentRequest(
-                request_id=rid(), account_id=theirs, amount=1, currency_code="usd"
+                request_id=rid(), account_id=theirs, amount=100, currency_code="usd"
             ),
             metadata=restricted,
         ),

@@ -26,7 +26,7 @@ async def test_get_for_update_serializes_read_modify_write(
             locked = await uow.payments.get_for_update(p.id)
             assert locked is not None
             await asyncio.sleep(0.02)  # widen the window a lost update would need
-            locked.add_refund(100)
+            locked.amount_refunded += 100
             await uow.payments.update(locked)
             await uow.commit()
 
@@ -56,7 +56,7 @@ async def test_unlocked_read_modify_write_loses_the_race_on_postgresql(
             unlocked = await uow.payments.get(p.id)
             assert unlocked is not None
             await both_read.wait()
-            unlocked.add_refund(100)
+            unlocked.amount_refunded += 100
             await uow.payments.update(unlocked)
             await uow.commit()
 

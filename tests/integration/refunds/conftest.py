@@ -7,7 +7,8 @@ import pytest_asyncio
 from payment_service.adapters.cache.memory import MemoryCache
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import StripeGateway
-from payment_service.app.refunds import RefundRules, Refunds
+from payment_service.app.refunds.rules import RefundRules
+from payment_service.app.refunds.service import Refunds
 
 
 @pytest_asyncio.fixture

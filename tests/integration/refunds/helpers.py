@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import StripeGateway
-from payment_service.app.processor import idempotency_key
+from payment_service.app.ports.processor import idempotency_key
 from payment_service.domain.entities import Payment, Refund
 from payment_service.domain.ids import new_id
+from payment_service.domain.processor import NewPaymentIntent
 from payment_service.domain.states import PaymentState
 from tests.support.localstripe import LocalStripe
 
@@ -39,11 +40,13 @@ async def succeeded_payment(
     account = account_id or f"acct_{payment_id[-8:]}"
     method = await localstripe.create_card_payment_method(VISA)
     intent = await gateway.create_payment_intent(
-        payment_id=payment_id,
-        amount=amount,
-        currency=currency,
-        payment_method=method,
-        confirm=True,
+        NewPaymentIntent(
+            payment_id=payment_id,
+            amount=amount,
+            currency=currency,
+            payment_method=method,
+            confirm=True,
+        ),
         idempotency_key=idempotency_key(payment_id, "create"),
     )
     assert intent.state is PaymentState.SUCCEEDED

@@ -6,7 +6,8 @@ import asyncio
 
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import StripeGateway
-from payment_service.app.refunds import CreateRefund, Refunds
+from payment_service.app.refunds.rules import CreateRefund
+from payment_service.app.refunds.service import Refunds
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Refund
 from payment_service.domain.errors import FailedPrecondition

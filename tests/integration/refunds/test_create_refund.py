@@ -7,9 +7,10 @@ import pytest
 from payment_service.adapters.cache.memory import MemoryCache
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import StripeGateway
-from payment_service.app.entity_codec import encode_entity
-from payment_service.app.payments import cache_key
-from payment_service.app.refunds import CreateRefund, ListRefunds, Refunds
+from payment_service.app.common.entity_codec import encode_entity
+from payment_service.app.payments.rules import cache_key
+from payment_service.app.refunds.rules import CreateRefund, ListRefunds
+from payment_service.app.refunds.service import Refunds
 from payment_service.domain.caller import Caller
 from payment_service.domain.errors import (
     FailedPrecondition,

@@ -10,8 +10,9 @@ import pytest
 from payment_service.adapters.cache.memory import MemoryCache
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import StripeGateway
-from payment_service.app.processor import idempotency_key
-from payment_service.app.refunds import CreateRefund, RefundRules, Refunds
+from payment_service.app.ports.processor import idempotency_key
+from payment_service.app.refunds.rules import CreateRefund, RefundRules
+from payment_service.app.refunds.service import Refunds
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Refund
 from payment_service.domain.errors import FailedPrecondition, Unavailable

@@ -10,9 +10,10 @@ import pytest
 
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import StripeGateway, mapping
-from payment_service.app.event_handling import EventOutcome, ObjectNotYetKnown, OutcomeKind
-from payment_service.app.refund_events import OUTSIDE_CALLER, refund_event_handlers
-from payment_service.app.refunds import CreateRefund, ListRefunds, Refunds
+from payment_service.app.ports.events import EventOutcome, ObjectNotYetKnown, OutcomeKind
+from payment_service.app.refunds.events import refund_event_handlers
+from payment_service.app.refunds.rules import OUTSIDE_CALLER, CreateRefund, ListRefunds
+from payment_service.app.refunds.service import Refunds
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Refund
 from payment_service.domain.errors import FailedPrecondition

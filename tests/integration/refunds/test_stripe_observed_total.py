@@ -8,10 +8,11 @@ import pytest
 from payment_service.adapters.cache.memory import MemoryCache
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import StripeGateway, mapping
-from payment_service.app.payment_sync import api_read_time, apply_payment_intent
-from payment_service.app.refund_events import refund_event_handlers
-from payment_service.app.refunds import CreateRefund, ListRefunds, RefundRules, Refunds
+from payment_service.app.refunds.events import refund_event_handlers
+from payment_service.app.refunds.rules import CreateRefund, ListRefunds, RefundRules
+from payment_service.app.refunds.service import Refunds
 from payment_service.domain.caller import Caller
+from payment_service.domain.clock import api_read_time
 from payment_service.domain.errors import FailedPrecondition, Unavailable
 from payment_service.domain.pagination import PageRequest
 from payment_service.domain.processor import RemoteEvent
@@ -44,7 +45,7 @@ async def _dashboard_refund_seen_through_the_payment_intent(
     async with uow_factory() as uow:
         payment = await uow.payments.get_for_update(paid.id)
         assert payment is not None
-        apply_payment_intent(payment, intent, api_read_time())
+        payment.apply_intent(intent, api_read_time())
         await uow.payments.update(payment)
         await uow.commit()
     assert (await stored_payment(uow_factory, paid.id)).amount_refunded == amount

@@ -8,7 +8,7 @@ from typing import Any
 
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import StripeGateway
-from payment_service.app.refunds import Refunds
+from payment_service.app.refunds.service import Refunds
 from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import Refund
 from payment_service.domain.ids import new_id

@@ -5,13 +5,11 @@ from __future__ import annotations
 from payment_service.adapters.cache.memory import MemoryCache
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import StripeGateway, mapping
-from payment_service.app.billing_events import billing_event_handlers
-from payment_service.app.entity_codec import encode_entity
-from payment_service.app.event_registry import build_event_registry
-from payment_service.app.payment_events import payment_event_handlers
-from payment_service.app.payments import cache_key
-from payment_service.app.refund_events import refund_event_handlers
-from payment_service.app.webhooks import Delivery, Webhooks
+from payment_service.app.common.entity_codec import encode_entity
+from payment_service.app.payments.rules import cache_key
+from payment_service.app.webhooks.policy import Delivery
+from payment_service.app.webhooks.service import Webhooks
+from payment_service.bootstrap.services import event_registry
 from payment_service.domain.processor import RemoteEvent
 from payment_service.domain.states import PaymentRefundState
 from tests.integration.refunds.helpers import stored_payment, succeeded_payment
@@ -29,11 +27,7 @@ class _Outcomes:
 async def test_dashboard_refund_event_through_the_webhook_pipeline(
     uow_factory: SqlUnitOfWorkFactory, gateway: StripeGateway, localstripe: LocalStripe
 ) -> None:
-    registry = build_event_registry(
-        payment_event_handlers(mapping, gateway),
-        billing_event_handlers(),
-        refund_event_handlers(mapping=mapping, processor=gateway),
-    )
+    registry = event_registry(gateway)
     assert not {"refund.created", "charge.refunded"} & registry.missing_required()
     cache, metrics = MemoryCache(), _Outcomes()
     webhooks = Webhooks(uow_factory, registry, mapping, cache, metrics)

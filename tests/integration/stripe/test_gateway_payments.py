@@ -7,14 +7,14 @@ import uuid
 import pytest
 
 from payment_service.adapters.stripe import StripeGateway
-from payment_service.app.processor import idempotency_key
+from payment_service.app.ports.processor import idempotency_key
 from payment_service.domain.errors import (
     CardDeclined,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
 )
-from payment_service.domain.processor import ProcessorCardDeclined, RemoteCustomer
+from payment_service.domain.processor import NewPaymentIntent, ProcessorCardDeclined, RemoteCustomer
 from payment_service.domain.states import CaptureMethod, PaymentState, RefundReason, RefundState
 from tests.support.localstripe import LocalStripe
 
@@ -92,15 +92,17 @@ async def test_automatic_capture_succeeds_and_sends_our_idempotency_key(
     customer, pm = await customer_with_card(gateway, localstripe)
     pay = new_id("pay")
     pi = await gateway.create_payment_intent(
-        payment_id=pay,
-        amount=1050,
-        currency="USD",
-        customer=customer.stripe_id,
-        payment_method=pm,
-        confirm=True,
-        description="order 1",
-        receipt_email="a@example.com",
-        metadata={"order": "1"},
+        NewPaymentIntent(
+            payment_id=pay,
+            amount=1050,
+            currency="USD",
+            customer=customer.stripe_id,
+            payment_method=pm,
+            confirm=True,
+            description="order 1",
+            receipt_email="a@example.com",
+            metadata={"order": "1"},
+        ),
         idempotency_key=idempotency_key(pay, "create"),
     )
     assert pi.state is PaymentState.SUCCEEDED
@@ -135,12 +137,14 @@ async def test_zero_decimal_amount_is_sent_as_is(
     customer, pm = await customer_with_card(gateway, localstripe)
     pay = new_id("pay")
     pi = await gateway.create_payment_intent(
-        payment_id=pay,
-        amount=500,
-        currency="jpy",
-        customer=customer.stripe_id,
-        payment_method=pm,
-        confirm=True,
+        NewPaymentIntent(
+            payment_id=pay,
+            amount=500,
+            currency="jpy",
+            customer=customer.stripe_id,
+            payment_method=pm,
+            confirm=True,
+        ),
         idempotency_key=idempotency_key(pay, "create"),
     )
     raw = await localstripe.retrieve("payment_intents", pi.stripe_id)
@@ -154,13 +158,15 @@ async def test_manual_capture_then_partial_capture(
     customer, pm = await customer_with_card(gateway, localstripe)
     pay = new_id("pay")
     pi = await gateway.create_payment_intent(
-        payment_id=pay,
-        amount=1000,
-        currency="eur",
-        customer=customer.stripe_id,
-        payment_method=pm,
-        capture_method=CaptureMethod.MANUAL,
-        confirm=True,
+        NewPaymentIntent(
+            payment_id=pay,
+            amount=1000,
+            currency="eur",
+            customer=customer.stripe_id,
+            payment_method=pm,
+            capture_method=CaptureMethod.MANUAL,
+            confirm=True,
+        ),
         idempotency_key=idempotency_key(pay, "create"),
     )
     assert pi.state is PaymentState.REQUIRES_CAPTURE
@@ -189,10 +195,7 @@ async def test_create_then_confirm_with_payment_method(
     customer, pm = await customer_with_card(gateway, localstripe)
     pay = new_id("pay")
     pi = await gateway.create_payment_intent(
-        payment_id=pay,
-        amount=700,
-        currency="usd",
-        customer=customer.stripe_id,
+        NewPaymentIntent(payment_id=pay, amount=700, currency="usd", customer=customer.stripe_id),
         idempotency_key=idempotency_key(pay, "create"),
     )
     assert pi.state is PaymentState.REQUIRES_PAYMENT_METHOD
@@ -210,12 +213,14 @@ async def test_decline_on_charge_is_card_declined_with_the_payment_intent(
     pay = new_id("pay")
     with pytest.raises(ProcessorCardDeclined) as caught:
         await gateway.create_payment_intent(
-            payment_id=pay,
-            amount=1000,
-            currency="usd",
-            customer=customer.stripe_id,
-            payment_method=pm,
-            confirm=True,
+            NewPaymentIntent(
+                payment_id=pay,
+                amount=1000,
+                currency="usd",
+                customer=customer.stripe_id,
+                payment_method=pm,
+                confirm=True,
+            ),
             idempotency_key=idempotency_key(pay, "create"),
         )
     error = caught.value
@@ -254,12 +259,14 @@ async def test_three_d_secure_requires_action_then_authenticate(
     customer, pm = await customer_with_card(gateway, localstripe, THREE_D_SECURE)
     pay = new_id("pay")
     pi = await gateway.create_payment_intent(
-        payment_id=pay,
-        amount=2000,
-        currency="eur",
-        customer=customer.stripe_id,
-        payment_method=pm,
-        confirm=True,
+        NewPaymentIntent(
+            payment_id=pay,
+            amount=2000,
+            currency="eur",
+            customer=customer.stripe_id,
+            payment_method=pm,
+            confirm=True,
+        ),
         idempotency_key=idempotency_key(pay, "create"),
     )
     assert pi.state is PaymentState.REQUIRES_ACTION
@@ -280,12 +287,14 @@ async def test_failed_authentication_goes_back_to_requires_payment_method(
     customer, pm = await customer_with_card(gateway, localstripe, THREE_D_SECURE)
     pay = new_id("pay")
     pi = await gateway.create_payment_intent(
-        payment_id=pay,
-        amount=2000,
-        currency="eur",
-        customer=customer.stripe_id,
-        payment_method=pm,
-        confirm=True,
+        NewPaymentIntent(
+            payment_id=pay,
+            amount=2000,
+            currency="eur",
+            customer=customer.stripe_id,
+            payment_method=pm,
+            confirm=True,
+        ),
         idempotency_key=idempotency_key(pay, "create"),
     )
     await localstripe.authenticate(pi.stripe_id, success=False)
@@ -298,13 +307,15 @@ async def test_cancel(gateway: StripeGateway, localstripe: LocalStripe) -> None:
     customer, pm = await customer_with_card(gateway, localstripe)
     pay = new_id("pay")
     pi = await gateway.create_payment_intent(
-        payment_id=pay,
-        amount=1000,
-        currency="usd",
-        customer=customer.stripe_id,
-        payment_method=pm,
-        capture_method=CaptureMethod.MANUAL,
-        confirm=True,
+        NewPaymentIntent(
+            payment_id=pay,
+            amount=1000,
+            currency="usd",
+            customer=customer.stripe_id,
+            payment_method=pm,
+            capture_method=CaptureMethod.MANUAL,
+            confirm=True,
+        ),
         idempotency_key=idempotency_key(pay, "create"),
     )
     canceled = await gateway.cancel_payment_intent(
@@ -321,12 +332,14 @@ async def test_refunds(gateway: StripeGateway, localstripe: LocalStripe) -> None
     customer, pm = await customer_with_card(gateway, localstripe)
     pay = new_id("pay")
     pi = await gateway.create_payment_intent(
-        payment_id=pay,
-        amount=1000,
-        currency="usd",
-        customer=customer.stripe_id,
-        payment_method=pm,
-        confirm=True,
+        NewPaymentIntent(
+            payment_id=pay,
+            amount=1000,
+            currency="usd",
+            customer=customer.stripe_id,
+            payment_method=pm,
+            confirm=True,
+        ),
         idempotency_key=idempotency_key(pay, "create"),
     )
     ref_row = new_id("re")
@@ -352,11 +365,13 @@ async def test_find_payment_intent_by_payment_id(
     customer, pm = await customer_with_card(gateway, localstripe)
     pay = new_id("pay")
     created = await gateway.create_payment_intent(
-        payment_id=pay,
-        amount=1000,
-        currency="usd",
-        customer=customer.stripe_id,
-        payment_method=pm,
+        NewPaymentIntent(
+            payment_id=pay,
+            amount=1000,
+            currency="usd",
+            customer=customer.stripe_id,
+            payment_method=pm,
+        ),
         idempotency_key=idempotency_key(pay, "create"),
     )
     found = await gateway.find_payment_intent_by_payment_id(pay, customer=customer.stripe_id)

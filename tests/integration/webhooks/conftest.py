@@ -17,18 +17,15 @@ from payment_service.adapters.stripe import mapping
 from payment_service.adapters.stripe.webhook_signature import StripeSignatureVerifier
 from payment_service.api.http.sidecar import HttpSidecar
 from payment_service.api.http.webhooks import webhook_route
-from payment_service.app.billing_events import billing_event_handlers
-from payment_service.app.event_handling import EventHandler, EventOutcome
-from payment_service.app.event_registry import build_event_registry
-from payment_service.app.payment_events import payment_event_handlers
-from payment_service.app.ports import UnitOfWork
-from payment_service.app.webhooks import RetryPolicy, Webhooks
+from payment_service.app.ports.events import EventHandler, EventOutcome
+from payment_service.app.ports.storage import UnitOfWork
+from payment_service.app.webhooks.policy import RetryPolicy
+from payment_service.app.webhooks.service import Webhooks
+from payment_service.bootstrap.services import build_services, event_registry
 from payment_service.config import Settings
 from payment_service.domain.errors import NotFound
 from payment_service.domain.processor import RemoteCustomer, RemoteEvent, RemotePaymentMethod
 from payment_service.observability.webhook_metrics import WebhookMetrics
-from payment_service.operations.components import build_webhook_components
-from payment_service.wiring import build_services
 from tests.integration.webhooks.support import OLD_SECRET, SECRET
 from tests.support.localstripe import LocalStripe
 
@@ -100,11 +97,7 @@ async def pipeline(
     processor = StubProcessor()
     cache = RecordingCache()
     registry = CollectorRegistry()
-    events = build_event_registry(
-        payment_event_handlers(mapping, processor),  # type: ignore[arg-type]
-        billing_event_handlers(),
-        {TEST_TYPE: _delegate(extra_handlers)},
-    )
+    events = event_registry(processor, {TEST_TYPE: _delegate(extra_handlers)})  # type: ignore[arg-type]
     webhooks = Webhooks(
         uow_factory,
         events,
@@ -156,8 +149,8 @@ async def unconfigured_endpoint(pipeline: Pipeline) -> AsyncIterator[Endpoint]:
 async def production_endpoint(
     database_url: str, uow_factory: SqlUnitOfWorkFactory, localstripe: LocalStripe
 ) -> AsyncIterator[Endpoint]:
-    """The sidecar serving the registry the service itself builds (build_webhook_components:
-    payment, refund and billing handlers) over the real Stripe gateway (localstripe)."""
+    """The sidecar serving the registry the service itself builds (the composition root:
+    customer, payment, refund and billing handlers) over the real Stripe gateway (localstripe)."""
     settings = Settings(
         database_url=database_url,
         stripe_api_key=localstripe.api_key,
@@ -167,15 +160,14 @@ async def production_endpoint(
         stripe_webhook_secrets=[SECRET, OLD_SECRET],
     )
     services = build_services(settings)
-    for resource in services.resources:
-        await resource.start()
-    components = build_webhook_components(settings, services, CollectorRegistry())
-    sidecar = HttpSidecar(host="127.0.0.1", port=0, routes=components.http_routes())
+    await services.start()
+    sidecar = HttpSidecar(
+        host="127.0.0.1", port=0, routes=[webhook_route(services.webhooks, services.verifier)]
+    )
     await sidecar.start()
     try:
         async with aiohttp.ClientSession() as session:
             yield Endpoint(f"http://127.0.0.1:{sidecar.port}/stripe/webhooks", session)
     finally:
         await sidecar.stop()
-        for resource in reversed(services.resources):
-            await resource.stop()
+        await services.stop()

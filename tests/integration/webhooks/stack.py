@@ -12,21 +12,22 @@ from prometheus_client import CollectorRegistry
 from payment_service.adapters.cache.memory import MemoryCache
 from payment_service.adapters.db.advisory_lock import AdvisoryLock
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
-from payment_service.adapters.stripe import StripeGateway, StripeGatewayConfig, mapping
+from payment_service.adapters.stripe import StripeGateway, StripeGatewayConfig
 from payment_service.adapters.stripe.webhook_signature import StripeSignatureVerifier
 from payment_service.api.http.sidecar import HttpSidecar
 from payment_service.api.http.webhooks import webhook_route
-from payment_service.app.billing_events import billing_event_handlers
-from payment_service.app.customers import Customers
-from payment_service.app.event_registry import build_event_registry
-from payment_service.app.payment_events import payment_event_handlers
-from payment_service.app.payments import CreatePayment, PaymentRules, Payments
-from payment_service.app.processor import PaymentProcessor
-from payment_service.app.reconciler import Reconciler, ReconcilerRules, RepairTask
-from payment_service.app.webhooks import RetryPolicy, Webhooks
+from payment_service.app.payments.rules import CreatePayment, PaymentRules
+from payment_service.app.payments.service import Payments
+from payment_service.app.ports.processor import PaymentProcessor
+from payment_service.app.ports.reconcile import RepairTask
+from payment_service.app.reconcile.reconciler import Reconciler
+from payment_service.app.reconcile.rules import ReconcilerRules
+from payment_service.app.webhooks.policy import RetryPolicy
+from payment_service.app.webhooks.service import Webhooks
+from payment_service.bootstrap.services import Overrides, build_services
+from payment_service.config import Settings
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Payment
-from payment_service.observability.webhook_metrics import ReconcilerMetrics, WebhookMetrics
 from tests.integration.webhooks.support import SECRET
 
 CALLER = Caller(sub="svc-webhook-tests", scopes=frozenset({"payments:write"}))
@@ -69,38 +70,36 @@ def build_stack(
     rules: ReconcilerRules | None = None,
     extra_tasks: Sequence[RepairTask] = (),
 ) -> PaymentStack:
+    """The production wiring (``bootstrap``) over the test's database and Stripe, with
+    fast retry and reconciler schedules."""
     used: Any = processor or gateway
     cache = MemoryCache()
     metrics = CollectorRegistry()
-    customers = Customers(uow_factory, used)
-    payments = Payments(
+    services = build_services(
+        Settings(stripe_api_key="sk_test_stack"),
+        Overrides(
+            uow_factory=uow_factory,
+            processor=used,
+            cache=cache,
+            payment_rules=PaymentRules(currencies=frozenset({"usd"}), stripe_lease_s=5.0),
+            reconciler_rules=rules
+            or ReconcilerRules(pending_grace_s=0, stuck_after_s=1, event_overlap_s=5),
+            retry_policy=RetryPolicy(max_attempts=3, base_delay_s=0.05, max_delay_s=0.2),
+            reconcile_lock=AdvisoryLock(uow_factory.engine, "tests.reconciler"),
+            metrics_registry=metrics,
+            extra_repairs=extra_tasks,
+        ),
+    )
+    return PaymentStack(
         uow_factory,
+        gateway,
         used,
         cache,
-        customers,
-        PaymentRules(currencies=frozenset({"usd"}), stripe_lease_s=5.0),
+        services.payments,
+        services.webhooks,
+        services.reconciler,
+        metrics,
     )
-    registry = build_event_registry(payment_event_handlers(mapping, used), billing_event_handlers())
-    webhooks = Webhooks(
-        uow_factory,
-        registry,
-        mapping,
-        cache,
-        WebhookMetrics(metrics),
-        RetryPolicy(max_attempts=3, base_delay_s=0.05, max_delay_s=0.2),
-    )
-    reconciler = Reconciler(
-        uow_factory,
-        used,
-        payments,
-        webhooks,
-        cache,
-        AdvisoryLock(uow_factory.engine, "tests.reconciler"),
-        ReconcilerMetrics(metrics),
-        rules or ReconcilerRules(pending_grace_s=0, stuck_after_s=1, event_overlap_s=5),
-        extra_tasks,
-    )
-    return PaymentStack(uow_factory, gateway, used, cache, payments, webhooks, reconciler, metrics)
 
 
 async def serve_webhooks(webhooks: Webhooks) -> AsyncIterator[str]:

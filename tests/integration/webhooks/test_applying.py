@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from payment_service.app.event_handling import EventHandler, EventOutcome
-from payment_service.app.webhooks import Delivery
+from payment_service.app.ports.events import EventHandler, EventOutcome
+from payment_service.app.webhooks.policy import Delivery
 from payment_service.domain.processor import RemoteEvent
 from payment_service.domain.states import PaymentState, WebhookEventState
 from tests.integration.webhooks.conftest import TEST_TYPE, Endpoint, Pipeline

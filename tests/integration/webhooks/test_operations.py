@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import io
 
-from payment_service.app.event_handling import EventOutcome
-from payment_service.domain.processor import RemoteEvent
-from payment_service.domain.states import WebhookEventState
-from payment_service.operations.commands import (
+from payment_service.app.ports.events import EventOutcome
+from payment_service.cli.commands import (
     EXIT_FAILURE,
     EXIT_OK,
     webhooks_list_command,
     webhooks_replay_command,
 )
+from payment_service.domain.processor import RemoteEvent
+from payment_service.domain.states import WebhookEventState
 from tests.integration.webhooks.conftest import TEST_TYPE, Endpoint, Pipeline
 from tests.integration.webhooks.support import event, signed, stored_events
 

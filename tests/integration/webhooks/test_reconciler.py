@@ -12,7 +12,9 @@ from payment_service.adapters.db.advisory_lock import AdvisoryLock
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import StripeGateway
 from payment_service.adapters.stripe.compat import page_newest_first
-from payment_service.app.reconciler import EVENTS_CURSOR_KEY, ReconcilerRules, RepairReport
+from payment_service.app.ports.reconcile import RepairReport
+from payment_service.app.reconcile.catch_up import EVENTS_CURSOR_KEY
+from payment_service.app.reconcile.rules import ReconcilerRules
 from payment_service.domain.clock import utcnow
 from payment_service.domain.errors import NotFound, Unavailable
 from payment_service.domain.processor import EventPage, RemoteEvent
@@ -43,8 +45,8 @@ class CrashAfterCreate:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._gateway, name)
 
-    async def create_payment_intent(self, **kwargs: Any) -> Any:
-        await self._gateway.create_payment_intent(**kwargs)
+    async def create_payment_intent(self, *args: Any, **kwargs: Any) -> Any:
+        await self._gateway.create_payment_intent(*args, **kwargs)
         raise Unavailable("connection lost after Stripe answered")
 
 
@@ -184,24 +186,21 @@ async def test_extra_repair_tasks_run_and_a_failing_one_does_not_stop_the_pass(
 ) -> None:
     ran: list[str] = []
 
-    async def finish_pending_refunds() -> RepairReport:
-        ran.append("refunds")
+    async def extra_repair() -> RepairReport:
+        ran.append("extra")
         return RepairReport(
-            task="finish_pending_refunds", repaired=2, unresolved=1, oldest_unresolved_age_s=42
+            task="extra_repair", repaired=2, unresolved=1, oldest_unresolved_age_s=42
         )
 
     async def broken() -> RepairReport:
         raise RuntimeError("bug")
 
-    stack = build_stack(uow_factory, gateway, extra_tasks=[broken, finish_pending_refunds])
+    stack = build_stack(uow_factory, gateway, extra_tasks=[broken, extra_repair])
     reports = await stack.reconciler.run_once()
-    assert ran == ["refunds"]
+    assert ran == ["extra"]
     assert _report(reports, "broken").errors == 1
-    assert _report(reports, "finish_pending_refunds").repaired == 2
-    assert (
-        stack.metric("reconciler_oldest_unresolved_age_seconds", {"task": "finish_pending_refunds"})
-        == 42
-    )
+    assert _report(reports, "extra_repair").repaired == 2
+    assert stack.metric("reconciler_oldest_unresolved_age_seconds", {"task": "extra_repair"}) == 42
     assert stack.metric("reconciler_runs_total", {"result": "done"}) == 1
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from payment_service.app.event_handling import EventOutcome
-from payment_service.app.ports import UnitOfWork
-from payment_service.app.webhooks import Delivery
+from payment_service.app.ports.events import EventOutcome
+from payment_service.app.ports.storage import UnitOfWork
+from payment_service.app.webhooks.policy import Delivery
 from payment_service.domain.clock import utcnow
 from payment_service.domain.errors import Unavailable
 from payment_service.domain.processor import RemoteEvent
@@ -115,7 +115,7 @@ async def test_billing_events_stored_as_ignored_can_be_replayed(
 async def test_an_attempt_that_outlived_its_lease_applies_nothing(
     endpoint: Endpoint, pipeline: Pipeline
 ) -> None:
-    from payment_service.app.event_handling import fetched
+    from payment_service.app.common.stripe_reads import fetched
 
     calls: list[str] = []
     pipeline.extra[TEST_TYPE] = _failing(RuntimeError("first try fails"), calls)  # type: ignore[assignment]
@@ -141,9 +141,9 @@ async def test_an_attempt_that_outlived_its_lease_applies_nothing(
 
     pipeline.extra[TEST_TYPE] = slow
     await asyncio.sleep(0.1)  # due again
-    claimed = await pipeline.webhooks._claim(10)
+    claimed = await pipeline.webhooks.retrier.claim(10)
     assert [c.id for c in claimed] == [failed.id]
-    assert await pipeline.webhooks._attempt(claimed[0]) is Delivery.SKIPPED
+    assert await pipeline.webhooks.retrier.attempt(claimed[0]) is Delivery.SKIPPED
     assert applied == []
     [record] = await stored_events(pipeline.uow_factory)
     assert record.state is WebhookEventState.FAILED

@@ -12,11 +12,9 @@ from prometheus_client import CollectorRegistry
 from payment_service.adapters.cache.memory import MemoryCache
 from payment_service.adapters.db.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import mapping
-from payment_service.app.billing_events import billing_event_handlers
-from payment_service.app.event_registry import build_event_registry
-from payment_service.app.payment_events import payment_event_handlers
-from payment_service.app.refund_events import refund_event_handlers
-from payment_service.app.webhooks import Delivery, Webhooks
+from payment_service.app.webhooks.policy import Delivery
+from payment_service.app.webhooks.service import Webhooks
+from payment_service.bootstrap.services import event_registry
 from payment_service.domain.errors import NotFound
 from payment_service.domain.processor import RemoteCharge, RemoteRefund
 from payment_service.domain.states import PaymentState
@@ -95,11 +93,7 @@ async def test_every_stripe_read_happens_with_no_transaction_open(
         amount_received=1000,
     )
     processor = RecordingProcessor(factory, "pi_reads_1")
-    registry = build_event_registry(
-        payment_event_handlers(mapping, processor),  # type: ignore[arg-type]
-        refund_event_handlers(mapping=mapping, processor=processor),  # type: ignore[arg-type]
-        billing_event_handlers(),
-    )
+    registry = event_registry(processor)  # type: ignore[arg-type]
     webhooks = Webhooks(
         factory,  # type: ignore[arg-type]
         registry,

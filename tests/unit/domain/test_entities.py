@@ -4,7 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from payment_service.domain import refund_rules
 from payment_service.domain.entities import (
+    RESERVING_REFUND_STATES,
     Invoice,
     Payment,
     PaymentMethod,
@@ -12,8 +14,8 @@ from payment_service.domain.entities import (
     Subscription,
     WebhookEvent,
 )
-from payment_service.domain.errors import FailedPrecondition, InvalidTransition
-from payment_service.domain.money import Money
+from payment_service.domain.errors import InvalidTransition
+from payment_service.domain.refund_rules import RefundTotals
 from payment_service.domain.states import (
     InvoiceState,
     PaymentMethodState,
@@ -91,33 +93,28 @@ def test_naive_observation_time_is_a_bug() -> None:
 
 def test_refund_state_and_refundable_amount() -> None:
     p = payment(state=PaymentState.SUCCEEDED, amount_received=1000)
-    assert p.money == Money(1000, "usd")
     assert p.refund_state is PaymentRefundState.NONE
-    p.add_refund(400)
+    assert refund_rules.refundable(p, RefundTotals(succeeded=0, in_flight=0)) == 1000
+    assert refund_rules.settle_refunded(p, succeeded=400)
     assert p.refund_state is PaymentRefundState.PARTIALLY_REFUNDED
-    assert p.refundable_amount == 600
-    with pytest.raises(FailedPrecondition) as info:
-        p.add_refund(601)
-    assert info.value.reason == "AMOUNT_EXCEEDS_REFUNDABLE"
-    p.add_refund(600)
+    assert refund_rules.refundable(p, RefundTotals(succeeded=400, in_flight=0)) == 600
+    assert refund_rules.refundable(p, RefundTotals(succeeded=400, in_flight=600)) == 0
+    assert refund_rules.settle_refunded(p, succeeded=1000)
     assert p.refund_state is PaymentRefundState.REFUNDED
-    assert p.refundable_amount == 0
-    p.remove_refund(600)
-    assert p.amount_refunded == 400
 
 
-def test_cumulative_refund_total_only_grows() -> None:
-    p = payment(state=PaymentState.SUCCEEDED, amount_received=1000)
-    assert p.record_refunded_total(500)
-    assert not p.record_refunded_total(300)
-    assert p.amount_refunded == 500
+def test_stripes_refunded_total_is_never_undercut_by_our_rows() -> None:
+    p = payment(state=PaymentState.SUCCEEDED, amount_received=1000, stripe_amount_refunded=500)
+    assert refund_rules.refundable(p, RefundTotals(succeeded=300, in_flight=0)) == 500
+    assert refund_rules.unexplained(p, RefundTotals(succeeded=300, in_flight=100)) == 100
+    assert refund_rules.settle_refunded(p, succeeded=300)
+    assert (p.amount_refunded, p.stripe_amount_refunded) == (500, 500)
+    assert not refund_rules.settle_refunded(p, succeeded=300)
 
 
-def test_only_succeeded_payments_gain_refunds() -> None:
+def test_only_succeeded_payments_have_anything_to_refund() -> None:
     p = payment(state=PaymentState.REQUIRES_CAPTURE, amount_capturable=1000)
-    assert p.refundable_amount == 0
-    with pytest.raises(FailedPrecondition):
-        p.record_refunded_total(100)
+    assert refund_rules.refundable(p, RefundTotals(succeeded=0, in_flight=0)) == 0
 
 
 def test_refund_may_fail_after_success_but_not_come_back() -> None:
@@ -131,10 +128,13 @@ def test_refund_may_fail_after_success_but_not_come_back() -> None:
         amount=100,
         currency="usd",
     )
-    assert r.reserves_amount
+    assert r.state in RESERVING_REFUND_STATES
     assert r.apply_remote_state(RefundState.SUCCEEDED, T0)
     assert r.apply_remote_state(RefundState.FAILED, T0 + timedelta(seconds=1))
-    assert not r.reserves_amount
+    assert r.state not in RESERVING_REFUND_STATES
+    # A refund that failed after it had succeeded gives all of it back.
+    r.stripe_refund_id = "re_1"
+    assert refund_rules.failed_share(r, RefundState.SUCCEEDED, unexplained_now=0) == 100
     assert not r.apply_remote_state(RefundState.SUCCEEDED, T0 + timedelta(seconds=2))
     assert r.state is RefundState.FAILED
 

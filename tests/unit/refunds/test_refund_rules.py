@@ -9,8 +9,10 @@ from payments.v1 import refund_service_pb2 as pb
 
 from payment_service.adapters.cache.memory import MemoryCache
 from payment_service.api.grpc.refund_servicer import REFUND_REASONS, REFUND_STATES, refund_to_proto
-from payment_service.app.refunds import CreateRefund, Refunds, apply_remote, awaits_stripe
+from payment_service.app.refunds.rules import CreateRefund
+from payment_service.app.refunds.service import Refunds
 from payment_service.domain.caller import Caller
+from payment_service.domain.clock import from_unix
 from payment_service.domain.entities import Refund
 from payment_service.domain.errors import InvalidArgument
 from payment_service.domain.processor import RemoteRefund
@@ -75,21 +77,21 @@ async def test_every_bad_field_is_reported_before_any_io() -> None:
 
 def test_observations_move_forward_only() -> None:
     refund = _refund()
-    assert awaits_stripe(refund)
-    assert apply_remote(refund, _remote(RefundState.FAILED, "x" * 80), 1_700_000_100)
+    assert refund.awaits_stripe
+    assert refund.apply_remote(_remote(RefundState.FAILED, "x" * 80), from_unix(1_700_000_100))
     assert (refund.state, refund.stripe_refund_id) == (RefundState.FAILED, "re_1")
     assert refund.failure_reason == "x" * 64  # the column's width
-    assert not awaits_stripe(refund)
+    assert not refund.awaits_stripe
     # An older event, and a move out of a final state, change nothing.
-    assert not apply_remote(refund, _remote(RefundState.SUCCEEDED), 1_700_000_050)
-    assert not apply_remote(refund, _remote(RefundState.SUCCEEDED), 1_700_000_200)
+    assert not refund.apply_remote(_remote(RefundState.SUCCEEDED), from_unix(1_700_000_050))
+    assert not refund.apply_remote(_remote(RefundState.SUCCEEDED), from_unix(1_700_000_200))
     assert refund.state is RefundState.FAILED
 
 
 def test_a_stale_observation_still_links_the_stripe_id() -> None:
     refund = _refund(state=RefundState.SUCCEEDED)
     refund.remote_updated_at = None
-    assert apply_remote(refund, _remote(RefundState.PENDING), 1_700_000_000)  # linked
+    assert refund.apply_remote(_remote(RefundState.PENDING), from_unix(1_700_000_000))  # linked
     assert (refund.state, refund.stripe_refund_id) == (RefundState.SUCCEEDED, "re_1")
 
 

@@ -11,8 +11,8 @@ from stripe.params import PaymentIntentCancelParams, PaymentIntentCreateParams, 
 
 from payment_service.adapters.stripe import compat
 from payment_service.adapters.stripe.config import StripeGatewayConfig, is_loopback_url
-from payment_service.app import deadlines
-from payment_service.app.processor import idempotency_key
+from payment_service.app.common import request_context as deadlines
+from payment_service.app.ports.processor import idempotency_key
 from payment_service.config import ConfigError
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 
 from payment_service.adapters.stripe import mapping
-from payment_service.app.billing_events import billing_event_handlers
-from payment_service.app.event_handling import EventOutcome, OutcomeKind
-from payment_service.app.event_registry import (
-    REQUIRED_EVENT_TYPES,
-    build_event_registry,
-    store_only,
-)
-from payment_service.app.payment_events import payment_event_handlers
+from payment_service.app.billing.events import billing_event_handlers
+from payment_service.app.customers.events import customer_event_handlers
+from payment_service.app.payments.events import payment_event_handlers
+from payment_service.app.ports.event_types import REQUIRED_EVENT_TYPES
+from payment_service.app.ports.events import EventOutcome, OutcomeKind
+from payment_service.app.webhooks.registry import build_event_registry, store_only
 from payment_service.domain.processor import RemoteEvent
 
 REFUND_TYPES = (
@@ -34,7 +32,8 @@ def _event(event_type: str) -> RemoteEvent:
 
 def test_payment_billing_and_refund_maps_cover_every_required_type() -> None:
     registry = build_event_registry(
-        payment_event_handlers(mapping, processor=None),  # type: ignore[arg-type]
+        customer_event_handlers(mapping, processor=None),  # type: ignore[arg-type]
+        payment_event_handlers(mapping),
         billing_event_handlers(),
         dict.fromkeys(REFUND_TYPES, _refund_handler),
     )
@@ -44,7 +43,8 @@ def test_payment_billing_and_refund_maps_cover_every_required_type() -> None:
 
 def test_the_payment_and_billing_modules_define_no_refund_handler() -> None:
     registry = build_event_registry(
-        payment_event_handlers(mapping, processor=None),  # type: ignore[arg-type]
+        customer_event_handlers(mapping, processor=None),  # type: ignore[arg-type]
+        payment_event_handlers(mapping),
         billing_event_handlers(),
     )
     assert registry.missing_required() == frozenset(REFUND_TYPES)

@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 from payment_service.adapters.stripe import mapping
-from payment_service.app.webhooks import RetryPolicy, event_payload
+from payment_service.app.webhooks.policy import RetryPolicy
 from payment_service.domain.processor import RemoteEvent
 
 
@@ -27,14 +27,14 @@ def test_event_payload_round_trips_through_the_stripe_mapping() -> None:
         api_version="2025-08-27.basil",
         previous_attributes={"status": "processing"},
     )
-    body = json.loads(event_payload(original))
+    body = json.loads(mapping.encode_event(original))
     assert body["object"] == "event"
     assert mapping.to_event(body) == original
 
 
 def test_default_budget_covers_stripes_three_days_with_capped_delays() -> None:
+    from payment_service.bootstrap.services import retry_policy
     from payment_service.config import Settings
-    from payment_service.operations.components import retry_policy
 
     for policy in (RetryPolicy(), retry_policy(Settings())):
         assert policy.max_delay_s == 600.0
@@ -44,8 +44,8 @@ def test_default_budget_covers_stripes_three_days_with_capped_delays() -> None:
 
 
 def test_claim_lease_covers_the_stripe_reads_of_an_attempt_or_is_configured() -> None:
+    from payment_service.bootstrap.services import retry_policy
     from payment_service.config import Settings
-    from payment_service.operations.components import retry_policy
 
     derived = retry_policy(Settings(stripe_timeout_s=20.0, stripe_max_network_retries=2))
     assert derived.lease_s == 20.0 * 3 * derived.max_reads + 30.0

@@ -10,7 +10,7 @@ import pytest
 import stripe
 
 from payment_service.adapters.stripe.webhook_signature import StripeSignatureVerifier
-from payment_service.app.webhooks import WebhookRejected
+from payment_service.app.ports.webhooks import WebhookRejected
 
 SECRET = "whsec_current"
 OLD_SECRET = "whsec_previous"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
-from payment_service.app.cache import INVALIDATION_HOLD_S
+from payment_service.app.ports.cache import INVALIDATION_HOLD_S
 
 
 class MemoryCache:

@@ -15,7 +15,7 @@ import time
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from payment_service.app.cache import INVALIDATION_HOLD_S
+from payment_service.app.ports.cache import INVALIDATION_HOLD_S
 
 log = logging.getLogger(__name__)
 _HOLD_MS = int(INVALIDATION_HOLD_S * 1000)

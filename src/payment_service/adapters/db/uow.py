@@ -116,7 +116,7 @@ class SqlUnitOfWorkFactory:
 
 
 if TYPE_CHECKING:
-    from payment_service.app.ports import UnitOfWork, UnitOfWorkFactory
+    from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 
     def _implements_ports(engine: AsyncEngine) -> tuple[UnitOfWorkFactory, UnitOfWork]:
         return SqlUnitOfWorkFactory(engine), SqlUnitOfWork(engine)

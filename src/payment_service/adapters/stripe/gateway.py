@@ -4,7 +4,7 @@ Built once in the composition root from ``StripeGatewayConfig``; no global
 ``stripe.api_key``. Every call is async (stripe-python's ``*_async`` methods on
 aiohttp), every POST carries the caller's idempotency key (stripe-python reuses
 it on its own retries), every call's timeout is the configured one cut to the
-request's remaining deadline (app/deadlines.py), and every Stripe error leaves
+request's remaining deadline (app/common/request_context.py), and every Stripe error leaves
 as a domain error (errors.py). Answers become snapshots in mapping.py.
 """
 
@@ -29,11 +29,12 @@ from stripe.params import (
 from payment_service.adapters.stripe import compat, errors, mapping
 from payment_service.adapters.stripe.config import StripeGatewayConfig
 from payment_service.adapters.stripe.errors import CallContext
-from payment_service.app import deadlines
-from payment_service.app.processor import ACCOUNT_ID_KEY, PAYMENT_ID_KEY, REFUND_ID_KEY
+from payment_service.app.common.request_context import remaining
+from payment_service.app.ports.processor import ACCOUNT_ID_KEY, PAYMENT_ID_KEY, REFUND_ID_KEY
 from payment_service.domain.errors import InvalidArgument
 from payment_service.domain.processor import (
     EventPage,
+    NewPaymentIntent,
     RemoteCharge,
     RemoteCustomer,
     RemotePaymentIntent,
@@ -82,7 +83,7 @@ class StripeGateway:
 
     # --- the one call path ----------------------------------------------------------------
     def _timeout(self, ctx: CallContext) -> tuple[float, bool]:
-        left = deadlines.remaining()
+        left = remaining()
         if left is not None:
             left -= ANSWER_MARGIN_SECONDS
         if left is None or left >= self._config.timeout_s:
@@ -111,7 +112,7 @@ class StripeGateway:
 
     async def _declined_payment_intent(self, exc: stripe.CardError) -> RemotePaymentIntent | None:
         """Best effort, within what remains of the deadline: the PaymentIntent a decline left."""
-        left = deadlines.remaining()
+        left = remaining()
         timeout = self._config.timeout_s if left is None else min(left, self._config.timeout_s)
         if timeout < MIN_CALL_SECONDS:
             return errors.payment_intent_of(exc)
@@ -193,42 +194,31 @@ class StripeGateway:
         return await self._call(ctx, mapped)
 
     async def create_payment_intent(
-        self,
-        *,
-        payment_id: str,
-        amount: int,
-        currency: str,
-        idempotency_key: str,
-        customer: str | None = None,
-        payment_method: str | None = None,
-        capture_method: CaptureMethod = CaptureMethod.AUTOMATIC,
-        confirm: bool = False,
-        description: str | None = None,
-        receipt_email: str | None = None,
-        metadata: Mapping[str, str] | None = None,
+        self, intent: NewPaymentIntent, *, idempotency_key: str
     ) -> RemotePaymentIntent:
-        if amount <= 0:
+        if intent.amount <= 0:
             raise InvalidArgument.field("amount", "must be positive")
+        manual = intent.capture_method is CaptureMethod.MANUAL
         # Amounts go as is, in the currency's minor unit (JPY 500 -> 500).
         params: PaymentIntentCreateParams = {
-            "amount": amount,
-            "currency": currency.lower(),
-            "capture_method": "manual" if capture_method is CaptureMethod.MANUAL else "automatic",
+            "amount": intent.amount,
+            "currency": intent.currency.lower(),
+            "capture_method": "manual" if manual else "automatic",
             # Cards only, confirmed by the server: no redirect-based methods, no return_url.
             "allowed_payment_method_types": ["card"],
-            "metadata": self._metadata(metadata, **{PAYMENT_ID_KEY: payment_id}),
+            "metadata": self._metadata(intent.metadata, **{PAYMENT_ID_KEY: intent.payment_id}),
             "expand": PI_EXPAND,
         }
-        if customer:
-            params["customer"] = customer
-        if payment_method:
-            params["payment_method"] = payment_method
-        if confirm:
+        if intent.customer:
+            params["customer"] = intent.customer
+        if intent.payment_method:
+            params["payment_method"] = intent.payment_method
+        if intent.confirm:
             params["confirm"] = True
-        if description:
-            params["description"] = description
-        if receipt_email:
-            params["receipt_email"] = receipt_email
+        if intent.description:
+            params["description"] = intent.description
+        if intent.receipt_email:
+            params["receipt_email"] = intent.receipt_email
         shaped = self._shape.payment_intent_create(params)
         options = self._post(idempotency_key)
         return await self._payment_intent(

@@ -3,7 +3,7 @@
 Input is a plain mapping (``StripeObject.to_dict()`` or a webhook's JSON). Both
 shapes are parsed:
 
-- today's API (Stripe's own examples in ../shared/stripe/fixtures3.json):
+- today's API (Stripe's own examples in tests/fixtures/stripe/fixtures3.json):
   ``latest_charge`` is an id unless expanded, ``amount_received`` and
   ``amount_capturable`` are on the PaymentIntent, ``amount_captured`` on the Charge;
 - localstripe's 2017-era answers: ``latest_charge`` always expanded, a ``charges``
@@ -16,6 +16,7 @@ Stripe's status strings become our enums here, not in the domain.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -185,7 +186,19 @@ def to_charge(obj: Obj) -> RemoteCharge:
         failure_message=_str(obj.get("failure_message")),
         receipt_url=_str(obj.get("receipt_url")),
         created=_int(obj.get("created")) or 0,
+        refunds=_embedded_refunds(obj),
     )
+
+
+def _embedded_refunds(charge: Obj) -> tuple[RemoteRefund, ...] | None:
+    """The charge's refunds when the payload holds all of them, else None."""
+    listed = charge.get("refunds")
+    if not isinstance(listed, Mapping) or listed.get("has_more") is not False:
+        return None
+    data = listed.get("data")
+    if not isinstance(data, list):
+        return None
+    return tuple(to_refund(item) for item in data if isinstance(item, Mapping))
 
 
 # --- payment intents ------------------------------------------------------------------------
@@ -319,6 +332,35 @@ def to_event(obj: Obj) -> RemoteEvent:
         api_version=_str(obj.get("api_version")),
         previous_attributes=dict(previous) if isinstance(previous, Mapping) else None,
     )
+
+
+def decode_event(payload: str) -> RemoteEvent:
+    """A webhook body; ValueError (StripeShapeError) when it is not a Stripe event."""
+    body = json.loads(payload)
+    if not isinstance(body, Mapping):
+        raise StripeShapeError("the body is not a JSON object")
+    return to_event(body)
+
+
+def encode_event(event: RemoteEvent) -> str:
+    """A Stripe-shaped JSON body for an event read from the API (not delivered to us)."""
+    data: dict[str, Any] = {"object": dict(event.data_object)}
+    if event.previous_attributes is not None:
+        data["previous_attributes"] = dict(event.previous_attributes)
+    body = {
+        "id": event.stripe_id,
+        "object": "event",
+        "type": event.type,
+        "created": event.created,
+        "api_version": event.api_version,
+        "data": data,
+    }
+    return json.dumps(body, separators=(",", ":"), sort_keys=True, default=str)
+
+
+def previous_customer(event: RemoteEvent) -> str | None:
+    """The customer the event's object belonged to before it (``previous_attributes``)."""
+    return _ref((event.previous_attributes or {}).get("customer"))
 
 
 # --- billing -------------------------------------------------------------------------------------

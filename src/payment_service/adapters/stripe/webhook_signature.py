@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import stripe
 
-from payment_service.app.webhooks import WebhookRejected
+from payment_service.app.ports.webhooks import WebhookRejected
 
 DEFAULT_TOLERANCE_S = 300
 

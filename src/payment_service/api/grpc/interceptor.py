@@ -21,7 +21,7 @@ import grpc.aio
 
 from payment_service.api.grpc.context import bind_caller, unbind_caller
 from payment_service.api.grpc.errors import internal_status, rich_status_for, to_grpc_status
-from payment_service.app.deadlines import reset_deadline, set_deadline
+from payment_service.app.common.request_context import reset_deadline, set_deadline
 from payment_service.domain.caller import Caller
 from payment_service.domain.errors import DomainError, PermissionDenied, Unauthenticated
 from payment_service.observability.metrics import RpcMetrics

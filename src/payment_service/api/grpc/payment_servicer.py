@@ -9,9 +9,10 @@ from payments.v1.payment_service_pb2_grpc import PaymentServiceServicer
 
 from payment_service.api.grpc.context import current_caller
 from payment_service.api.grpc.convert import EnumMap, optional_time, timestamp
-from payment_service.app.customers import Customers
-from payment_service.app.payment_methods import PaymentMethods, PaymentMethodView
-from payment_service.app.payments import CreatePayment, ListPayments, Payments
+from payment_service.app.customers.accounts import Customers
+from payment_service.app.customers.payment_methods import PaymentMethods, PaymentMethodView
+from payment_service.app.payments.rules import CreatePayment, ListPayments
+from payment_service.app.payments.service import Payments
 from payment_service.domain.entities import Customer, Payment
 from payment_service.domain.pagination import PageRequest
 from payment_service.domain.states import (

@@ -8,7 +8,8 @@ from payments.v1.refund_service_pb2_grpc import RefundServiceServicer
 
 from payment_service.api.grpc.context import current_caller
 from payment_service.api.grpc.convert import EnumMap, timestamp
-from payment_service.app.refunds import CreateRefund, ListRefunds, Refunds
+from payment_service.app.refunds.rules import CreateRefund, ListRefunds
+from payment_service.app.refunds.service import Refunds
 from payment_service.domain.entities import Refund
 from payment_service.domain.pagination import PageRequest
 from payment_service.domain.states import RefundReason, RefundState

@@ -15,13 +15,9 @@ import logging
 
 from aiohttp import web
 
-from payment_service.app.webhooks import (
-    Delivery,
-    MalformedEvent,
-    WebhookRejected,
-    Webhooks,
-    WebhookVerifier,
-)
+from payment_service.app.ports.webhooks import MalformedEvent, WebhookRejected, WebhookVerifier
+from payment_service.app.webhooks.policy import Delivery
+from payment_service.app.webhooks.service import Webhooks
 
 log = logging.getLogger(__name__)
 

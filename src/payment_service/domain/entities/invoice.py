@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from payment_service.domain.clock import utcnow
-from payment_service.domain.money import Money
 from payment_service.domain.states import InvoiceState
 from payment_service.domain.transitions import INVOICE_TRANSITIONS
 
@@ -48,10 +47,6 @@ class Invoice:
     remote_updated_at: datetime | None = None
     create_time: datetime = field(default_factory=utcnow)
     update_time: datetime = field(default_factory=utcnow)
-
-    @property
-    def total_money(self) -> Money:
-        return Money(self.total, self.currency)
 
     def move_to(self, target: InvoiceState) -> None:
         """Move by our own decision; raise InvalidTransition when the table forbids it."""

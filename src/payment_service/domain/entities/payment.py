@@ -1,4 +1,8 @@
-"""A payment: our mirror of one Stripe PaymentIntent."""
+"""A payment: our mirror of one Stripe PaymentIntent, and how Stripe's view is applied to it.
+
+The state only moves through the transition table and never back to an older
+observation; amounts that only grow (received, refunded) never shrink.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from payment_service.domain.clock import utcnow
-from payment_service.domain.errors import FailedPrecondition, InvalidArgument
-from payment_service.domain.money import Money
+from payment_service.domain.processor import NewPaymentIntent, RemotePaymentIntent
 from payment_service.domain.states import CaptureMethod, PaymentRefundState, PaymentState
 from payment_service.domain.transitions import PAYMENT_TRANSITIONS
 
@@ -28,7 +31,7 @@ class Payment:
     amount_received: int = 0
     amount_refunded: int = 0
     # Stripe's refunded total as last observed (less refunds of ours that failed since);
-    # amount_refunded is never below it (app/refunds.py).
+    # amount_refunded is never below it (domain/refund_rules.py).
     stripe_amount_refunded: int = 0
     payment_method: str | None = None  # Stripe pm_ id
     description: str | None = None
@@ -52,10 +55,6 @@ class Payment:
     version: int = 0
 
     @property
-    def money(self) -> Money:
-        return Money(self.amount, self.currency)
-
-    @property
     def is_final(self) -> bool:
         return PAYMENT_TRANSITIONS.is_terminal(self.state)
 
@@ -67,13 +66,6 @@ class Payment:
             return PaymentRefundState.REFUNDED
         return PaymentRefundState.PARTIALLY_REFUNDED
 
-    @property
-    def refundable_amount(self) -> int:
-        """What is left to refund (before subtracting refunds still in flight)."""
-        if self.state is not PaymentState.SUCCEEDED:
-            return 0
-        return max(self.amount_received - self.amount_refunded, 0)
-
     def move_to(self, target: PaymentState) -> None:
         """Move by our own decision; raise InvalidTransition when the table forbids it."""
         PAYMENT_TRANSITIONS.move(self, target)
@@ -82,36 +74,61 @@ class Payment:
         """Apply a state seen at Stripe; False (and no change) when stale or not allowed."""
         return PAYMENT_TRANSITIONS.observe(self, target, observed_at)
 
-    def record_refunded_total(self, amount_refunded: int) -> bool:
-        """Take Stripe's cumulative refunded amount (it only grows); True if it changed."""
-        if self.state is not PaymentState.SUCCEEDED:
-            raise FailedPrecondition(
-                f"payment {self.id} is {self.state.value}; only succeeded payments are refunded",
-                metadata={"id": self.id, "state": self.state.value},
-            )
-        if amount_refunded < 0 or amount_refunded > self.amount_received:
-            raise InvalidArgument.field("amount_refunded", "outside 0..amount_received")
-        if amount_refunded <= self.amount_refunded:
-            return False
-        self.amount_refunded = amount_refunded
-        self.update_time = utcnow()
+    def intent_request(self) -> NewPaymentIntent:
+        """The PaymentIntent this payment is created as (the same on every retry)."""
+        return NewPaymentIntent(
+            payment_id=self.id,
+            amount=self.amount,
+            currency=self.currency,
+            customer=self.stripe_customer_id,
+            payment_method=self.payment_method,
+            capture_method=self.capture_method,
+            confirm=self.confirm_on_create,
+            description=self.description,
+            receipt_email=self.receipt_email,
+            metadata=self.metadata,
+        )
+
+    def apply_intent(self, intent: RemotePaymentIntent, observed_at: datetime) -> bool:
+        """Copy Stripe's view onto the payment; False when the observation was stale or refused.
+
+        The PaymentIntent id is always recorded, even from a stale observation, so
+        a payment never stays unlinked from its PaymentIntent.
+        """
+        linked = False
+        if self.stripe_payment_intent_id is None:
+            self.stripe_payment_intent_id = intent.stripe_id
+            linked = True
+        if not self.apply_remote_state(intent.state, observed_at):
+            return linked
+        self.amount_capturable = intent.amount_capturable
+        self.amount_received = max(self.amount_received, intent.amount_received)
+        if intent.amount_refunded is not None:
+            self.amount_refunded = max(self.amount_refunded, intent.amount_refunded)
+        self.client_secret = intent.client_secret or self.client_secret
+        self.next_action_type = intent.next_action_type
+        self.next_action_url = intent.next_action_url
+        self.last_error_code = intent.last_error_code
+        self.last_error_decline_code = intent.last_error_decline_code
+        self.last_error_message = intent.last_error_message
+        self.receipt_url = intent.receipt_url or self.receipt_url
+        self.payment_method = intent.payment_method or self.payment_method
+        self.stripe_customer_id = intent.customer or self.stripe_customer_id
+        self.synced_at = utcnow()
         return True
 
-    def add_refund(self, amount: int) -> None:
-        """Count a succeeded refund of ``amount`` against this payment."""
-        if amount <= 0:
-            raise InvalidArgument.field("amount", "must be positive")
-        if amount > self.refundable_amount:
-            raise FailedPrecondition(
-                f"refund of {amount} exceeds the {self.refundable_amount} refundable of {self.id}",
-                reason="AMOUNT_EXCEEDS_REFUNDABLE",
-                metadata={"id": self.id, "refundable": str(self.refundable_amount)},
-            )
-        self.record_refunded_total(self.amount_refunded + amount)
-
-    def remove_refund(self, amount: int) -> None:
-        """Undo a refund that Stripe later reported as failed."""
-        if amount <= 0 or amount > self.amount_refunded:
-            raise InvalidArgument.field("amount", "outside 1..amount_refunded")
-        self.amount_refunded -= amount
-        self.update_time = utcnow()
+    def mismatch_with(self, intent: RemotePaymentIntent) -> str | None:
+        """How Stripe's object contradicts ours (amount, currency, customer, id), if it does."""
+        if intent.amount != self.amount:
+            return f"amount {intent.amount} != stored {self.amount}"
+        if intent.currency.lower() != self.currency:
+            return f"currency {intent.currency} != stored {self.currency}"
+        if (
+            self.stripe_customer_id
+            and intent.customer
+            and intent.customer != self.stripe_customer_id
+        ):
+            return f"customer {intent.customer} != stored {self.stripe_customer_id}"
+        if self.stripe_payment_intent_id and intent.stripe_id != self.stripe_payment_intent_id:
+            return f"payment intent {intent.stripe_id} != stored {self.stripe_payment_intent_id}"
+        return None

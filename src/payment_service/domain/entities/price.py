@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from payment_service.domain.clock import utcnow
-from payment_service.domain.money import Money
 from payment_service.domain.states import PriceInterval
 
 
@@ -22,7 +21,3 @@ class Price:
     active: bool = True
     create_time: datetime = field(default_factory=utcnow)
     update_time: datetime = field(default_factory=utcnow)
-
-    @property
-    def unit_money(self) -> Money:
-        return Money(self.unit_amount, self.currency)

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from payment_service.domain.clock import utcnow
-from payment_service.domain.money import Money
+from payment_service.domain.processor import RemoteRefund
 from payment_service.domain.states import RefundReason, RefundState
 from payment_service.domain.transitions import REFUND_TRANSITIONS
 
+FAILURE_REASON_MAX = 64  # refunds.failure_reason is VARCHAR(64)
 # Refund states whose amount counts against the payment's refundable amount.
 RESERVING_REFUND_STATES = frozenset(
     {RefundState.PENDING, RefundState.REQUIRES_ACTION, RefundState.SUCCEEDED}
@@ -39,12 +40,9 @@ class Refund:
     version: int = 0
 
     @property
-    def money(self) -> Money:
-        return Money(self.amount, self.currency)
-
-    @property
-    def reserves_amount(self) -> bool:
-        return self.state in RESERVING_REFUND_STATES
+    def awaits_stripe(self) -> bool:
+        """PENDING and not yet known at Stripe: a create call is due (or its outcome unknown)."""
+        return self.state is RefundState.PENDING and self.stripe_refund_id is None
 
     def move_to(self, target: RefundState) -> None:
         """Move by our own decision; raise InvalidTransition when the table forbids it."""
@@ -53,3 +51,35 @@ class Refund:
     def apply_remote_state(self, target: RefundState, observed_at: datetime) -> bool:
         """Apply a state seen at Stripe; False (and no change) when stale or not allowed."""
         return REFUND_TRANSITIONS.observe(self, target, observed_at)
+
+    def fail(self, reason: str) -> None:
+        """Stripe refused to create the refund: nothing moved."""
+        self.move_to(RefundState.FAILED)
+        self.lease_until = None
+        self.failure_reason = reason.lower()[:FAILURE_REASON_MAX]
+
+    def apply_remote(self, remote: RemoteRefund, observed_at: datetime) -> bool:
+        """Copy Stripe's view onto the refund; False when nothing changed.
+
+        The Stripe id is always linked, even from a stale observation. The state only
+        moves through REFUND_TRANSITIONS and never back to an older observation.
+        """
+        linked = False
+        if self.stripe_refund_id is None:
+            self.stripe_refund_id = remote.stripe_id
+            linked = True
+        if not self.apply_remote_state(remote.state, observed_at):
+            return linked
+        if remote.failure_reason:
+            self.failure_reason = remote.failure_reason[:FAILURE_REASON_MAX]
+        return True
+
+    def mismatch_with(self, remote: RemoteRefund) -> str | None:
+        """How Stripe's refund contradicts this row (linked id, amount, currency), if it does."""
+        if self.stripe_refund_id not in (None, remote.stripe_id):
+            return f"linked to {self.stripe_refund_id}, Stripe names {remote.stripe_id}"
+        if remote.amount != self.amount:
+            return f"amount {remote.amount} != stored {self.amount}"
+        if remote.currency != self.currency:
+            return f"currency {remote.currency} != stored {self.currency}"
+        return None

@@ -63,6 +63,8 @@ class WebhookEvent:
         self.next_attempt_at = None
 
     def requeue_for_replay(self, now: datetime | None = None) -> None:
-        """Operator replay: a failed, dead or quarantined event goes back to the queue."""
+        """Operator replay: a failed, dead or quarantined event goes back to the queue
+        with a fresh retry budget."""
         self.move_to(WebhookEventState.RECEIVED)
+        self.attempts = 0
         self.next_attempt_at = now or utcnow()

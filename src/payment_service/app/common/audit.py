@@ -1,0 +1,35 @@
+"""Audit rows for every mutation: who, what, which object, outcome, trace id."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from payment_service.app.common.request_context import current_trace_id
+from payment_service.app.ports.storage import UnitOfWork
+from payment_service.domain.entities import AuditEntry
+from payment_service.domain.ids import new_id
+
+
+async def audit(
+    uow: UnitOfWork,
+    *,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    outcome: str = "ok",
+    detail: Mapping[str, str] | None = None,
+) -> None:
+    """Add the audit row to ``uow``: it commits with the change it describes, or not at all."""
+    await uow.audit.add(
+        AuditEntry(
+            id=new_id("aud"),
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            outcome=outcome,
+            trace_id=current_trace_id.get(),
+            detail=dict(detail or {}),
+        )
+    )

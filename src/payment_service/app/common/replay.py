@@ -1,0 +1,116 @@
+"""AIP-155 request ids: one ledger of answered requests, replayed on a retry.
+
+A mutating request is identified by (caller, request_id) and fingerprinted by
+a hash of its meaningful fields. The first answer is recorded with the change
+it made (same transaction); a retry with the same body gets that answer again,
+one with another body gets REQUEST_ID_REUSED. A card decline is an answer too:
+its details are recorded so the retry raises the same decline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
+from payment_service.domain.caller import Caller
+from payment_service.domain.entities import RequestRecord
+from payment_service.domain.errors import CardDeclined, Conflict, RequestIdReused
+
+_DECLINED = "CARD_DECLINED"
+
+
+def request_hash(method: str, fields: Mapping[str, Any]) -> str:
+    """SHA-256 over the method and the canonical JSON of the fields (sorted keys)."""
+    canonical = json.dumps(
+        {"method": method, "fields": fields}, sort_keys=True, separators=(",", ":"), default=str
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class MutationRequest:
+    """One mutating call as the ledger knows it."""
+
+    caller: str
+    method: str
+    request_id: str
+    body_hash: str
+
+    @classmethod
+    def of(
+        cls, caller: Caller, method: str, request_id: str, fields: Mapping[str, Any]
+    ) -> MutationRequest:
+        return cls(caller.sub, method, request_id, request_hash(method, fields))
+
+
+class RequestLedger:
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self._uow_factory = uow_factory
+
+    async def find(self, request: MutationRequest) -> RequestRecord | None:
+        """The recorded answer of this request; RequestIdReused when the body differs."""
+        async with self._uow_factory(read_only=True) as uow:
+            return await recorded(uow, request)
+
+    async def remember_decline(
+        self, request: MutationRequest, resource_id: str, error: CardDeclined
+    ) -> None:
+        """Record a decline on its own (the decline's state change is already committed)."""
+        try:
+            async with self._uow_factory() as uow:
+                await record(uow, request, resource_id, response=_encode_decline(error))
+                await uow.commit()
+        except Conflict:
+            pass  # another replica recorded the same request first
+
+
+async def recorded(uow: UnitOfWork, request: MutationRequest) -> RequestRecord | None:
+    found = await uow.request_records.get(request.caller, request.request_id)
+    if found is not None and not found.matches(request.method, request.body_hash):
+        raise RequestIdReused(request.request_id)
+    return found
+
+
+async def record(
+    uow: UnitOfWork, request: MutationRequest, resource_id: str, *, response: bytes | None = None
+) -> None:
+    """Record the answer in ``uow``; it commits with the change it answers for."""
+    await uow.request_records.add(
+        RequestRecord(
+            caller=request.caller,
+            request_id=request.request_id,
+            method=request.method,
+            request_hash=request.body_hash,
+            resource_id=resource_id,
+            response=response,
+        )
+    )
+
+
+def raise_recorded_decline(record: RequestRecord, payment_id: str) -> None:
+    """Raise the decline the recorded answer was, if it was one."""
+    if not record.response:
+        return
+    outcome = json.loads(record.response)
+    if outcome.get("error") == _DECLINED:
+        raise CardDeclined(
+            outcome.get("message") or "the card was declined",
+            code=outcome.get("code", ""),
+            decline_code=outcome.get("decline_code", ""),
+            payment_id=payment_id,
+        )
+
+
+def _encode_decline(error: CardDeclined) -> bytes:
+    return json.dumps(
+        {
+            "error": _DECLINED,
+            "message": error.message,
+            "code": error.code,
+            "decline_code": error.decline_code,
+        }
+    ).encode()

@@ -1,0 +1,89 @@
+"""The account's Stripe customer: found, or created once on first use."""
+
+from __future__ import annotations
+
+from payment_service.app.common.audit import audit
+from payment_service.app.common.locks import KeyedLocks
+from payment_service.app.ports.processor import PaymentProcessor, idempotency_key
+from payment_service.app.ports.storage import UnitOfWorkFactory
+from payment_service.domain.caller import Caller
+from payment_service.domain.entities import Customer
+from payment_service.domain.errors import Conflict, NotFound
+from payment_service.domain.ids import new_id
+
+
+class Customers:
+    def __init__(self, uow_factory: UnitOfWorkFactory, processor: PaymentProcessor) -> None:
+        self._uow_factory = uow_factory
+        self._processor = processor
+        self._locks = KeyedLocks()
+
+    async def get(self, caller: Caller, account_id: str) -> Customer:
+        """GetCustomer: the account's customer, NOT_FOUND when it has none (or is not the caller's)."""
+        caller.require_account(account_id, "customer")
+        async with self._uow_factory(read_only=True) as uow:
+            customer = await uow.customers.get_by_account(account_id)
+        if customer is None or customer.stripe_customer_id is None:
+            raise NotFound("customer", account_id)
+        return customer
+
+    async def get_or_create(self, caller: Caller, account_id: str) -> Customer:
+        """The account's customer, with its Stripe customer; both created on first use.
+
+        The local row is committed first, and Stripe is asked with a key derived
+        from its id, so a crash or a concurrent request never makes a second one.
+        """
+        async with self._locks.hold(account_id):
+            customer = await self._find_or_insert(caller, account_id)
+            if customer.stripe_customer_id is not None:
+                return customer
+            remote = await self._processor.create_customer(
+                account_id=account_id,
+                idempotency_key=_creation_key(customer),
+                metadata={"customer_id": customer.id},
+            )
+            async with self._uow_factory() as uow:
+                stored = await uow.customers.get(customer.id)
+                if stored is None:
+                    raise NotFound("customer", customer.id)
+                if stored.stripe_customer_id is None:
+                    stored.stripe_customer_id = remote.stripe_id
+                    stored.touch()
+                    await uow.customers.update(stored)
+                    await uow.commit()
+                return stored
+
+    async def _find_or_insert(self, caller: Caller, account_id: str) -> Customer:
+        async with self._uow_factory(read_only=True) as uow:
+            existing = await uow.customers.get_by_account(account_id)
+        if existing is not None:
+            return existing
+        customer = Customer(id=new_id("cust"), account_id=account_id)
+        try:
+            async with self._uow_factory() as uow:
+                await uow.customers.add(customer)
+                await audit(
+                    uow,
+                    actor=caller.sub,
+                    action="customers.create",
+                    object_type="customer",
+                    object_id=customer.id,
+                )
+                await uow.commit()
+        except Conflict:
+            # Another replica made it first; use theirs.
+            async with self._uow_factory(read_only=True) as uow:
+                winner = await uow.customers.get_by_account(account_id)
+            if winner is None:
+                raise
+            return winner
+        return customer
+
+
+def _creation_key(customer: Customer) -> str:
+    """Stable across retries of one creation; new after Stripe deleted the customer.
+
+    A ``customer.deleted`` event unlinks the Stripe customer and touches the row, so
+    the next creation gets a key of its own instead of Stripe replaying the deleted one.
+    """
+    return idempotency_key(customer.id, f"create:{int(customer.update_time.timestamp() * 1000)}")

@@ -1,0 +1,275 @@
+"""Saved payment methods: attach, list, detach, choose the default.
+
+Only Stripe's token and display facts are stored (brand, last4, expiry,
+fingerprint, billing name), never a card number or CVC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from payment_service.app.common.audit import audit
+from payment_service.app.common.locks import KeyedLocks
+from payment_service.app.common.replay import MutationRequest, RequestLedger, record, recorded
+from payment_service.app.common.validation import Violations
+from payment_service.app.customers.accounts import Customers
+from payment_service.app.ports.processor import PaymentProcessor, idempotency_key
+from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
+from payment_service.domain.caller import Caller
+from payment_service.domain.entities import Customer, PaymentMethod
+from payment_service.domain.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    InvalidTransition,
+    NotFound,
+)
+from payment_service.domain.pagination import Page, PageRequest
+from payment_service.domain.processor import RemotePaymentMethod
+from payment_service.domain.states import PaymentMethodState
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentMethodView:
+    method: PaymentMethod
+    is_default: bool
+
+
+class PaymentMethods:
+    def __init__(
+        self, uow_factory: UnitOfWorkFactory, processor: PaymentProcessor, customers: Customers
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._processor = processor
+        self._customers = customers
+        self._ledger = RequestLedger(uow_factory)
+        self._locks = KeyedLocks()
+
+    async def attach(
+        self,
+        caller: Caller,
+        request_id: str,
+        account_id: str,
+        stripe_payment_method_id: str,
+        set_default: bool,
+    ) -> PaymentMethodView:
+        check = Violations()
+        check.request_id(request_id)
+        check.account_id(account_id)
+        check.stripe_id(stripe_payment_method_id, "pm", "stripe_payment_method_id", required=True)
+        check.raise_if_any()
+        caller.require_account(account_id)
+        request = MutationRequest.of(
+            caller,
+            "AttachPaymentMethod",
+            request_id,
+            {"account_id": account_id, "pm": stripe_payment_method_id, "default": set_default},
+        )
+        async with self._locks.hold((caller.sub, request_id)):
+            replay = await self._replay(request)
+            if replay is not None:
+                return replay
+            customer = await self._customers.get_or_create(caller, account_id)
+            async with self._uow_factory(read_only=True) as uow:
+                known = await uow.payment_methods.find_by_stripe_id(stripe_payment_method_id)
+            if known is not None and known.account_id != account_id:
+                # Another account's method is simply not there for this one (nothing leaks).
+                raise NotFound("payment_method", stripe_payment_method_id)
+            if known is not None and known.state is PaymentMethodState.DETACHED:
+                raise FailedPrecondition(
+                    "a detached payment method cannot be attached again; create a new one",
+                    reason="PAYMENT_METHOD_DETACHED",
+                    metadata={"id": known.id},
+                )
+            remote = await self._attach_at_stripe(customer, stripe_payment_method_id)
+            make_default = set_default or customer.default_payment_method_id is None
+            if make_default:
+                await self._processor.set_default_payment_method(
+                    _stripe_customer(customer),
+                    remote.stripe_id,
+                    idempotency_key=idempotency_key(
+                        customer.id, f"default:{remote.stripe_id}:{request_id}"
+                    ),
+                )
+            async with self._uow_factory() as uow:
+                # A payment_method.attached webhook may have stored it meanwhile; use that row.
+                method = await uow.payment_methods.find_by_stripe_id(remote.stripe_id)
+                if method is None:
+                    method = PaymentMethod.from_remote(
+                        remote, account_id=account_id, customer_id=customer.id
+                    )
+                    await uow.payment_methods.add(method)
+                elif method.account_id != account_id:
+                    raise NotFound("payment_method", stripe_payment_method_id)
+                stored_customer = await _customer(uow, customer.id)
+                if make_default:
+                    stored_customer.default_payment_method_id = method.id
+                    stored_customer.touch()
+                    await uow.customers.update(stored_customer)
+                await record(uow, request, method.id)
+                await audit(
+                    uow,
+                    actor=caller.sub,
+                    action="payment_methods.attach",
+                    object_type="payment_method",
+                    object_id=method.id,
+                )
+                await uow.commit()
+            return PaymentMethodView(method, stored_customer.default_payment_method_id == method.id)
+
+    async def _attach_at_stripe(
+        self, customer: Customer, stripe_payment_method_id: str
+    ) -> RemotePaymentMethod:
+        try:
+            return await self._processor.attach_payment_method(
+                stripe_payment_method_id,
+                customer=_stripe_customer(customer),
+                idempotency_key=idempotency_key(customer.id, f"attach:{stripe_payment_method_id}"),
+            )
+        except NotFound:
+            raise InvalidArgument.field(
+                "stripe_payment_method_id", "no such payment method at Stripe"
+            ) from None
+
+    async def list(
+        self, caller: Caller, account_id: str, include_detached: bool, page: PageRequest
+    ) -> Page[PaymentMethodView]:
+        check = Violations()
+        check.account_id(account_id)
+        check.raise_if_any()
+        caller.require_account(account_id)
+        states = () if include_detached else (PaymentMethodState.ATTACHED,)
+        async with self._uow_factory(read_only=True) as uow:
+            customer = await uow.customers.get_by_account(account_id)
+            found = await uow.payment_methods.list_for_account(account_id, page=page, states=states)
+        default_id = customer.default_payment_method_id if customer else None
+        return Page(
+            [PaymentMethodView(m, m.id == default_id) for m in found.items], found.next_page_token
+        )
+
+    async def detach(
+        self, caller: Caller, request_id: str, payment_method_id: str
+    ) -> PaymentMethodView:
+        check = Violations()
+        check.request_id(request_id)
+        check.object_id(payment_method_id, "pmt")
+        check.raise_if_any()
+        request = MutationRequest.of(
+            caller, "DetachPaymentMethod", request_id, {"id": payment_method_id}
+        )
+        async with self._locks.hold((caller.sub, request_id)):
+            replay = await self._replay(request)
+            if replay is not None:
+                return replay
+            method = await self._visible(caller, payment_method_id)
+            if method.state is PaymentMethodState.DETACHED:
+                raise InvalidTransition("payment_method", method.id, method.state.value, "detached")
+            await self._processor.detach_payment_method(
+                method.stripe_payment_method_id,
+                idempotency_key=idempotency_key(method.id, "detach"),
+            )
+            async with self._uow_factory() as uow:
+                # Re-read: a payment_method.detached webhook may have got here first.
+                stored = await uow.payment_methods.get(method.id)
+                if stored is None:
+                    raise NotFound("payment_method", method.id)
+                if stored.state is not PaymentMethodState.DETACHED:
+                    stored.detach()
+                    await uow.payment_methods.update(stored)
+                method = stored
+                customer = await _customer(uow, method.customer_id)
+                if customer.default_payment_method_id == method.id:
+                    customer.default_payment_method_id = None
+                    customer.touch()
+                    await uow.customers.update(customer)
+                await record(uow, request, method.id)
+                await audit(
+                    uow,
+                    actor=caller.sub,
+                    action="payment_methods.detach",
+                    object_type="payment_method",
+                    object_id=method.id,
+                )
+                await uow.commit()
+            return PaymentMethodView(method, False)
+
+    async def set_default(
+        self, caller: Caller, request_id: str, account_id: str, payment_method_id: str
+    ) -> Customer:
+        check = Violations()
+        check.request_id(request_id)
+        check.account_id(account_id)
+        check.object_id(payment_method_id, "pmt")
+        check.raise_if_any()
+        caller.require_account(account_id)
+        request = MutationRequest.of(
+            caller,
+            "SetDefaultPaymentMethod",
+            request_id,
+            {"account_id": account_id, "id": payment_method_id},
+        )
+        async with self._locks.hold((caller.sub, request_id)):
+            if await self._ledger.find(request) is not None:
+                return await self._customers.get(caller, account_id)
+            method = await self._visible(caller, payment_method_id)
+            if method.account_id != account_id:
+                raise NotFound("payment_method", payment_method_id)
+            if method.state is not PaymentMethodState.ATTACHED:
+                raise FailedPrecondition(
+                    f"payment method {method.id} is detached",
+                    reason="PAYMENT_METHOD_DETACHED",
+                    metadata={"id": method.id},
+                )
+            customer = await self._customers.get(caller, account_id)
+            await self._processor.set_default_payment_method(
+                _stripe_customer(customer),
+                method.stripe_payment_method_id,
+                idempotency_key=idempotency_key(customer.id, f"default:{method.id}:{request_id}"),
+            )
+            async with self._uow_factory() as uow:
+                stored = await _customer(uow, customer.id)
+                stored.default_payment_method_id = method.id
+                stored.touch()
+                await uow.customers.update(stored)
+                await record(uow, request, method.id)
+                await audit(
+                    uow,
+                    actor=caller.sub,
+                    action="payment_methods.set_default",
+                    object_type="customer",
+                    object_id=stored.id,
+                )
+                await uow.commit()
+            return stored
+
+    async def _replay(self, request: MutationRequest) -> PaymentMethodView | None:
+        async with self._uow_factory(read_only=True) as uow:
+            answered = await recorded(uow, request)
+            if answered is None:
+                return None
+            method = await uow.payment_methods.get(answered.resource_id)
+            if method is None:
+                raise NotFound("payment_method", answered.resource_id)
+            customer = await uow.customers.get(method.customer_id)
+        return PaymentMethodView(
+            method, customer is not None and customer.default_payment_method_id == method.id
+        )
+
+    async def _visible(self, caller: Caller, payment_method_id: str) -> PaymentMethod:
+        async with self._uow_factory(read_only=True) as uow:
+            method = await uow.payment_methods.get(payment_method_id)
+        if method is None or not caller.may_access(method.account_id):
+            raise NotFound("payment_method", payment_method_id)
+        return method
+
+
+async def _customer(uow: UnitOfWork, customer_id: str) -> Customer:
+    customer = await uow.customers.get(customer_id)
+    if customer is None:
+        raise NotFound("customer", customer_id)
+    return customer
+
+
+def _stripe_customer(customer: Customer) -> str:
+    if customer.stripe_customer_id is None:
+        raise NotFound("customer", customer.account_id)
+    return customer.stripe_customer_id

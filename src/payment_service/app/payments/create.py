@@ -1,0 +1,255 @@
+"""CreatePayment, and finishing a PENDING payment (the reconciler's part).
+
+DESIGN §5: the local row is committed as PENDING first, then Stripe is called
+with an idempotency key derived from the row id, then Stripe's answer is
+stored. Only one caller at a time talks to Stripe for a row (an in-process
+lock per request plus the Stripe-call lease on the row across replicas), so
+even a fake Stripe that ignores idempotency keys sees one call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from payment_service.app.common.audit import audit
+from payment_service.app.common.leases import StripeCallLease
+from payment_service.app.common.locks import KeyedLocks
+from payment_service.app.common.replay import (
+    MutationRequest,
+    RequestLedger,
+    raise_recorded_decline,
+)
+from payment_service.app.common.validation import MAX_DESCRIPTION_LENGTH, Violations
+from payment_service.app.customers.accounts import Customers
+from payment_service.app.payments.rules import (
+    RESERVED_METADATA_KEYS,
+    CreatePayment,
+    PaymentRules,
+    declined,
+    outcome_unknown,
+)
+from payment_service.app.payments.store import PaymentStore
+from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
+from payment_service.app.ports.processor import PaymentProcessor, idempotency_key
+from payment_service.domain.caller import Caller
+from payment_service.domain.entities import Payment
+from payment_service.domain.errors import (
+    CardDeclined,
+    Conflict,
+    DomainError,
+    FailedPrecondition,
+    NotFound,
+    RequestIdReused,
+)
+from payment_service.domain.ids import new_id
+from payment_service.domain.processor import ProcessorCardDeclined
+from payment_service.domain.states import PaymentMethodState, PaymentState
+
+METHOD = "CreatePayment"
+
+
+class CreatePayments:
+    def __init__(
+        self,
+        store: PaymentStore,
+        processor: PaymentProcessor,
+        customers: Customers,
+        rules: PaymentRules,
+        failpoints: Failpoints = NO_FAILPOINTS,
+    ) -> None:
+        self._store = store
+        self._uow_factory = store.uow_factory
+        self._processor = processor
+        self._customers = customers
+        self._rules = rules
+        self._failpoints = failpoints
+        self._ledger = RequestLedger(store.uow_factory)
+        self._locks = KeyedLocks()
+        self._lease: StripeCallLease[Payment] = StripeCallLease(
+            store.uow_factory,
+            lambda uow: uow.payments,
+            kind="payment",
+            lease_s=rules.stripe_lease_s,
+            needs_call=lambda payment: payment.state is PaymentState.PENDING,
+            busy_reason="PAYMENT_IN_PROGRESS",
+        )
+
+    async def create(self, caller: Caller, command: CreatePayment) -> Payment:
+        currency = self._validate(command)
+        request = MutationRequest.of(caller, METHOD, command.request_id, command.fields(currency))
+        caller.require_account(command.account_id)
+        async with self._locks.hold((caller.sub, command.request_id)):
+            existing = await self._find_by_request(caller, command.request_id)
+            if existing is None:
+                inserted, ours = await self._insert_new(caller, command, currency, request)
+                return await self._submit(inserted, first_attempt=ours)
+            if existing.request_hash != request.body_hash:
+                raise RequestIdReused(command.request_id)
+            if existing.state is not PaymentState.PENDING:
+                return await self._replay(existing)
+            return await self._submit(existing, first_attempt=False)
+
+    def _validate(self, command: CreatePayment) -> str:
+        check = Violations()
+        check.request_id(command.request_id)
+        check.account_id(command.account_id)
+        currency = check.currency(command.currency, self._rules.currencies)
+        check.charge_amount(command.amount, currency if currency in self._rules.currencies else "")
+        check.stripe_id(command.payment_method, "pm", "stripe_payment_method_id", required=False)
+        check.free_text(command.description, "description", MAX_DESCRIPTION_LENGTH)
+        check.email(command.receipt_email, "receipt_email")
+        check.metadata(command.metadata, reserved_keys=RESERVED_METADATA_KEYS)
+        check.raise_if_any()
+        return currency
+
+    async def _find_by_request(self, caller: Caller, request_id: str) -> Payment | None:
+        async with self._uow_factory(read_only=True) as uow:
+            return await uow.payments.find_by_request(caller.sub, request_id)
+
+    async def _insert_new(
+        self, caller: Caller, command: CreatePayment, currency: str, request: MutationRequest
+    ) -> tuple[Payment, bool]:
+        if command.payment_method:
+            await check_payment_method_owner(
+                self._store, command.payment_method, command.account_id
+            )
+        customer = await self._customers.get_or_create(caller, command.account_id)
+        payment_method = command.payment_method or await self._default_payment_method(
+            customer.default_payment_method_id
+        )
+        payment = Payment(
+            id=new_id("pay"),
+            account_id=command.account_id,
+            customer_id=customer.id,
+            caller=caller.sub,
+            request_id=command.request_id,
+            request_hash=request.body_hash,
+            amount=command.amount,
+            currency=currency,
+            capture_method=command.capture_method,
+            payment_method=payment_method,
+            description=command.description or None,
+            receipt_email=command.receipt_email or None,
+            stripe_customer_id=customer.stripe_customer_id,
+            metadata=dict(command.metadata),
+            confirm_on_create=command.confirm,
+            lease_until=self._lease.new_lease(),  # no second write to claim it
+        )
+        try:
+            async with self._uow_factory() as uow:
+                await uow.payments.add(payment)
+                await audit(
+                    uow,
+                    actor=caller.sub,
+                    action="payments.create",
+                    object_type="payment",
+                    object_id=payment.id,
+                )
+                await uow.commit()
+        except Conflict:
+            # Another replica inserted the same (caller, request_id) first.
+            winner = await self._find_by_request(caller, command.request_id)
+            if winner is None:
+                raise
+            if winner.request_hash != request.body_hash:
+                raise RequestIdReused(command.request_id) from None
+            return winner, False
+        return payment, True
+
+    async def _default_payment_method(self, payment_method_id: str | None) -> str | None:
+        if payment_method_id is None:
+            return None
+        async with self._uow_factory(read_only=True) as uow:
+            method = await uow.payment_methods.get(payment_method_id)
+        if method is None or method.state is not PaymentMethodState.ATTACHED:
+            return None
+        return method.stripe_payment_method_id
+
+    async def _submit(self, payment: Payment, *, first_attempt: bool) -> Payment:
+        """Send a PENDING payment to Stripe once, or wait for whoever is doing it.
+
+        A later attempt first looks for a PaymentIntent an earlier one made (its
+        answer may have been lost to a crash, a timeout or a cancelled call), so
+        even a Stripe that ignored idempotency keys would see one PaymentIntent.
+        """
+        # A row this request just inserted comes with the lease; any other attempt claims it.
+        claimed = payment if first_attempt else await self._lease.claim(payment.id)
+        if claimed.state is not PaymentState.PENDING:
+            return await self._replay(claimed)
+        try:
+            found = None
+            if not first_attempt:
+                found = await self._processor.find_payment_intent_by_payment_id(
+                    claimed.id, customer=claimed.stripe_customer_id
+                )
+            intent = found or await self._processor.create_payment_intent(
+                claimed.intent_request(), idempotency_key=idempotency_key(claimed.id, "create")
+            )
+        except ProcessorCardDeclined as error:
+            stored = await self._store.store_decline(claimed.id, error, "payments.create")
+            answer = declined(stored, error)
+            request = MutationRequest(
+                claimed.caller, METHOD, claimed.request_id, claimed.request_hash
+            )
+            await self._ledger.remember_decline(request, stored.id, answer)
+            raise answer from None
+        except DomainError as error:
+            if outcome_unknown(error):
+                await self._lease.release(claimed.id)
+                raise
+            stored = await self._store.store_rejection(claimed.id, error)
+            error.metadata.setdefault("payment_id", stored.id)
+            raise error from None
+        except BaseException:
+            # Cancelled (client gone, deadline) with the outcome unknown: let the next attempt in now.
+            await asyncio.shield(self._lease.release(claimed.id))
+            raise
+        self._failpoints.hit("payments.create.after_stripe")
+        return await self._store.store_intent(claimed.id, intent)
+
+    async def finish_pending(self, payment_id: str) -> Payment:
+        """Reconciler: settle a PENDING payment left by a crash or an outage, with one PaymentIntent.
+
+        Stripe is first searched for a PaymentIntent carrying our id (the crash
+        may have come after Stripe created it); only when there is none is the
+        create repeated, with the same idempotency key as the first attempt.
+        A decline or a refusal is stored, not raised; Unavailable is raised.
+        """
+        payment = await self._store.load(payment_id)
+        if payment.state is not PaymentState.PENDING or self._lease.held(payment):
+            return payment  # settled, or a request is talking to Stripe for it right now
+        try:
+            return await self._submit(payment, first_attempt=False)
+        except CardDeclined:
+            return await self._store.load(payment.id)
+        except DomainError as error:
+            if outcome_unknown(error):
+                raise
+            return await self._store.load(payment.id)
+
+    async def _replay(self, payment: Payment) -> Payment:
+        """The answer CreatePayment gave: a decline is raised again, anything else is the payment."""
+        async with self._uow_factory(read_only=True) as uow:
+            record = await uow.request_records.get(payment.caller, payment.request_id)
+        if record is not None and record.method == METHOD:
+            raise_recorded_decline(record, payment.id)
+            return payment
+        if payment.state is PaymentState.FAILED:
+            raise FailedPrecondition(
+                payment.last_error_message or "Stripe refused the payment",
+                reason="PAYMENT_FAILED",
+                metadata={"payment_id": payment.id, "code": payment.last_error_code or ""},
+            )
+        return payment
+
+
+async def check_payment_method_owner(
+    store: PaymentStore, stripe_payment_method_id: str, account_id: str
+) -> None:
+    """A saved payment method of another account (or a detached one) is not there for this one."""
+    async with store.uow_factory(read_only=True) as uow:
+        method = await uow.payment_methods.find_by_stripe_id(stripe_payment_method_id)
+    if method is not None and (
+        method.account_id != account_id or method.state is not PaymentMethodState.ATTACHED
+    ):
+        raise NotFound("payment_method", stripe_payment_method_id)

@@ -1,0 +1,95 @@
+"""GetPayment and ListPayments.
+
+GetPayment answers from the cache when it can. A non-final payment not read
+from Stripe for ``refresh_after_s`` is refreshed first (once, however many
+concurrent Gets ask for it), through the same refresh as the reconciler's.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from payment_service.app.common.locks import KeyedLocks
+from payment_service.app.common.validation import Violations
+from payment_service.app.payments.refresh import PaymentRefresher
+from payment_service.app.payments.rules import ListPayments, PaymentRules
+from payment_service.app.payments.store import PaymentStore
+from payment_service.domain.caller import Caller
+from payment_service.domain.clock import utcnow
+from payment_service.domain.entities import Payment
+from payment_service.domain.errors import DomainError, NotFound
+from payment_service.domain.pagination import Page
+from payment_service.domain.states import PaymentState
+
+log = logging.getLogger(__name__)
+
+
+class PaymentQueries:
+    def __init__(
+        self, store: PaymentStore, refresher: PaymentRefresher, rules: PaymentRules
+    ) -> None:
+        self._store = store
+        self._refresher = refresher
+        self._rules = rules
+        self._locks = KeyedLocks()
+
+    async def get(self, caller: Caller, payment_id: str) -> Payment:
+        check = Violations()
+        check.object_id(payment_id, "pay")
+        check.raise_if_any()
+        payment = await self._store.cached(payment_id)
+        if payment is None:
+            payment = await self._store.load(payment_id)
+            if not self._needs_refresh(payment):
+                await self._store.publish(payment)
+        if not caller.may_access(payment.account_id):
+            raise NotFound("payment", payment_id)
+        if self._needs_refresh(payment):
+            return await self._refresh_once(payment)
+        return payment
+
+    async def _refresh_once(self, payment: Payment) -> Payment:
+        """Concurrent Gets of one stale payment make one Stripe read; the others reuse it."""
+        async with self._locks.hold(("refresh", payment.id)):
+            current = await self._store.load(payment.id)
+            if not self._needs_refresh(current):
+                return current
+            try:
+                return await self._refresher.refresh(current)
+            except DomainError as error:
+                log.warning(
+                    "could not refresh payment from Stripe",
+                    extra={"payment_id": current.id, "reason": error.reason},
+                )
+                return current  # answer with what is stored
+
+    def _needs_refresh(self, payment: Payment) -> bool:
+        if (
+            payment.is_final
+            or payment.state is PaymentState.PENDING
+            or payment.stripe_payment_intent_id is None
+        ):
+            return False
+        last = payment.synced_at or payment.update_time
+        return utcnow() - last >= timedelta(seconds=self._rules.refresh_after_s)
+
+    async def list(self, caller: Caller, query: ListPayments) -> Page[Payment]:
+        check = Violations()
+        check.account_id(query.account_id)
+        if (
+            query.created_after
+            and query.created_before
+            and query.created_after >= query.created_before
+        ):
+            check.add("created_before", "must be later than created_after")
+        check.raise_if_any()
+        caller.require_account(query.account_id)
+        async with self._store.uow_factory(read_only=True) as uow:
+            return await uow.payments.list_for_account(
+                query.account_id,
+                page=query.page,
+                states=query.states,
+                created_after=query.created_after,
+                created_before=query.created_before,
+            )

@@ -1,0 +1,57 @@
+"""The one way a stored payment is re-read from Stripe (GetPayment and the reconciler).
+
+Stripe's PaymentIntent is applied through the payment's state machine unless it
+contradicts the stored payment (amount, currency, customer, id): then nothing of
+it is applied, the mismatch is logged and written to the audit trail as
+QUARANTINED, and the stored payment stands until an operator looks.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from payment_service.app.common.audit import audit
+from payment_service.app.payments.rules import stripe_id
+from payment_service.app.payments.store import PaymentStore
+from payment_service.app.ports.processor import PaymentProcessor
+from payment_service.domain.clock import api_read_time, utcnow
+from payment_service.domain.entities import Payment
+
+log = logging.getLogger(__name__)
+
+REFRESH_ACTOR = "stripe"
+QUARANTINED = "QUARANTINED"
+
+
+class PaymentRefresher:
+    def __init__(self, store: PaymentStore, processor: PaymentProcessor) -> None:
+        self._store = store
+        self._processor = processor
+
+    async def refresh(self, payment: Payment) -> Payment:
+        """Read the PaymentIntent now and store what it says; Stripe's errors are raised."""
+        intent = await self._processor.retrieve_payment_intent(stripe_id(payment))
+        async with self._store.uow_factory() as uow:
+            stored = await self._store.locked(uow, payment.id)
+            mismatch = stored.mismatch_with(intent)
+            if mismatch is None:
+                stored.apply_intent(intent, api_read_time())
+            else:
+                log.warning(
+                    "stored payment contradicts its PaymentIntent; not refreshed",
+                    extra={"payment_id": stored.id, "detail": mismatch},
+                )
+                await audit(
+                    uow,
+                    actor=REFRESH_ACTOR,
+                    action="payments.refresh",
+                    object_type="payment",
+                    object_id=stored.id,
+                    outcome=QUARANTINED,
+                    detail={"mismatch": mismatch, "stripe_payment_intent_id": intent.stripe_id},
+                )
+            stored.synced_at = utcnow()  # read now: backoffs count from here
+            await uow.payments.update(stored)
+            await uow.commit()
+        await self._store.publish(stored)
+        return stored

@@ -1,0 +1,106 @@
+"""Reading and writing one payment: row locks, Stripe's answers stored, the cache kept in step.
+
+Every write commits first and then publishes the committed payment to the
+cache with its row version, so an older version never replaces a newer one.
+"""
+
+from __future__ import annotations
+
+from payment_service.app.common.audit import audit
+from payment_service.app.common.entity_codec import decode_entity, encode_entity
+from payment_service.app.payments.rules import PaymentRules, cache_key
+from payment_service.app.ports.cache import Cache
+from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
+from payment_service.domain.clock import api_read_time
+from payment_service.domain.entities import Payment
+from payment_service.domain.errors import DomainError, NotFound
+from payment_service.domain.processor import ProcessorCardDeclined, RemotePaymentIntent
+from payment_service.domain.states import PaymentState
+
+
+class PaymentStore:
+    def __init__(self, uow_factory: UnitOfWorkFactory, cache: Cache, rules: PaymentRules) -> None:
+        self.uow_factory = uow_factory
+        self._cache = cache
+        self._rules = rules
+
+    async def load(self, payment_id: str) -> Payment:
+        async with self.uow_factory(read_only=True) as uow:
+            payment = await uow.payments.get(payment_id)
+        if payment is None:
+            raise NotFound("payment", payment_id)
+        return payment
+
+    @staticmethod
+    async def locked(uow: UnitOfWork, payment_id: str) -> Payment:
+        payment = await uow.payments.get_for_update(payment_id)
+        if payment is None:
+            raise NotFound("payment", payment_id)
+        return payment
+
+    async def cached(self, payment_id: str) -> Payment | None:
+        data = await self._cache.get(cache_key(payment_id))
+        if data is None:
+            return None
+        try:
+            return decode_entity(Payment, data)
+        except (ValueError, TypeError, KeyError):
+            await self._cache.delete(cache_key(payment_id))
+            return None
+
+    async def publish(self, payment: Payment) -> None:
+        """Put the committed payment in the cache (an older version never wins)."""
+        await self._cache.put(
+            cache_key(payment.id), payment.version, encode_entity(payment), self._rules.cache_ttl_s
+        )
+
+    async def store_intent(self, payment_id: str, intent: RemotePaymentIntent) -> Payment:
+        """Stripe's answer to our own call, with the Stripe-call lease given back."""
+        async with self.uow_factory() as uow:
+            payment = await self.locked(uow, payment_id)
+            payment.apply_intent(intent, api_read_time())
+            payment.lease_until = None
+            await uow.payments.update(payment)
+            await uow.commit()
+        await self.publish(payment)
+        return payment
+
+    async def store_decline(
+        self, payment_id: str, error: ProcessorCardDeclined, action: str
+    ) -> Payment:
+        async with self.uow_factory() as uow:
+            payment = await self.locked(uow, payment_id)
+            if error.payment_intent is not None:
+                payment.apply_intent(error.payment_intent, api_read_time())
+            elif payment.state is PaymentState.PENDING:
+                payment.move_to(PaymentState.REQUIRES_PAYMENT_METHOD)
+            payment.last_error_code = error.code or "card_declined"
+            payment.last_error_decline_code = error.decline_code or None
+            payment.last_error_message = error.message
+            payment.lease_until = None
+            await uow.payments.update(payment)
+            await audit(
+                uow,
+                actor=payment.caller,
+                action=action,
+                object_type="payment",
+                object_id=payment.id,
+                outcome="CARD_DECLINED",
+                detail={"decline_code": error.decline_code},
+            )
+            await uow.commit()
+        await self.publish(payment)
+        return payment
+
+    async def store_rejection(self, payment_id: str, error: DomainError) -> Payment:
+        """Stripe refused to create the PaymentIntent: nothing was charged, the payment is FAILED."""
+        async with self.uow_factory() as uow:
+            payment = await self.locked(uow, payment_id)
+            payment.move_to(PaymentState.FAILED)
+            payment.last_error_code = error.reason.lower()
+            payment.last_error_message = error.message
+            payment.lease_until = None
+            await uow.payments.update(payment)
+            await uow.commit()
+        await self.publish(payment)
+        return payment

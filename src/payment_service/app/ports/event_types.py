@@ -1,0 +1,57 @@
+"""The Stripe event types each capability handles: the one list of them."""
+
+from __future__ import annotations
+
+PAYMENT_INTENT_EVENT_TYPES = (
+    "payment_intent.created",
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+    "payment_intent.processing",
+    "payment_intent.requires_action",
+    "payment_intent.amount_capturable_updated",
+)
+PAYMENT_METHOD_EVENT_TYPES = (
+    "payment_method.attached",
+    "payment_method.detached",
+    "payment_method.updated",
+)
+CUSTOMER_EVENT_TYPES = ("customer.updated", "customer.deleted")
+REFUND_EVENT_TYPES = (
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
+    "charge.refund.updated",
+)
+CHARGE_REFUNDED_EVENT_TYPE = "charge.refunded"
+SUBSCRIPTION_EVENT_TYPES = (
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "customer.subscription.trial_will_end",
+    "customer.subscription.paused",
+    "customer.subscription.resumed",
+)
+INVOICE_EVENT_TYPES = (
+    "invoice.created",
+    "invoice.finalized",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "invoice.payment_succeeded",
+    "invoice.voided",
+    "invoice.marked_uncollectible",
+)
+
+# Every type the service must understand; ``payment_intent.created`` tells nothing new.
+REQUIRED_EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        *PAYMENT_INTENT_EVENT_TYPES,
+        *PAYMENT_METHOD_EVENT_TYPES,
+        *CUSTOMER_EVENT_TYPES,
+        *REFUND_EVENT_TYPES,
+        CHARGE_REFUNDED_EVENT_TYPE,
+        *SUBSCRIPTION_EVENT_TYPES,
+        *INVOICE_EVENT_TYPES,
+    }
+    - {"payment_intent.created"}
+)

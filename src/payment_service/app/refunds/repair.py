@@ -1,0 +1,100 @@
+"""The reconciler's part of refunds: settle PENDING and REQUIRES_ACTION refunds.
+
+PENDING and not yet known at Stripe: adopt the Stripe refund an earlier attempt
+made, or create it (same idempotency key) -- exactly one Stripe refund. Known at
+Stripe but pending or requiring action there: read it again on a backoff. Rows
+younger than ``RefundRules.pending_grace_s`` are left to the request sending them.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from payment_service.app.common.repair import RepairTally
+from payment_service.app.ports.processor import PaymentProcessor
+from payment_service.app.ports.reconcile import RepairReport
+from payment_service.app.ports.storage import UnitOfWorkFactory
+from payment_service.app.refunds.rules import IN_FLIGHT, RefundRules
+from payment_service.app.refunds.sender import RefundSender
+from payment_service.domain.clock import refresh_due, utcnow
+from payment_service.domain.entities import Refund
+from payment_service.domain.errors import DomainError, NotFound, ResourceExhausted, Unavailable
+from payment_service.domain.states import RefundState
+
+log = logging.getLogger(__name__)
+
+REPAIR_TASK = "finish_pending_refunds"
+
+
+class RefundRepair:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        processor: PaymentProcessor,
+        sender: RefundSender,
+        rules: RefundRules,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._processor = processor
+        self._sender = sender
+        self._rules = rules
+
+    async def finish_pending(self, refund_id: str) -> Refund:
+        """Settle one unsettled refund; raise Unavailable if Stripe is away."""
+        async with self._uow_factory(read_only=True) as uow:
+            refund = await uow.refunds.get(refund_id)
+        if refund is None:
+            raise NotFound("refund", refund_id)
+        if refund.state not in IN_FLIGHT:
+            return refund
+        if refund.stripe_refund_id is None:
+            if refund.state is not RefundState.PENDING or self._sender.lease.held(refund):
+                return refund  # nothing to send, or a request is talking to Stripe for it
+            return await self._sender.send(refund, first_attempt=False)
+        remote = await self._processor.retrieve_refund(refund.stripe_refund_id)
+        return await self._sender.store_remote(refund.id, remote, None)
+
+    def _due(self, refund: Refund, now: datetime) -> bool:
+        """Not yet sent: always due. Known at Stripe: on the backoff schedule."""
+        if refund.stripe_refund_id is None:
+            return True
+        return refresh_due(
+            created=refund.create_time,
+            last_read=refund.synced_at or refund.create_time,
+            now=now,
+            min_s=self._rules.refresh_min_s,
+            max_s=self._rules.refresh_max_s,
+        )
+
+    async def repair_pending(self) -> RepairReport:
+        """One pass over unsettled refunds older than the grace period; stops at the first
+        Unavailable (Stripe is away; the next pass tries again)."""
+        tally = RepairTally(REPAIR_TASK, utcnow())
+        older_than = tally.now - timedelta(seconds=self._rules.pending_grace_s)
+        async with self._uow_factory(read_only=True) as uow:
+            unsettled = await uow.refunds.list_unsettled(older_than, limit=self._rules.repair_batch)
+        due = [r for r in unsettled if self._due(r, tally.now)]
+        for waiting in unsettled:
+            if not self._due(waiting, tally.now):
+                tally.unresolved(waiting.create_time)
+        for index, refund in enumerate(due):
+            try:
+                finished = await self.finish_pending(refund.id)
+            except DomainError as error:
+                log.warning(
+                    "could not finish a pending refund",
+                    extra={"refund_id": refund.id, "reason": error.reason},
+                )
+                tally.errors += 1
+                if isinstance(error, Unavailable | ResourceExhausted):
+                    for left in due[index:]:
+                        tally.unresolved(left.create_time)
+                    break
+                tally.unresolved(refund.create_time)
+                continue
+            if finished.state in IN_FLIGHT:
+                tally.unresolved(finished.create_time)
+            else:
+                tally.repaired += 1
+        return tally.report()

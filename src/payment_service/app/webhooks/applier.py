@@ -1,0 +1,134 @@
+"""Applying one stored event through the registry, in one transaction with its record.
+
+A handler never calls Stripe inside the transaction: it asks for the read with
+``common.stripe_reads.fetched``, the transaction is rolled back, the read runs
+with no transaction open, and the event is applied again (``in_transaction``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from payment_service.app.common.audit import audit
+from payment_service.app.common.request_context import current_trace_id
+from payment_service.app.common.stripe_reads import FetchScope, NeedsFetch
+from payment_service.app.ports.cache import Cache
+from payment_service.app.ports.events import EventOutcome, OutcomeKind
+from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
+from payment_service.app.ports.webhooks import WebhookMetricsSink
+from payment_service.app.webhooks.policy import DELIVERY_OF, Delivery, RetryPolicy
+from payment_service.app.webhooks.registry import EventRegistry
+from payment_service.domain.clock import utcnow
+from payment_service.domain.entities import WebhookEvent
+from payment_service.domain.processor import RemoteEvent
+from payment_service.domain.states import WebhookEventState
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_ACTOR = "stripe"
+MAX_ERROR_CHARS = 2000
+R = TypeVar("R")
+
+
+class TooManyReads(Exception):
+    """A handler kept asking for Stripe reads; the attempt fails and is retried later."""
+
+
+class EventApplier:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        registry: EventRegistry,
+        cache: Cache,
+        metrics: WebhookMetricsSink,
+        policy: RetryPolicy,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self._registry = registry
+        self._cache = cache
+        self.metrics = metrics
+        self.policy = policy
+
+    async def in_transaction(self, work: Callable[[UnitOfWork], Awaitable[R]]) -> R:
+        """Run ``work`` in a write unit of work; when its handler asks for a Stripe read
+        (NeedsFetch), roll back, do the read with no transaction open, and run it again."""
+        scope = FetchScope()
+        with scope.active():
+            for _ in range(self.policy.max_reads + 1):
+                try:
+                    async with self.uow_factory() as uow:
+                        return await work(uow)
+                except NeedsFetch as need:
+                    read = need
+                await scope.serve(read)
+        raise TooManyReads(f"more than {self.policy.max_reads} Stripe reads for one event")
+
+    async def apply(
+        self, uow: UnitOfWork, record: WebhookEvent, event: RemoteEvent
+    ) -> EventOutcome:
+        token = current_trace_id.set(current_trace_id.get() or event.stripe_id)
+        try:
+            outcome = await self._registry.handler_for(event.type)(event, uow)
+        finally:
+            current_trace_id.reset(token)
+        now = utcnow()
+        if outcome.kind is OutcomeKind.APPLIED:
+            record.mark_processed(now)
+        elif outcome.kind is OutcomeKind.IGNORED:
+            record.ignore(outcome.detail or None)
+            record.processed_at = now
+        else:
+            record.quarantine(outcome.detail or "quarantined")
+            record.processed_at = now
+        await uow.webhook_events.update(record)
+        await audit(
+            uow,
+            actor=WEBHOOK_ACTOR,
+            action=f"webhook.{event.type}",
+            object_type=event.object_type or "event",
+            object_id=event.object_id or event.stripe_id,
+            outcome="ok" if outcome.kind is OutcomeKind.APPLIED else outcome.kind.value,
+            detail={"stripe_event_id": event.stripe_id, "detail": outcome.detail[:500]},
+        )
+        return outcome
+
+    async def after_commit(self, event: RemoteEvent, outcome: EventOutcome) -> Delivery:
+        if outcome.cache_keys:
+            await self._cache.delete(*outcome.cache_keys)
+        if outcome.kind is OutcomeKind.QUARANTINED:
+            log.warning(
+                "webhook event quarantined",
+                extra={
+                    "stripe_event_id": event.stripe_id,
+                    "event_type": event.type,
+                    "detail": outcome.detail,
+                },
+            )
+        delivery = DELIVERY_OF[outcome.kind]
+        self.metrics.outcome(event.type, delivery.value)
+        return delivery
+
+    def fail(self, record: WebhookEvent, error: Exception) -> None:
+        """Count a failed attempt: FAILED with the next attempt time, or DEAD when spent."""
+        message = f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
+        if record.attempts + 1 >= self.policy.max_attempts:
+            record.mark_dead(message)
+        else:
+            record.mark_failed(message, utcnow() + self.policy.delay(record.attempts + 1))
+
+    def report_failure(self, record: WebhookEvent, error: Exception) -> None:
+        dead = record.state is WebhookEventState.DEAD
+        log.log(
+            logging.ERROR if dead else logging.WARNING,
+            "webhook event dead: retries exhausted" if dead else "applying webhook event failed",
+            extra={
+                "stripe_event_id": record.stripe_event_id,
+                "event_type": record.type,
+                "attempts": record.attempts,
+                "error": type(error).__name__,
+                "next_attempt_at": record.next_attempt_at,
+            },
+        )
+        self.metrics.outcome(record.type, "dead" if dead else "failed")

@@ -1,0 +1,82 @@
+"""New Stripe events: stored once by their Stripe id and applied in the same transaction.
+
+One path for both sources of new events: a verified webhook delivery
+(``receive``) and an event the reconciler read from ``/v1/events`` (``ingest``).
+An acknowledged event is either applied or, when applying raised, stored as
+FAILED with the error, the attempt count and the next attempt time, in a second
+transaction after the first rolled back. Duplicates (also racing ones: the
+unique Stripe event id makes the second insert wait for the first) change nothing.
+"""
+
+from __future__ import annotations
+
+from payment_service.app.ports.events import EventOutcome, StripeMapping
+from payment_service.app.ports.storage import UnitOfWork
+from payment_service.app.ports.webhooks import MalformedEvent
+from payment_service.app.webhooks.applier import EventApplier
+from payment_service.app.webhooks.policy import Delivery
+from payment_service.domain.clock import from_unix
+from payment_service.domain.entities import WebhookEvent
+from payment_service.domain.ids import new_id
+from payment_service.domain.processor import RemoteEvent
+
+
+class WebhookIntake:
+    def __init__(self, applier: EventApplier, mapping: StripeMapping) -> None:
+        self._applier = applier
+        self._mapping = mapping
+
+    def decode(self, payload: str) -> RemoteEvent:
+        try:
+            return self._mapping.decode_event(payload)
+        except (ValueError, TypeError) as error:
+            raise MalformedEvent(str(error)) from None
+
+    async def receive(self, payload: str) -> Delivery:
+        """A verified delivery: store it by its Stripe id and apply it (MalformedEvent if not
+        an event)."""
+        return await self._store_and_apply(payload, self.decode(payload))
+
+    async def ingest(self, event: RemoteEvent) -> Delivery:
+        """An event read from Stripe's API: the same store-and-apply path as a delivery."""
+        return await self._store_and_apply(self._mapping.encode_event(event), event)
+
+    async def _store_and_apply(self, payload: str, event: RemoteEvent) -> Delivery:
+        record_id = new_id("whe")
+
+        async def store_and_apply(uow: UnitOfWork) -> EventOutcome | None:
+            record = _new_record(record_id, payload, event)
+            if not await uow.webhook_events.insert_if_new(record):
+                return None
+            outcome = await self._applier.apply(uow, record, event)
+            await uow.commit()
+            return outcome
+
+        try:
+            outcome = await self._applier.in_transaction(store_and_apply)
+        except Exception as error:  # the handler failed: keep the event, retry it later
+            return await self._record_new_failure(_new_record(record_id, payload, event), error)
+        if outcome is None:
+            self._applier.metrics.outcome(event.type, Delivery.DUPLICATE.value)
+            return Delivery.DUPLICATE
+        return await self._applier.after_commit(event, outcome)
+
+    async def _record_new_failure(self, record: WebhookEvent, error: Exception) -> Delivery:
+        self._applier.fail(record, error)
+        async with self._applier.uow_factory() as uow:
+            if not await uow.webhook_events.insert_if_new(record):
+                self._applier.metrics.outcome(record.type, Delivery.DUPLICATE.value)
+                return Delivery.DUPLICATE
+            await uow.commit()
+        self._applier.report_failure(record, error)
+        return Delivery.DEFERRED
+
+
+def _new_record(record_id: str, payload: str, event: RemoteEvent) -> WebhookEvent:
+    return WebhookEvent(
+        id=record_id,
+        stripe_event_id=event.stripe_id,
+        type=event.type,
+        created=from_unix(event.created),
+        payload=payload,
+    )

@@ -1,0 +1,131 @@
+"""The background retrier: stored events that are due (new, failed, replayed) applied again.
+
+Due events are taken with ``claim_due`` (FOR UPDATE SKIP LOCKED on PostgreSQL)
+and leased by moving ``next_attempt_at`` forward, so only one replica works on an
+event at a time; after ``max_attempts`` an event is DEAD. The attempt that applies
+a claimed event locks its row and checks that the lease is still the one it
+claimed, so an attempt that outlived its lease (another replica claimed the event
+meanwhile) applies nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from payment_service.app.ports.events import EventOutcome
+from payment_service.app.ports.storage import UnitOfWork
+from payment_service.app.ports.webhooks import MalformedEvent
+from payment_service.app.webhooks.applier import MAX_ERROR_CHARS, EventApplier
+from payment_service.app.webhooks.intake import WebhookIntake
+from payment_service.app.webhooks.policy import Delivery
+from payment_service.domain.clock import utcnow
+from payment_service.domain.entities import WebhookEvent
+from payment_service.domain.states import WebhookEventState
+
+log = logging.getLogger(__name__)
+
+_DUE = frozenset({WebhookEventState.RECEIVED, WebhookEventState.FAILED})
+
+
+class Retrier:
+    def __init__(
+        self,
+        applier: EventApplier,
+        intake: WebhookIntake,
+        backlog: Callable[[], Awaitable[object]],
+    ) -> None:
+        self._applier = applier
+        self._intake = intake
+        self._backlog = backlog
+
+    async def retry_due(self, limit: int | None = None) -> int:
+        """Apply up to ``limit`` due events (new, failed or replayed); return how many."""
+        claimed = await self.claim(limit or self._applier.policy.batch_size)
+        for record in claimed:
+            await self.attempt(record)
+        return len(claimed)
+
+    async def run_retrier(self, poll_s: float, stopping: asyncio.Event) -> None:
+        """The background retrier: runs until ``stopping`` is set; refreshes the backlog
+        gauges about once per ``poll_s``."""
+        gauges_due = 0.0
+        while not stopping.is_set():
+            try:
+                done = await self.retry_due()
+            except Exception:
+                log.exception("webhook retrier pass failed")
+                done = 0
+            if time.monotonic() >= gauges_due:
+                gauges_due = time.monotonic() + poll_s
+                try:
+                    await self._backlog()
+                except Exception:
+                    log.exception("counting failed and dead webhook events failed")
+            if done < self._applier.policy.batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), poll_s)
+
+    async def claim(self, limit: int) -> list[WebhookEvent]:
+        now = utcnow()
+        lease_until = now + timedelta(seconds=self._applier.policy.lease_s)
+        async with self._applier.uow_factory() as uow:
+            due = await uow.webhook_events.claim_due(now, limit)
+            for record in due:
+                record.next_attempt_at = lease_until
+                await uow.webhook_events.update(record)
+            await uow.commit()
+        return due
+
+    async def attempt(self, claimed: WebhookEvent) -> Delivery:
+        try:
+            event = self._intake.decode(claimed.payload)
+        except MalformedEvent as error:
+            return await self._record_stored_failure(claimed, error, dead=True)
+
+        async def apply_if_ours(uow: UnitOfWork) -> EventOutcome | None:
+            # Locked, then checked: a replica that claimed the event after our lease ran
+            # out has moved next_attempt_at, and we apply nothing.
+            record = await uow.webhook_events.get_for_update(claimed.id)
+            if record is None or not _still_ours(record, claimed):
+                return None
+            outcome = await self._applier.apply(uow, record, event)
+            await uow.commit()
+            return outcome
+
+        try:
+            outcome = await self._applier.in_transaction(apply_if_ours)
+        except Exception as error:
+            return await self._record_stored_failure(claimed, error)
+        if outcome is None:
+            return Delivery.SKIPPED
+        return await self._applier.after_commit(event, outcome)
+
+    async def _record_stored_failure(
+        self, claimed: WebhookEvent, error: Exception, *, dead: bool = False
+    ) -> Delivery:
+        async with self._applier.uow_factory() as uow:
+            record = await uow.webhook_events.get_for_update(claimed.id)
+            if record is None or not _still_ours(record, claimed):
+                return Delivery.SKIPPED
+            if dead:
+                record.mark_dead(f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS])
+            else:
+                self._applier.fail(record, error)
+            await uow.webhook_events.update(record)
+            await uow.commit()
+        self._applier.report_failure(record, error)
+        return Delivery.DEFERRED
+
+
+def _still_ours(record: WebhookEvent | None, claimed: WebhookEvent) -> bool:
+    """The event is still waiting and still under our lease (no other replica took it over)."""
+    return (
+        record is not None
+        and record.state in _DUE
+        and record.next_attempt_at == claimed.next_attempt_at
+    )

@@ -1,0 +1,284 @@
+"""The one composition root: storage, cache, Stripe, use cases, webhooks and reconciler,
+built once from the settings.
+
+Production (``bootstrap.app``), the operator commands (``cli``) and every test stack
+build through ``build_services``; tests pass ``Overrides`` to swap a part for another
+real one (their own database engine, a recording cache, a stalling processor, faster
+retry and reconciler schedules, extra event handlers) instead of wiring by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from payment_service.adapters.cache.memory import MemoryCache
+from payment_service.adapters.cache.redis_cache import RedisCache
+from payment_service.adapters.db.advisory_lock import AdvisoryLock
+from payment_service.adapters.db.encrypted import use_field_cipher
+from payment_service.adapters.db.engine import create_engine
+from payment_service.adapters.db.schema_check import ensure_schema_current
+from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
+from payment_service.adapters.stripe import mapping
+from payment_service.adapters.stripe.config import StripeGatewayConfig
+from payment_service.adapters.stripe.gateway import StripeGateway
+from payment_service.adapters.stripe.webhook_signature import StripeSignatureVerifier
+from payment_service.app.billing.events import billing_event_handlers
+from payment_service.app.customers.accounts import Customers
+from payment_service.app.customers.events import customer_event_handlers
+from payment_service.app.customers.payment_methods import PaymentMethods
+from payment_service.app.payments.events import payment_event_handlers
+from payment_service.app.payments.rules import PaymentRules
+from payment_service.app.payments.service import Payments
+from payment_service.app.ports.cache import Cache
+from payment_service.app.ports.events import EventHandler
+from payment_service.app.ports.failpoints import Failpoints
+from payment_service.app.ports.processor import PaymentProcessor
+from payment_service.app.ports.reconcile import ReconcileLock, RepairTask
+from payment_service.app.reconcile.reconciler import Reconciler
+from payment_service.app.reconcile.rules import ReconcilerRules
+from payment_service.app.refunds.events import refund_event_handlers
+from payment_service.app.refunds.rules import RefundRules
+from payment_service.app.refunds.service import Refunds
+from payment_service.app.webhooks.policy import RetryPolicy
+from payment_service.app.webhooks.registry import EventRegistry, build_event_registry
+from payment_service.app.webhooks.service import Webhooks
+from payment_service.bootstrap.failpoints import failpoints_from
+from payment_service.config import ConfigError, Settings
+from payment_service.observability.webhook_metrics import ReconcilerMetrics, WebhookMetrics
+from payment_service.security.field_cipher import FieldCipher, FieldCipherError
+
+RECONCILER_LOCK_NAME = "payment_service.reconciler"
+# Beyond the Stripe reads, a webhook attempt needs a few short transactions.
+CLAIM_LEASE_MARGIN_S = 30.0
+
+
+class Component(Protocol):
+    """Anything with a lifetime inside the process."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class Closable(Protocol):
+    async def close(self) -> None: ...
+
+
+class Database:
+    """The engine as a component: checks the schema at start, closes the pool at stop."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def start(self) -> None:
+        await ensure_schema_current(self.engine)
+
+    async def stop(self) -> None:
+        await self.engine.dispose()
+
+
+class Closing:
+    """Closes a client (cache, Stripe gateway) at stop."""
+
+    def __init__(self, client: Closable) -> None:
+        self._client = client
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await self._client.close()
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Parts a test supplies itself; a part it supplies is not started or stopped by us."""
+
+    uow_factory: SqlUnitOfWorkFactory | None = None
+    processor: PaymentProcessor | None = None
+    cache: Cache | None = None
+    payment_rules: PaymentRules | None = None
+    refund_rules: RefundRules | None = None
+    reconciler_rules: ReconcilerRules | None = None
+    retry_policy: RetryPolicy | None = None
+    reconcile_lock: ReconcileLock | None = None
+    failpoints: Failpoints | None = None
+    metrics_registry: CollectorRegistry | None = None
+    extra_handlers: Sequence[Mapping[str, EventHandler]] = ()
+    extra_repairs: Sequence[RepairTask] = ()
+
+
+@dataclass
+class Services:
+    settings: Settings
+    uow_factory: SqlUnitOfWorkFactory
+    cache: Cache
+    processor: PaymentProcessor
+    customers: Customers
+    payments: Payments
+    payment_methods: PaymentMethods
+    refunds: Refunds
+    registry: EventRegistry
+    webhooks: Webhooks
+    verifier: StripeSignatureVerifier
+    reconciler: Reconciler
+    metrics_registry: CollectorRegistry
+    resources: list[Component] = field(default_factory=list)
+
+    async def start(self) -> None:
+        """Start the resources (for commands and tests that run without the listeners)."""
+        for resource in self.resources:
+            await resource.start()
+
+    async def stop(self) -> None:
+        for resource in reversed(self.resources):
+            await resource.stop()
+
+
+def build_services(settings: Settings, overrides: Overrides | None = None) -> Services:
+    given = overrides or Overrides()
+    resources: list[Component] = []
+    uow_factory = given.uow_factory
+    if uow_factory is None:
+        use_field_cipher(build_field_cipher(settings))
+        uow_factory = SqlUnitOfWorkFactory(_engine(settings))
+        resources.append(Database(uow_factory.engine))
+    cache = given.cache
+    if cache is None:
+        cache = build_cache(settings)
+        resources.append(Closing(cache))
+    processor = given.processor
+    if processor is None:
+        processor = StripeGateway(StripeGatewayConfig.from_settings(settings))
+        resources.append(Closing(processor))
+    failpoints = given.failpoints or failpoints_from(settings)
+    metrics_registry = given.metrics_registry or CollectorRegistry(auto_describe=True)
+    payment_rules = given.payment_rules or _payment_rules(settings)
+    customers = Customers(uow_factory, processor)
+    payments = Payments(uow_factory, processor, cache, customers, payment_rules, failpoints)
+    refunds = Refunds(
+        uow_factory,
+        processor,
+        cache,
+        given.refund_rules or RefundRules(pending_grace_s=payment_rules.stripe_lease_s),
+        failpoints,
+    )
+    registry = event_registry(processor, *given.extra_handlers)
+    webhooks = Webhooks(
+        uow_factory,
+        registry,
+        mapping,
+        cache,
+        WebhookMetrics(metrics_registry),
+        given.retry_policy or retry_policy(settings),
+    )
+    reconciler = Reconciler(
+        uow_factory,
+        processor,
+        payments,
+        webhooks,
+        given.reconcile_lock or AdvisoryLock(uow_factory.engine, RECONCILER_LOCK_NAME),
+        ReconcilerMetrics(metrics_registry),
+        given.reconciler_rules or ReconcilerRules(stuck_after_s=settings.reconcile_stuck_after_s),
+        [refunds.repair_pending, *given.extra_repairs],
+    )
+    return Services(
+        settings=settings,
+        uow_factory=uow_factory,
+        cache=cache,
+        processor=processor,
+        customers=customers,
+        payments=payments,
+        payment_methods=PaymentMethods(uow_factory, processor, customers),
+        refunds=refunds,
+        registry=registry,
+        webhooks=webhooks,
+        verifier=StripeSignatureVerifier(
+            [secret.get_secret_value() for secret in settings.stripe_webhook_secrets],
+            tolerance_s=settings.stripe_webhook_tolerance_s,
+        ),
+        reconciler=reconciler,
+        metrics_registry=metrics_registry,
+        resources=resources,
+    )
+
+
+def event_registry(
+    processor: PaymentProcessor, *extra: Mapping[str, EventHandler]
+) -> EventRegistry:
+    """Every capability's event handlers (plus ``extra``, for tests) in one table."""
+    return build_event_registry(
+        customer_event_handlers(mapping, processor),
+        payment_event_handlers(mapping),
+        refund_event_handlers(mapping=mapping, processor=processor),
+        billing_event_handlers(),
+        *extra,
+    )
+
+
+def _engine(settings: Settings) -> AsyncEngine:
+    return create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout_s=settings.database_pool_timeout_s,
+        statement_timeout_ms=settings.database_statement_timeout_ms,
+        echo=settings.database_echo,
+    )
+
+
+def _payment_rules(settings: Settings) -> PaymentRules:
+    return PaymentRules(
+        currencies=frozenset(settings.currencies),
+        refresh_after_s=settings.payment_refresh_after_s,
+        cache_ttl_s=settings.cache_ttl_s,
+        stripe_lease_s=_per_stripe_call_s(settings) + 5,
+    )
+
+
+def _per_stripe_call_s(settings: Settings) -> float:
+    """The longest one Stripe call can take: timeout x (retries + 1)."""
+    return settings.stripe_timeout_s * (settings.stripe_max_network_retries + 1)
+
+
+def claim_lease_s(settings: Settings) -> float:
+    """How long a claimed webhook event stays ours: configured, or long enough for every
+    Stripe read one application may make, plus a margin."""
+    if settings.webhook_claim_lease_s > 0:
+        return settings.webhook_claim_lease_s
+    return _per_stripe_call_s(settings) * RetryPolicy().max_reads + CLAIM_LEASE_MARGIN_S
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.webhook_max_attempts,
+        base_delay_s=settings.webhook_retry_base_s,
+        max_delay_s=settings.webhook_retry_max_delay_s,
+        lease_s=claim_lease_s(settings),
+    )
+
+
+def build_cache(settings: Settings) -> Cache:
+    if settings.redis_url is None:
+        return MemoryCache()
+    return RedisCache.from_url(settings.redis_url.get_secret_value())
+
+
+def build_field_cipher(settings: Settings) -> FieldCipher:
+    if not settings.pii_encryption_keys:
+        raise ConfigError(
+            "pii_encryption_keys (PAYMENT_PII_ENCRYPTION_KEYS): required, e.g. "
+            '["k1:<base64 of 32 random bytes>"] (personal data is encrypted at rest)'
+        )
+    try:
+        return FieldCipher.from_specs(
+            [key.get_secret_value() for key in settings.pii_encryption_keys],
+            settings.pii_active_key_id,
+        )
+    except FieldCipherError as exc:
+        raise ConfigError(f"pii_encryption_keys (PAYMENT_PII_ENCRYPTION_KEYS): {exc}") from None

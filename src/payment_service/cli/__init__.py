@@ -1,0 +1,169 @@
+"""The ``payment-service`` console script: serve, token, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from payment_service.config import ConfigError, Settings, load_settings
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="payment-service", description="Internal payment service (gRPC over Stripe)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    config_option = argparse.ArgumentParser(add_help=False)
+    config_option.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="YAML settings file (PAYMENT_* environment variables win)",
+    )
+
+    commands.add_parser(
+        "serve", parents=[config_option], help="run the gRPC server and HTTP sidecar"
+    )
+
+    token = commands.add_parser(
+        "token", parents=[config_option], help="print an HS256 token for a caller"
+    )
+    token.add_argument("--sub", required=True, help="the caller's name (token subject)")
+    token.add_argument(
+        "--scope", required=True, help='space-separated scopes, e.g. "payments:read payments:write"'
+    )
+    token.add_argument("--account-id", help="restrict the token to one account")
+    token.add_argument(
+        "--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime (default 3600)"
+    )
+
+    webhooks = commands.add_parser("webhooks", help="stored Stripe events: list and replay")
+    webhook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True)
+    listing = webhook_commands.add_parser(
+        "list", parents=[config_option], help="stored events, newest first"
+    )
+    only = listing.add_mutually_exclusive_group()
+    only.add_argument("--failed", action="store_true", help="only events waiting for a retry")
+    only.add_argument("--dead", action="store_true", help="only events whose retries ran out")
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    replay = webhook_commands.add_parser(
+        "replay", parents=[config_option], help="apply failed/dead/quarantined events again"
+    )
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("event_id", nargs="?", help="our whe_... id or Stripe's evt_... id")
+    which.add_argument(
+        "--all-failed", action="store_true", help="every failed and dead event, oldest first"
+    )
+    commands.add_parser(
+        "reconcile", parents=[config_option], help="one reconciler pass now, then exit"
+    )
+
+    commands.add_parser(
+        "migrate",
+        parents=[config_option],
+        help="upgrade the database schema to the latest revision",
+    )
+    return parser
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"payment-service: {message}", file=sys.stderr)
+    return code
+
+
+def _serve(settings: Settings) -> int:
+    from payment_service.adapters.db.schema_check import SchemaNotCurrent
+    from payment_service.api.grpc.server import ListenError
+    from payment_service.bootstrap.app import serve
+
+    try:
+        asyncio.run(serve(settings))
+    except ConfigError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except (ListenError, SchemaNotCurrent, OSError) as exc:
+        return _fail(str(exc), EXIT_FAILURE)
+    return EXIT_OK
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from payment_service.security.tokens import TokenMintingError, mint_token
+
+    try:
+        token = mint_token(
+            settings,
+            sub=args.sub,
+            scopes=args.scope.split(),
+            account_id=args.account_id,
+            ttl_s=args.ttl,
+        )
+    except TokenMintingError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    print(token)
+    return EXIT_OK
+
+
+def _migrate(settings: Settings) -> int:
+    from payment_service.adapters.db.schema_check import upgrade_to_head
+
+    asyncio.run(upgrade_to_head(settings.database_url))
+    print("database schema upgraded to head")
+    return EXIT_OK
+
+
+def _webhooks(settings: Settings, args: argparse.Namespace) -> int:
+    from payment_service.cli.commands import (
+        open_services,
+        webhooks_list_command,
+        webhooks_replay_command,
+    )
+
+    async def run() -> int:
+        async with open_services(settings) as parts:
+            if args.webhooks_command == "list":
+                return await webhooks_list_command(
+                    parts.webhooks, sys.stdout, failed=args.failed, dead=args.dead, limit=args.limit
+                )
+            return await webhooks_replay_command(
+                parts.webhooks, sys.stdout, event_id=args.event_id, all_failed=args.all_failed
+            )
+
+    return asyncio.run(run())
+
+
+def _reconcile(settings: Settings) -> int:
+    from payment_service.cli.commands import open_services, reconcile_command
+
+    async def run() -> int:
+        async with open_services(settings) as parts:
+            return await reconcile_command(parts.reconciler, sys.stdout)
+
+    return asyncio.run(run())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    if args.command == "serve":
+        return _serve(settings)
+    if args.command == "token":
+        return _token(settings, args)
+    if args.command == "webhooks":
+        return _webhooks(settings, args)
+    if args.command == "reconcile":
+        return _reconcile(settings)
+    return _migrate(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

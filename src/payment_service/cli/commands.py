@@ -1,0 +1,113 @@
+"""The operator subcommands: ``webhooks list``, ``webhooks replay``, ``reconcile``.
+
+Each ``*_command`` takes built components and a text stream and returns the exit
+status; ``open_services`` builds (and afterwards closes) what they need from the
+settings through the composition root, outside a running server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TextIO
+
+from payment_service.app.reconcile.reconciler import Reconciler
+from payment_service.app.webhooks.service import Webhooks
+from payment_service.bootstrap.services import Services, build_services
+from payment_service.config import Settings
+from payment_service.domain.entities import WebhookEvent
+from payment_service.domain.errors import FailedPrecondition, NotFound
+from payment_service.domain.states import WebhookEventState
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+
+_SETTLED = frozenset({WebhookEventState.PROCESSED, WebhookEventState.IGNORED})
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """The services over a started database, cache and Stripe gateway, closed afterwards."""
+    services = build_services(settings)
+    started = []
+    try:
+        for resource in services.resources:
+            await resource.start()
+            started.append(resource)
+        yield services
+    finally:
+        for resource in reversed(started):
+            await resource.stop()
+
+
+def format_event(event: WebhookEvent) -> str:
+    """One tab-separated line: id, Stripe id, type, state, attempts, next attempt, last error."""
+    next_attempt = event.next_attempt_at.isoformat() if event.next_attempt_at else "-"
+    error = (event.last_error or "-").replace("\t", " ").replace("\n", " ")
+    return "\t".join(
+        (
+            event.id,
+            event.stripe_event_id,
+            event.type,
+            event.state.value,
+            str(event.attempts),
+            next_attempt,
+            error,
+        )
+    )
+
+
+async def webhooks_list_command(
+    webhooks: Webhooks, out: TextIO, *, failed: bool = False, dead: bool = False, limit: int = 100
+) -> int:
+    """``webhooks list [--failed|--dead]``: newest first."""
+    states: list[WebhookEventState] = []
+    if failed:
+        states.append(WebhookEventState.FAILED)
+    if dead:
+        states.append(WebhookEventState.DEAD)
+    for event in await webhooks.list_events(states, limit=limit):
+        print(format_event(event), file=out)
+    return EXIT_OK
+
+
+async def webhooks_replay_command(
+    webhooks: Webhooks, out: TextIO, *, event_id: str | None = None, all_failed: bool = False
+) -> int:
+    """``webhooks replay EVENT_ID|--all-failed`` (failed and dead events); exit 1 unless every
+    replayed event ended processed or ignored."""
+    if (event_id is None) == (not all_failed):
+        print("give exactly one of EVENT_ID and --all-failed", file=out)
+        return EXIT_FAILURE
+    if all_failed:
+        replayed = await webhooks.replay_all_failed()
+    else:
+        assert event_id is not None
+        try:
+            replayed = [await webhooks.replay(event_id)]
+        except NotFound:
+            print(f"no stored webhook event {event_id}", file=out)
+            return EXIT_FAILURE
+        except FailedPrecondition as error:
+            print(f"cannot replay {event_id}: {error.message}", file=out)
+            return EXIT_FAILURE
+    for event in replayed:
+        print(format_event(event), file=out)
+    print(f"replayed {len(replayed)} event(s)", file=out)
+    return EXIT_OK if all(e.state in _SETTLED for e in replayed) else EXIT_FAILURE
+
+
+async def reconcile_command(reconciler: Reconciler, out: TextIO) -> int:
+    """``reconcile``: one pass now; exit 1 when a task reported errors."""
+    reports = await reconciler.run_once()
+    if reports is None:
+        print("skipped: another replica is reconciling right now", file=out)
+        return EXIT_OK
+    for report in reports:
+        print(
+            f"{report.task}: repaired={report.repaired} unresolved={report.unresolved} "
+            f"oldest_unresolved_age_s={report.oldest_unresolved_age_s:.0f} "
+            f"errors={report.errors}",
+            file=out,
+        )
+    return EXIT_FAILURE if any(r.errors for r in reports) else EXIT_OK
