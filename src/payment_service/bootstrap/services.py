@@ -143,19 +143,7 @@ class Services:
 def build_services(settings: Settings, overrides: Overrides | None = None) -> Services:
     given = overrides or Overrides()
     resources: list[Component] = []
-    uow_factory = given.uow_factory
-    if uow_factory is None:
-        use_field_cipher(build_field_cipher(settings))
-        uow_factory = SqlUnitOfWorkFactory(_engine(settings))
-        resources.append(Database(uow_factory.engine))
-    cache = given.cache
-    if cache is None:
-        cache = build_cache(settings)
-        resources.append(Closing(cache))
-    processor = given.processor
-    if processor is None:
-        processor = StripeGateway(StripeGatewayConfig.from_settings(settings))
-        resources.append(Closing(processor))
+    uow_factory, cache, processor = _adapters(settings, given, resources)
     failpoints = given.failpoints or failpoints_from(settings)
     metrics_registry = given.metrics_registry or CollectorRegistry(auto_describe=True)
     payment_rules = given.payment_rules or _payment_rules(settings)
@@ -206,6 +194,26 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         metrics_registry=metrics_registry,
         resources=resources,
     )
+
+
+def _adapters(
+    settings: Settings, given: Overrides, resources: list[Component]
+) -> tuple[SqlUnitOfWorkFactory, Cache, PaymentProcessor]:
+    """The database, cache and Stripe gateway the test did not supply, as resources."""
+    uow_factory = given.uow_factory
+    if uow_factory is None:
+        use_field_cipher(build_field_cipher(settings))
+        uow_factory = SqlUnitOfWorkFactory(_engine(settings))
+        resources.append(Database(uow_factory.engine))
+    cache = given.cache
+    if cache is None:
+        cache = build_cache(settings)
+        resources.append(Closing(cache))
+    processor = given.processor
+    if processor is None:
+        processor = StripeGateway(StripeGatewayConfig.from_settings(settings))
+        resources.append(Closing(processor))
+    return uow_factory, cache, processor
 
 
 def event_registry(

@@ -12,15 +12,17 @@ from payment_service.domain.ids import new_id
 
 async def audit(
     uow: UnitOfWork,
-    *,
     actor: str,
     action: str,
-    object_type: str,
-    object_id: str,
+    subject: tuple[str, str],
     outcome: str = "ok",
     detail: Mapping[str, str] | None = None,
 ) -> None:
-    """Add the audit row to ``uow``: it commits with the change it describes, or not at all."""
+    """Add the audit row to ``uow``: it commits with the change it describes, or not at all.
+
+    ``subject`` is the object acted on: (type, id), e.g. ``("payment", "pay_…")``.
+    """
+    object_type, object_id = subject
     await uow.audit.add(
         AuditEntry(
             id=new_id("aud"),

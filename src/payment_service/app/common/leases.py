@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
@@ -35,27 +36,19 @@ class LeasedRows(Protocol[E]):
     async def update(self, row: E, /) -> None: ...
 
 
+@dataclass
 class StripeCallLease(Generic[E]):
-    def __init__(
-        self,
-        uow_factory: UnitOfWorkFactory,
-        rows: Callable[[UnitOfWork], LeasedRows[E]],
-        *,
-        kind: str,
-        lease_s: float,
-        needs_call: Callable[[E], bool],
-        busy_reason: str,
-    ) -> None:
-        self._uow_factory = uow_factory
-        self._rows = rows
-        self._kind = kind
-        self._lease_s = lease_s
-        self._needs_call = needs_call
-        self._busy_reason = busy_reason
+    uow_factory: UnitOfWorkFactory
+    rows: Callable[[UnitOfWork], LeasedRows[E]]
+    _: KW_ONLY
+    kind: str
+    lease_s: float
+    needs_call: Callable[[E], bool]
+    busy_reason: str
 
     def new_lease(self) -> datetime:
         """``lease_until`` for a row inserted already holding its lease (one write fewer)."""
-        return utcnow() + timedelta(seconds=self._lease_s)
+        return utcnow() + timedelta(seconds=self.lease_s)
 
     @staticmethod
     def held(row: Leasable) -> bool:
@@ -65,12 +58,12 @@ class StripeCallLease(Generic[E]):
     async def claim(self, row_id: str) -> E:
         """Own the Stripe call for the row, or return it once it no longer needs one."""
         while True:
-            async with self._uow_factory() as uow:
-                rows = self._rows(uow)
+            async with self.uow_factory() as uow:
+                rows = self.rows(uow)
                 row = await rows.get_for_update(row_id)
                 if row is None:
-                    raise NotFound(self._kind, row_id)
-                if not self._needs_call(row):
+                    raise NotFound(self.kind, row_id)
+                if not self.needs_call(row):
                     return row
                 if not self.held(row):
                     row.lease_until = self.new_lease()
@@ -80,17 +73,17 @@ class StripeCallLease(Generic[E]):
             left = request_context.remaining()
             if left is not None and left < POLL_S * 2:
                 raise Unavailable(
-                    f"another request is sending this {self._kind} to Stripe; "
+                    f"another request is sending this {self.kind} to Stripe; "
                     "retry with the same request_id",
-                    reason=self._busy_reason,
+                    reason=self.busy_reason,
                     retry_after_seconds=1.0,
                 )
             await asyncio.sleep(POLL_S)
 
     async def release(self, row_id: str) -> None:
         """Give the call back (its outcome unknown): the next attempt may go at once."""
-        async with self._uow_factory() as uow:
-            rows = self._rows(uow)
+        async with self.uow_factory() as uow:
+            rows = self.rows(uow)
             row = await rows.get_for_update(row_id)
             if row is not None and row.lease_until is not None:
                 row.lease_until = None

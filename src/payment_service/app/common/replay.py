@@ -47,13 +47,13 @@ class MutationRequest:
         return cls(caller.sub, method, request_id, request_hash(method, fields))
 
 
+@dataclass
 class RequestLedger:
-    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
-        self._uow_factory = uow_factory
+    uow_factory: UnitOfWorkFactory
 
     async def find(self, request: MutationRequest) -> RequestRecord | None:
         """The recorded answer of this request; RequestIdReused when the body differs."""
-        async with self._uow_factory(read_only=True) as uow:
+        async with self.uow_factory(read_only=True) as uow:
             return await recorded(uow, request)
 
     async def remember_decline(
@@ -61,7 +61,7 @@ class RequestLedger:
     ) -> None:
         """Record a decline on its own (the decline's state change is already committed)."""
         try:
-            async with self._uow_factory() as uow:
+            async with self.uow_factory() as uow:
                 await record(uow, request, resource_id, response=_encode_decline(error))
                 await uow.commit()
         except Conflict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from payment_service.app.common.audit import audit
 from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.ports.processor import PaymentProcessor, idempotency_key
@@ -12,16 +14,18 @@ from payment_service.domain.errors import Conflict, NotFound
 from payment_service.domain.ids import new_id
 
 
+@dataclass
 class Customers:
-    def __init__(self, uow_factory: UnitOfWorkFactory, processor: PaymentProcessor) -> None:
-        self._uow_factory = uow_factory
-        self._processor = processor
+    uow_factory: UnitOfWorkFactory
+    processor: PaymentProcessor
+
+    def __post_init__(self) -> None:
         self._locks = KeyedLocks()
 
     async def get(self, caller: Caller, account_id: str) -> Customer:
         """GetCustomer: the account's customer, NOT_FOUND when it has none (or is not the caller's)."""
         caller.require_account(account_id, "customer")
-        async with self._uow_factory(read_only=True) as uow:
+        async with self.uow_factory(read_only=True) as uow:
             customer = await uow.customers.get_by_account(account_id)
         if customer is None or customer.stripe_customer_id is None:
             raise NotFound("customer", account_id)
@@ -37,12 +41,12 @@ class Customers:
             customer = await self._find_or_insert(caller, account_id)
             if customer.stripe_customer_id is not None:
                 return customer
-            remote = await self._processor.create_customer(
+            remote = await self.processor.create_customer(
                 account_id=account_id,
                 idempotency_key=_creation_key(customer),
                 metadata={"customer_id": customer.id},
             )
-            async with self._uow_factory() as uow:
+            async with self.uow_factory() as uow:
                 stored = await uow.customers.get(customer.id)
                 if stored is None:
                     raise NotFound("customer", customer.id)
@@ -54,25 +58,19 @@ class Customers:
                 return stored
 
     async def _find_or_insert(self, caller: Caller, account_id: str) -> Customer:
-        async with self._uow_factory(read_only=True) as uow:
+        async with self.uow_factory(read_only=True) as uow:
             existing = await uow.customers.get_by_account(account_id)
         if existing is not None:
             return existing
         customer = Customer(id=new_id("cust"), account_id=account_id)
         try:
-            async with self._uow_factory() as uow:
+            async with self.uow_factory() as uow:
                 await uow.customers.add(customer)
-                await audit(
-                    uow,
-                    actor=caller.sub,
-                    action="customers.create",
-                    object_type="customer",
-                    object_id=customer.id,
-                )
+                await audit(uow, caller.sub, "customers.create", ("customer", customer.id))
                 await uow.commit()
         except Conflict:
             # Another replica made it first; use theirs.
-            async with self._uow_factory(read_only=True) as uow:
+            async with self.uow_factory(read_only=True) as uow:
                 winner = await uow.customers.get_by_account(account_id)
             if winner is None:
                 raise

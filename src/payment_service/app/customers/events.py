@@ -10,6 +10,7 @@ transaction open.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from payment_service.app.common.stripe_reads import fetched
 from payment_service.app.ports.events import EventHandler, EventOutcome, StripeMapping
@@ -25,12 +26,12 @@ from payment_service.domain.states import PaymentMethodState
 log = logging.getLogger(__name__)
 
 
+@dataclass
 class CustomerEventHandlers:
     """Handlers bound to the Stripe mapping and the processor (for re-reads)."""
 
-    def __init__(self, mapping: StripeMapping, processor: PaymentProcessor) -> None:
-        self._mapping = mapping
-        self._processor = processor
+    mapping: StripeMapping
+    processor: PaymentProcessor
 
     def handlers(self) -> dict[str, EventHandler]:
         table: dict[str, EventHandler] = {}
@@ -44,25 +45,25 @@ class CustomerEventHandlers:
     # --- payment methods --------------------------------------------------------------
 
     async def payment_method_attached(self, event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
-        remote = self._mapping.to_payment_method(event.data_object)
+        remote = self.mapping.to_payment_method(event.data_object)
         return await self._converge_method(uow, remote)
 
     async def payment_method_updated(self, event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
-        stripe_id = self._mapping.to_payment_method(event.data_object).stripe_id
+        stripe_id = self.mapping.to_payment_method(event.data_object).stripe_id
         try:
             remote = await fetched(
                 f"payment_method:{stripe_id}",
-                lambda: self._processor.retrieve_payment_method(stripe_id),
+                lambda: self.processor.retrieve_payment_method(stripe_id),
             )
         except NotFound:
             return EventOutcome.ignored(f"{stripe_id} no longer exists at Stripe")
         return await self._converge_method(uow, remote)
 
     async def payment_method_detached(self, event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
-        remote = self._mapping.to_payment_method(event.data_object)
+        remote = self.mapping.to_payment_method(event.data_object)
         stored = await uow.payment_methods.find_by_stripe_id(remote.stripe_id)
         if stored is None:
-            previous = self._mapping.previous_customer(event)
+            previous = self.mapping.previous_customer(event)
             customer = await uow.customers.find_by_stripe_id(previous) if previous else None
             if customer is None:
                 return EventOutcome.ignored(f"{remote.stripe_id} is not one of ours")
@@ -114,13 +115,13 @@ class CustomerEventHandlers:
     # --- customers --------------------------------------------------------------------
 
     async def customer_updated(self, event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
-        stripe_id = self._mapping.to_customer(event.data_object).stripe_id
+        stripe_id = self.mapping.to_customer(event.data_object).stripe_id
         customer = await uow.customers.find_by_stripe_id(stripe_id)
         if customer is None:
             return EventOutcome.ignored(f"customer {stripe_id} is not one of ours")
         try:
             remote = await fetched(
-                f"customer:{stripe_id}", lambda: self._processor.retrieve_customer(stripe_id)
+                f"customer:{stripe_id}", lambda: self.processor.retrieve_customer(stripe_id)
             )
         except NotFound:
             return EventOutcome.ignored(f"customer {stripe_id} no longer exists at Stripe")
@@ -145,7 +146,7 @@ class CustomerEventHandlers:
         return EventOutcome.applied(detail=f"customer {customer.id} updated")
 
     async def customer_deleted(self, event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
-        stripe_id = self._mapping.to_customer(event.data_object).stripe_id
+        stripe_id = self.mapping.to_customer(event.data_object).stripe_id
         customer = await uow.customers.find_by_stripe_id(stripe_id)
         if customer is None:
             return EventOutcome.ignored(f"customer {stripe_id} is not one of ours")

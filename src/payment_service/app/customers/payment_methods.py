@@ -34,14 +34,14 @@ class PaymentMethodView:
     is_default: bool
 
 
+@dataclass
 class PaymentMethods:
-    def __init__(
-        self, uow_factory: UnitOfWorkFactory, processor: PaymentProcessor, customers: Customers
-    ) -> None:
-        self._uow_factory = uow_factory
-        self._processor = processor
-        self._customers = customers
-        self._ledger = RequestLedger(uow_factory)
+    uow_factory: UnitOfWorkFactory
+    processor: PaymentProcessor
+    customers: Customers
+
+    def __post_init__(self) -> None:
+        self._ledger = RequestLedger(self.uow_factory)
         self._locks = KeyedLocks()
 
     async def attach(
@@ -68,8 +68,8 @@ class PaymentMethods:
             replay = await self._replay(request)
             if replay is not None:
                 return replay
-            customer = await self._customers.get_or_create(caller, account_id)
-            async with self._uow_factory(read_only=True) as uow:
+            customer = await self.customers.get_or_create(caller, account_id)
+            async with self.uow_factory(read_only=True) as uow:
                 known = await uow.payment_methods.find_by_stripe_id(stripe_payment_method_id)
             if known is not None and known.account_id != account_id:
                 # Another account's method is simply not there for this one (nothing leaks).
@@ -83,44 +83,48 @@ class PaymentMethods:
             remote = await self._attach_at_stripe(customer, stripe_payment_method_id)
             make_default = set_default or customer.default_payment_method_id is None
             if make_default:
-                await self._processor.set_default_payment_method(
+                await self.processor.set_default_payment_method(
                     _stripe_customer(customer),
                     remote.stripe_id,
                     idempotency_key=idempotency_key(
                         customer.id, f"default:{remote.stripe_id}:{request_id}"
                     ),
                 )
-            async with self._uow_factory() as uow:
-                # A payment_method.attached webhook may have stored it meanwhile; use that row.
-                method = await uow.payment_methods.find_by_stripe_id(remote.stripe_id)
-                if method is None:
-                    method = PaymentMethod.from_remote(
-                        remote, account_id=account_id, customer_id=customer.id
-                    )
-                    await uow.payment_methods.add(method)
-                elif method.account_id != account_id:
-                    raise NotFound("payment_method", stripe_payment_method_id)
-                stored_customer = await _customer(uow, customer.id)
-                if make_default:
-                    stored_customer.default_payment_method_id = method.id
-                    stored_customer.touch()
-                    await uow.customers.update(stored_customer)
-                await record(uow, request, method.id)
-                await audit(
-                    uow,
-                    actor=caller.sub,
-                    action="payment_methods.attach",
-                    object_type="payment_method",
-                    object_id=method.id,
+            return await self._store_attached(caller, request, customer, remote, make_default)
+
+    async def _store_attached(
+        self,
+        caller: Caller,
+        request: MutationRequest,
+        customer: Customer,
+        remote: RemotePaymentMethod,
+        make_default: bool,
+    ) -> PaymentMethodView:
+        async with self.uow_factory() as uow:
+            # A payment_method.attached webhook may have stored it meanwhile; use that row.
+            method = await uow.payment_methods.find_by_stripe_id(remote.stripe_id)
+            if method is None:
+                method = PaymentMethod.from_remote(
+                    remote, account_id=customer.account_id, customer_id=customer.id
                 )
-                await uow.commit()
-            return PaymentMethodView(method, stored_customer.default_payment_method_id == method.id)
+                await uow.payment_methods.add(method)
+            elif method.account_id != customer.account_id:
+                raise NotFound("payment_method", remote.stripe_id)
+            stored_customer = await _customer(uow, customer.id)
+            if make_default:
+                stored_customer.default_payment_method_id = method.id
+                stored_customer.touch()
+                await uow.customers.update(stored_customer)
+            await record(uow, request, method.id)
+            await audit(uow, caller.sub, "payment_methods.attach", ("payment_method", method.id))
+            await uow.commit()
+        return PaymentMethodView(method, stored_customer.default_payment_method_id == method.id)
 
     async def _attach_at_stripe(
         self, customer: Customer, stripe_payment_method_id: str
     ) -> RemotePaymentMethod:
         try:
-            return await self._processor.attach_payment_method(
+            return await self.processor.attach_payment_method(
                 stripe_payment_method_id,
                 customer=_stripe_customer(customer),
                 idempotency_key=idempotency_key(customer.id, f"attach:{stripe_payment_method_id}"),
@@ -138,7 +142,7 @@ class PaymentMethods:
         check.raise_if_any()
         caller.require_account(account_id)
         states = () if include_detached else (PaymentMethodState.ATTACHED,)
-        async with self._uow_factory(read_only=True) as uow:
+        async with self.uow_factory(read_only=True) as uow:
             customer = await uow.customers.get_by_account(account_id)
             found = await uow.payment_methods.list_for_account(account_id, page=page, states=states)
         default_id = customer.default_payment_method_id if customer else None
@@ -163,11 +167,11 @@ class PaymentMethods:
             method = await self._visible(caller, payment_method_id)
             if method.state is PaymentMethodState.DETACHED:
                 raise InvalidTransition("payment_method", method.id, method.state.value, "detached")
-            await self._processor.detach_payment_method(
+            await self.processor.detach_payment_method(
                 method.stripe_payment_method_id,
                 idempotency_key=idempotency_key(method.id, "detach"),
             )
-            async with self._uow_factory() as uow:
+            async with self.uow_factory() as uow:
                 # Re-read: a payment_method.detached webhook may have got here first.
                 stored = await uow.payment_methods.get(method.id)
                 if stored is None:
@@ -183,11 +187,7 @@ class PaymentMethods:
                     await uow.customers.update(customer)
                 await record(uow, request, method.id)
                 await audit(
-                    uow,
-                    actor=caller.sub,
-                    action="payment_methods.detach",
-                    object_type="payment_method",
-                    object_id=method.id,
+                    uow, caller.sub, "payment_methods.detach", ("payment_method", method.id)
                 )
                 await uow.commit()
             return PaymentMethodView(method, False)
@@ -209,7 +209,7 @@ class PaymentMethods:
         )
         async with self._locks.hold((caller.sub, request_id)):
             if await self._ledger.find(request) is not None:
-                return await self._customers.get(caller, account_id)
+                return await self.customers.get(caller, account_id)
             method = await self._visible(caller, payment_method_id)
             if method.account_id != account_id:
                 raise NotFound("payment_method", payment_method_id)
@@ -219,30 +219,24 @@ class PaymentMethods:
                     reason="PAYMENT_METHOD_DETACHED",
                     metadata={"id": method.id},
                 )
-            customer = await self._customers.get(caller, account_id)
-            await self._processor.set_default_payment_method(
+            customer = await self.customers.get(caller, account_id)
+            await self.processor.set_default_payment_method(
                 _stripe_customer(customer),
                 method.stripe_payment_method_id,
                 idempotency_key=idempotency_key(customer.id, f"default:{method.id}:{request_id}"),
             )
-            async with self._uow_factory() as uow:
+            async with self.uow_factory() as uow:
                 stored = await _customer(uow, customer.id)
                 stored.default_payment_method_id = method.id
                 stored.touch()
                 await uow.customers.update(stored)
                 await record(uow, request, method.id)
-                await audit(
-                    uow,
-                    actor=caller.sub,
-                    action="payment_methods.set_default",
-                    object_type="customer",
-                    object_id=stored.id,
-                )
+                await audit(uow, caller.sub, "payment_methods.set_default", ("customer", stored.id))
                 await uow.commit()
             return stored
 
     async def _replay(self, request: MutationRequest) -> PaymentMethodView | None:
-        async with self._uow_factory(read_only=True) as uow:
+        async with self.uow_factory(read_only=True) as uow:
             answered = await recorded(uow, request)
             if answered is None:
                 return None
@@ -255,7 +249,7 @@ class PaymentMethods:
         )
 
     async def _visible(self, caller: Caller, payment_method_id: str) -> PaymentMethod:
-        async with self._uow_factory(read_only=True) as uow:
+        async with self.uow_factory(read_only=True) as uow:
             method = await uow.payment_methods.get(payment_method_id)
         if method is None or not caller.may_access(method.account_id):
             raise NotFound("payment_method", payment_method_id)

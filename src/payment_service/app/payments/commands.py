@@ -4,6 +4,7 @@ remembered under the caller's request_id so a retry replays the first answer."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from payment_service.app.common.audit import audit
 from payment_service.app.common.locks import KeyedLocks
@@ -36,11 +37,13 @@ def _checked(request_id: str, payment_id: str, check: Violations | None = None) 
     check.raise_if_any()
 
 
+@dataclass
 class PaymentCommands:
-    def __init__(self, store: PaymentStore, processor: PaymentProcessor) -> None:
-        self._store = store
-        self._processor = processor
-        self._ledger = RequestLedger(store.uow_factory)
+    store: PaymentStore
+    processor: PaymentProcessor
+
+    def __post_init__(self) -> None:
+        self._ledger = RequestLedger(self.store.uow_factory)
         self._locks = KeyedLocks()
 
     async def confirm(
@@ -55,8 +58,8 @@ class PaymentCommands:
             if payment.state not in CONFIRMABLE:
                 raise InvalidTransition("payment", payment.id, payment.state.value, "confirmed")
             if payment_method:
-                await check_payment_method_owner(self._store, payment_method, payment.account_id)
-            return await self._processor.confirm_payment_intent(
+                await check_payment_method_owner(self.store, payment_method, payment.account_id)
+            return await self.processor.confirm_payment_intent(
                 stripe_id(payment),
                 idempotency_key=idempotency_key(payment.id, f"confirm:{request_id}"),
                 payment_method=payment_method or None,
@@ -86,7 +89,7 @@ class PaymentCommands:
                     f"must be at most the capturable {payment.amount_capturable}",
                 )
                 too_much.raise_if_any()
-            return await self._processor.capture_payment_intent(
+            return await self.processor.capture_payment_intent(
                 stripe_id(payment),
                 idempotency_key=idempotency_key(payment.id, f"capture:{request_id}"),
                 amount_to_capture=amount_to_capture,
@@ -105,7 +108,7 @@ class PaymentCommands:
                 raise InvalidTransition(
                     "payment", payment.id, payment.state.value, PaymentState.CANCELED.value
                 )
-            return await self._processor.cancel_payment_intent(
+            return await self.processor.cancel_payment_intent(
                 stripe_id(payment),
                 idempotency_key=idempotency_key(payment.id, f"cancel:{request_id}"),
                 reason=reason,
@@ -120,7 +123,7 @@ class PaymentCommands:
         self, caller: Caller, request: MutationRequest, payment_id: str, call: StripeCall
     ) -> Payment:
         async with self._locks.hold((caller.sub, request.request_id)):
-            async with self._store.uow_factory(read_only=True) as uow:
+            async with self.store.uow_factory(read_only=True) as uow:
                 answered = await recorded(uow, request)
                 payment = await uow.payments.get(payment_id)
             if payment is None or not caller.may_access(payment.account_id):
@@ -132,7 +135,7 @@ class PaymentCommands:
             try:
                 intent = await call(payment)
             except ProcessorCardDeclined as error:
-                stored = await self._store.store_decline(payment.id, error, action)
+                stored = await self.store.store_decline(payment.id, error, action)
                 await self._ledger.remember_decline(request, stored.id, declined(stored, error))
                 raise declined(stored, error) from None
             try:
@@ -140,12 +143,12 @@ class PaymentCommands:
             except Conflict:
                 # Another replica answered the same request_id first; replay its answer.
                 answered = await self._ledger.find(request)
-                current = await self._store.load(payment.id)
+                current = await self.store.load(payment.id)
                 if answered is None:
                     raise RequestIdReused(request.request_id) from None
                 raise_recorded_decline(answered, current.id)
                 return current
-            await self._store.publish(stored)
+            await self.store.publish(stored)
             return stored
 
     async def _store_answer(
@@ -156,13 +159,11 @@ class PaymentCommands:
         intent: RemotePaymentIntent,
         action: str,
     ) -> Payment:
-        async with self._store.uow_factory() as uow:
-            stored = await self._store.locked(uow, payment_id)
+        async with self.store.uow_factory() as uow:
+            stored = await self.store.locked(uow, payment_id)
             stored.apply_intent(intent, api_read_time())
             await uow.payments.update(stored)
             await record(uow, request, stored.id)
-            await audit(
-                uow, actor=caller.sub, action=action, object_type="payment", object_id=stored.id
-            )
+            await audit(uow, caller.sub, action, ("payment", stored.id))
             await uow.commit()
         return stored

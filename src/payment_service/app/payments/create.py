@@ -10,6 +10,7 @@ even a fake Stripe that ignores idempotency keys sees one call.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from payment_service.app.common.audit import audit
 from payment_service.app.common.leases import StripeCallLease
@@ -48,28 +49,23 @@ from payment_service.domain.states import PaymentMethodState, PaymentState
 METHOD = "CreatePayment"
 
 
+@dataclass
 class CreatePayments:
-    def __init__(
-        self,
-        store: PaymentStore,
-        processor: PaymentProcessor,
-        customers: Customers,
-        rules: PaymentRules,
-        failpoints: Failpoints = NO_FAILPOINTS,
-    ) -> None:
-        self._store = store
-        self._uow_factory = store.uow_factory
-        self._processor = processor
-        self._customers = customers
-        self._rules = rules
-        self._failpoints = failpoints
-        self._ledger = RequestLedger(store.uow_factory)
+    store: PaymentStore
+    processor: PaymentProcessor
+    customers: Customers
+    rules: PaymentRules
+    failpoints: Failpoints = NO_FAILPOINTS
+
+    def __post_init__(self) -> None:
+        self._uow_factory = self.store.uow_factory
+        self._ledger = RequestLedger(self.store.uow_factory)
         self._locks = KeyedLocks()
         self._lease: StripeCallLease[Payment] = StripeCallLease(
-            store.uow_factory,
+            self.store.uow_factory,
             lambda uow: uow.payments,
             kind="payment",
-            lease_s=rules.stripe_lease_s,
+            lease_s=self.rules.stripe_lease_s,
             needs_call=lambda payment: payment.state is PaymentState.PENDING,
             busy_reason="PAYMENT_IN_PROGRESS",
         )
@@ -93,8 +89,8 @@ class CreatePayments:
         check = Violations()
         check.request_id(command.request_id)
         check.account_id(command.account_id)
-        currency = check.currency(command.currency, self._rules.currencies)
-        check.charge_amount(command.amount, currency if currency in self._rules.currencies else "")
+        currency = check.currency(command.currency, self.rules.currencies)
+        check.charge_amount(command.amount, currency if currency in self.rules.currencies else "")
         check.stripe_id(command.payment_method, "pm", "stripe_payment_method_id", required=False)
         check.free_text(command.description, "description", MAX_DESCRIPTION_LENGTH)
         check.email(command.receipt_email, "receipt_email")
@@ -110,10 +106,8 @@ class CreatePayments:
         self, caller: Caller, command: CreatePayment, currency: str, request: MutationRequest
     ) -> tuple[Payment, bool]:
         if command.payment_method:
-            await check_payment_method_owner(
-                self._store, command.payment_method, command.account_id
-            )
-        customer = await self._customers.get_or_create(caller, command.account_id)
+            await check_payment_method_owner(self.store, command.payment_method, command.account_id)
+        customer = await self.customers.get_or_create(caller, command.account_id)
         payment_method = command.payment_method or await self._default_payment_method(
             customer.default_payment_method_id
         )
@@ -138,13 +132,7 @@ class CreatePayments:
         try:
             async with self._uow_factory() as uow:
                 await uow.payments.add(payment)
-                await audit(
-                    uow,
-                    actor=caller.sub,
-                    action="payments.create",
-                    object_type="payment",
-                    object_id=payment.id,
-                )
+                await audit(uow, caller.sub, "payments.create", ("payment", payment.id))
                 await uow.commit()
         except Conflict:
             # Another replica inserted the same (caller, request_id) first.
@@ -179,14 +167,14 @@ class CreatePayments:
         try:
             found = None
             if not first_attempt:
-                found = await self._processor.find_payment_intent_by_payment_id(
+                found = await self.processor.find_payment_intent_by_payment_id(
                     claimed.id, customer=claimed.stripe_customer_id
                 )
-            intent = found or await self._processor.create_payment_intent(
+            intent = found or await self.processor.create_payment_intent(
                 claimed.intent_request(), idempotency_key=idempotency_key(claimed.id, "create")
             )
         except ProcessorCardDeclined as error:
-            stored = await self._store.store_decline(claimed.id, error, "payments.create")
+            stored = await self.store.store_decline(claimed.id, error, "payments.create")
             answer = declined(stored, error)
             request = MutationRequest(
                 claimed.caller, METHOD, claimed.request_id, claimed.request_hash
@@ -197,15 +185,15 @@ class CreatePayments:
             if outcome_unknown(error):
                 await self._lease.release(claimed.id)
                 raise
-            stored = await self._store.store_rejection(claimed.id, error)
+            stored = await self.store.store_rejection(claimed.id, error)
             error.metadata.setdefault("payment_id", stored.id)
             raise error from None
         except BaseException:
             # Cancelled (client gone, deadline) with the outcome unknown: let the next attempt in now.
             await asyncio.shield(self._lease.release(claimed.id))
             raise
-        self._failpoints.hit("payments.create.after_stripe")
-        return await self._store.store_intent(claimed.id, intent)
+        self.failpoints.hit("payments.create.after_stripe")
+        return await self.store.store_intent(claimed.id, intent)
 
     async def finish_pending(self, payment_id: str) -> Payment:
         """Reconciler: settle a PENDING payment left by a crash or an outage, with one PaymentIntent.
@@ -215,17 +203,17 @@ class CreatePayments:
         create repeated, with the same idempotency key as the first attempt.
         A decline or a refusal is stored, not raised; Unavailable is raised.
         """
-        payment = await self._store.load(payment_id)
+        payment = await self.store.load(payment_id)
         if payment.state is not PaymentState.PENDING or self._lease.held(payment):
             return payment  # settled, or a request is talking to Stripe for it right now
         try:
             return await self._submit(payment, first_attempt=False)
         except CardDeclined:
-            return await self._store.load(payment.id)
+            return await self.store.load(payment.id)
         except DomainError as error:
             if outcome_unknown(error):
                 raise
-            return await self._store.load(payment.id)
+            return await self.store.load(payment.id)
 
     async def _replay(self, payment: Payment) -> Payment:
         """The answer CreatePayment gave: a decline is raised again, anything else is the payment."""

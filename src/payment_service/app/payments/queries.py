@@ -8,6 +8,7 @@ concurrent Gets ask for it), through the same refresh as the reconciler's.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from payment_service.app.common.locks import KeyedLocks
@@ -25,24 +26,24 @@ from payment_service.domain.states import PaymentState
 log = logging.getLogger(__name__)
 
 
+@dataclass
 class PaymentQueries:
-    def __init__(
-        self, store: PaymentStore, refresher: PaymentRefresher, rules: PaymentRules
-    ) -> None:
-        self._store = store
-        self._refresher = refresher
-        self._rules = rules
+    store: PaymentStore
+    refresher: PaymentRefresher
+    rules: PaymentRules
+
+    def __post_init__(self) -> None:
         self._locks = KeyedLocks()
 
     async def get(self, caller: Caller, payment_id: str) -> Payment:
         check = Violations()
         check.object_id(payment_id, "pay")
         check.raise_if_any()
-        payment = await self._store.cached(payment_id)
+        payment = await self.store.cached(payment_id)
         if payment is None:
-            payment = await self._store.load(payment_id)
+            payment = await self.store.load(payment_id)
             if not self._needs_refresh(payment):
-                await self._store.publish(payment)
+                await self.store.publish(payment)
         if not caller.may_access(payment.account_id):
             raise NotFound("payment", payment_id)
         if self._needs_refresh(payment):
@@ -52,11 +53,11 @@ class PaymentQueries:
     async def _refresh_once(self, payment: Payment) -> Payment:
         """Concurrent Gets of one stale payment make one Stripe read; the others reuse it."""
         async with self._locks.hold(("refresh", payment.id)):
-            current = await self._store.load(payment.id)
+            current = await self.store.load(payment.id)
             if not self._needs_refresh(current):
                 return current
             try:
-                return await self._refresher.refresh(current)
+                return await self.refresher.refresh(current)
             except DomainError as error:
                 log.warning(
                     "could not refresh payment from Stripe",
@@ -72,7 +73,7 @@ class PaymentQueries:
         ):
             return False
         last = payment.synced_at or payment.update_time
-        return utcnow() - last >= timedelta(seconds=self._rules.refresh_after_s)
+        return utcnow() - last >= timedelta(seconds=self.rules.refresh_after_s)
 
     async def list(self, caller: Caller, query: ListPayments) -> Page[Payment]:
         check = Violations()
@@ -85,7 +86,7 @@ class PaymentQueries:
             check.add("created_before", "must be later than created_after")
         check.raise_if_any()
         caller.require_account(query.account_id)
-        async with self._store.uow_factory(read_only=True) as uow:
+        async with self.store.uow_factory(read_only=True) as uow:
             return await uow.payments.list_for_account(
                 query.account_id,
                 page=query.page,

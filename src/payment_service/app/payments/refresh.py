@@ -9,6 +9,7 @@ QUARANTINED, and the stored payment stands until an operator looks.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from payment_service.app.common.audit import audit
 from payment_service.app.payments.rules import stripe_id
@@ -23,16 +24,16 @@ REFRESH_ACTOR = "stripe"
 QUARANTINED = "QUARANTINED"
 
 
+@dataclass
 class PaymentRefresher:
-    def __init__(self, store: PaymentStore, processor: PaymentProcessor) -> None:
-        self._store = store
-        self._processor = processor
+    store: PaymentStore
+    processor: PaymentProcessor
 
     async def refresh(self, payment: Payment) -> Payment:
         """Read the PaymentIntent now and store what it says; Stripe's errors are raised."""
-        intent = await self._processor.retrieve_payment_intent(stripe_id(payment))
-        async with self._store.uow_factory() as uow:
-            stored = await self._store.locked(uow, payment.id)
+        intent = await self.processor.retrieve_payment_intent(stripe_id(payment))
+        async with self.store.uow_factory() as uow:
+            stored = await self.store.locked(uow, payment.id)
             mismatch = stored.mismatch_with(intent)
             if mismatch is None:
                 stored.apply_intent(intent, api_read_time())
@@ -43,15 +44,14 @@ class PaymentRefresher:
                 )
                 await audit(
                     uow,
-                    actor=REFRESH_ACTOR,
-                    action="payments.refresh",
-                    object_type="payment",
-                    object_id=stored.id,
-                    outcome=QUARANTINED,
-                    detail={"mismatch": mismatch, "stripe_payment_intent_id": intent.stripe_id},
+                    REFRESH_ACTOR,
+                    "payments.refresh",
+                    ("payment", stored.id),
+                    QUARANTINED,
+                    {"mismatch": mismatch, "stripe_payment_intent_id": intent.stripe_id},
                 )
             stored.synced_at = utcnow()  # read now: backoffs count from here
             await uow.payments.update(stored)
             await uow.commit()
-        await self._store.publish(stored)
+        await self.store.publish(stored)
         return stored

@@ -6,6 +6,8 @@ cache with its row version, so an older version never replaces a newer one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from payment_service.app.common.audit import audit
 from payment_service.app.common.entity_codec import decode_entity, encode_entity
 from payment_service.app.payments.rules import PaymentRules, cache_key
@@ -18,11 +20,11 @@ from payment_service.domain.processor import ProcessorCardDeclined, RemotePaymen
 from payment_service.domain.states import PaymentState
 
 
+@dataclass
 class PaymentStore:
-    def __init__(self, uow_factory: UnitOfWorkFactory, cache: Cache, rules: PaymentRules) -> None:
-        self.uow_factory = uow_factory
-        self._cache = cache
-        self._rules = rules
+    uow_factory: UnitOfWorkFactory
+    cache: Cache
+    rules: PaymentRules
 
     async def load(self, payment_id: str) -> Payment:
         async with self.uow_factory(read_only=True) as uow:
@@ -39,19 +41,19 @@ class PaymentStore:
         return payment
 
     async def cached(self, payment_id: str) -> Payment | None:
-        data = await self._cache.get(cache_key(payment_id))
+        data = await self.cache.get(cache_key(payment_id))
         if data is None:
             return None
         try:
             return decode_entity(Payment, data)
         except (ValueError, TypeError, KeyError):
-            await self._cache.delete(cache_key(payment_id))
+            await self.cache.delete(cache_key(payment_id))
             return None
 
     async def publish(self, payment: Payment) -> None:
         """Put the committed payment in the cache (an older version never wins)."""
-        await self._cache.put(
-            cache_key(payment.id), payment.version, encode_entity(payment), self._rules.cache_ttl_s
+        await self.cache.put(
+            cache_key(payment.id), payment.version, encode_entity(payment), self.rules.cache_ttl_s
         )
 
     async def store_intent(self, payment_id: str, intent: RemotePaymentIntent) -> Payment:
@@ -81,12 +83,11 @@ class PaymentStore:
             await uow.payments.update(payment)
             await audit(
                 uow,
-                actor=payment.caller,
-                action=action,
-                object_type="payment",
-                object_id=payment.id,
-                outcome="CARD_DECLINED",
-                detail={"decline_code": error.decline_code},
+                payment.caller,
+                action,
+                ("payment", payment.id),
+                "CARD_DECLINED",
+                {"decline_code": error.decline_code},
             )
             await uow.commit()
         await self.publish(payment)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from payment_service.app.common.repair import RepairTally
 from payment_service.app.ports.processor import PaymentProcessor
@@ -29,35 +30,29 @@ EVENTS_CURSOR_KEY = "stripe_events.newest_seen"
 _PAGE = 100  # events per list call (Stripe's maximum)
 
 
+@dataclass
 class EventCatchUp:
-    def __init__(
-        self,
-        uow_factory: UnitOfWorkFactory,
-        processor: PaymentProcessor,
-        webhooks: Webhooks,
-        rules: ReconcilerRules,
-    ) -> None:
-        self._uow_factory = uow_factory
-        self._processor = processor
-        self._webhooks = webhooks
-        self._rules = rules
+    uow_factory: UnitOfWorkFactory
+    processor: PaymentProcessor
+    webhooks: Webhooks
+    rules: ReconcilerRules
 
     async def run(self) -> RepairReport:
         """Apply the events Stripe has that we may have missed, oldest first, walking forward
         from the newest one seen and storing the cursor after every page."""
         tally = RepairTally("catch_up_events", utcnow())
-        async with self._uow_factory(read_only=True) as uow:
+        async with self.uow_factory(read_only=True) as uow:
             cursor = _read_cursor(await uow.reconciler_state.get(EVENTS_CURSOR_KEY))
         if cursor is None:
-            since = int(tally.now.timestamp() - self._rules.event_lookback_s)
+            since = int(tally.now.timestamp() - self.rules.event_lookback_s)
             anchor = None
         else:
-            since = int(cursor[0] - self._rules.event_overlap_s)
+            since = int(cursor[0] - self.rules.event_overlap_s)
             anchor = cursor[1]
         pages = 0
         if anchor is not None:
             try:
-                first = await self._processor.list_events(
+                first = await self.processor.list_events(
                     created_after=since, ending_before=anchor, limit=_PAGE
                 )
             except (NotFound, InvalidArgument):
@@ -73,7 +68,7 @@ class EventCatchUp:
             await self._apply_page(start, tally)
             anchor = start[-1].stripe_id
             pages += 1
-            first = await self._processor.list_events(
+            first = await self.processor.list_events(
                 created_after=since, ending_before=anchor, limit=_PAGE
             )
         page = first
@@ -83,13 +78,13 @@ class EventCatchUp:
             pages += 1
             if not page.has_more:
                 break
-            if pages >= self._rules.max_event_pages:
+            if pages >= self.rules.max_event_pages:
                 log.info(
                     "more Stripe events to catch up; the next pass goes on",
                     extra={"pages": pages, "stripe_event_id": anchor},
                 )
                 break
-            page = await self._processor.list_events(
+            page = await self.processor.list_events(
                 created_after=since, ending_before=anchor, limit=_PAGE
             )
         return tally.report()
@@ -97,10 +92,10 @@ class EventCatchUp:
     async def _oldest_page(self, since: int, tally: RepairTally) -> list[RemoteEvent]:
         """The oldest page of events created after ``since``, oldest first: walk back from
         the newest (at most ``max_event_pages`` pages)."""
-        page = await self._processor.list_events(created_after=since, limit=_PAGE)
+        page = await self.processor.list_events(created_after=since, limit=_PAGE)
         walked = 1
-        while page.has_more and page.events and walked < self._rules.max_event_pages:
-            older = await self._processor.list_events(
+        while page.has_more and page.events and walked < self.rules.max_event_pages:
+            older = await self.processor.list_events(
                 created_after=since, starting_after=page.events[-1].stripe_id, limit=_PAGE
             )
             if not older.events:
@@ -116,12 +111,12 @@ class EventCatchUp:
 
     async def _apply_page(self, oldest_first: Sequence[RemoteEvent], tally: RepairTally) -> None:
         for event in oldest_first:
-            delivery = await self._webhooks.ingest(event)
+            delivery = await self.webhooks.ingest(event)
             if delivery is not Delivery.DUPLICATE:
                 tally.repaired += 1
         newest = oldest_first[-1]
         value = json.dumps({"created": newest.created, "id": newest.stripe_id})
-        async with self._uow_factory() as uow:
+        async with self.uow_factory() as uow:
             await uow.reconciler_state.set(EVENTS_CURSOR_KEY, value)
             await uow.commit()
 

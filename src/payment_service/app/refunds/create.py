@@ -10,6 +10,8 @@ afterwards (``sender``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from payment_service.app.common.audit import audit
 from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.common.replay import request_hash
@@ -30,29 +32,29 @@ from payment_service.domain.errors import Conflict, NotFound
 from payment_service.domain.ids import new_id
 
 
+@dataclass
 class CreateRefunds:
-    def __init__(
-        self, uow_factory: UnitOfWorkFactory, importer: RefundImporter, sender: RefundSender
-    ) -> None:
-        self._uow_factory = uow_factory
-        self._importer = importer
-        self._sender = sender
-        self._locks = KeyedLocks()  # (caller, request_id): one request at a time
+    uow_factory: UnitOfWorkFactory
+    importer: RefundImporter
+    sender: RefundSender
+
+    def __post_init__(self) -> None:
+        self._locks = KeyedLocks()
 
     async def create(self, caller: Caller, command: CreateRefund) -> Refund:
         command.validate()
         body_hash = request_hash("CreateRefund", command.fields())
         async with self._locks.hold((caller.sub, command.request_id)):
-            async with self._uow_factory(read_only=True) as uow:
+            async with self.uow_factory(read_only=True) as uow:
                 existing = await uow.refunds.find_by_request(caller.sub, command.request_id)
             if existing is None:
-                await self._importer.import_unexplained(caller, command.payment_id)
+                await self.importer.import_unexplained(caller, command.payment_id)
                 refund, first_attempt = await self._reserve(caller, command, body_hash)
             else:
                 check_replay(caller, existing, command, body_hash)
                 refund, first_attempt = existing, False
             if refund.awaits_stripe:
-                refund = await self._sender.send(refund, first_attempt=first_attempt)
+                refund = await self.sender.send(refund, first_attempt=first_attempt)
             return answer(refund)
 
     async def _reserve(
@@ -60,7 +62,7 @@ class CreateRefunds:
     ) -> tuple[Refund, bool]:
         """Insert the PENDING row under the payment lock; True when this call inserted it."""
         try:
-            async with self._uow_factory() as uow:
+            async with self.uow_factory() as uow:
                 payment = await uow.payments.get_for_update(command.payment_id)
                 if payment is None or not caller.may_access(payment.account_id):
                     raise NotFound("payment", command.payment_id)
@@ -84,16 +86,15 @@ class CreateRefunds:
                 await uow.refunds.add(refund)
                 await audit(
                     uow,
-                    actor=caller.sub,
-                    action="refunds.create",
-                    object_type="refund",
-                    object_id=refund.id,
+                    caller.sub,
+                    "refunds.create",
+                    ("refund", refund.id),
                     detail={"payment_id": payment.id, "amount": str(amount)},
                 )
                 await uow.commit()
         except Conflict:
             # Another replica inserted the same (caller, request_id) first.
-            async with self._uow_factory(read_only=True) as uow:
+            async with self.uow_factory(read_only=True) as uow:
                 winner = await uow.refunds.find_by_request(caller.sub, command.request_id)
             if winner is None:
                 raise

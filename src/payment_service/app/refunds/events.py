@@ -23,6 +23,7 @@ payment of ours: the event is IGNORED, not retried.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from payment_service.app.common.stripe_reads import fetched
 from payment_service.app.payments.rules import cache_key
@@ -55,21 +56,21 @@ def refund_event_handlers(
     return handlers
 
 
+@dataclass
 class _RefundEvents:
-    def __init__(self, mapping: StripeMapping, processor: PaymentProcessor) -> None:
-        self._mapping = mapping
-        self._processor = processor
+    mapping: StripeMapping
+    processor: PaymentProcessor
 
     async def on_refund(self, event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
         try:
-            remote = self._mapping.to_refund(event.data_object)
+            remote = self.mapping.to_refund(event.data_object)
         except ValueError as error:
             return EventOutcome.quarantined(f"unreadable refund: {error}")
         return await self._apply(uow, remote, event.created, None)
 
     async def on_charge_refunded(self, event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
         try:
-            charge = self._mapping.to_charge(event.data_object)
+            charge = self.mapping.to_charge(event.data_object)
         except ValueError as error:
             return EventOutcome.quarantined(f"unreadable charge: {error}")
         if charge.payment_intent is None:
@@ -84,7 +85,7 @@ class _RefundEvents:
                 return EventOutcome.ignored("every refund of the charge is stored")
             intent = charge.payment_intent
             remotes = await fetched(
-                f"refunds:{intent}", lambda: self._processor.list_refunds(intent)
+                f"refunds:{intent}", lambda: self.processor.list_refunds(intent)
             )
             observed = None  # a fresh read, newer than the event
         outcomes = [await self._apply(uow, r, observed, charge.payment_intent) for r in remotes]
@@ -134,7 +135,7 @@ class _RefundEvents:
         if intent is None and charge_id is not None:
             try:
                 charge = await fetched(
-                    f"charge:{charge_id}", lambda: self._processor.retrieve_charge(charge_id)
+                    f"charge:{charge_id}", lambda: self.processor.retrieve_charge(charge_id)
                 )
             except NotFound:
                 return None  # Stripe does not know the charge: no payment of ours

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from payment_service.app.common.replay import request_hash
 from payment_service.app.payments.rules import cache_key
@@ -67,13 +68,11 @@ async def import_refund(
     return refund
 
 
+@dataclass
 class RefundImporter:
-    def __init__(
-        self, uow_factory: UnitOfWorkFactory, processor: PaymentProcessor, cache: Cache
-    ) -> None:
-        self._uow_factory = uow_factory
-        self._processor = processor
-        self._cache = cache
+    uow_factory: UnitOfWorkFactory
+    processor: PaymentProcessor
+    cache: Cache
 
     async def import_unexplained(self, caller: Caller, payment_id: str) -> None:
         """Import the refunds Stripe's total counts and our rows do not, before reserving.
@@ -81,7 +80,7 @@ class RefundImporter:
         Raises Unavailable when Stripe cannot be asked: a refund must not be reserved
         against a total we cannot account for.
         """
-        async with self._uow_factory(read_only=True) as uow:
+        async with self.uow_factory(read_only=True) as uow:
             payment = await uow.payments.get(payment_id)
             if (
                 payment is None
@@ -98,7 +97,7 @@ class RefundImporter:
             extra={"payment_id": payment_id, "unexplained": missing},
         )
         try:
-            remotes = await self._processor.list_refunds(payment.stripe_payment_intent_id)
+            remotes = await self.processor.list_refunds(payment.stripe_payment_intent_id)
         except DomainError as error:
             if isinstance(error, Unavailable | ResourceExhausted):
                 error.metadata.setdefault("payment_id", payment_id)
@@ -107,7 +106,7 @@ class RefundImporter:
 
     async def _store_listed(self, payment_id: str, remotes: Sequence[RemoteRefund]) -> None:
         """Apply a fresh list of the payment's Stripe refunds: update ours, import the rest."""
-        async with self._uow_factory() as uow:
+        async with self.uow_factory() as uow:
             payment = await uow.payments.get_for_update(payment_id)
             if payment is None:
                 return
@@ -115,7 +114,7 @@ class RefundImporter:
                 await self._store_one(uow, payment, remote)
             await sync_refunded_total(uow, payment)
             await uow.commit()
-        await self._cache.delete(cache_key(payment_id))
+        await self.cache.delete(cache_key(payment_id))
 
     async def _store_one(self, uow: UnitOfWork, payment: Payment, remote: RemoteRefund) -> None:
         stored = await uow.refunds.find_by_stripe_id(remote.stripe_id)

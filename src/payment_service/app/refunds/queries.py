@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from payment_service.app.common.validation import Violations
 from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.app.refunds.rules import ListRefunds
@@ -11,15 +13,15 @@ from payment_service.domain.errors import NotFound
 from payment_service.domain.pagination import Page
 
 
+@dataclass
 class RefundQueries:
-    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
-        self._uow_factory = uow_factory
+    uow_factory: UnitOfWorkFactory
 
     async def get(self, caller: Caller, refund_id: str) -> Refund:
         check = Violations()
         check.object_id(refund_id, "rfd")
         check.raise_if_any()
-        async with self._uow_factory(read_only=True) as uow:
+        async with self.uow_factory(read_only=True) as uow:
             refund = await uow.refunds.get(refund_id)
         if refund is None or not caller.may_access(refund.account_id):
             raise NotFound("refund", refund_id)
@@ -38,9 +40,9 @@ class RefundQueries:
         check.raise_if_any()
         if query.account_id:
             caller.require_account(query.account_id)
-            async with self._uow_factory(read_only=True) as uow:
+            async with self.uow_factory(read_only=True) as uow:
                 return await uow.refunds.list_for_account(query.account_id, page=query.page)
-        async with self._uow_factory(read_only=True) as uow:
+        async with self.uow_factory(read_only=True) as uow:
             payment = await uow.payments.get(query.payment_id)
             if payment is None or not caller.may_access(payment.account_id):
                 raise NotFound("payment", query.payment_id)

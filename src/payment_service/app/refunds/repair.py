@@ -9,6 +9,7 @@ younger than ``RefundRules.pending_grace_s`` are left to the request sending the
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from payment_service.app.common.repair import RepairTally
@@ -27,33 +28,27 @@ log = logging.getLogger(__name__)
 REPAIR_TASK = "finish_pending_refunds"
 
 
+@dataclass
 class RefundRepair:
-    def __init__(
-        self,
-        uow_factory: UnitOfWorkFactory,
-        processor: PaymentProcessor,
-        sender: RefundSender,
-        rules: RefundRules,
-    ) -> None:
-        self._uow_factory = uow_factory
-        self._processor = processor
-        self._sender = sender
-        self._rules = rules
+    uow_factory: UnitOfWorkFactory
+    processor: PaymentProcessor
+    sender: RefundSender
+    rules: RefundRules
 
     async def finish_pending(self, refund_id: str) -> Refund:
         """Settle one unsettled refund; raise Unavailable if Stripe is away."""
-        async with self._uow_factory(read_only=True) as uow:
+        async with self.uow_factory(read_only=True) as uow:
             refund = await uow.refunds.get(refund_id)
         if refund is None:
             raise NotFound("refund", refund_id)
         if refund.state not in IN_FLIGHT:
             return refund
         if refund.stripe_refund_id is None:
-            if refund.state is not RefundState.PENDING or self._sender.lease.held(refund):
+            if refund.state is not RefundState.PENDING or self.sender.lease.held(refund):
                 return refund  # nothing to send, or a request is talking to Stripe for it
-            return await self._sender.send(refund, first_attempt=False)
-        remote = await self._processor.retrieve_refund(refund.stripe_refund_id)
-        return await self._sender.store_remote(refund.id, remote, None)
+            return await self.sender.send(refund, first_attempt=False)
+        remote = await self.processor.retrieve_refund(refund.stripe_refund_id)
+        return await self.sender.store_remote(refund.id, remote, None)
 
     def _due(self, refund: Refund, now: datetime) -> bool:
         """Not yet sent: always due. Known at Stripe: on the backoff schedule."""
@@ -63,17 +58,17 @@ class RefundRepair:
             created=refund.create_time,
             last_read=refund.synced_at or refund.create_time,
             now=now,
-            min_s=self._rules.refresh_min_s,
-            max_s=self._rules.refresh_max_s,
+            min_s=self.rules.refresh_min_s,
+            max_s=self.rules.refresh_max_s,
         )
 
     async def repair_pending(self) -> RepairReport:
         """One pass over unsettled refunds older than the grace period; stops at the first
         Unavailable (Stripe is away; the next pass tries again)."""
         tally = RepairTally(REPAIR_TASK, utcnow())
-        older_than = tally.now - timedelta(seconds=self._rules.pending_grace_s)
-        async with self._uow_factory(read_only=True) as uow:
-            unsettled = await uow.refunds.list_unsettled(older_than, limit=self._rules.repair_batch)
+        older_than = tally.now - timedelta(seconds=self.rules.pending_grace_s)
+        async with self.uow_factory(read_only=True) as uow:
+            unsettled = await uow.refunds.list_unsettled(older_than, limit=self.rules.repair_batch)
         due = [r for r in unsettled if self._due(r, tally.now)]
         for waiting in unsettled:
             if not self._due(waiting, tally.now):

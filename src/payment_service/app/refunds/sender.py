@@ -117,12 +117,11 @@ class RefundSender:
             await record_refund_change(uow, payment, refund, before)
             await audit(
                 uow,
-                actor=refund.caller,
-                action="refunds.stripe_answer",
-                object_type="refund",
-                object_id=refund.id,
-                outcome=refund.state.value,
-                detail={"stripe_refund_id": remote.stripe_id},
+                refund.caller,
+                "refunds.stripe_answer",
+                ("refund", refund.id),
+                refund.state.value,
+                {"stripe_refund_id": remote.stripe_id},
             )
             await uow.commit()
         await self._cache.delete(cache_key(payment.id))
@@ -142,12 +141,7 @@ class RefundSender:
                 stored.fail(error.reason)
                 await uow.refunds.update(stored)
                 await audit(
-                    uow,
-                    actor=stored.caller,
-                    action="refunds.stripe_answer",
-                    object_type="refund",
-                    object_id=stored.id,
-                    outcome=error.reason,
+                    uow, stored.caller, "refunds.stripe_answer", ("refund", stored.id), error.reason
                 )
                 await uow.commit()
         return stored

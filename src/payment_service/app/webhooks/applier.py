@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from payment_service.app.common.audit import audit
@@ -36,20 +37,13 @@ class TooManyReads(Exception):
     """A handler kept asking for Stripe reads; the attempt fails and is retried later."""
 
 
+@dataclass
 class EventApplier:
-    def __init__(
-        self,
-        uow_factory: UnitOfWorkFactory,
-        registry: EventRegistry,
-        cache: Cache,
-        metrics: WebhookMetricsSink,
-        policy: RetryPolicy,
-    ) -> None:
-        self.uow_factory = uow_factory
-        self._registry = registry
-        self._cache = cache
-        self.metrics = metrics
-        self.policy = policy
+    uow_factory: UnitOfWorkFactory
+    registry: EventRegistry
+    cache: Cache
+    metrics: WebhookMetricsSink
+    policy: RetryPolicy
 
     async def in_transaction(self, work: Callable[[UnitOfWork], Awaitable[R]]) -> R:
         """Run ``work`` in a write unit of work; when its handler asks for a Stripe read
@@ -70,7 +64,7 @@ class EventApplier:
     ) -> EventOutcome:
         token = current_trace_id.set(current_trace_id.get() or event.stripe_id)
         try:
-            outcome = await self._registry.handler_for(event.type)(event, uow)
+            outcome = await self.registry.handler_for(event.type)(event, uow)
         finally:
             current_trace_id.reset(token)
         now = utcnow()
@@ -85,18 +79,17 @@ class EventApplier:
         await uow.webhook_events.update(record)
         await audit(
             uow,
-            actor=WEBHOOK_ACTOR,
-            action=f"webhook.{event.type}",
-            object_type=event.object_type or "event",
-            object_id=event.object_id or event.stripe_id,
-            outcome="ok" if outcome.kind is OutcomeKind.APPLIED else outcome.kind.value,
-            detail={"stripe_event_id": event.stripe_id, "detail": outcome.detail[:500]},
+            WEBHOOK_ACTOR,
+            f"webhook.{event.type}",
+            (event.object_type or "event", event.object_id or event.stripe_id),
+            "ok" if outcome.kind is OutcomeKind.APPLIED else outcome.kind.value,
+            {"stripe_event_id": event.stripe_id, "detail": outcome.detail[:500]},
         )
         return outcome
 
     async def after_commit(self, event: RemoteEvent, outcome: EventOutcome) -> Delivery:
         if outcome.cache_keys:
-            await self._cache.delete(*outcome.cache_keys)
+            await self.cache.delete(*outcome.cache_keys)
         if outcome.kind is OutcomeKind.QUARANTINED:
             log.warning(
                 "webhook event quarantined",

@@ -10,6 +10,8 @@ unique Stripe event id makes the second insert wait for the first) change nothin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from payment_service.app.ports.events import EventOutcome, StripeMapping
 from payment_service.app.ports.storage import UnitOfWork
 from payment_service.app.ports.webhooks import MalformedEvent
@@ -21,14 +23,14 @@ from payment_service.domain.ids import new_id
 from payment_service.domain.processor import RemoteEvent
 
 
+@dataclass
 class WebhookIntake:
-    def __init__(self, applier: EventApplier, mapping: StripeMapping) -> None:
-        self._applier = applier
-        self._mapping = mapping
+    applier: EventApplier
+    mapping: StripeMapping
 
     def decode(self, payload: str) -> RemoteEvent:
         try:
-            return self._mapping.decode_event(payload)
+            return self.mapping.decode_event(payload)
         except (ValueError, TypeError) as error:
             raise MalformedEvent(str(error)) from None
 
@@ -39,7 +41,7 @@ class WebhookIntake:
 
     async def ingest(self, event: RemoteEvent) -> Delivery:
         """An event read from Stripe's API: the same store-and-apply path as a delivery."""
-        return await self._store_and_apply(self._mapping.encode_event(event), event)
+        return await self._store_and_apply(self.mapping.encode_event(event), event)
 
     async def _store_and_apply(self, payload: str, event: RemoteEvent) -> Delivery:
         record_id = new_id("whe")
@@ -48,27 +50,27 @@ class WebhookIntake:
             record = _new_record(record_id, payload, event)
             if not await uow.webhook_events.insert_if_new(record):
                 return None
-            outcome = await self._applier.apply(uow, record, event)
+            outcome = await self.applier.apply(uow, record, event)
             await uow.commit()
             return outcome
 
         try:
-            outcome = await self._applier.in_transaction(store_and_apply)
+            outcome = await self.applier.in_transaction(store_and_apply)
         except Exception as error:  # the handler failed: keep the event, retry it later
             return await self._record_new_failure(_new_record(record_id, payload, event), error)
         if outcome is None:
-            self._applier.metrics.outcome(event.type, Delivery.DUPLICATE.value)
+            self.applier.metrics.outcome(event.type, Delivery.DUPLICATE.value)
             return Delivery.DUPLICATE
-        return await self._applier.after_commit(event, outcome)
+        return await self.applier.after_commit(event, outcome)
 
     async def _record_new_failure(self, record: WebhookEvent, error: Exception) -> Delivery:
-        self._applier.fail(record, error)
-        async with self._applier.uow_factory() as uow:
+        self.applier.fail(record, error)
+        async with self.applier.uow_factory() as uow:
             if not await uow.webhook_events.insert_if_new(record):
-                self._applier.metrics.outcome(record.type, Delivery.DUPLICATE.value)
+                self.applier.metrics.outcome(record.type, Delivery.DUPLICATE.value)
                 return Delivery.DUPLICATE
             await uow.commit()
-        self._applier.report_failure(record, error)
+        self.applier.report_failure(record, error)
         return Delivery.DEFERRED
 
 

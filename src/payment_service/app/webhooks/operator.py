@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from payment_service.app.webhooks.applier import EventApplier
@@ -26,17 +27,17 @@ log = logging.getLogger(__name__)
 _BACKLOG_STATES = (WebhookEventState.FAILED, WebhookEventState.DEAD)
 
 
+@dataclass
 class WebhookOperator:
-    def __init__(self, applier: EventApplier, retrier: Retrier) -> None:
-        self._applier = applier
-        self._retrier = retrier
+    applier: EventApplier
+    retrier: Retrier
 
     async def replay(self, event_id: str) -> WebhookEvent:
         """Operator replay of a failed, dead, quarantined or ignored event (our ``whe_`` id or
         Stripe's ``evt_`` id): queue it again with a fresh retry budget and apply it now;
         return it as it ended."""
         now = utcnow()
-        async with self._applier.uow_factory() as uow:
+        async with self.applier.uow_factory() as uow:
             record = await uow.webhook_events.get(event_id)
             if record is None:
                 record = await uow.webhook_events.find_by_stripe_event_id(event_id)
@@ -44,11 +45,11 @@ class WebhookOperator:
                 raise NotFound("webhook_event", event_id)
             record = await uow.webhook_events.get_for_update(record.id) or record
             record.requeue_for_replay(now)
-            record.next_attempt_at = now + timedelta(seconds=self._applier.policy.lease_s)
+            record.next_attempt_at = now + timedelta(seconds=self.applier.policy.lease_s)
             await uow.webhook_events.update(record)
             await uow.commit()
-        await self._retrier.attempt(record)
-        async with self._applier.uow_factory(read_only=True) as uow:
+        await self.retrier.attempt(record)
+        async with self.applier.uow_factory(read_only=True) as uow:
             final = await uow.webhook_events.get(record.id)
         if final is None:
             raise NotFound("webhook_event", record.id)
@@ -89,7 +90,7 @@ class WebhookOperator:
 
     async def _requeue(self, record_id: str, expected: WebhookEventState) -> bool:
         """Back in the queue, if it is still in ``expected`` once locked."""
-        async with self._applier.uow_factory() as uow:
+        async with self.applier.uow_factory() as uow:
             record = await uow.webhook_events.get_for_update(record_id)
             if record is None or record.state is not expected:
                 return False
@@ -101,14 +102,14 @@ class WebhookOperator:
     async def backlog(self) -> dict[WebhookEventState, tuple[int, float]]:
         """Count FAILED and DEAD events (and the age of the oldest) and publish the gauges."""
         now = utcnow()
-        async with self._applier.uow_factory(read_only=True) as uow:
+        async with self.applier.uow_factory(read_only=True) as uow:
             stats = await uow.webhook_events.backlog(_BACKLOG_STATES)
         found: dict[WebhookEventState, tuple[int, float]] = {}
         for state in _BACKLOG_STATES:
             count, oldest = stats.get(state, (0, None))
             age = max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
             found[state] = (count, age)
-            self._applier.metrics.backlog(state.value, count, age)
+            self.applier.metrics.backlog(state.value, count, age)
         return found
 
     async def list_events(
@@ -117,7 +118,7 @@ class WebhookOperator:
         """Stored events, newest received first, optionally only in ``states``."""
         found: list[WebhookEvent] = []
         page = PageRequest(page_size=200)
-        async with self._applier.uow_factory(read_only=True) as uow:
+        async with self.applier.uow_factory(read_only=True) as uow:
             while limit is None or len(found) < limit:
                 batch = await uow.webhook_events.list_events(page=page, states=states)
                 found.extend(batch.items)

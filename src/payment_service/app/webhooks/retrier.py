@@ -15,6 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from payment_service.app.ports.events import EventOutcome
@@ -32,20 +33,15 @@ log = logging.getLogger(__name__)
 _DUE = frozenset({WebhookEventState.RECEIVED, WebhookEventState.FAILED})
 
 
+@dataclass
 class Retrier:
-    def __init__(
-        self,
-        applier: EventApplier,
-        intake: WebhookIntake,
-        backlog: Callable[[], Awaitable[object]],
-    ) -> None:
-        self._applier = applier
-        self._intake = intake
-        self._backlog = backlog
+    applier: EventApplier
+    intake: WebhookIntake
+    backlog: Callable[[], Awaitable[object]]
 
     async def retry_due(self, limit: int | None = None) -> int:
         """Apply up to ``limit`` due events (new, failed or replayed); return how many."""
-        claimed = await self.claim(limit or self._applier.policy.batch_size)
+        claimed = await self.claim(limit or self.applier.policy.batch_size)
         for record in claimed:
             await self.attempt(record)
         return len(claimed)
@@ -63,17 +59,17 @@ class Retrier:
             if time.monotonic() >= gauges_due:
                 gauges_due = time.monotonic() + poll_s
                 try:
-                    await self._backlog()
+                    await self.backlog()
                 except Exception:
                     log.exception("counting failed and dead webhook events failed")
-            if done < self._applier.policy.batch_size:
+            if done < self.applier.policy.batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), poll_s)
 
     async def claim(self, limit: int) -> list[WebhookEvent]:
         now = utcnow()
-        lease_until = now + timedelta(seconds=self._applier.policy.lease_s)
-        async with self._applier.uow_factory() as uow:
+        lease_until = now + timedelta(seconds=self.applier.policy.lease_s)
+        async with self.applier.uow_factory() as uow:
             due = await uow.webhook_events.claim_due(now, limit)
             for record in due:
                 record.next_attempt_at = lease_until
@@ -83,7 +79,7 @@ class Retrier:
 
     async def attempt(self, claimed: WebhookEvent) -> Delivery:
         try:
-            event = self._intake.decode(claimed.payload)
+            event = self.intake.decode(claimed.payload)
         except MalformedEvent as error:
             return await self._record_stored_failure(claimed, error, dead=True)
 
@@ -93,32 +89,32 @@ class Retrier:
             record = await uow.webhook_events.get_for_update(claimed.id)
             if record is None or not _still_ours(record, claimed):
                 return None
-            outcome = await self._applier.apply(uow, record, event)
+            outcome = await self.applier.apply(uow, record, event)
             await uow.commit()
             return outcome
 
         try:
-            outcome = await self._applier.in_transaction(apply_if_ours)
+            outcome = await self.applier.in_transaction(apply_if_ours)
         except Exception as error:
             return await self._record_stored_failure(claimed, error)
         if outcome is None:
             return Delivery.SKIPPED
-        return await self._applier.after_commit(event, outcome)
+        return await self.applier.after_commit(event, outcome)
 
     async def _record_stored_failure(
         self, claimed: WebhookEvent, error: Exception, *, dead: bool = False
     ) -> Delivery:
-        async with self._applier.uow_factory() as uow:
+        async with self.applier.uow_factory() as uow:
             record = await uow.webhook_events.get_for_update(claimed.id)
             if record is None or not _still_ours(record, claimed):
                 return Delivery.SKIPPED
             if dead:
                 record.mark_dead(f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS])
             else:
-                self._applier.fail(record, error)
+                self.applier.fail(record, error)
             await uow.webhook_events.update(record)
             await uow.commit()
-        self._applier.report_failure(record, error)
+        self.applier.report_failure(record, error)
         return Delivery.DEFERRED
 
 
