@@ -58,7 +58,7 @@ class WebhookMetrics:
 
 
 class ReconcilerMetrics:
-    """Implements app.reconciler.ReconcilerMetricsSink."""
+    """Implements app.ports.reconcile.ReconcilerMetricsSink."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self._runs = Counter(

@@ -25,7 +25,7 @@ def lock_key(name: str) -> int:
 
 
 class AdvisoryLock:
-    """Implements app.reconciler.ReconcileLock."""
+    """Implements app.ports.reconcile.ReconcileLock."""
 
     def __init__(self, engine: AsyncEngine, name: str) -> None:
         self._engine = engine

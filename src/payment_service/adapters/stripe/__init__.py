@@ -1,4 +1,4 @@
-"""Stripe adapter: StripeGateway implements app.processor.PaymentProcessor."""
+"""Stripe adapter: StripeGateway implements app.ports.processor.PaymentProcessor."""
 
 from payment_service.adapters.stripe.config import StripeGatewayConfig
 from payment_service.adapters.stripe.gateway import StripeGateway
