@@ -9,7 +9,7 @@ BUF := node_modules/.bin/buf
 PROTOS := $(wildcard protos/payments/v1/*.proto)
 PYTEST_ARGS ?=
 
-.PHONY: run test lint generate migrate check-generated check-stubs buf-breaking clean
+.PHONY: run test lint generate migrate check-generated check-stubs check-paths buf-breaking clean
 
 $(STAMP): requirements-dev.lock pyproject.toml generated/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ buf-breaking: $(BUF)
 	elif [ "$$(git rev-parse --is-shallow-repository)" = true ]; then \
 		echo "buf breaking: shallow clone, no previous commit to compare with (fetch more history)"; exit 1; \
 	else echo "buf breaking: no previous commit with protos; nothing to compare"; fi
+
+## check-paths: fails when src/, tests/, tools/ or bench/ refer to a path outside the repository
+check-paths:
+	$(PYTHON) tools/check_no_outside_paths.py
 
 ## migrate: upgrade the configured database (PAYMENT_DATABASE_URL) to the newest schema
 migrate: $(STAMP)

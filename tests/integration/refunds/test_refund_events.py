@@ -42,7 +42,7 @@ def refund_json(
     metadata: Mapping[str, str] | None = None,
     created: int = 1_700_000_000,
 ) -> dict[str, Any]:
-    """A Refund in today's API shape (see ../shared/stripe/fixtures3.json)."""
+    """A Refund in today's API shape (see resources.refund in tests/fixtures/stripe/fixtures3.json)."""
     return {
         "id": stripe_id,
         "object": "refund",

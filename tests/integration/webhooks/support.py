@@ -1,20 +1,18 @@
-"""Stripe events for tests: Stripe's own example objects (../shared/stripe/fixtures3.json),
-wrapped in events and signed with the stripe library's own signing helper."""
+"""Stripe events for tests: Stripe's own example objects (tests/fixtures/stripe/fixtures3.json,
+read through tests.support.stripe_fixtures), wrapped in events and signed with the stripe
+library's own signing helper."""
 
 from __future__ import annotations
 
-import copy
 import json
 import secrets
 import time
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import stripe
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-FIXTURES_PATH = REPO_ROOT.parent / "shared" / "stripe" / "fixtures3.json"
+from tests.support.stripe_fixtures import stripe_fixture, stripe_fixtures
+
 SECRET = "whsec_test_current_secret"
 OLD_SECRET = "whsec_test_previous_secret"
 
@@ -52,15 +50,9 @@ ALL_TYPES = (
 )
 
 
-@cache
-def _resources() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(FIXTURES_PATH.read_text(encoding="utf-8"))["resources"]
-    return data
-
-
 def resource(name: str) -> dict[str, Any]:
     """A deep copy of Stripe's example object (``payment_intent``, ``customer`` …)."""
-    return copy.deepcopy(_resources()[name])
+    return stripe_fixture(name)
 
 
 def resource_for(event_type: str) -> str:
@@ -69,7 +61,7 @@ def resource_for(event_type: str) -> str:
     if event_type.startswith("customer.subscription."):
         return "subscription"
     name = event_type.rsplit(".", 1)[0]
-    return name if name in _resources() else event_type.split(".", 1)[0]
+    return name if name in stripe_fixtures() else event_type.split(".", 1)[0]
 
 
 def new_event_id() -> str:
@@ -94,7 +86,7 @@ def event(
         "object": obj
         if obj is not None
         else resource(resource_for(event_type))
-        if resource_for(event_type) in _resources()
+        if resource_for(event_type) in stripe_fixtures()
         else {"id": "x_1", "object": "unknown"}
     }
     if previous_attributes is not None:

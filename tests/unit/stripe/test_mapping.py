@@ -1,9 +1,11 @@
-"""mapping.py reads Stripe's current-API examples (fixtures3.json) and localstripe's answers."""
+"""mapping.py reads Stripe's current-API examples (tests/fixtures/stripe/fixtures3.json, through
+tests.support.stripe_fixtures) and localstripe's answers."""
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +21,15 @@ from payment_service.domain.states import (
     RefundState,
     SubscriptionState,
 )
+from tests.support.stripe_fixtures import stripe_fixtures
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-FIXTURES = REPO_ROOT.parent / "shared" / "stripe" / "fixtures3.json"
 RECORDED = Path(__file__).with_name("localstripe_recorded.json")
 
 
 @pytest.fixture(scope="module")
-def stripe_examples() -> dict[str, Any]:
-    resources: dict[str, Any] = json.loads(FIXTURES.read_text(encoding="utf-8"))["resources"]
-    return resources
+def stripe_examples() -> Mapping[str, Any]:
+    """Shared and read-only: copy (``copy.deepcopy`` or ``{**…}``) before changing."""
+    return stripe_fixtures()
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def recorded() -> dict[str, Any]:
 
 
 # --- today's API (Stripe's own examples) ---------------------------------------------------------
-def test_current_api_payment_intent(stripe_examples: dict[str, Any]) -> None:
+def test_current_api_payment_intent(stripe_examples: Mapping[str, Any]) -> None:
     pi = mapping.to_payment_intent(stripe_examples["payment_intent"])
     assert pi.stripe_id == "pi_1PgafyB7WZ01zgkWSjxsAJo3"
     assert pi.state is PaymentState.REQUIRES_PAYMENT_METHOD
@@ -58,7 +59,7 @@ def test_current_api_payment_intent(stripe_examples: dict[str, Any]) -> None:
 
 
 def test_current_api_payment_intent_with_latest_charge_as_id_or_expanded(
-    stripe_examples: dict[str, Any],
+    stripe_examples: Mapping[str, Any],
 ) -> None:
     charge = copy.deepcopy(stripe_examples["charge"])
     charge.update(
@@ -116,7 +117,7 @@ def test_current_api_payment_intent_redirect_and_error() -> None:
     assert (pi.currency, pi.payment_id, pi.metadata["n"]) == ("jpy", "pay_1", "5")
 
 
-def test_current_api_payment_method(stripe_examples: dict[str, Any]) -> None:
+def test_current_api_payment_method(stripe_examples: Mapping[str, Any]) -> None:
     pm = mapping.to_payment_method(stripe_examples["payment_method"])
     assert (pm.stripe_id, pm.type, pm.customer) == ("pm_1Pgc75B7WZ01zgkWlHVgdEGJ", "card", None)
     assert (pm.brand, pm.last4, pm.exp_month, pm.exp_year) == ("visa", "4242", 8, 2030)
@@ -125,14 +126,14 @@ def test_current_api_payment_method(stripe_examples: dict[str, Any]) -> None:
     assert pm.metadata == {"order_id": "123456789"}
 
 
-def test_current_api_customer(stripe_examples: dict[str, Any]) -> None:
+def test_current_api_customer(stripe_examples: Mapping[str, Any]) -> None:
     customer = mapping.to_customer(stripe_examples["customer"])
     assert customer.stripe_id == "cus_QXg1o8vcGmoR32"
     assert (customer.email, customer.name, customer.default_payment_method) == (None, None, None)
     assert not customer.deleted
 
 
-def test_current_api_charge(stripe_examples: dict[str, Any]) -> None:
+def test_current_api_charge(stripe_examples: Mapping[str, Any]) -> None:
     charge = mapping.to_charge(stripe_examples["charge"])
     assert (charge.stripe_id, charge.amount, charge.amount_captured, charge.amount_refunded) == (
         "ch_1PgafuB7WZ01zgkWXYmPNZs8",
@@ -145,7 +146,7 @@ def test_current_api_charge(stripe_examples: dict[str, Any]) -> None:
     assert charge.receipt_url.startswith("https://")
 
 
-def test_current_api_refund(stripe_examples: dict[str, Any]) -> None:
+def test_current_api_refund(stripe_examples: Mapping[str, Any]) -> None:
     refund = mapping.to_refund(stripe_examples["refund"])
     assert (refund.stripe_id, refund.amount, refund.currency) == (
         "re_1Pgc72B7WZ01zgkWqPvrRrPE",
@@ -168,7 +169,7 @@ def test_current_api_refund(stripe_examples: dict[str, Any]) -> None:
     assert stripe_reason.reason is None
 
 
-def test_current_api_event(stripe_examples: dict[str, Any]) -> None:
+def test_current_api_event(stripe_examples: Mapping[str, Any]) -> None:
     event = mapping.to_event(stripe_examples["event"])
     assert (event.stripe_id, event.type, event.created) == (
         "evt_1Pgc76B7WZ01zgkWwyRHS12y",
@@ -180,7 +181,7 @@ def test_current_api_event(stripe_examples: dict[str, Any]) -> None:
     assert event.previous_attributes is None
 
 
-def test_current_api_price_subscription_invoice(stripe_examples: dict[str, Any]) -> None:
+def test_current_api_price_subscription_invoice(stripe_examples: Mapping[str, Any]) -> None:
     price = mapping.to_price(stripe_examples["price"])
     assert (price.unit_amount, price.currency, price.interval, price.interval_count) == (
         2000,
@@ -211,7 +212,7 @@ def test_current_api_price_subscription_invoice(stripe_examples: dict[str, Any])
     assert invoice.payment_intent is None
 
 
-def test_unknown_status_is_a_shape_error(stripe_examples: dict[str, Any]) -> None:
+def test_unknown_status_is_a_shape_error(stripe_examples: Mapping[str, Any]) -> None:
     with pytest.raises(mapping.StripeShapeError):
         mapping.to_payment_intent({**stripe_examples["payment_intent"], "status": "teleported"})
     with pytest.raises(mapping.StripeShapeError):
