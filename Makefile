@@ -35,7 +35,7 @@ lint: $(STAMP) $(BUF)
 	$(BIN)/ruff format --check src tests migrations tools bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	cd protos && ../$(BUF) lint
+	$(BUF) lint
 
 ## generate: regenerate generated/ from protos/ (never edit generated/ by hand)
 generate: $(STAMP)
@@ -58,11 +58,17 @@ check-stubs:
 	.run/stubs-venv/bin/pip install --quiet --disable-pip-version-check ./generated
 	.run/stubs-venv/bin/python -c "import grpc; from payments.v1 import payment_service_pb2 as pb, payment_service_pb2_grpc as rpc, refund_service_pb2_grpc, subscription_service_pb2_grpc, invoice_service_pb2_grpc; rpc.PaymentServiceStub(grpc.insecure_channel('127.0.0.1:1')); print('stubs install alone:', pb.Payment(amount=1050).amount)"
 
-## buf-breaking: compare protos with the previous commit's (BREAKING_AGAINST to override)
-BREAKING_AGAINST ?= .git\#ref=HEAD~1,subdir=protos
+## buf-breaking: compare protos with the previous commit's (BREAKING_AGAINST=<buf input> to override)
+# buf.yaml is at the root (module protos/); a previous commit that still has the
+# old layout (protos/buf.yaml, module ".") is read from its protos/ subdirectory.
+BREAKING_AGAINST ?=
 buf-breaking: $(BUF)
-	@if git rev-parse -q --verify HEAD~1 >/dev/null && git ls-tree -r --name-only HEAD~1 | grep -q '^protos/buf.yaml$$'; then \
-		cd protos && ../$(BUF) breaking --against '../$(BREAKING_AGAINST)'; \
+	@if [ -n '$(BREAKING_AGAINST)' ]; then \
+		$(BUF) breaking --against '$(BREAKING_AGAINST)'; \
+	elif git rev-parse -q --verify HEAD~1 >/dev/null && git cat-file -e HEAD~1:buf.yaml 2>/dev/null; then \
+		$(BUF) breaking --against '.git#ref=HEAD~1'; \
+	elif git rev-parse -q --verify HEAD~1 >/dev/null && git cat-file -e HEAD~1:protos/buf.yaml 2>/dev/null; then \
+		$(BUF) breaking --against '.git#ref=HEAD~1,subdir=protos'; \
 	elif [ "$$(git rev-parse --is-shallow-repository)" = true ]; then \
 		echo "buf breaking: shallow clone, no previous commit to compare with (fetch more history)"; exit 1; \
 	else echo "buf breaking: no previous commit with protos; nothing to compare"; fi
