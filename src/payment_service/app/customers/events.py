@@ -114,9 +114,14 @@ class CustomerEventHandlers:
 
     # --- customers --------------------------------------------------------------------
 
-    async def customer_updated(self, event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
+    async def _our_customer(
+        self, event: RemoteEvent, uow: UnitOfWork
+    ) -> tuple[str, Customer | None]:
         stripe_id = self.mapping.to_customer(event.data_object).stripe_id
-        customer = await uow.customers.find_by_stripe_id(stripe_id)
+        return stripe_id, await uow.customers.find_by_stripe_id(stripe_id)
+
+    async def customer_updated(self, event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
+        stripe_id, customer = await self._our_customer(event, uow)
         if customer is None:
             return EventOutcome.ignored(f"customer {stripe_id} is not one of ours")
         try:
@@ -146,8 +151,7 @@ class CustomerEventHandlers:
         return EventOutcome.applied(detail=f"customer {customer.id} updated")
 
     async def customer_deleted(self, event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
-        stripe_id = self.mapping.to_customer(event.data_object).stripe_id
-        customer = await uow.customers.find_by_stripe_id(stripe_id)
+        stripe_id, customer = await self._our_customer(event, uow)
         if customer is None:
             return EventOutcome.ignored(f"customer {stripe_id} is not one of ours")
         detached = await _detach_all(uow, customer)
