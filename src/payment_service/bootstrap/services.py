@@ -130,14 +130,23 @@ class Services:
     metrics_registry: CollectorRegistry
     resources: list[Component] = field(default_factory=list)
 
+    _started: list[Component] = field(default_factory=list)
+
     async def start(self) -> None:
-        """Start the resources (for commands and tests that run without the listeners)."""
-        for resource in self.resources:
-            await resource.start()
+        """Start the resources (for commands and tests that run without the listeners);
+        when one fails, those already started are stopped again."""
+        try:
+            for resource in self.resources:
+                await resource.start()
+                self._started.append(resource)
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
-        for resource in reversed(self.resources):
-            await resource.stop()
+        """Stop what ``start`` started, in reverse order."""
+        while self._started:
+            await self._started.pop().stop()
 
 
 def build_services(settings: Settings, overrides: Overrides | None = None) -> Services:

@@ -29,15 +29,11 @@ _SETTLED = frozenset({WebhookEventState.PROCESSED, WebhookEventState.IGNORED})
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """The services over a started database, cache and Stripe gateway, closed afterwards."""
     services = build_services(settings)
-    started = []
+    await services.start()
     try:
-        for resource in services.resources:
-            await resource.start()
-            started.append(resource)
         yield services
     finally:
-        for resource in reversed(started):
-            await resource.stop()
+        await services.stop()
 
 
 def format_event(event: WebhookEvent) -> str:

@@ -46,6 +46,11 @@ def unexplained(payment: Payment, totals: RefundTotals) -> int:
     return max(observed_refunded(payment) - totals.succeeded - totals.in_flight, 0)
 
 
+def gives_back(refund: Refund, before: RefundState) -> bool:
+    """``refund`` just left Stripe's refunded total: known at Stripe, now failed or canceled."""
+    return refund.state in _GONE and before not in _GONE and refund.stripe_refund_id is not None
+
+
 def failed_share(refund: Refund, before: RefundState, unexplained_now: int) -> int:
     """How much of Stripe's observed total went away with ``refund``, which just moved
     from ``before`` to FAILED or CANCELED.
@@ -54,7 +59,7 @@ def failed_share(refund: Refund, before: RefundState, unexplained_now: int) -> i
     or may not have counted it yet; at most the part of Stripe's total our remaining
     rows do not explain (``unexplained_now``) can be it.
     """
-    if refund.state not in _GONE or before in _GONE or refund.stripe_refund_id is None:
+    if not gives_back(refund, before):
         return 0
     if before is RefundState.SUCCEEDED:
         return refund.amount

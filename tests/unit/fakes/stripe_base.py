@@ -30,6 +30,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar, cast
 
+from payment_service.adapters.stripe.errors import REFUND_STATE_CODES, STATE_CODES
+from payment_service.adapters.stripe.gateway import CANCEL_REASONS
+from payment_service.app.payments.rules import CANCELABLE, CONFIRMABLE
+from payment_service.domain.entities import RESERVING_REFUND_STATES as COUNTED_REFUND_STATES
 from payment_service.domain.errors import (
     DomainError,
     FailedPrecondition,
@@ -46,7 +50,7 @@ from payment_service.domain.processor import (
     RemotePaymentMethod,
     RemoteRefund,
 )
-from payment_service.domain.states import PaymentState, RefundState
+from payment_service.domain.states import RefundState
 
 T = TypeVar("T")
 
@@ -71,39 +75,16 @@ OPERATIONS: Final = frozenset(
         "list_events",
     }
 )
-CANCEL_REASONS: Final = frozenset({"duplicate", "fraudulent", "requested_by_customer", "abandoned"})
-CONFIRMABLE: Final = frozenset(
-    {
-        PaymentState.REQUIRES_PAYMENT_METHOD,
-        PaymentState.REQUIRES_CONFIRMATION,
-        PaymentState.REQUIRES_ACTION,
-    }
-)
-CANCELABLE: Final = CONFIRMABLE | {PaymentState.REQUIRES_CAPTURE, PaymentState.PROCESSING}
 UNEXPECTED_STATE: Final = "payment_intent_unexpected_state"
-# Stripe error codes the gateway maps to FAILED_PRECONDITION (adapters/stripe/errors.py
-# STATE_CODES; a test keeps the two lists equal); amount_too_large only for refunds.
-STATE_CODES: Final = frozenset(
-    {
-        UNEXPECTED_STATE,
-        "payment_intent_action_required",
-        "payment_intent_authentication_failure",
-        "payment_intent_incompatible_payment_method",
-        "payment_intent_payment_attempt_failed",
-        "charge_already_captured",
-        "charge_already_refunded",
-        "charge_disputed",
-        "charge_expired_for_capture",
-        "charge_not_refundable",
-        "refund_disputed_payment",
-        "customer_max_payment_methods",
-        "payment_method_unexpected_state",
-        "balance_insufficient",
-    }
-)
-COUNTED_REFUND_STATES = frozenset(
-    {RefundState.PENDING, RefundState.REQUIRES_ACTION, RefundState.SUCCEEDED}
-)
+# The gateway's own tables, not copies: what may be confirmed or canceled, which Stripe codes
+# are state problems, which refunds count against the refundable amount.
+__all__ = [
+    "CANCELABLE",
+    "CANCEL_REASONS",
+    "CONFIRMABLE",
+    "COUNTED_REFUND_STATES",
+    "STATE_CODES",
+]
 
 
 def stripe_error(
@@ -113,7 +94,7 @@ def stripe_error(
     meta = {"stripe_code": code, "param": param} if param else {"stripe_code": code}
     if code == "resource_missing":
         return NotFound(resource, resource_id or param)
-    if code in STATE_CODES or (code == "amount_too_large" and "refund" in operation):
+    if code in STATE_CODES or (code in REFUND_STATE_CODES and "refund" in operation):
         return FailedPrecondition(message, reason=code.upper(), metadata=meta)
     violations = [FieldViolation(param, message)] if param else []
     return InvalidArgument(

@@ -12,13 +12,12 @@ import stripe
 from sqlalchemy import ForeignKeyConstraint, PrimaryKeyConstraint, UniqueConstraint
 
 from payment_service.adapters.db.tables import metadata
-from payment_service.adapters.stripe.errors import STATE_CODES, CallContext, map_stripe_error
+from payment_service.adapters.stripe.errors import CallContext, map_stripe_error
 from payment_service.app.ports import storage as ports
 from payment_service.app.ports.processor import PaymentProcessor
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.errors import DomainError, InvalidArgument, NotFound
 from tests.unit.fakes import repositories as fakes
-from tests.unit.fakes import stripe_base
 from tests.unit.fakes.database import SCHEMA
 from tests.unit.fakes.processor import FakeStripe
 from tests.unit.fakes.storage import FakeUnitOfWork, FakeUnitOfWorkFactory, InMemoryStorage
@@ -134,7 +133,3 @@ def _facts(error: DomainError) -> tuple[object, ...]:
     fields = [v.field for v in error.violations] if isinstance(error, InvalidArgument) else []
     ids = (error.resource, error.resource_id) if isinstance(error, NotFound) else ()
     return (error.reason, error.metadata.get("stripe_code"), fields, ids)
-
-
-def test_the_fake_knows_the_gateways_state_codes() -> None:
-    assert stripe_base.STATE_CODES == STATE_CODES

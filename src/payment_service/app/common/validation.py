@@ -84,18 +84,21 @@ class Violations:
 
     def charge_amount(self, value: int, currency: str, field: str = "amount") -> None:
         """An amount Stripe will charge in ``currency`` (checked once the currency is valid)."""
-        problem = Money(value, currency).charge_problem() if currency else None
-        if problem is None and not currency:
+        if not currency:  # its own violation names the problem; check the range only
             self.amount(value, field)
-        elif problem is not None:
+            return
+        problem = Money(value, currency).charge_problem()
+        if problem is not None:
             self.add(field, problem)
 
     def currency(self, value: str, allowed: frozenset[str], field: str = "currency_code") -> str:
+        """The normalized code, or "" (with a violation) when it is not one of ``allowed``."""
         code = value.strip().lower()
         if not code:
             self.add(field, "is required")
         elif code not in allowed:
             self.add(field, f"{value!r} is not an accepted currency ({', '.join(sorted(allowed))})")
+            return ""
         return code
 
     def free_text(self, value: str, field: str, max_length: int) -> None:

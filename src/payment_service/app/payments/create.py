@@ -90,7 +90,7 @@ class CreatePayments:
         check.request_id(command.request_id)
         check.account_id(command.account_id)
         currency = check.currency(command.currency, self.rules.currencies)
-        check.charge_amount(command.amount, currency if currency in self.rules.currencies else "")
+        check.charge_amount(command.amount, currency)
         check.stripe_id(command.payment_method, "pm", "stripe_payment_method_id", required=False)
         check.free_text(command.description, "description", MAX_DESCRIPTION_LENGTH)
         check.email(command.receipt_email, "receipt_email")

@@ -55,7 +55,7 @@ async def record_refund_change(
 ) -> None:
     """After ``refund`` (stored) moved from ``before``: bring the payment's totals along."""
     failed = 0
-    if refund.state in (RefundState.FAILED, RefundState.CANCELED):
+    if refund_rules.gives_back(refund, before):  # only then is the unexplained total needed
         unexplained = await unexplained_refunded(uow, payment)
         failed = refund_rules.failed_share(refund, before, unexplained)
     await sync_refunded_total(uow, payment, failed=failed)

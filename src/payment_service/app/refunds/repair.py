@@ -48,7 +48,7 @@ class RefundRepair:
                 return refund  # nothing to send, or a request is talking to Stripe for it
             return await self.sender.send(refund, first_attempt=False)
         remote = await self.processor.retrieve_refund(refund.stripe_refund_id)
-        return await self.sender.store_remote(refund.id, remote, None)
+        return await self.sender.store_remote(refund, remote, None)
 
     def _due(self, refund: Refund, now: datetime) -> bool:
         """Not yet sent: always due. Known at Stripe: on the backoff schedule."""

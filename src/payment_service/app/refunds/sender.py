@@ -79,7 +79,7 @@ class RefundSender:
                     raise
                 return await self._store_rejection(refund, error)
             self._failpoints.hit("refunds.create.after_stripe")
-            return await self.store_remote(refund.id, remote, None)
+            return await self.store_remote(refund, remote, None)
 
     async def _payment_intent(self, refund: Refund) -> str:
         async with self._uow_factory(read_only=True) as uow:
@@ -98,15 +98,14 @@ class RefundSender:
         return None
 
     async def store_remote(
-        self, refund_id: str, remote: RemoteRefund, observed_at_unix: int | None
+        self, known: Refund, remote: RemoteRefund, observed_at_unix: int | None
     ) -> Refund:
         """Stripe's view of the refund, with the payment's totals brought along."""
         async with self._uow_factory() as uow:
-            found = await uow.refunds.get(refund_id)
-            payment = await uow.payments.get_for_update(found.payment_id) if found else None
-            refund = await uow.refunds.get_for_update(refund_id)  # payment, then refund
+            payment = await uow.payments.get_for_update(known.payment_id)  # payment, then refund
+            refund = await uow.refunds.get_for_update(known.id)
             if payment is None or refund is None:
-                raise NotFound("refund", refund_id)
+                raise NotFound("refund", known.id)
             before = refund.state
             changed = refund.apply_remote(remote, observed_time(observed_at_unix))
             if observed_at_unix is None:
