@@ -18,7 +18,7 @@ from payment_service.adapters.stripe.gateway import ANSWER_MARGIN_SECONDS
 from payment_service.app.common.request_context import deadline_scope
 from payment_service.app.ports.processor import idempotency_key
 from payment_service.domain.errors import Unavailable
-from payment_service.domain.processor import NewPaymentIntent
+from tests.integration.stripe.intents import card_payment
 from tests.support.localstripe import LocalStripe
 from tests.support.outage_proxy import OutageProxy
 
@@ -40,14 +40,7 @@ async def test_unreachable_is_unavailable_and_the_retry_makes_exactly_one_paymen
     started = time.monotonic()
     with pytest.raises(Unavailable) as caught:
         await proxied_gateway.create_payment_intent(
-            NewPaymentIntent(
-                payment_id=pay,
-                amount=1000,
-                currency="usd",
-                customer=customer.stripe_id,
-                payment_method=pm,
-                confirm=True,
-            ),
+            card_payment(pay, 1000, "usd", customer.stripe_id, pm),
             idempotency_key=idempotency_key(pay, "create"),
         )
     assert caught.value.reason == REASON_UNREACHABLE
@@ -56,14 +49,7 @@ async def test_unreachable_is_unavailable_and_the_retry_makes_exactly_one_paymen
 
     outage_proxy.up()
     pi = await proxied_gateway.create_payment_intent(
-        NewPaymentIntent(
-            payment_id=pay,
-            amount=1000,
-            currency="usd",
-            customer=customer.stripe_id,
-            payment_method=pm,
-            confirm=True,
-        ),
+        card_payment(pay, 1000, "usd", customer.stripe_id, pm),
         idempotency_key=idempotency_key(pay, "create"),
     )
     assert pi.payment_id == pay

@@ -16,6 +16,7 @@ from payment_service.domain.errors import (
 )
 from payment_service.domain.processor import NewPaymentIntent, ProcessorCardDeclined, RemoteCustomer
 from payment_service.domain.states import CaptureMethod, PaymentState, RefundReason, RefundState
+from tests.integration.stripe.intents import card_payment
 from tests.support.localstripe import LocalStripe
 
 VISA = "4242424242424242"
@@ -92,13 +93,12 @@ async def test_automatic_capture_succeeds_and_sends_our_idempotency_key(
     customer, pm = await customer_with_card(gateway, localstripe)
     pay = new_id("pay")
     pi = await gateway.create_payment_intent(
-        NewPaymentIntent(
-            payment_id=pay,
-            amount=1050,
-            currency="USD",
-            customer=customer.stripe_id,
-            payment_method=pm,
-            confirm=True,
+        card_payment(
+            pay,
+            1050,
+            "USD",
+            customer.stripe_id,
+            pm,
             description="order 1",
             receipt_email="a@example.com",
             metadata={"order": "1"},
@@ -137,14 +137,7 @@ async def test_zero_decimal_amount_is_sent_as_is(
     customer, pm = await customer_with_card(gateway, localstripe)
     pay = new_id("pay")
     pi = await gateway.create_payment_intent(
-        NewPaymentIntent(
-            payment_id=pay,
-            amount=500,
-            currency="jpy",
-            customer=customer.stripe_id,
-            payment_method=pm,
-            confirm=True,
-        ),
+        card_payment(pay, 500, "jpy", customer.stripe_id, pm),
         idempotency_key=idempotency_key(pay, "create"),
     )
     raw = await localstripe.retrieve("payment_intents", pi.stripe_id)
@@ -158,15 +151,7 @@ async def test_manual_capture_then_partial_capture(
     customer, pm = await customer_with_card(gateway, localstripe)
     pay = new_id("pay")
     pi = await gateway.create_payment_intent(
-        NewPaymentIntent(
-            payment_id=pay,
-            amount=1000,
-            currency="eur",
-            customer=customer.stripe_id,
-            payment_method=pm,
-            capture_method=CaptureMethod.MANUAL,
-            confirm=True,
-        ),
+        card_payment(pay, 1000, "eur", customer.stripe_id, pm, capture_method=CaptureMethod.MANUAL),
         idempotency_key=idempotency_key(pay, "create"),
     )
     assert pi.state is PaymentState.REQUIRES_CAPTURE
@@ -213,14 +198,7 @@ async def test_decline_on_charge_is_card_declined_with_the_payment_intent(
     pay = new_id("pay")
     with pytest.raises(ProcessorCardDeclined) as caught:
         await gateway.create_payment_intent(
-            NewPaymentIntent(
-                payment_id=pay,
-                amount=1000,
-                currency="usd",
-                customer=customer.stripe_id,
-                payment_method=pm,
-                confirm=True,
-            ),
+            card_payment(pay, 1000, "usd", customer.stripe_id, pm),
             idempotency_key=idempotency_key(pay, "create"),
         )
     error = caught.value
@@ -259,14 +237,7 @@ async def test_three_d_secure_requires_action_then_authenticate(
     customer, pm = await customer_with_card(gateway, localstripe, THREE_D_SECURE)
     pay = new_id("pay")
     pi = await gateway.create_payment_intent(
-        NewPaymentIntent(
-            payment_id=pay,
-            amount=2000,
-            currency="eur",
-            customer=customer.stripe_id,
-            payment_method=pm,
-            confirm=True,
-        ),
+        card_payment(pay, 2000, "eur", customer.stripe_id, pm),
         idempotency_key=idempotency_key(pay, "create"),
     )
     assert pi.state is PaymentState.REQUIRES_ACTION
@@ -287,14 +258,7 @@ async def test_failed_authentication_goes_back_to_requires_payment_method(
     customer, pm = await customer_with_card(gateway, localstripe, THREE_D_SECURE)
     pay = new_id("pay")
     pi = await gateway.create_payment_intent(
-        NewPaymentIntent(
-            payment_id=pay,
-            amount=2000,
-            currency="eur",
-            customer=customer.stripe_id,
-            payment_method=pm,
-            confirm=True,
-        ),
+        card_payment(pay, 2000, "eur", customer.stripe_id, pm),
         idempotency_key=idempotency_key(pay, "create"),
     )
     await localstripe.authenticate(pi.stripe_id, success=False)
@@ -307,15 +271,7 @@ async def test_cancel(gateway: StripeGateway, localstripe: LocalStripe) -> None:
     customer, pm = await customer_with_card(gateway, localstripe)
     pay = new_id("pay")
     pi = await gateway.create_payment_intent(
-        NewPaymentIntent(
-            payment_id=pay,
-            amount=1000,
-            currency="usd",
-            customer=customer.stripe_id,
-            payment_method=pm,
-            capture_method=CaptureMethod.MANUAL,
-            confirm=True,
-        ),
+        card_payment(pay, 1000, "usd", customer.stripe_id, pm, capture_method=CaptureMethod.MANUAL),
         idempotency_key=idempotency_key(pay, "create"),
     )
     canceled = await gateway.cancel_payment_intent(
@@ -332,14 +288,7 @@ async def test_refunds(gateway: StripeGateway, localstripe: LocalStripe) -> None
     customer, pm = await customer_with_card(gateway, localstripe)
     pay = new_id("pay")
     pi = await gateway.create_payment_intent(
-        NewPaymentIntent(
-            payment_id=pay,
-            amount=1000,
-            currency="usd",
-            customer=customer.stripe_id,
-            payment_method=pm,
-            confirm=True,
-        ),
+        card_payment(pay, 1000, "usd", customer.stripe_id, pm),
         idempotency_key=idempotency_key(pay, "create"),
     )
     ref_row = new_id("re")
@@ -365,13 +314,7 @@ async def test_find_payment_intent_by_payment_id(
     customer, pm = await customer_with_card(gateway, localstripe)
     pay = new_id("pay")
     created = await gateway.create_payment_intent(
-        NewPaymentIntent(
-            payment_id=pay,
-            amount=1000,
-            currency="usd",
-            customer=customer.stripe_id,
-            payment_method=pm,
-        ),
+        card_payment(pay, 1000, "usd", customer.stripe_id, pm, confirm=False),
         idempotency_key=idempotency_key(pay, "create"),
     )
     found = await gateway.find_payment_intent_by_payment_id(pay, customer=customer.stripe_id)
