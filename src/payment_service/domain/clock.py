@@ -22,6 +22,11 @@ def from_unix(seconds: int | float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+def maybe_from_unix(seconds: int | float | None) -> datetime | None:
+    """``from_unix`` for Stripe fields that may be null (``trial_end``, ``canceled_at``…)."""
+    return None if seconds is None else from_unix(seconds)
+
+
 # Stripe's event times have one-second resolution; an object we read from the
 # API at time T is dated a second earlier so that an event of the same second
 # is still judged by the transition table rather than dropped as older.

@@ -125,7 +125,10 @@ class RefundRepository(Protocol):
 class PriceRepository(Protocol):
     async def get(self, price_id: str) -> Price | None: ...
     async def find_by_stripe_id(self, stripe_price_id: str) -> Price | None: ...
-    async def list_active(self) -> list[Price]: ...
+    async def list_prices(self, *, page: PageRequest, include_inactive: bool) -> Page[Price]:
+        """Newest first."""
+
+    async def list_for_product(self, stripe_product_id: str) -> list[Price]: ...
     async def add(self, price: Price) -> None: ...
     async def update(self, price: Price) -> None: ...
 
@@ -145,31 +148,53 @@ class SubscriptionRepository(Protocol):
         states: Collection[SubscriptionState] = (),
         created_after: datetime | None = None,
         created_before: datetime | None = None,
-    ) -> Page[Subscription]: ...
+    ) -> Page[Subscription]:
+        """Newest first."""
+
+    async def list_in_states(
+        self, states: Collection[SubscriptionState], *, page: PageRequest
+    ) -> Page[Subscription]:
+        """Across accounts, newest first (the dunning view)."""
+
     async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[Subscription]:
-        """Subscriptions never created at Stripe (no stripe id) created before ``older_than``."""
+        """Subscriptions never created at Stripe (no stripe id) created before ``older_than``,
+        oldest first."""
+
+    async def list_to_refresh(
+        self, states: Collection[SubscriptionState], older_than: datetime, *, limit: int = 100
+    ) -> list[Subscription]:
+        """Known-to-Stripe subscriptions in ``states`` not synced since ``older_than``
+        (never synced first, then least recently)."""
 
     async def add(self, subscription: Subscription) -> None: ...
-    async def update(self, subscription: Subscription) -> None: ...
+    async def update(self, subscription: Subscription) -> None:
+        """Write the row; Aborted (CONCURRENT_UPDATE) when its version moved meanwhile."""
 
 
 class InvoiceRepository(Protocol):
     async def get(self, invoice_id: str) -> Invoice | None: ...
+    async def get_for_update(self, invoice_id: str) -> Invoice | None: ...
     async def find_by_stripe_id(
         self, stripe_invoice_id: str, *, for_update: bool = False
     ) -> Invoice | None: ...
-    async def list_for_account(
+    async def list_invoices(
         self,
-        account_id: str,
         *,
         page: PageRequest,
-        states: Collection[InvoiceState] = (),
+        account_id: str | None = None,
         subscription_id: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-    ) -> Page[Invoice]: ...
+        states: Collection[InvoiceState] = (),
+    ) -> Page[Invoice]:
+        """Newest first; at least one of ``account_id`` and ``subscription_id`` is given."""
+
+    async def list_to_refresh(
+        self, states: Collection[InvoiceState], older_than: datetime, *, limit: int = 100
+    ) -> list[Invoice]:
+        """Invoices in ``states`` not synced since ``older_than`` (never synced first)."""
+
     async def add(self, invoice: Invoice) -> None: ...
-    async def update(self, invoice: Invoice) -> None: ...
+    async def update(self, invoice: Invoice) -> None:
+        """Write the row; Aborted (CONCURRENT_UPDATE) when its version moved meanwhile."""
 
 
 class WebhookEventRepository(Protocol):

@@ -8,7 +8,11 @@ from payment_service.domain.entities.payment_method import PaymentMethod
 from payment_service.domain.entities.price import Price
 from payment_service.domain.entities.refund import RESERVING_REFUND_STATES, Refund
 from payment_service.domain.entities.request_record import RequestRecord
-from payment_service.domain.entities.subscription import Subscription
+from payment_service.domain.entities.subscription import (
+    PaymentAction,
+    Subscription,
+    SubscriptionItem,
+)
 from payment_service.domain.entities.webhook_event import WebhookEvent
 
 __all__ = [
@@ -18,10 +22,12 @@ __all__ = [
     "Invoice",
     "InvoiceLine",
     "Payment",
+    "PaymentAction",
     "PaymentMethod",
     "Price",
     "Refund",
     "RequestRecord",
     "Subscription",
+    "SubscriptionItem",
     "WebhookEvent",
 ]

@@ -46,6 +46,7 @@ class Payment:
     stripe_payment_intent_id: str | None = None
     stripe_customer_id: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    invoice_id: str | None = None  # set when the PaymentIntent pays one of our invoices
     confirm_on_create: bool = False  # confirm at Stripe in the create call (repeated on recovery)
     lease_until: datetime | None = None  # a request owns the Stripe call for this row until then
     remote_updated_at: datetime | None = None  # time of the newest Stripe observation applied

@@ -19,5 +19,7 @@ class Price:
     interval: PriceInterval
     interval_count: int = 1
     active: bool = True
+    stripe_product_id: str | None = None
+    remote_updated_at: datetime | None = None  # time of the newest Stripe observation
     create_time: datetime = field(default_factory=utcnow)
     update_time: datetime = field(default_factory=utcnow)
