@@ -22,6 +22,8 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_RATE_LIMITED: _ClassVar[ErrorReason]
     ERROR_REASON_UNAVAILABLE: _ClassVar[ErrorReason]
     ERROR_REASON_ALREADY_EXISTS: _ClassVar[ErrorReason]
+    ERROR_REASON_PAYMENT_METHOD_REQUIRED: _ClassVar[ErrorReason]
+    ERROR_REASON_PRICE_INACTIVE: _ClassVar[ErrorReason]
 
 class CaptureMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -44,6 +46,8 @@ ERROR_REASON_MISSING_SCOPE: ErrorReason
 ERROR_REASON_RATE_LIMITED: ErrorReason
 ERROR_REASON_UNAVAILABLE: ErrorReason
 ERROR_REASON_ALREADY_EXISTS: ErrorReason
+ERROR_REASON_PAYMENT_METHOD_REQUIRED: ErrorReason
+ERROR_REASON_PRICE_INACTIVE: ErrorReason
 CAPTURE_METHOD_UNSPECIFIED: CaptureMethod
 CAPTURE_METHOD_AUTOMATIC: CaptureMethod
 CAPTURE_METHOD_MANUAL: CaptureMethod

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!payments/v1/invoice_service.proto\x12\x0bpayments.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe2\x01\n\x0bInvoiceLine\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x03\x12\x15\n\rcurrency_code\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x03\x12\x10\n\x08price_id\x18\x05 \x01(\t\x12\x30\n\x0cperiod_start\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tproration\x18\x08 \x01(\x08\"\x91\x05\n\x07Invoice\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x03 \x01(\t\x12\x0e\n\x06number\x18\x04 \x01(\t\x12(\n\x05state\x18\x05 \x01(\x0e\x32\x19.payments.v1.InvoiceState\x12\x15\n\rcurrency_code\x18\x06 \x01(\t\x12\x12\n\namount_due\x18\x07 \x01(\x03\x12\x13\n\x0b\x61mount_paid\x18\x08 \x01(\x03\x12\x18\n\x10\x61mount_remaining\x18\t \x01(\x03\x12\x10\n\x08subtotal\x18\n \x01(\x03\x12\r\n\x05total\x18\x0b \x01(\x03\x12\x1a\n\x12hosted_invoice_url\x18\x0c \x01(\t\x12\x17\n\x0finvoice_pdf_url\x18\r \x01(\t\x12\x30\n\x0cperiod_start\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64ue_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tpaid_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x05lines\x18\x12 \x03(\x0b\x32\x18.payments.v1.InvoiceLine\x12\x19\n\x11stripe_invoice_id\x18\x13 \x01(\t\x12/\n\x0b\x63reate_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1f\n\x11GetInvoiceRequest\x12\n\n\x02id\x18\x01 \x01(\t\";\n\x12GetInvoiceResponse\x12%\n\x07invoice\x18\x01 \x01(\x0b\x32\x14.payments.v1.Invoice\"\x94\x01\n\x13ListInvoicesRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12)\n\x06states\x18\x03 \x03(\x0e\x32\x19.payments.v1.InvoiceState\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"W\n\x14ListInvoicesResponse\x12&\n\x08invoices\x18\x01 \x03(\x0b\x32\x14.payments.v1.Invoice\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"U\n\x11PayInvoiceRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12 \n\x18stripe_payment_method_id\x18\x03 \x01(\t\";\n\x12PayInvoiceResponse\x12%\n\x07invoice\x18\x01 \x01(\x0b\x32\x14.payments.v1.Invoice\"4\n\x12VoidInvoiceRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"<\n\x13VoidInvoiceResponse\x12%\n\x07invoice\x18\x01 \x01(\x0b\x32\x14.payments.v1.Invoice*\xaf\x01\n\x0cInvoiceState\x12\x1d\n\x19INVOICE_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13INVOICE_STATE_DRAFT\x10\x01\x12\x16\n\x12INVOICE_STATE_OPEN\x10\x02\x12\x16\n\x12INVOICE_STATE_PAID\x10\x03\x12\x16\n\x12INVOICE_STATE_VOID\x10\x04\x12\x1f\n\x1bINVOICE_STATE_UNCOLLECTIBLE\x10\x05\x32\xd5\x02\n\x0eInvoiceService\x12M\n\nGetInvoice\x12\x1e.payments.v1.GetInvoiceRequest\x1a\x1f.payments.v1.GetInvoiceResponse\x12S\n\x0cListInvoices\x12 .payments.v1.ListInvoicesRequest\x1a!.payments.v1.ListInvoicesResponse\x12M\n\nPayInvoice\x12\x1e.payments.v1.PayInvoiceRequest\x1a\x1f.payments.v1.PayInvoiceResponse\x12P\n\x0bVoidInvoice\x12\x1f.payments.v1.VoidInvoiceRequest\x1a .payments.v1.VoidInvoiceResponseBL\n\x17\x63om.example.payments.v1P\x01Z/example.com/payments/gen/payments/v1;paymentsv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!payments/v1/invoice_service.proto\x12\x0bpayments.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe2\x01\n\x0bInvoiceLine\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x03\x12\x15\n\rcurrency_code\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x03\x12\x10\n\x08price_id\x18\x05 \x01(\t\x12\x30\n\x0cperiod_start\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tproration\x18\x08 \x01(\x08\"\xa8\x06\n\x07Invoice\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x03 \x01(\t\x12\x0e\n\x06number\x18\x04 \x01(\t\x12(\n\x05state\x18\x05 \x01(\x0e\x32\x19.payments.v1.InvoiceState\x12\x15\n\rcurrency_code\x18\x06 \x01(\t\x12\x12\n\namount_due\x18\x07 \x01(\x03\x12\x13\n\x0b\x61mount_paid\x18\x08 \x01(\x03\x12\x18\n\x10\x61mount_remaining\x18\t \x01(\x03\x12\x10\n\x08subtotal\x18\n \x01(\x03\x12\r\n\x05total\x18\x0b \x01(\x03\x12\x1a\n\x12hosted_invoice_url\x18\x0c \x01(\t\x12\x17\n\x0finvoice_pdf_url\x18\r \x01(\t\x12\x30\n\x0cperiod_start\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64ue_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tpaid_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x05lines\x18\x12 \x03(\x0b\x32\x18.payments.v1.InvoiceLine\x12\x19\n\x11stripe_invoice_id\x18\x13 \x01(\t\x12/\n\x0b\x63reate_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\npayment_id\x18\x16 \x01(\t\x12\x16\n\x0e\x62illing_reason\x18\x17 \x01(\t\x12\x15\n\rattempt_count\x18\x18 \x01(\x05\x12\x32\n\x0epending_action\x18\x19 \x01(\x0b\x32\x1a.payments.v1.PaymentAction\x12\x1e\n\x16stripe_subscription_id\x18\x1a \x01(\t\"\xc7\x01\n\rPaymentAction\x12\x12\n\ninvoice_id\x18\x01 \x01(\t\x12\x12\n\npayment_id\x18\x02 \x01(\t\x12\x15\n\rclient_secret\x18\x03 \x01(\t\x12\x18\n\x10next_action_type\x18\x04 \x01(\t\x12\x17\n\x0fnext_action_url\x18\x05 \x01(\t\x12\x1a\n\x12hosted_invoice_url\x18\x06 \x01(\t\x12\x12\n\nerror_code\x18\x07 \x01(\t\x12\x14\n\x0c\x64\x65\x63line_code\x18\x08 \x01(\t\"\x1f\n\x11GetInvoiceRequest\x12\n\n\x02id\x18\x01 \x01(\t\";\n\x12GetInvoiceResponse\x12%\n\x07invoice\x18\x01 \x01(\x0b\x32\x14.payments.v1.Invoice\"\x94\x01\n\x13ListInvoicesRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12)\n\x06states\x18\x03 \x03(\x0e\x32\x19.payments.v1.InvoiceState\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"W\n\x14ListInvoicesResponse\x12&\n\x08invoices\x18\x01 \x03(\x0b\x32\x14.payments.v1.Invoice\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"U\n\x11PayInvoiceRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12 \n\x18stripe_payment_method_id\x18\x03 \x01(\t\";\n\x12PayInvoiceResponse\x12%\n\x07invoice\x18\x01 \x01(\x0b\x32\x14.payments.v1.Invoice\"4\n\x12VoidInvoiceRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"<\n\x13VoidInvoiceResponse\x12%\n\x07invoice\x18\x01 \x01(\x0b\x32\x14.payments.v1.Invoice*\xaf\x01\n\x0cInvoiceState\x12\x1d\n\x19INVOICE_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13INVOICE_STATE_DRAFT\x10\x01\x12\x16\n\x12INVOICE_STATE_OPEN\x10\x02\x12\x16\n\x12INVOICE_STATE_PAID\x10\x03\x12\x16\n\x12INVOICE_STATE_VOID\x10\x04\x12\x1f\n\x1bINVOICE_STATE_UNCOLLECTIBLE\x10\x05\x32\xd5\x02\n\x0eInvoiceService\x12M\n\nGetInvoice\x12\x1e.payments.v1.GetInvoiceRequest\x1a\x1f.payments.v1.GetInvoiceResponse\x12S\n\x0cListInvoices\x12 .payments.v1.ListInvoicesRequest\x1a!.payments.v1.ListInvoicesResponse\x12M\n\nPayInvoice\x12\x1e.payments.v1.PayInvoiceRequest\x1a\x1f.payments.v1.PayInvoiceResponse\x12P\n\x0bVoidInvoice\x12\x1f.payments.v1.VoidInvoiceRequest\x1a .payments.v1.VoidInvoiceResponseBL\n\x17\x63om.example.payments.v1P\x01Z/example.com/payments/gen/payments/v1;paymentsv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,28 +33,30 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'payments.v1.invoice_service
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\027com.example.payments.v1P\001Z/example.com/payments/gen/payments/v1;paymentsv1'
-  _globals['_INVOICESTATE']._serialized_start=1571
-  _globals['_INVOICESTATE']._serialized_end=1746
+  _globals['_INVOICESTATE']._serialized_start=1924
+  _globals['_INVOICESTATE']._serialized_end=2099
   _globals['_INVOICELINE']._serialized_start=84
   _globals['_INVOICELINE']._serialized_end=310
   _globals['_INVOICE']._serialized_start=313
-  _globals['_INVOICE']._serialized_end=970
-  _globals['_GETINVOICEREQUEST']._serialized_start=972
-  _globals['_GETINVOICEREQUEST']._serialized_end=1003
-  _globals['_GETINVOICERESPONSE']._serialized_start=1005
-  _globals['_GETINVOICERESPONSE']._serialized_end=1064
-  _globals['_LISTINVOICESREQUEST']._serialized_start=1067
-  _globals['_LISTINVOICESREQUEST']._serialized_end=1215
-  _globals['_LISTINVOICESRESPONSE']._serialized_start=1217
-  _globals['_LISTINVOICESRESPONSE']._serialized_end=1304
-  _globals['_PAYINVOICEREQUEST']._serialized_start=1306
-  _globals['_PAYINVOICEREQUEST']._serialized_end=1391
-  _globals['_PAYINVOICERESPONSE']._serialized_start=1393
-  _globals['_PAYINVOICERESPONSE']._serialized_end=1452
-  _globals['_VOIDINVOICEREQUEST']._serialized_start=1454
-  _globals['_VOIDINVOICEREQUEST']._serialized_end=1506
-  _globals['_VOIDINVOICERESPONSE']._serialized_start=1508
-  _globals['_VOIDINVOICERESPONSE']._serialized_end=1568
-  _globals['_INVOICESERVICE']._serialized_start=1749
-  _globals['_INVOICESERVICE']._serialized_end=2090
+  _globals['_INVOICE']._serialized_end=1121
+  _globals['_PAYMENTACTION']._serialized_start=1124
+  _globals['_PAYMENTACTION']._serialized_end=1323
+  _globals['_GETINVOICEREQUEST']._serialized_start=1325
+  _globals['_GETINVOICEREQUEST']._serialized_end=1356
+  _globals['_GETINVOICERESPONSE']._serialized_start=1358
+  _globals['_GETINVOICERESPONSE']._serialized_end=1417
+  _globals['_LISTINVOICESREQUEST']._serialized_start=1420
+  _globals['_LISTINVOICESREQUEST']._serialized_end=1568
+  _globals['_LISTINVOICESRESPONSE']._serialized_start=1570
+  _globals['_LISTINVOICESRESPONSE']._serialized_end=1657
+  _globals['_PAYINVOICEREQUEST']._serialized_start=1659
+  _globals['_PAYINVOICEREQUEST']._serialized_end=1744
+  _globals['_PAYINVOICERESPONSE']._serialized_start=1746
+  _globals['_PAYINVOICERESPONSE']._serialized_end=1805
+  _globals['_VOIDINVOICEREQUEST']._serialized_start=1807
+  _globals['_VOIDINVOICEREQUEST']._serialized_end=1859
+  _globals['_VOIDINVOICERESPONSE']._serialized_start=1861
+  _globals['_VOIDINVOICERESPONSE']._serialized_end=1921
+  _globals['_INVOICESERVICE']._serialized_start=2102
+  _globals['_INVOICESERVICE']._serialized_end=2443
 # @@protoc_insertion_point(module_scope)

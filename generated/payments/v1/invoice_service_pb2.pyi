@@ -46,7 +46,7 @@ class InvoiceLine(_message.Message):
     def __init__(self, description: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., quantity: _Optional[int] = ..., price_id: _Optional[str] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., proration: _Optional[bool] = ...) -> None: ...
 
 class Invoice(_message.Message):
-    __slots__ = ("id", "account_id", "subscription_id", "number", "state", "currency_code", "amount_due", "amount_paid", "amount_remaining", "subtotal", "total", "hosted_invoice_url", "invoice_pdf_url", "period_start", "period_end", "due_time", "paid_time", "lines", "stripe_invoice_id", "create_time", "update_time")
+    __slots__ = ("id", "account_id", "subscription_id", "number", "state", "currency_code", "amount_due", "amount_paid", "amount_remaining", "subtotal", "total", "hosted_invoice_url", "invoice_pdf_url", "period_start", "period_end", "due_time", "paid_time", "lines", "stripe_invoice_id", "create_time", "update_time", "payment_id", "billing_reason", "attempt_count", "pending_action", "stripe_subscription_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +68,11 @@ class Invoice(_message.Message):
     STRIPE_INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    BILLING_REASON_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PENDING_ACTION_FIELD_NUMBER: _ClassVar[int]
+    STRIPE_SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     account_id: str
     subscription_id: str
@@ -89,7 +94,32 @@ class Invoice(_message.Message):
     stripe_invoice_id: str
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., account_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., number: _Optional[str] = ..., state: _Optional[_Union[InvoiceState, str]] = ..., currency_code: _Optional[str] = ..., amount_due: _Optional[int] = ..., amount_paid: _Optional[int] = ..., amount_remaining: _Optional[int] = ..., subtotal: _Optional[int] = ..., total: _Optional[int] = ..., hosted_invoice_url: _Optional[str] = ..., invoice_pdf_url: _Optional[str] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., stripe_invoice_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    payment_id: str
+    billing_reason: str
+    attempt_count: int
+    pending_action: PaymentAction
+    stripe_subscription_id: str
+    def __init__(self, id: _Optional[str] = ..., account_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., number: _Optional[str] = ..., state: _Optional[_Union[InvoiceState, str]] = ..., currency_code: _Optional[str] = ..., amount_due: _Optional[int] = ..., amount_paid: _Optional[int] = ..., amount_remaining: _Optional[int] = ..., subtotal: _Optional[int] = ..., total: _Optional[int] = ..., hosted_invoice_url: _Optional[str] = ..., invoice_pdf_url: _Optional[str] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., stripe_invoice_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payment_id: _Optional[str] = ..., billing_reason: _Optional[str] = ..., attempt_count: _Optional[int] = ..., pending_action: _Optional[_Union[PaymentAction, _Mapping]] = ..., stripe_subscription_id: _Optional[str] = ...) -> None: ...
+
+class PaymentAction(_message.Message):
+    __slots__ = ("invoice_id", "payment_id", "client_secret", "next_action_type", "next_action_url", "hosted_invoice_url", "error_code", "decline_code")
+    INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_SECRET_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ACTION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ACTION_URL_FIELD_NUMBER: _ClassVar[int]
+    HOSTED_INVOICE_URL_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    DECLINE_CODE_FIELD_NUMBER: _ClassVar[int]
+    invoice_id: str
+    payment_id: str
+    client_secret: str
+    next_action_type: str
+    next_action_url: str
+    hosted_invoice_url: str
+    error_code: str
+    decline_code: str
+    def __init__(self, invoice_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., client_secret: _Optional[str] = ..., next_action_type: _Optional[str] = ..., next_action_url: _Optional[str] = ..., hosted_invoice_url: _Optional[str] = ..., error_code: _Optional[str] = ..., decline_code: _Optional[str] = ...) -> None: ...
 
 class GetInvoiceRequest(_message.Message):
     __slots__ = ("id",)

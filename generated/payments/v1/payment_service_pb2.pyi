@@ -86,7 +86,7 @@ class PaymentError(_message.Message):
     def __init__(self, code: _Optional[str] = ..., decline_code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Payment(_message.Message):
-    __slots__ = ("id", "account_id", "amount", "currency_code", "amount_capturable", "amount_received", "amount_refunded", "state", "refund_state", "capture_method", "next_action", "client_secret", "last_error", "receipt_url", "receipt_email", "description", "stripe_payment_method_id", "stripe_payment_intent_id", "stripe_customer_id", "metadata", "create_time", "update_time")
+    __slots__ = ("id", "account_id", "amount", "currency_code", "amount_capturable", "amount_received", "amount_refunded", "state", "refund_state", "capture_method", "next_action", "client_secret", "last_error", "receipt_url", "receipt_email", "description", "stripe_payment_method_id", "stripe_payment_intent_id", "stripe_customer_id", "metadata", "create_time", "update_time", "invoice_id")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -116,6 +116,7 @@ class Payment(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     account_id: str
     amount: int
@@ -138,7 +139,8 @@ class Payment(_message.Message):
     metadata: _containers.ScalarMap[str, str]
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., account_id: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., amount_capturable: _Optional[int] = ..., amount_received: _Optional[int] = ..., amount_refunded: _Optional[int] = ..., state: _Optional[_Union[PaymentState, str]] = ..., refund_state: _Optional[_Union[PaymentRefundState, str]] = ..., capture_method: _Optional[_Union[_common_pb2.CaptureMethod, str]] = ..., next_action: _Optional[_Union[NextAction, _Mapping]] = ..., client_secret: _Optional[str] = ..., last_error: _Optional[_Union[PaymentError, _Mapping]] = ..., receipt_url: _Optional[str] = ..., receipt_email: _Optional[str] = ..., description: _Optional[str] = ..., stripe_payment_method_id: _Optional[str] = ..., stripe_payment_intent_id: _Optional[str] = ..., stripe_customer_id: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    invoice_id: str
+    def __init__(self, id: _Optional[str] = ..., account_id: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., amount_capturable: _Optional[int] = ..., amount_received: _Optional[int] = ..., amount_refunded: _Optional[int] = ..., state: _Optional[_Union[PaymentState, str]] = ..., refund_state: _Optional[_Union[PaymentRefundState, str]] = ..., capture_method: _Optional[_Union[_common_pb2.CaptureMethod, str]] = ..., next_action: _Optional[_Union[NextAction, _Mapping]] = ..., client_secret: _Optional[str] = ..., last_error: _Optional[_Union[PaymentError, _Mapping]] = ..., receipt_url: _Optional[str] = ..., receipt_email: _Optional[str] = ..., description: _Optional[str] = ..., stripe_payment_method_id: _Optional[str] = ..., stripe_payment_intent_id: _Optional[str] = ..., stripe_customer_id: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., invoice_id: _Optional[str] = ...) -> None: ...
 
 class CreatePaymentRequest(_message.Message):
     __slots__ = ("request_id", "account_id", "amount", "currency_code", "stripe_payment_method_id", "capture_method", "confirm", "description", "receipt_email", "metadata")

@@ -74,6 +74,21 @@ class SubscriptionServiceStub:
                 request_serializer=payments_dot_v1_dot_subscription__service__pb2.ListPricesRequest.SerializeToString,
                 response_deserializer=payments_dot_v1_dot_subscription__service__pb2.ListPricesResponse.FromString,
                 _registered_method=True)
+        self.PreviewSubscriptionChange = channel.unary_unary(
+                '/payments.v1.SubscriptionService/PreviewSubscriptionChange',
+                request_serializer=payments_dot_v1_dot_subscription__service__pb2.PreviewSubscriptionChangeRequest.SerializeToString,
+                response_deserializer=payments_dot_v1_dot_subscription__service__pb2.PreviewSubscriptionChangeResponse.FromString,
+                _registered_method=True)
+        self.PauseSubscription = channel.unary_unary(
+                '/payments.v1.SubscriptionService/PauseSubscription',
+                request_serializer=payments_dot_v1_dot_subscription__service__pb2.PauseSubscriptionRequest.SerializeToString,
+                response_deserializer=payments_dot_v1_dot_subscription__service__pb2.PauseSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.ListDelinquentSubscriptions = channel.unary_unary(
+                '/payments.v1.SubscriptionService/ListDelinquentSubscriptions',
+                request_serializer=payments_dot_v1_dot_subscription__service__pb2.ListDelinquentSubscriptionsRequest.SerializeToString,
+                response_deserializer=payments_dot_v1_dot_subscription__service__pb2.ListDelinquentSubscriptionsResponse.FromString,
+                _registered_method=True)
 
 
 class SubscriptionServiceServicer:
@@ -142,6 +157,35 @@ class SubscriptionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PreviewSubscriptionChange(self, request, context):
+        """Shows what UpdateSubscription with the same price, quantity and
+        proration_behavior would invoice, without changing anything. Pass the
+        answer's proration_time to UpdateSubscription so the applied change matches
+        the preview to the cent. Errors: NOT_FOUND, INVALID_ARGUMENT,
+        FAILED_PRECONDITION (canceled, or PRICE_INACTIVE), UNAVAILABLE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseSubscription(self, request, context):
+        """Pauses collection: invoices are voided, kept as drafts or marked
+        uncollectible until ResumeSubscription or resume_time. Errors: NOT_FOUND,
+        INVALID_ARGUMENT, FAILED_PRECONDITION (canceled or not yet started), UNAVAILABLE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDelinquentSubscriptions(self, request, context):
+        """The dunning view for operations: subscriptions of every account in
+        PAST_DUE or UNPAID (or the given states), newest first. Needs a token not
+        restricted to one account. Errors: PERMISSION_DENIED, INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SubscriptionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -179,6 +223,21 @@ def add_SubscriptionServiceServicer_to_server(servicer, server):
                     servicer.ListPrices,
                     request_deserializer=payments_dot_v1_dot_subscription__service__pb2.ListPricesRequest.FromString,
                     response_serializer=payments_dot_v1_dot_subscription__service__pb2.ListPricesResponse.SerializeToString,
+            ),
+            'PreviewSubscriptionChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewSubscriptionChange,
+                    request_deserializer=payments_dot_v1_dot_subscription__service__pb2.PreviewSubscriptionChangeRequest.FromString,
+                    response_serializer=payments_dot_v1_dot_subscription__service__pb2.PreviewSubscriptionChangeResponse.SerializeToString,
+            ),
+            'PauseSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseSubscription,
+                    request_deserializer=payments_dot_v1_dot_subscription__service__pb2.PauseSubscriptionRequest.FromString,
+                    response_serializer=payments_dot_v1_dot_subscription__service__pb2.PauseSubscriptionResponse.SerializeToString,
+            ),
+            'ListDelinquentSubscriptions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDelinquentSubscriptions,
+                    request_deserializer=payments_dot_v1_dot_subscription__service__pb2.ListDelinquentSubscriptionsRequest.FromString,
+                    response_serializer=payments_dot_v1_dot_subscription__service__pb2.ListDelinquentSubscriptionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -375,6 +434,87 @@ class SubscriptionService:
             '/payments.v1.SubscriptionService/ListPrices',
             payments_dot_v1_dot_subscription__service__pb2.ListPricesRequest.SerializeToString,
             payments_dot_v1_dot_subscription__service__pb2.ListPricesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewSubscriptionChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payments.v1.SubscriptionService/PreviewSubscriptionChange',
+            payments_dot_v1_dot_subscription__service__pb2.PreviewSubscriptionChangeRequest.SerializeToString,
+            payments_dot_v1_dot_subscription__service__pb2.PreviewSubscriptionChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payments.v1.SubscriptionService/PauseSubscription',
+            payments_dot_v1_dot_subscription__service__pb2.PauseSubscriptionRequest.SerializeToString,
+            payments_dot_v1_dot_subscription__service__pb2.PauseSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDelinquentSubscriptions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payments.v1.SubscriptionService/ListDelinquentSubscriptions',
+            payments_dot_v1_dot_subscription__service__pb2.ListDelinquentSubscriptionsRequest.SerializeToString,
+            payments_dot_v1_dot_subscription__service__pb2.ListDelinquentSubscriptionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -67,6 +67,23 @@ class SubscriptionServiceStub:
     """Lists the prices that can be subscribed to. Errors: INVALID_ARGUMENT for a
     bad page_size or page_token.
     """
+    PreviewSubscriptionChange: _grpc.UnaryUnaryMultiCallable[_subscription_service_pb2.PreviewSubscriptionChangeRequest, _subscription_service_pb2.PreviewSubscriptionChangeResponse]
+    """Shows what UpdateSubscription with the same price, quantity and
+    proration_behavior would invoice, without changing anything. Pass the
+    answer's proration_time to UpdateSubscription so the applied change matches
+    the preview to the cent. Errors: NOT_FOUND, INVALID_ARGUMENT,
+    FAILED_PRECONDITION (canceled, or PRICE_INACTIVE), UNAVAILABLE.
+    """
+    PauseSubscription: _grpc.UnaryUnaryMultiCallable[_subscription_service_pb2.PauseSubscriptionRequest, _subscription_service_pb2.PauseSubscriptionResponse]
+    """Pauses collection: invoices are voided, kept as drafts or marked
+    uncollectible until ResumeSubscription or resume_time. Errors: NOT_FOUND,
+    INVALID_ARGUMENT, FAILED_PRECONDITION (canceled or not yet started), UNAVAILABLE.
+    """
+    ListDelinquentSubscriptions: _grpc.UnaryUnaryMultiCallable[_subscription_service_pb2.ListDelinquentSubscriptionsRequest, _subscription_service_pb2.ListDelinquentSubscriptionsResponse]
+    """The dunning view for operations: subscriptions of every account in
+    PAST_DUE or UNPAID (or the given states), newest first. Needs a token not
+    restricted to one account. Errors: PERMISSION_DENIED, INVALID_ARGUMENT.
+    """
 
 @_typing.type_check_only
 class SubscriptionServiceAsyncStub(SubscriptionServiceStub):
@@ -106,6 +123,23 @@ class SubscriptionServiceAsyncStub(SubscriptionServiceStub):
     ListPrices: _aio.UnaryUnaryMultiCallable[_subscription_service_pb2.ListPricesRequest, _subscription_service_pb2.ListPricesResponse]  # type: ignore[assignment]
     """Lists the prices that can be subscribed to. Errors: INVALID_ARGUMENT for a
     bad page_size or page_token.
+    """
+    PreviewSubscriptionChange: _aio.UnaryUnaryMultiCallable[_subscription_service_pb2.PreviewSubscriptionChangeRequest, _subscription_service_pb2.PreviewSubscriptionChangeResponse]  # type: ignore[assignment]
+    """Shows what UpdateSubscription with the same price, quantity and
+    proration_behavior would invoice, without changing anything. Pass the
+    answer's proration_time to UpdateSubscription so the applied change matches
+    the preview to the cent. Errors: NOT_FOUND, INVALID_ARGUMENT,
+    FAILED_PRECONDITION (canceled, or PRICE_INACTIVE), UNAVAILABLE.
+    """
+    PauseSubscription: _aio.UnaryUnaryMultiCallable[_subscription_service_pb2.PauseSubscriptionRequest, _subscription_service_pb2.PauseSubscriptionResponse]  # type: ignore[assignment]
+    """Pauses collection: invoices are voided, kept as drafts or marked
+    uncollectible until ResumeSubscription or resume_time. Errors: NOT_FOUND,
+    INVALID_ARGUMENT, FAILED_PRECONDITION (canceled or not yet started), UNAVAILABLE.
+    """
+    ListDelinquentSubscriptions: _aio.UnaryUnaryMultiCallable[_subscription_service_pb2.ListDelinquentSubscriptionsRequest, _subscription_service_pb2.ListDelinquentSubscriptionsResponse]  # type: ignore[assignment]
+    """The dunning view for operations: subscriptions of every account in
+    PAST_DUE or UNPAID (or the given states), newest first. Needs a token not
+    restricted to one account. Errors: PERMISSION_DENIED, INVALID_ARGUMENT.
     """
 
 class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -185,6 +219,41 @@ class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_subscription_service_pb2.ListPricesResponse, _abc.Awaitable[_subscription_service_pb2.ListPricesResponse]]:
         """Lists the prices that can be subscribed to. Errors: INVALID_ARGUMENT for a
         bad page_size or page_token.
+        """
+
+    @_abc_1.abstractmethod
+    def PreviewSubscriptionChange(
+        self,
+        request: _subscription_service_pb2.PreviewSubscriptionChangeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscription_service_pb2.PreviewSubscriptionChangeResponse, _abc.Awaitable[_subscription_service_pb2.PreviewSubscriptionChangeResponse]]:
+        """Shows what UpdateSubscription with the same price, quantity and
+        proration_behavior would invoice, without changing anything. Pass the
+        answer's proration_time to UpdateSubscription so the applied change matches
+        the preview to the cent. Errors: NOT_FOUND, INVALID_ARGUMENT,
+        FAILED_PRECONDITION (canceled, or PRICE_INACTIVE), UNAVAILABLE.
+        """
+
+    @_abc_1.abstractmethod
+    def PauseSubscription(
+        self,
+        request: _subscription_service_pb2.PauseSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscription_service_pb2.PauseSubscriptionResponse, _abc.Awaitable[_subscription_service_pb2.PauseSubscriptionResponse]]:
+        """Pauses collection: invoices are voided, kept as drafts or marked
+        uncollectible until ResumeSubscription or resume_time. Errors: NOT_FOUND,
+        INVALID_ARGUMENT, FAILED_PRECONDITION (canceled or not yet started), UNAVAILABLE.
+        """
+
+    @_abc_1.abstractmethod
+    def ListDelinquentSubscriptions(
+        self,
+        request: _subscription_service_pb2.ListDelinquentSubscriptionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscription_service_pb2.ListDelinquentSubscriptionsResponse, _abc.Awaitable[_subscription_service_pb2.ListDelinquentSubscriptionsResponse]]:
+        """The dunning view for operations: subscriptions of every account in
+        PAST_DUE or UNPAID (or the given states), newest first. Needs a token not
+        restricted to one account. Errors: PERMISSION_DENIED, INVALID_ARGUMENT.
         """
 
 def add_SubscriptionServiceServicer_to_server(servicer: SubscriptionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
