@@ -66,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
         "reconcile", parents=[config_option], help="one reconciler pass now, then exit"
     )
 
+    sync = commands.add_parser(
+        "sync",
+        parents=[config_option],
+        help="re-read one account's subscriptions and invoices from Stripe and repair them",
+    )
+    sync.add_argument("--account", required=True, help="the account id")
+
     commands.add_parser(
         "migrate",
         parents=[config_option],
@@ -148,6 +155,16 @@ def _reconcile(settings: Settings) -> int:
     return asyncio.run(run())
 
 
+def _sync(settings: Settings, args: argparse.Namespace) -> int:
+    from payment_service.cli.commands import open_services, sync_command
+
+    async def run() -> int:
+        async with open_services(settings) as parts:
+            return await sync_command(parts.billing, sys.stdout, account_id=args.account)
+
+    return asyncio.run(run())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -162,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _webhooks(settings, args)
     if args.command == "reconcile":
         return _reconcile(settings)
+    if args.command == "sync":
+        return _sync(settings, args)
     return _migrate(settings)
 
 

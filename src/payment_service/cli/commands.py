@@ -1,4 +1,4 @@
-"""The operator subcommands: ``webhooks list``, ``webhooks replay``, ``reconcile``.
+"""The operator subcommands: ``webhooks list``, ``webhooks replay``, ``reconcile``, ``sync``.
 
 Each ``*_command`` takes built components and a text stream and returns the exit
 status; ``open_services`` builds (and afterwards closes) what they need from the
@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TextIO
 
+from payment_service.app.billing.service import Billing
 from payment_service.app.reconcile.reconciler import Reconciler
 from payment_service.app.webhooks.service import Webhooks
 from payment_service.bootstrap.services import Services, build_services
 from payment_service.config import Settings
 from payment_service.domain.entities import WebhookEvent
-from payment_service.domain.errors import FailedPrecondition, NotFound
+from payment_service.domain.errors import DomainError, FailedPrecondition, NotFound
 from payment_service.domain.states import WebhookEventState
 
 EXIT_OK = 0
@@ -107,3 +108,21 @@ async def reconcile_command(reconciler: Reconciler, out: TextIO) -> int:
             file=out,
         )
     return EXIT_FAILURE if any(r.errors for r in reports) else EXIT_OK
+
+
+async def sync_command(billing: Billing, out: TextIO, *, account_id: str) -> int:
+    """``sync --account ID``: re-read the account's subscriptions and invoices from Stripe."""
+    try:
+        result = await billing.sync_account(account_id)
+    except NotFound:
+        print(f"account {account_id} has no Stripe customer here", file=out)
+        return EXIT_FAILURE
+    except DomainError as error:
+        print(f"sync of {account_id} failed: {error.message}", file=out)
+        return EXIT_FAILURE
+    print(
+        f"account {account_id}: subscriptions={result.subscriptions} "
+        f"invoices={result.invoices} changed={result.changed}",
+        file=out,
+    )
+    return EXIT_OK

@@ -78,6 +78,9 @@ SCOPE_BY_METHOD: Mapping[str, str] = MappingProxyType(
             "CancelSubscription": SUBSCRIPTIONS_WRITE,
             "ResumeSubscription": SUBSCRIPTIONS_WRITE,
             "ListPrices": SUBSCRIPTIONS_READ,
+            "PreviewSubscriptionChange": SUBSCRIPTIONS_READ,
+            "PauseSubscription": SUBSCRIPTIONS_WRITE,
+            "ListDelinquentSubscriptions": SUBSCRIPTIONS_READ,
         },
     )
     | _service(

@@ -29,7 +29,12 @@ def optional_time(message: object, field: str, stamp: Timestamp) -> datetime | N
     has_field: Callable[[str], bool] = message.HasField  # type: ignore[attr-defined]
     if not has_field(field):
         return None
-    return stamp.ToDatetime(tzinfo=UTC)
+    try:
+        return stamp.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise InvalidArgument.field(
+            field, "must be a valid time between years 1 and 9999 with nanos below 1e9"
+        ) from None
 
 
 class EnumMap(Generic[E]):

@@ -58,7 +58,9 @@ class PaymentCommands:
             if payment.state not in CONFIRMABLE:
                 raise InvalidTransition("payment", payment.id, payment.state.value, "confirmed")
             if payment_method:
-                await check_payment_method_owner(self.store, payment_method, payment.account_id)
+                await check_payment_method_owner(
+                    self.store.uow_factory, payment_method, payment.account_id
+                )
             return await self.processor.confirm_payment_intent(
                 stripe_id(payment),
                 idempotency_key=idempotency_key(payment.id, f"confirm:{request_id}"),

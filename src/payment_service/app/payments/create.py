@@ -32,6 +32,7 @@ from payment_service.app.payments.rules import (
 from payment_service.app.payments.store import PaymentStore
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
 from payment_service.app.ports.processor import PaymentProcessor, idempotency_key
+from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Payment
 from payment_service.domain.errors import (
@@ -106,7 +107,9 @@ class CreatePayments:
         self, caller: Caller, command: CreatePayment, currency: str, request: MutationRequest
     ) -> tuple[Payment, bool]:
         if command.payment_method:
-            await check_payment_method_owner(self.store, command.payment_method, command.account_id)
+            await check_payment_method_owner(
+                self.store.uow_factory, command.payment_method, command.account_id
+            )
         customer = await self.customers.get_or_create(caller, command.account_id)
         payment_method = command.payment_method or await self._default_payment_method(
             customer.default_payment_method_id
@@ -232,10 +235,10 @@ class CreatePayments:
 
 
 async def check_payment_method_owner(
-    store: PaymentStore, stripe_payment_method_id: str, account_id: str
+    uow_factory: UnitOfWorkFactory, stripe_payment_method_id: str, account_id: str
 ) -> None:
     """A saved payment method of another account (or a detached one) is not there for this one."""
-    async with store.uow_factory(read_only=True) as uow:
+    async with uow_factory(read_only=True) as uow:
         method = await uow.payment_methods.find_by_stripe_id(stripe_payment_method_id)
     if method is not None and (
         method.account_id != account_id or method.state is not PaymentMethodState.ATTACHED

@@ -40,7 +40,11 @@ INVOICE_EVENT_TYPES = (
     "invoice.payment_succeeded",
     "invoice.voided",
     "invoice.marked_uncollectible",
+    "invoice.payment_action_required",
+    "invoice.updated",
 )
+PRICE_EVENT_TYPES = ("price.created", "price.updated", "price.deleted")
+PRODUCT_EVENT_TYPES = ("product.created", "product.updated")
 
 # Every type the service must understand; ``payment_intent.created`` tells nothing new.
 REQUIRED_EVENT_TYPES: frozenset[str] = frozenset(
@@ -52,6 +56,8 @@ REQUIRED_EVENT_TYPES: frozenset[str] = frozenset(
         CHARGE_REFUNDED_EVENT_TYPE,
         *SUBSCRIPTION_EVENT_TYPES,
         *INVOICE_EVENT_TYPES,
+        *PRICE_EVENT_TYPES,
+        *PRODUCT_EVENT_TYPES,
     }
     - {"payment_intent.created"}
 )

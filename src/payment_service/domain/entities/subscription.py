@@ -13,8 +13,19 @@ from datetime import datetime
 
 from payment_service.domain.billing import NewSubscription, PauseBehavior, RemoteSubscription
 from payment_service.domain.clock import maybe_from_unix, utcnow
-from payment_service.domain.states import SubscriptionState
+from payment_service.domain.entities.invoice import Invoice
+from payment_service.domain.entities.payment import Payment
+from payment_service.domain.states import InvoiceState, PaymentState, SubscriptionState
 from payment_service.domain.transitions import SUBSCRIPTION_TRANSITIONS
+
+# A payment in one of these waits for the customer: authenticate, or give another card.
+NEEDS_CUSTOMER = frozenset(
+    {
+        PaymentState.REQUIRES_ACTION,
+        PaymentState.REQUIRES_PAYMENT_METHOD,
+        PaymentState.REQUIRES_CONFIRMATION,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +50,24 @@ class PaymentAction:
     hosted_invoice_url: str | None = None
     error_code: str | None = None
     decline_code: str | None = None
+
+    @classmethod
+    def for_invoice(cls, invoice: Invoice, payment: Payment | None) -> PaymentAction | None:
+        """What is left for the customer to do on an open invoice; None when nothing is."""
+        if invoice.state is not InvoiceState.OPEN:
+            return None
+        if payment is not None and payment.state not in NEEDS_CUSTOMER:
+            return None
+        return cls(
+            invoice_id=invoice.id,
+            payment_id=payment.id if payment else None,
+            client_secret=payment.client_secret if payment else None,
+            next_action_type=payment.next_action_type if payment else None,
+            next_action_url=payment.next_action_url if payment else None,
+            hosted_invoice_url=invoice.hosted_invoice_url,
+            error_code=payment.last_error_code if payment else None,
+            decline_code=payment.last_error_decline_code if payment else None,
+        )
 
 
 @dataclass(slots=True, kw_only=True)

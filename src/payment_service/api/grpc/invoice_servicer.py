@@ -1,0 +1,135 @@
+"""InvoiceService: proto <-> domain mapping only; the rules live in app/billing."""
+
+from __future__ import annotations
+
+import grpc.aio
+from payments.v1 import invoice_service_pb2 as pb
+from payments.v1.invoice_service_pb2_grpc import InvoiceServiceServicer
+
+from payment_service.api.grpc.context import current_caller
+from payment_service.api.grpc.convert import EnumMap, timestamp
+from payment_service.app.billing.queries import InvoiceView
+from payment_service.app.billing.service import Billing
+from payment_service.domain.billing import RemoteInvoiceLine
+from payment_service.domain.clock import maybe_from_unix
+from payment_service.domain.entities import InvoiceLine, PaymentAction
+from payment_service.domain.pagination import PageRequest
+from payment_service.domain.states import InvoiceState
+
+INVOICE_STATES = EnumMap(InvoiceState, pb.InvoiceState, "INVOICE_STATE_")
+
+_Context = grpc.aio.ServicerContext[object, object]
+
+
+def line_to_proto(line: InvoiceLine) -> pb.InvoiceLine:
+    return pb.InvoiceLine(
+        description=line.description or "",
+        amount=line.amount,
+        currency_code=line.currency,
+        quantity=line.quantity,
+        price_id=line.stripe_price_id or "",
+        period_start=timestamp(line.period_start),
+        period_end=timestamp(line.period_end),
+        proration=line.proration,
+    )
+
+
+def remote_line_to_proto(line: RemoteInvoiceLine) -> pb.InvoiceLine:
+    return pb.InvoiceLine(
+        description=line.description or "",
+        amount=line.amount,
+        currency_code=line.currency,
+        quantity=line.quantity or 0,
+        price_id=line.price or "",
+        period_start=timestamp(maybe_from_unix(line.period_start)),
+        period_end=timestamp(maybe_from_unix(line.period_end)),
+        proration=line.proration,
+    )
+
+
+def action_to_proto(action: PaymentAction | None) -> pb.PaymentAction | None:
+    if action is None:
+        return None
+    return pb.PaymentAction(
+        invoice_id=action.invoice_id or "",
+        payment_id=action.payment_id or "",
+        client_secret=action.client_secret or "",
+        next_action_type=action.next_action_type or "",
+        next_action_url=action.next_action_url or "",
+        hosted_invoice_url=action.hosted_invoice_url or "",
+        error_code=action.error_code or "",
+        decline_code=action.decline_code or "",
+    )
+
+
+def invoice_to_proto(view: InvoiceView) -> pb.Invoice:
+    invoice = view.invoice
+    return pb.Invoice(
+        id=invoice.id,
+        account_id=invoice.account_id,
+        subscription_id=invoice.subscription_id or "",
+        number=invoice.number or "",
+        state=INVOICE_STATES.to_proto(invoice.state),
+        currency_code=invoice.currency,
+        amount_due=invoice.amount_due,
+        amount_paid=invoice.amount_paid,
+        amount_remaining=invoice.amount_remaining,
+        subtotal=invoice.subtotal,
+        total=invoice.total,
+        hosted_invoice_url=invoice.hosted_invoice_url or "",
+        invoice_pdf_url=invoice.invoice_pdf_url or "",
+        period_start=timestamp(invoice.period_start),
+        period_end=timestamp(invoice.period_end),
+        due_time=timestamp(invoice.due_time),
+        paid_time=timestamp(invoice.paid_time),
+        lines=[line_to_proto(line) for line in invoice.lines],
+        stripe_invoice_id=invoice.stripe_invoice_id,
+        create_time=timestamp(invoice.create_time),
+        update_time=timestamp(invoice.update_time),
+        payment_id=invoice.payment_id or "",
+        billing_reason=invoice.billing_reason or "",
+        attempt_count=invoice.attempt_count,
+        pending_action=action_to_proto(view.pending_action),
+        stripe_subscription_id=invoice.stripe_subscription_id or "",
+    )
+
+
+class InvoiceServicer(InvoiceServiceServicer):
+    def __init__(self, billing: Billing) -> None:
+        self._billing = billing
+
+    async def GetInvoice(
+        self, request: pb.GetInvoiceRequest, context: _Context
+    ) -> pb.GetInvoiceResponse:
+        view = await self._billing.get_invoice(current_caller(), request.id)
+        return pb.GetInvoiceResponse(invoice=invoice_to_proto(view))
+
+    async def ListInvoices(
+        self, request: pb.ListInvoicesRequest, context: _Context
+    ) -> pb.ListInvoicesResponse:
+        states = [INVOICE_STATES.from_proto(s, "states") for s in request.states]
+        page = await self._billing.list_invoices(
+            current_caller(),
+            PageRequest(request.page_size, request.page_token),
+            account_id=request.account_id,
+            subscription_id=request.subscription_id,
+            states=frozenset(s for s in states if s is not None),
+        )
+        return pb.ListInvoicesResponse(
+            invoices=[invoice_to_proto(v) for v in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    async def PayInvoice(
+        self, request: pb.PayInvoiceRequest, context: _Context
+    ) -> pb.PayInvoiceResponse:
+        view = await self._billing.pay_invoice(
+            current_caller(), request.request_id, request.id, request.stripe_payment_method_id
+        )
+        return pb.PayInvoiceResponse(invoice=invoice_to_proto(view))
+
+    async def VoidInvoice(
+        self, request: pb.VoidInvoiceRequest, context: _Context
+    ) -> pb.VoidInvoiceResponse:
+        view = await self._billing.void_invoice(current_caller(), request.request_id, request.id)
+        return pb.VoidInvoiceResponse(invoice=invoice_to_proto(view))

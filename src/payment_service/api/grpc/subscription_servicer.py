@@ -1,0 +1,223 @@
+"""SubscriptionService: proto <-> domain mapping only; the rules live in app/billing."""
+
+from __future__ import annotations
+
+import grpc.aio
+from payments.v1 import subscription_service_pb2 as pb
+from payments.v1.subscription_service_pb2_grpc import SubscriptionServiceServicer
+
+from payment_service.api.grpc.context import current_caller
+from payment_service.api.grpc.convert import EnumMap, optional_time, timestamp
+from payment_service.api.grpc.invoice_servicer import action_to_proto, remote_line_to_proto
+from payment_service.app.billing.changes import ChangePreview
+from payment_service.app.billing.rules import CreateSubscription, Pause, PlanChange
+from payment_service.app.billing.service import Billing
+from payment_service.domain.billing import PauseBehavior, ProrationBehavior
+from payment_service.domain.entities import Price, Subscription
+from payment_service.domain.pagination import PageRequest
+from payment_service.domain.states import PriceInterval, SubscriptionState
+
+SUBSCRIPTION_STATES = EnumMap(SubscriptionState, pb.SubscriptionState, "SUBSCRIPTION_STATE_")
+INTERVALS = EnumMap(PriceInterval, pb.PriceInterval, "PRICE_INTERVAL_")
+PRORATIONS = EnumMap(ProrationBehavior, pb.ProrationBehavior, "PRORATION_BEHAVIOR_")
+PAUSE_BEHAVIORS = EnumMap(PauseBehavior, pb.PauseBehavior, "PAUSE_BEHAVIOR_")
+
+_Context = grpc.aio.ServicerContext[object, object]
+
+
+def price_to_proto(price: Price) -> pb.Price:
+    return pb.Price(
+        id=price.id,
+        stripe_price_id=price.stripe_price_id,
+        product_name=price.product_name,
+        unit_amount=price.unit_amount,
+        currency_code=price.currency,
+        interval=INTERVALS.to_proto(price.interval),
+        interval_count=price.interval_count,
+        active=price.active,
+        create_time=timestamp(price.create_time),
+        update_time=timestamp(price.update_time),
+    )
+
+
+def subscription_to_proto(subscription: Subscription) -> pb.Subscription:
+    item = subscription.item
+    pause = None
+    if subscription.pause_behavior is not None:
+        pause = pb.PauseCollection(
+            behavior=PAUSE_BEHAVIORS.to_proto(subscription.pause_behavior),
+            resume_time=timestamp(subscription.pause_resumes_at),
+        )
+    return pb.Subscription(
+        id=subscription.id,
+        account_id=subscription.account_id,
+        price_id=item.price_id,
+        quantity=item.quantity,
+        state=SUBSCRIPTION_STATES.to_proto(subscription.state),
+        cancel_at_period_end=subscription.cancel_at_period_end,
+        current_period_start=timestamp(subscription.current_period_start),
+        current_period_end=timestamp(subscription.current_period_end),
+        trial_start=timestamp(subscription.trial_start),
+        trial_end=timestamp(subscription.trial_end),
+        cancel_time=timestamp(subscription.canceled_at),
+        latest_invoice_id=subscription.latest_invoice_id or "",
+        stripe_subscription_id=subscription.stripe_subscription_id or "",
+        metadata=subscription.metadata,
+        create_time=timestamp(subscription.create_time),
+        update_time=timestamp(subscription.update_time),
+        items=[
+            pb.SubscriptionItem(
+                price_id=i.price_id,
+                quantity=i.quantity,
+                stripe_item_id=i.stripe_item_id or "",
+                current_period_start=timestamp(i.current_period_start),
+                current_period_end=timestamp(i.current_period_end),
+            )
+            for i in subscription.items
+        ],
+        pending_action=action_to_proto(subscription.pending_action),
+        pause_collection=pause,
+        stripe_payment_method_id=subscription.default_payment_method or "",
+        trial_will_end_notice_time=timestamp(subscription.trial_will_end_notice_at),
+        cancel_at=timestamp(subscription.cancel_at),
+    )
+
+
+def _preview_to_proto(preview: ChangePreview) -> pb.PreviewSubscriptionChangeResponse:
+    return pb.PreviewSubscriptionChangeResponse(
+        currency_code=preview.currency,
+        amount_due_now=preview.amount_due_now,
+        next_invoice_total=preview.next_invoice_total,
+        proration_lines=[remote_line_to_proto(line) for line in preview.proration_lines],
+        lines=[remote_line_to_proto(line) for line in preview.lines],
+        proration_time=timestamp(preview.proration_time),
+    )
+
+
+def _states(values: list[int]) -> frozenset[SubscriptionState]:
+    states = (SUBSCRIPTION_STATES.from_proto(value, "states") for value in values)
+    return frozenset(state for state in states if state is not None)
+
+
+def _change(
+    request: pb.UpdateSubscriptionRequest | pb.PreviewSubscriptionChangeRequest,
+) -> PlanChange:
+    behavior = PRORATIONS.from_proto(request.proration_behavior, "proration_behavior")
+    proration_time = None
+    if isinstance(request, pb.UpdateSubscriptionRequest):
+        proration_time = optional_time(request, "proration_time", request.proration_time)
+    return PlanChange(
+        subscription_id=request.id,
+        price_id=request.price_id,
+        quantity=request.quantity,
+        proration_behavior=behavior or ProrationBehavior.CREATE_PRORATIONS,
+        proration_time=proration_time,
+    )
+
+
+class SubscriptionServicer(SubscriptionServiceServicer):
+    def __init__(self, billing: Billing) -> None:
+        self._billing = billing
+
+    async def CreateSubscription(
+        self, request: pb.CreateSubscriptionRequest, context: _Context
+    ) -> pb.CreateSubscriptionResponse:
+        command = CreateSubscription(
+            request_id=request.request_id,
+            account_id=request.account_id,
+            price_id=request.price_id,
+            quantity=request.quantity,
+            trial_period_days=request.trial_period_days,
+            trial_end=optional_time(request, "trial_end", request.trial_end),
+            payment_method=request.stripe_payment_method_id,
+            metadata=dict(request.metadata),
+        )
+        subscription = await self._billing.create_subscription(current_caller(), command)
+        return pb.CreateSubscriptionResponse(subscription=subscription_to_proto(subscription))
+
+    async def GetSubscription(
+        self, request: pb.GetSubscriptionRequest, context: _Context
+    ) -> pb.GetSubscriptionResponse:
+        subscription = await self._billing.get_subscription(current_caller(), request.id)
+        return pb.GetSubscriptionResponse(subscription=subscription_to_proto(subscription))
+
+    async def ListSubscriptions(
+        self, request: pb.ListSubscriptionsRequest, context: _Context
+    ) -> pb.ListSubscriptionsResponse:
+        page = await self._billing.list_subscriptions(
+            current_caller(),
+            request.account_id,
+            PageRequest(request.page_size, request.page_token),
+            _states(list(request.states)),
+        )
+        return pb.ListSubscriptionsResponse(
+            subscriptions=[subscription_to_proto(s) for s in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    async def ListDelinquentSubscriptions(
+        self, request: pb.ListDelinquentSubscriptionsRequest, context: _Context
+    ) -> pb.ListDelinquentSubscriptionsResponse:
+        page = await self._billing.list_delinquent(
+            current_caller(),
+            PageRequest(request.page_size, request.page_token),
+            _states(list(request.states)),
+        )
+        return pb.ListDelinquentSubscriptionsResponse(
+            subscriptions=[subscription_to_proto(s) for s in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    async def UpdateSubscription(
+        self, request: pb.UpdateSubscriptionRequest, context: _Context
+    ) -> pb.UpdateSubscriptionResponse:
+        subscription = await self._billing.update_subscription(
+            current_caller(), request.request_id, _change(request)
+        )
+        return pb.UpdateSubscriptionResponse(subscription=subscription_to_proto(subscription))
+
+    async def PreviewSubscriptionChange(
+        self, request: pb.PreviewSubscriptionChangeRequest, context: _Context
+    ) -> pb.PreviewSubscriptionChangeResponse:
+        preview = await self._billing.preview_change(current_caller(), _change(request))
+        return _preview_to_proto(preview)
+
+    async def CancelSubscription(
+        self, request: pb.CancelSubscriptionRequest, context: _Context
+    ) -> pb.CancelSubscriptionResponse:
+        subscription = await self._billing.cancel_subscription(
+            current_caller(), request.request_id, request.id, at_period_end=request.at_period_end
+        )
+        return pb.CancelSubscriptionResponse(subscription=subscription_to_proto(subscription))
+
+    async def PauseSubscription(
+        self, request: pb.PauseSubscriptionRequest, context: _Context
+    ) -> pb.PauseSubscriptionResponse:
+        pause = Pause(
+            subscription_id=request.id,
+            behavior=PAUSE_BEHAVIORS.from_proto(request.behavior, "behavior") or PauseBehavior.VOID,
+            resume_time=optional_time(request, "resume_time", request.resume_time),
+        )
+        subscription = await self._billing.pause_subscription(
+            current_caller(), request.request_id, pause
+        )
+        return pb.PauseSubscriptionResponse(subscription=subscription_to_proto(subscription))
+
+    async def ResumeSubscription(
+        self, request: pb.ResumeSubscriptionRequest, context: _Context
+    ) -> pb.ResumeSubscriptionResponse:
+        subscription = await self._billing.resume_subscription(
+            current_caller(), request.request_id, request.id
+        )
+        return pb.ResumeSubscriptionResponse(subscription=subscription_to_proto(subscription))
+
+    async def ListPrices(
+        self, request: pb.ListPricesRequest, context: _Context
+    ) -> pb.ListPricesResponse:
+        page = await self._billing.list_prices(
+            PageRequest(request.page_size, request.page_token),
+            include_inactive=request.include_inactive,
+        )
+        return pb.ListPricesResponse(
+            prices=[price_to_proto(p) for p in page.items], next_page_token=page.next_page_token
+        )

@@ -1,0 +1,246 @@
+"""UpdateSubscription, PreviewSubscriptionChange, CancelSubscription, PauseSubscription,
+ResumeSubscription: one Stripe call each, remembered under the caller's request_id
+so a retry replays the first answer and Stripe sees the call once."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from payment_service.app.billing.prices import PriceCatalog
+from payment_service.app.billing.rules import (
+    Pause,
+    PlanChange,
+    require_known_at_stripe,
+    require_live,
+)
+from payment_service.app.billing.store import BillingStore
+from payment_service.app.common.locks import KeyedLocks
+from payment_service.app.common.replay import MutationRequest, RequestLedger, recorded
+from payment_service.app.common.validation import Violations
+from payment_service.app.ports.billing import BillingProcessor
+from payment_service.app.ports.processor import idempotency_key
+from payment_service.domain.billing import (
+    ProrationBehavior,
+    RemoteInvoiceLine,
+    RemoteInvoicePreview,
+    RemotePause,
+    RemoteSubscription,
+    SubscriptionChange,
+)
+from payment_service.domain.caller import Caller
+from payment_service.domain.clock import from_unix, utcnow
+from payment_service.domain.entities import Price, Subscription
+from payment_service.domain.errors import Conflict, InvalidTransition, NotFound
+from payment_service.domain.states import SubscriptionState
+
+StripeCall = Callable[[Subscription, str], Awaitable[RemoteSubscription]]
+# A subscription whose first payment is not done takes no plan change or pause yet.
+_STARTED = frozenset(
+    {
+        SubscriptionState.TRIALING,
+        SubscriptionState.ACTIVE,
+        SubscriptionState.PAST_DUE,
+        SubscriptionState.UNPAID,
+        SubscriptionState.PAUSED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePreview:
+    currency: str
+    amount_due_now: int
+    next_invoice_total: int
+    proration_lines: tuple[RemoteInvoiceLine, ...]
+    lines: tuple[RemoteInvoiceLine, ...]
+    proration_time: datetime
+
+
+@dataclass
+class SubscriptionCommands:
+    store: BillingStore
+    billing: BillingProcessor
+    prices: PriceCatalog
+
+    def __post_init__(self) -> None:
+        self._ledger = RequestLedger(self.store.uow_factory)
+        self._locks = KeyedLocks()
+
+    async def update(self, caller: Caller, request_id: str, change: PlanChange) -> Subscription:
+        check = Violations()
+        check.request_id(request_id)
+        change.validate(check)
+
+        async def call(subscription: Subscription, key: str) -> RemoteSubscription:
+            stripe_change = await self._stripe_change(subscription, change)
+            return await self.billing.update_subscription(
+                require_known_at_stripe(subscription), stripe_change, idempotency_key=key
+            )
+
+        request = MutationRequest.of(caller, "UpdateSubscription", request_id, change.fields())
+        return await self._mutate(caller, request, change.subscription_id, call)
+
+    async def preview(self, caller: Caller, change: PlanChange) -> ChangePreview:
+        change.validate()
+        subscription = await self._visible(caller, change.subscription_id)
+        at = change.proration_time or utcnow().replace(microsecond=0)
+        stripe_change = await self._stripe_change(subscription, change, proration_time=at)
+        preview = await self.billing.preview_subscription_change(
+            require_known_at_stripe(subscription), subscription.stripe_customer_id, stripe_change
+        )
+        price = await self._target_price(subscription, change)
+        quantity = change.quantity or subscription.item.quantity
+        return _preview(preview, change.proration_behavior, price.unit_amount * quantity, at)
+
+    async def cancel(
+        self, caller: Caller, request_id: str, subscription_id: str, *, at_period_end: bool
+    ) -> Subscription:
+        _check_ids(request_id, subscription_id)
+
+        async def call(subscription: Subscription, key: str) -> RemoteSubscription:
+            require_live(subscription, "canceled")
+            stripe_id = require_known_at_stripe(subscription)
+            if at_period_end:
+                return await self.billing.set_cancel_at_period_end(
+                    stripe_id, True, idempotency_key=key
+                )
+            return await self.billing.cancel_subscription(stripe_id, idempotency_key=key)
+
+        fields = {"id": subscription_id, "at_period_end": at_period_end}
+        request = MutationRequest.of(caller, "CancelSubscription", request_id, fields)
+        return await self._mutate(caller, request, subscription_id, call)
+
+    async def pause(self, caller: Caller, request_id: str, pause: Pause) -> Subscription:
+        check = Violations()
+        check.request_id(request_id)
+        pause.validate(check)
+        resumes_at = int(pause.resume_time.timestamp()) if pause.resume_time else None
+
+        async def call(subscription: Subscription, key: str) -> RemoteSubscription:
+            _require_started(subscription, "paused")
+            return await self.billing.set_pause_collection(
+                require_known_at_stripe(subscription),
+                RemotePause(pause.behavior, resumes_at),
+                idempotency_key=key,
+            )
+
+        fields = {"id": pause.subscription_id, "behavior": pause.behavior.value, "at": resumes_at}
+        request = MutationRequest.of(caller, "PauseSubscription", request_id, fields)
+        return await self._mutate(caller, request, pause.subscription_id, call)
+
+    async def resume(self, caller: Caller, request_id: str, subscription_id: str) -> Subscription:
+        """Undo a scheduled cancellation, clear a collection pause, or resume a paused one."""
+        _check_ids(request_id, subscription_id)
+
+        async def call(subscription: Subscription, key: str) -> RemoteSubscription:
+            require_live(subscription, "resumed")
+            stripe_id = require_known_at_stripe(subscription)
+            if subscription.cancel_at_period_end:
+                return await self.billing.set_cancel_at_period_end(
+                    stripe_id, False, idempotency_key=key
+                )
+            if subscription.pause_behavior is not None:
+                return await self.billing.set_pause_collection(stripe_id, None, idempotency_key=key)
+            if subscription.state is SubscriptionState.PAUSED:
+                return await self.billing.resume_subscription(stripe_id, idempotency_key=key)
+            raise InvalidTransition(
+                "subscription", subscription.id, subscription.state.value, "resumed"
+            )
+
+        request = MutationRequest.of(
+            caller, "ResumeSubscription", request_id, {"id": subscription_id}
+        )
+        return await self._mutate(caller, request, subscription_id, call)
+
+    async def _mutate(
+        self, caller: Caller, request: MutationRequest, subscription_id: str, call: StripeCall
+    ) -> Subscription:
+        async with self._locks.hold((caller.sub, request.request_id)):
+            async with self.store.uow_factory(read_only=True) as uow:
+                answered = await recorded(uow, request)
+                subscription = await uow.subscriptions.get(subscription_id)
+            if subscription is None or not caller.may_access(subscription.account_id):
+                raise NotFound("subscription", subscription_id)
+            if answered is not None:
+                return subscription
+            key = idempotency_key(subscription.id, f"{request.method}:{request.request_id}")
+            remote = await call(subscription, key)
+            action = f"subscriptions.{request.method.removesuffix('Subscription').lower()}"
+            try:
+                synced = await self.store.store_subscription(
+                    subscription.id, remote, actor=caller.sub, action=action, request=request
+                )
+            except Conflict:
+                # Another replica answered the same request_id first; its answer stands.
+                if await self._ledger.find(request) is None:
+                    raise
+                return await self._visible(caller, subscription_id)
+            return synced.subscription or subscription
+
+    async def _visible(self, caller: Caller, subscription_id: str) -> Subscription:
+        async with self.store.uow_factory(read_only=True) as uow:
+            subscription = await uow.subscriptions.get(subscription_id)
+        if subscription is None or not caller.may_access(subscription.account_id):
+            raise NotFound("subscription", subscription_id)
+        return subscription
+
+    async def _target_price(self, subscription: Subscription, change: PlanChange) -> Price:
+        if change.price_id and change.price_id != subscription.item.price_id:
+            return await self.prices.subscribable(change.price_id)
+        async with self.store.uow_factory(read_only=True) as uow:
+            price = await uow.prices.get(subscription.item.price_id)
+        if price is None:
+            raise NotFound("price", subscription.item.price_id)
+        return price
+
+    async def _stripe_change(
+        self,
+        subscription: Subscription,
+        change: PlanChange,
+        *,
+        proration_time: datetime | None = None,
+    ) -> SubscriptionChange:
+        _require_started(subscription, "changed")
+        price = await self._target_price(subscription, change)
+        item = subscription.item
+        if item.stripe_item_id is None:
+            require_known_at_stripe(subscription)
+            raise NotFound("subscription_item", subscription.id)
+        at = proration_time or change.proration_time
+        return SubscriptionChange(
+            item=item.stripe_item_id,
+            price=price.stripe_price_id if price.stripe_price_id != item.stripe_price_id else None,
+            quantity=change.quantity or None,
+            proration_behavior=change.proration_behavior,
+            proration_date=int(at.timestamp()) if at else None,
+        )
+
+
+def _check_ids(request_id: str, subscription_id: str) -> None:
+    check = Violations()
+    check.request_id(request_id)
+    check.object_id(subscription_id, "subn")
+    check.raise_if_any()
+
+
+def _require_started(subscription: Subscription, action: str) -> None:
+    require_live(subscription, action)
+    if subscription.state not in _STARTED:
+        raise InvalidTransition("subscription", subscription.id, subscription.state.value, action)
+
+
+def _preview(
+    preview: RemoteInvoicePreview, behavior: ProrationBehavior, period_total: int, at: datetime
+) -> ChangePreview:
+    prorations = tuple(line for line in preview.lines if line.proration)
+    invoiced_now = behavior is ProrationBehavior.ALWAYS_INVOICE
+    return ChangePreview(
+        currency=preview.currency,
+        amount_due_now=preview.amount_due if invoiced_now else 0,
+        next_invoice_total=period_total if invoiced_now else preview.total,
+        proration_lines=prorations,
+        lines=preview.lines,
+        proration_time=from_unix(int(at.timestamp())),
+    )

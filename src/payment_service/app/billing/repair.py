@@ -1,0 +1,177 @@
+"""The reconciler's part of billing, and ``payment-service sync --account``.
+
+- subscriptions a crash or an outage left unsent are sent (exactly one at Stripe);
+- subscriptions Stripe moves on its own (incomplete, trialing, past due) and
+  non-final invoices are re-read on a backoff schedule;
+- the price catalogue is re-read now and then (events keep it current between);
+- ``sync_account`` re-reads one account's subscriptions and invoices from Stripe
+  and repairs the local rows, for webhooks that never arrived.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from payment_service.app.billing.prices import PriceCatalog
+from payment_service.app.billing.queries import BillingQueries
+from payment_service.app.billing.rules import MOVING_STATES, OPEN_INVOICE_STATES, BillingRules
+from payment_service.app.billing.store import BillingStore
+from payment_service.app.billing.subscribe import CreateSubscriptions
+from payment_service.app.billing.sync import apply_subscription, store_invoice
+from payment_service.app.common.repair import RepairTally
+from payment_service.app.ports.billing import BillingProcessor
+from payment_service.app.ports.processor import PaymentProcessor
+from payment_service.app.ports.reconcile import RepairReport, RepairTask
+from payment_service.domain.billing import RemoteInvoice
+from payment_service.domain.clock import api_read_time, refresh_due, utcnow
+from payment_service.domain.entities import Invoice, Subscription
+from payment_service.domain.errors import DomainError, NotFound, ResourceExhausted, Unavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T", Subscription, Invoice)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSync:
+    subscriptions: int
+    invoices: int
+    changed: int
+
+
+@dataclass
+class BillingRepair:
+    store: BillingStore
+    billing: BillingProcessor
+    processor: PaymentProcessor
+    subscribe: CreateSubscriptions
+    queries: BillingQueries
+    prices: PriceCatalog
+    rules: BillingRules
+
+    def tasks(self) -> tuple[RepairTask, ...]:
+        return (
+            self.finish_pending_subscriptions,
+            self.refresh_subscriptions,
+            self.refresh_invoices,
+            self.sync_prices,
+        )
+
+    async def finish_pending_subscriptions(self) -> RepairReport:
+        tally = RepairTally("finish_pending_subscriptions", utcnow())
+        older_than = tally.now - timedelta(seconds=self.rules.pending_grace_s)
+        async with self.store.uow_factory(read_only=True) as uow:
+            pending = await uow.subscriptions.list_pending(older_than, limit=self.rules.batch_size)
+        await _each(tally, pending, lambda s: self.subscribe.finish_pending(s.id), _unsent)
+        return tally.report()
+
+    async def refresh_subscriptions(self) -> RepairReport:
+        tally = RepairTally("refresh_subscriptions", utcnow())
+        older_than = tally.now - timedelta(seconds=self.rules.stuck_after_s)
+        async with self.store.uow_factory(read_only=True) as uow:
+            stale = await uow.subscriptions.list_to_refresh(
+                MOVING_STATES, older_than, limit=self.rules.batch_size
+            )
+        due = [s for s in stale if self._due(s, tally.now)]
+        await _each(tally, due, self.queries.refresh_subscription, lambda s: False)
+        return tally.report()
+
+    async def refresh_invoices(self) -> RepairReport:
+        tally = RepairTally("refresh_invoices", utcnow())
+        older_than = tally.now - timedelta(seconds=self.rules.stuck_after_s)
+        async with self.store.uow_factory(read_only=True) as uow:
+            stale = await uow.invoices.list_to_refresh(
+                OPEN_INVOICE_STATES, older_than, limit=self.rules.batch_size
+            )
+        due = [i for i in stale if self._due(i, tally.now)]
+        await _each(tally, due, self.queries.refresh_invoice, lambda i: False)
+        return tally.report()
+
+    async def sync_prices(self) -> RepairReport:
+        tally = RepairTally("sync_prices", utcnow())
+        tally.repaired = await self.prices.sync_if_due()
+        return tally.report()
+
+    async def sync_account(self, account_id: str) -> AccountSync:
+        """Re-read one account's subscriptions and invoices from Stripe; repair the rows."""
+        async with self.store.uow_factory(read_only=True) as uow:
+            customer = await uow.customers.get_by_account(account_id)
+        if customer is None or customer.stripe_customer_id is None:
+            raise NotFound("customer", account_id)
+        await self.prices.sync()
+        changed = 0
+        remote_subscriptions = await self.billing.list_subscriptions(customer.stripe_customer_id)
+        for remote in remote_subscriptions:
+            async with self.store.uow_factory() as uow:
+                subscription = await uow.subscriptions.find_by_stripe_id(
+                    remote.stripe_id, for_update=True
+                )
+                if subscription is None and remote.subscription_id:
+                    subscription = await uow.subscriptions.get_for_update(remote.subscription_id)
+                if subscription is None:
+                    continue  # not made by this service
+                synced = await apply_subscription(uow, subscription, remote, api_read_time())
+                await uow.commit()
+            await self.store.published(synced)
+            changed += int(synced.changed)
+        remote_invoices = await self.billing.list_invoices(customer=customer.stripe_customer_id)
+        for invoice in remote_invoices:
+            changed += await self._store_invoice(await self._with_payment(invoice))
+        return AccountSync(len(remote_subscriptions), len(remote_invoices), changed)
+
+    async def _with_payment(self, remote: RemoteInvoice) -> RemoteInvoice:
+        if remote.payment_intent_id and remote.payment_intent is None:
+            intent = await self.processor.retrieve_payment_intent(remote.payment_intent_id)
+            return dataclasses.replace(remote, payment_intent=intent)
+        return remote
+
+    async def _store_invoice(self, remote: RemoteInvoice) -> int:
+        async with self.store.uow_factory() as uow:
+            synced = await store_invoice(uow, remote, api_read_time())
+            await uow.commit()
+        await self.store.published(synced)
+        return int(synced.changed)
+
+    def _due(self, row: Subscription | Invoice, now: datetime) -> bool:
+        return refresh_due(
+            created=row.create_time,
+            last_read=row.synced_at or row.create_time,
+            now=now,
+            min_s=self.rules.stuck_after_s,
+            max_s=self.rules.max_refresh_interval_s,
+        )
+
+
+def _unsent(subscription: Subscription) -> bool:
+    return subscription.stripe_subscription_id is None and not subscription.is_final
+
+
+async def _each(
+    tally: RepairTally,
+    rows: Sequence[T],
+    repair: Callable[[T], Awaitable[T]],
+    still_unresolved: Callable[[T], bool],
+) -> None:
+    """Repair each row; stop at the first Unavailable (Stripe is away: the next pass tries)."""
+    for index, row in enumerate(rows):
+        try:
+            repaired = await repair(row)
+        except DomainError as error:
+            log.warning(
+                "billing repair failed", extra={"object_id": row.id, "reason": error.reason}
+            )
+            tally.errors += 1
+            if isinstance(error, Unavailable | ResourceExhausted):
+                for left in rows[index:]:
+                    tally.unresolved(left.create_time)
+                return
+            tally.unresolved(row.create_time)
+            continue
+        if still_unresolved(repaired):
+            tally.unresolved(repaired.create_time)
+        else:
+            tally.repaired += 1

@@ -1,0 +1,326 @@
+"""CreateSubscription, and finishing one a crash left unsent (the reconciler's part).
+
+As for payments (DESIGN §5): the local row is committed first, holding the
+Stripe-call lease; Stripe is asked with an idempotency key derived from the row
+(``payment_behavior=default_incomplete``); a retry first looks for a
+subscription an earlier attempt made. The first invoice's PaymentIntent is then
+confirmed with the subscription's payment method: a decline answers
+CARD_DECLINED, 3-D Secure leaves the subscription INCOMPLETE with its
+``pending_action`` (client secret, hosted invoice page) for the caller's client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from payment_service.app.billing.prices import PriceCatalog
+from payment_service.app.billing.rules import BillingRules, CreateSubscription
+from payment_service.app.billing.store import BillingStore
+from payment_service.app.common.audit import audit
+from payment_service.app.common.leases import StripeCallLease
+from payment_service.app.common.locks import KeyedLocks
+from payment_service.app.common.replay import (
+    MutationRequest,
+    RequestLedger,
+    raise_recorded_decline,
+)
+from payment_service.app.customers.accounts import Customers
+from payment_service.app.payments.create import check_payment_method_owner
+from payment_service.app.payments.rules import outcome_unknown
+from payment_service.app.ports.billing import BillingProcessor
+from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
+from payment_service.app.ports.processor import PaymentProcessor, idempotency_key
+from payment_service.domain.billing import RemoteSubscription
+from payment_service.domain.caller import Caller
+from payment_service.domain.entities import Price, Subscription, SubscriptionItem
+from payment_service.domain.errors import (
+    CardDeclined,
+    Conflict,
+    DomainError,
+    FailedPrecondition,
+    NotFound,
+    RequestIdReused,
+)
+from payment_service.domain.ids import new_id
+from payment_service.domain.processor import ProcessorCardDeclined
+from payment_service.domain.states import PaymentMethodState, PaymentState, SubscriptionState
+
+METHOD = "CreateSubscription"
+_CONFIRMABLE = frozenset({PaymentState.REQUIRES_CONFIRMATION, PaymentState.REQUIRES_PAYMENT_METHOD})
+
+
+@dataclass
+class CreateSubscriptions:
+    store: BillingStore
+    billing: BillingProcessor
+    processor: PaymentProcessor
+    customers: Customers
+    prices: PriceCatalog
+    rules: BillingRules
+    failpoints: Failpoints = NO_FAILPOINTS
+
+    def __post_init__(self) -> None:
+        self._uow_factory = self.store.uow_factory
+        self._ledger = RequestLedger(self.store.uow_factory)
+        self._locks = KeyedLocks()
+        self._lease: StripeCallLease[Subscription] = StripeCallLease(
+            self.store.uow_factory,
+            lambda uow: uow.subscriptions,
+            kind="subscription",
+            lease_s=self.rules.stripe_lease_s,
+            needs_call=_unsent,
+            busy_reason="SUBSCRIPTION_IN_PROGRESS",
+        )
+
+    async def create(self, caller: Caller, command: CreateSubscription) -> Subscription:
+        command.validate()
+        caller.require_account(command.account_id)
+        request = MutationRequest.of(caller, METHOD, command.request_id, command.fields())
+        async with self._locks.hold((caller.sub, command.request_id)):
+            async with self._uow_factory(read_only=True) as uow:
+                existing = await uow.subscriptions.find_by_request(caller.sub, command.request_id)
+            if existing is None:
+                inserted, ours = await self._insert_new(caller, command, request)
+                return await self._submit(inserted, request, first_attempt=ours)
+            if existing.request_hash != request.body_hash:
+                raise RequestIdReused(command.request_id)
+            return await self._submit(existing, request, first_attempt=False)
+
+    async def finish_pending(self, subscription_id: str) -> Subscription:
+        """Reconciler: send a subscription a crash or an outage left unsent, exactly once."""
+        found = await self._load(subscription_id)
+        if not _unsent(found) or self._lease.held(found):
+            return found
+        request = MutationRequest(found.caller, METHOD, found.request_id, found.request_hash)
+        try:
+            return await self._submit(found, request, first_attempt=False)
+        except CardDeclined:
+            return await self._load(found.id)
+        except DomainError as error:
+            if outcome_unknown(error):
+                raise
+            return await self._load(found.id)
+
+    async def _insert_new(
+        self, caller: Caller, command: CreateSubscription, request: MutationRequest
+    ) -> tuple[Subscription, bool]:
+        price = await self.prices.subscribable(command.price_id)
+        if command.payment_method:
+            await check_payment_method_owner(
+                self._uow_factory, command.payment_method, command.account_id
+            )
+        payment_method = command.payment_method or await self._default_payment_method(
+            command.account_id
+        )
+        if payment_method is None and not command.has_trial:
+            raise FailedPrecondition(
+                f"account {command.account_id} has no payment method and the subscription "
+                "has no trial: attach a payment method or pass one",
+                reason="PAYMENT_METHOD_REQUIRED",
+                metadata={"account_id": command.account_id},
+            )
+        customer = await self.customers.get_or_create(caller, command.account_id)
+        assert customer.stripe_customer_id is not None  # get_or_create made it at Stripe
+        subscription = _new_subscription(
+            caller, command, request, price, customer.id, customer.stripe_customer_id
+        )
+        subscription.default_payment_method = payment_method
+        subscription.lease_until = self._lease.new_lease()
+        try:
+            async with self._uow_factory() as uow:
+                await uow.subscriptions.add(subscription)
+                await audit(
+                    uow, caller.sub, "subscriptions.create", ("subscription", subscription.id)
+                )
+                await uow.commit()
+        except Conflict:
+            async with self._uow_factory(read_only=True) as uow:
+                winner = await uow.subscriptions.find_by_request(caller.sub, command.request_id)
+            if winner is None:
+                raise
+            if winner.request_hash != request.body_hash:
+                raise RequestIdReused(command.request_id) from None
+            return winner, False
+        return subscription, True
+
+    async def _default_payment_method(self, account_id: str) -> str | None:
+        async with self._uow_factory(read_only=True) as uow:
+            customer = await uow.customers.get_by_account(account_id)
+            if customer is None or customer.default_payment_method_id is None:
+                return None
+            method = await uow.payment_methods.get(customer.default_payment_method_id)
+        if method is None or method.state is not PaymentMethodState.ATTACHED:
+            return None
+        return method.stripe_payment_method_id
+
+    async def _submit(
+        self, subscription: Subscription, request: MutationRequest, *, first_attempt: bool
+    ) -> Subscription:
+        """Create the subscription at Stripe once, then pay its first invoice once."""
+        answered = await self._ledger.find(request)
+        if answered is not None:
+            raise_recorded_decline(answered, subscription.id)
+            return await self._load(subscription.id)
+        claimed = subscription if first_attempt else await self._lease.claim(subscription.id)
+        if _unsent(claimed):
+            remote = await self._send(claimed, first_attempt=first_attempt)
+            self.failpoints.hit("billing.create.after_stripe")
+            stored = await self.store.store_subscription(
+                claimed.id, remote, actor=claimed.caller, action="subscriptions.create.stripe"
+            )
+            claimed = stored.subscription or claimed
+        if claimed.stripe_subscription_id is None:  # Stripe refused it
+            raise _refused(claimed)
+        return await self._pay_first_invoice(claimed, request)
+
+    async def _send(self, subscription: Subscription, *, first_attempt: bool) -> RemoteSubscription:
+        try:
+            found = None if first_attempt else await self._made_earlier(subscription)
+            return found or await self.billing.create_subscription(
+                subscription.create_request(),
+                idempotency_key=idempotency_key(subscription.id, "create"),
+            )
+        except DomainError as error:
+            if outcome_unknown(error):
+                await self._lease.release(subscription.id)
+                raise
+            await self._store_refusal(subscription.id, error)
+            raise
+        except BaseException:
+            await asyncio.shield(self._lease.release(subscription.id))
+            raise
+
+    async def _made_earlier(self, subscription: Subscription) -> RemoteSubscription | None:
+        """A subscription an earlier attempt created (its answer lost to a crash or timeout)."""
+        for remote in await self.billing.list_subscriptions(subscription.stripe_customer_id):
+            if remote.subscription_id == subscription.id:
+                return await self.billing.retrieve_subscription(remote.stripe_id)
+        return None
+
+    async def _pay_first_invoice(
+        self, subscription: Subscription, request: MutationRequest
+    ) -> Subscription:
+        """Confirm the first invoice's PaymentIntent; record the answer (a decline too)."""
+        action = subscription.pending_action
+        intent_state = await self._first_payment_state(subscription)
+        declined: ProcessorCardDeclined | None = None
+        if (
+            subscription.state is SubscriptionState.INCOMPLETE
+            and action is not None
+            and action.payment_id is not None
+            and intent_state in _CONFIRMABLE
+            and subscription.default_payment_method
+            and action.error_code is None
+        ):
+            try:
+                await self.processor.confirm_payment_intent(
+                    await self._intent_id(action.payment_id),
+                    idempotency_key=idempotency_key(subscription.id, "confirm-first-invoice"),
+                    payment_method=subscription.default_payment_method,
+                )
+            except ProcessorCardDeclined as error:
+                declined = error
+        assert subscription.stripe_subscription_id is not None
+        remote = await self.billing.retrieve_subscription(subscription.stripe_subscription_id)
+        synced = await self.store.store_subscription(
+            subscription.id,
+            remote,
+            actor=subscription.caller,
+            action="subscriptions.create",
+            request=None if declined else request,
+        )
+        stored = synced.subscription or subscription
+        if declined is not None:
+            answer = CardDeclined(
+                declined.message or "the card was declined",
+                code=declined.code or "card_declined",
+                decline_code=declined.decline_code,
+                payment_id=(stored.pending_action.payment_id or "")
+                if stored.pending_action
+                else "",
+            )
+            answer.metadata["subscription_id"] = stored.id
+            await self._ledger.remember_decline(request, stored.id, answer)
+            raise answer
+        return stored
+
+    async def _first_payment_state(self, subscription: Subscription) -> PaymentState | None:
+        action = subscription.pending_action
+        if action is None or action.payment_id is None:
+            return None
+        async with self._uow_factory(read_only=True) as uow:
+            payment = await uow.payments.get(action.payment_id)
+        return payment.state if payment else None
+
+    async def _intent_id(self, payment_id: str) -> str:
+        async with self._uow_factory(read_only=True) as uow:
+            payment = await uow.payments.get(payment_id)
+        if payment is None or payment.stripe_payment_intent_id is None:
+            raise NotFound("payment", payment_id)
+        return payment.stripe_payment_intent_id
+
+    async def _store_refusal(self, subscription_id: str, error: DomainError) -> None:
+        """Stripe refused to create it: nothing was charged; the row ends INCOMPLETE_EXPIRED."""
+        async with self._uow_factory() as uow:
+            subscription = await self.store.locked_subscription(uow, subscription_id)
+            subscription.move_to(SubscriptionState.INCOMPLETE_EXPIRED)
+            subscription.lease_until = None
+            await uow.subscriptions.update(subscription)
+            await audit(
+                uow,
+                subscription.caller,
+                "subscriptions.create",
+                ("subscription", subscription.id),
+                error.reason,
+                {"message": error.message},
+            )
+            await uow.commit()
+
+    async def _load(self, subscription_id: str) -> Subscription:
+        async with self._uow_factory(read_only=True) as uow:
+            found = await uow.subscriptions.get(subscription_id)
+        if found is None:
+            raise NotFound("subscription", subscription_id)
+        return found
+
+
+def _unsent(subscription: Subscription) -> bool:
+    return subscription.stripe_subscription_id is None and not subscription.is_final
+
+
+def _refused(subscription: Subscription) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"Stripe refused subscription {subscription.id}",
+        reason="SUBSCRIPTION_FAILED",
+        metadata={"subscription_id": subscription.id},
+    )
+
+
+def _new_subscription(
+    caller: Caller,
+    command: CreateSubscription,
+    request: MutationRequest,
+    price: Price,
+    customer_id: str,
+    stripe_customer_id: str,
+) -> Subscription:
+    return Subscription(
+        id=new_id("subn"),
+        account_id=command.account_id,
+        customer_id=customer_id,
+        caller=caller.sub,
+        request_id=command.request_id,
+        request_hash=request.body_hash,
+        stripe_customer_id=stripe_customer_id,
+        items=[
+            SubscriptionItem(
+                price_id=price.id,
+                stripe_price_id=price.stripe_price_id,
+                quantity=command.quantity or 1,
+            )
+        ],
+        trial_period_days=command.trial_period_days or None,
+        trial_end=command.trial_end,
+        metadata=dict(command.metadata),
+    )
