@@ -137,26 +137,8 @@ class StripeBillingGateway(StripeCalls):
     async def create_subscription(
         self, new: NewSubscription, *, idempotency_key: str
     ) -> RemoteSubscription:
-        if new.quantity <= 0:
-            raise InvalidArgument.field("quantity", "must be positive")
-        if new.trial_period_days is not None and new.trial_end is not None:
-            raise InvalidArgument.field("trial_end", "cannot be combined with trial_period_days")
-        params: SubscriptionCreateParams = {
-            "customer": new.customer,
-            "items": [{"price": new.price, "quantity": new.quantity}],
-            # The first invoice's PaymentIntent is confirmed by the client (3-D Secure) or by
-            # /pay; the subscription stays incomplete until then.
-            "payment_behavior": "default_incomplete",
-            "payment_settings": {"save_default_payment_method": "on_subscription"},
-            "metadata": self._metadata(new.metadata, **{SUBSCRIPTION_ID_KEY: new.subscription_id}),
-            "expand": self._expand(SUBSCRIPTION_EXPAND),
-        }
-        if new.trial_period_days is not None:
-            params["trial_period_days"] = new.trial_period_days
-        if new.trial_end is not None:
-            params["trial_end"] = new.trial_end
-        if new.default_payment_method:
-            params["default_payment_method"] = new.default_payment_method
+        params = subscription_params(new)
+        params["expand"] = self._expand(SUBSCRIPTION_EXPAND)
         options = self._post(idempotency_key)
         return await self._subscription(
             CallContext("create_subscription", "subscription"),
@@ -184,6 +166,22 @@ class StripeBillingGateway(StripeCalls):
 
         return await self._call(CallContext("list_subscriptions", "customer", customer), call)
 
+    async def _write(
+        self,
+        operation: str,
+        stripe_subscription_id: str,
+        key: str,
+        send: Callable[[str, Any, stripe.RequestOptions], Awaitable[stripe.Subscription]],
+        params: Mapping[str, Any] | None = None,
+    ) -> RemoteSubscription:
+        """A POST (or DELETE) on the subscription, answered with its latest invoice."""
+        shaped = {**(params or {}), "expand": self._expand(SUBSCRIPTION_EXPAND)}
+        options = self._post(key)
+        return await self._subscription(
+            CallContext(operation, "subscription", stripe_subscription_id),
+            lambda: send(stripe_subscription_id, shaped, options),
+        )
+
     async def _update(
         self,
         operation: str,
@@ -191,13 +189,12 @@ class StripeBillingGateway(StripeCalls):
         params: SubscriptionUpdateParams,
         key: str,
     ) -> RemoteSubscription:
-        shaped: SubscriptionUpdateParams = {**params, "expand": self._expand(SUBSCRIPTION_EXPAND)}
-        options = self._post(key)
-        return await self._subscription(
-            CallContext(operation, "subscription", stripe_subscription_id),
-            lambda: self._client.v1.subscriptions.update_async(
-                stripe_subscription_id, shaped, options
-            ),
+        return await self._write(
+            operation,
+            stripe_subscription_id,
+            key,
+            self._client.v1.subscriptions.update_async,
+            params,
         )
 
     async def update_subscription(
@@ -243,12 +240,11 @@ class StripeBillingGateway(StripeCalls):
         self, stripe_subscription_id: str, *, idempotency_key: str
     ) -> RemoteSubscription:
         """``DELETE /v1/subscriptions/{id}``: canceled now."""
-        options = self._post(idempotency_key)
-        return await self._subscription(
-            CallContext("cancel_subscription", "subscription", stripe_subscription_id),
-            lambda: self._client.v1.subscriptions.cancel_async(
-                stripe_subscription_id, {"expand": self._expand(SUBSCRIPTION_EXPAND)}, options
-            ),
+        return await self._write(
+            "cancel_subscription",
+            stripe_subscription_id,
+            idempotency_key,
+            self._client.v1.subscriptions.cancel_async,
         )
 
     async def set_cancel_at_period_end(
@@ -277,12 +273,10 @@ class StripeBillingGateway(StripeCalls):
     async def resume_subscription(
         self, stripe_subscription_id: str, *, idempotency_key: str
     ) -> RemoteSubscription:
-        options = self._post(idempotency_key)
-        return await self._subscription(
-            CallContext("resume_subscription", "subscription", stripe_subscription_id),
-            lambda: self._client.v1.subscriptions.resume_async(
-                stripe_subscription_id, {"expand": self._expand(SUBSCRIPTION_EXPAND)}, options
-            ),
+        """``/resume`` of a ``paused`` subscription (not ``pause_collection``)."""
+        resume = self._client.v1.subscriptions.resume_async
+        return await self._write(
+            "resume_subscription", stripe_subscription_id, idempotency_key, resume
         )
 
     # --- invoices ------------------------------------------------------------------------------------
@@ -374,3 +368,27 @@ def change_item(change: SubscriptionChange) -> dict[str, Any]:
     if change.quantity is not None:
         item["quantity"] = change.quantity
     return item
+
+
+def subscription_params(new: NewSubscription) -> SubscriptionCreateParams:
+    """``POST /v1/subscriptions``: one item, ``default_incomplete``, our id in metadata."""
+    if new.quantity <= 0:
+        raise InvalidArgument.field("quantity", "must be positive")
+    if new.trial_period_days is not None and new.trial_end is not None:
+        raise InvalidArgument.field("trial_end", "cannot be combined with trial_period_days")
+    params: SubscriptionCreateParams = {
+        "customer": new.customer,
+        "items": [{"price": new.price, "quantity": new.quantity}],
+        # The first invoice's PaymentIntent is confirmed by the client (3-D Secure) or by
+        # /pay; the subscription stays incomplete until then.
+        "payment_behavior": "default_incomplete",
+        "payment_settings": {"save_default_payment_method": "on_subscription"},
+        "metadata": {**dict(new.metadata), SUBSCRIPTION_ID_KEY: new.subscription_id},
+    }
+    if new.trial_period_days is not None:
+        params["trial_period_days"] = new.trial_period_days
+    if new.trial_end is not None:
+        params["trial_end"] = new.trial_end
+    if new.default_payment_method:
+        params["default_payment_method"] = new.default_payment_method
+    return params

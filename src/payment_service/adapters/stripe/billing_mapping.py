@@ -109,16 +109,19 @@ def to_pause(value: object) -> RemotePause | None:
 def to_subscription(obj: Obj) -> RemoteSubscription:
     """The subscription; ``latest_invoice`` mapped too when it came expanded."""
     latest = obj.get("latest_invoice")
+    cancel_at, canceled_at, trial_start, trial_end = (
+        _int(obj.get(key)) for key in ("cancel_at", "canceled_at", "trial_start", "trial_end")
+    )
     return RemoteSubscription(
         stripe_id=_id(obj),
         customer=_ref(obj.get("customer")) or "",
         state=_lookup(_SUBSCRIPTION_STATES, obj.get("status"), "Subscription status"),
         items=tuple(to_subscription_item(item) for item in _list_data(obj.get("items"))),
         cancel_at_period_end=bool(obj.get("cancel_at_period_end")),
-        cancel_at=_int(obj.get("cancel_at")),
-        canceled_at=_int(obj.get("canceled_at")),
-        trial_start=_int(obj.get("trial_start")),
-        trial_end=_int(obj.get("trial_end")),
+        cancel_at=cancel_at,
+        canceled_at=canceled_at,
+        trial_start=trial_start,
+        trial_end=trial_end,
         pause=to_pause(obj.get("pause_collection")),
         default_payment_method=_ref(obj.get("default_payment_method")),
         latest_invoice_id=_ref(latest),
@@ -187,6 +190,9 @@ def to_invoice(obj: Obj) -> RemoteInvoice:
     amount_due = _int(obj.get("amount_due")) or 0
     amount_paid = _int(obj.get("amount_paid")) or 0
     remaining = _int(obj.get("amount_remaining"))
+    period_start, period_end, due_date = (
+        _int(obj.get(key)) for key in ("period_start", "period_end", "due_date")
+    )
     return RemoteInvoice(
         stripe_id=_id(obj),
         customer=_ref(obj.get("customer")) or "",
@@ -201,9 +207,9 @@ def to_invoice(obj: Obj) -> RemoteInvoice:
         total=_int(obj.get("total")) or 0,
         hosted_invoice_url=_str(obj.get("hosted_invoice_url")),
         invoice_pdf=_str(obj.get("invoice_pdf")),
-        period_start=_int(obj.get("period_start")),
-        period_end=_int(obj.get("period_end")),
-        due_date=_int(obj.get("due_date")),
+        period_start=period_start,
+        period_end=period_end,
+        due_date=due_date,
         paid_at=_int(_dict(obj.get("status_transitions")).get("paid_at")),
         billing_reason=_str(obj.get("billing_reason")),
         attempt_count=_int(obj.get("attempt_count")) or 0,
