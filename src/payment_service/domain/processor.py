@@ -16,12 +16,9 @@ from typing import Any
 from payment_service.domain.errors import CardDeclined
 from payment_service.domain.states import (
     CaptureMethod,
-    InvoiceState,
     PaymentState,
-    PriceInterval,
     RefundReason,
     RefundState,
-    SubscriptionState,
 )
 
 
@@ -176,53 +173,6 @@ class EventPage:
 
     events: tuple[RemoteEvent, ...]
     has_more: bool
-
-
-@dataclass(frozen=True, slots=True)
-class RemotePrice:
-    stripe_id: str
-    product: str | None
-    unit_amount: int | None
-    currency: str
-    interval: PriceInterval | None
-    interval_count: int | None
-    active: bool
-    metadata: Mapping[str, str]
-    created: int
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteSubscription:
-    stripe_id: str
-    customer: str
-    state: SubscriptionState
-    price_ids: tuple[str, ...]
-    current_period_start: int | None
-    current_period_end: int | None
-    cancel_at_period_end: bool
-    canceled_at: int | None
-    trial_end: int | None
-    latest_invoice: str | None
-    metadata: Mapping[str, str]
-    created: int
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteInvoice:
-    stripe_id: str
-    customer: str
-    subscription: str | None
-    state: InvoiceState
-    currency: str
-    amount_due: int
-    amount_paid: int
-    amount_remaining: int
-    total: int
-    hosted_invoice_url: str | None
-    invoice_pdf: str | None
-    payment_intent: str | None
-    metadata: Mapping[str, str]
-    created: int
 
 
 class ProcessorCardDeclined(CardDeclined):

@@ -8,13 +8,13 @@ import uuid
 import pytest
 
 from payment_service.adapters.stripe import StripeGateway, StripeGatewayConfig
+from payment_service.adapters.stripe.connection import ANSWER_MARGIN_SECONDS
 from payment_service.adapters.stripe.errors import (
     REASON_DEADLINE_TOO_SHORT,
     REASON_MISCONFIGURED,
     REASON_TIMEOUT,
     REASON_UNREACHABLE,
 )
-from payment_service.adapters.stripe.gateway import ANSWER_MARGIN_SECONDS
 from payment_service.app.common.request_context import deadline_scope
 from payment_service.app.ports.processor import idempotency_key
 from payment_service.domain.errors import Unavailable

@@ -14,12 +14,9 @@ import pytest
 from payment_service.adapters.stripe import mapping
 from payment_service.domain.states import (
     CaptureMethod,
-    InvoiceState,
     PaymentState,
-    PriceInterval,
     RefundReason,
     RefundState,
-    SubscriptionState,
 )
 from tests.support.stripe_fixtures import stripe_fixtures
 
@@ -181,37 +178,6 @@ def test_current_api_event(stripe_examples: Mapping[str, Any]) -> None:
     assert event.previous_attributes is None
 
 
-def test_current_api_price_subscription_invoice(stripe_examples: Mapping[str, Any]) -> None:
-    price = mapping.to_price(stripe_examples["price"])
-    assert (price.unit_amount, price.currency, price.interval, price.interval_count) == (
-        2000,
-        "usd",
-        PriceInterval.MONTH,
-        1,
-    )
-    sub = mapping.to_subscription(stripe_examples["subscription"])
-    assert (sub.state, sub.customer, sub.price_ids) == (
-        SubscriptionState.ACTIVE,
-        "cus_QXg1o8vcGmoR32",
-        ("price_1PgafmB7WZ01zgkW6dKueIc5",),
-    )
-    item = stripe_examples["subscription"]["items"]["data"][0]
-    assert (sub.current_period_start, sub.current_period_end) == (
-        item["current_period_start"],
-        item["current_period_end"],
-    )
-    assert sub.cancel_at_period_end
-    invoice = mapping.to_invoice(stripe_examples["invoice"])
-    assert (invoice.state, invoice.amount_due, invoice.amount_paid, invoice.amount_remaining) == (
-        InvoiceState.DRAFT,
-        1000,
-        0,
-        1000,
-    )
-    assert invoice.subscription == "subscription"  # from parent.subscription_details
-    assert invoice.payment_intent is None
-
-
 def test_unknown_status_is_a_shape_error(stripe_examples: Mapping[str, Any]) -> None:
     with pytest.raises(mapping.StripeShapeError):
         mapping.to_payment_intent({**stripe_examples["payment_intent"], "status": "teleported"})
@@ -329,17 +295,3 @@ def test_localstripe_customer_payment_method_refund_event(recorded: dict[str, An
         "2017-08-15",
         "payment_intent",
     )
-
-
-def test_localstripe_plan_as_price() -> None:
-    price = mapping.to_price(
-        {
-            "id": "basic",
-            "object": "plan",
-            "amount": 990,
-            "currency": "eur",
-            "interval": "year",
-            "interval_count": 1,
-        }
-    )
-    assert (price.unit_amount, price.interval, price.active) == (990, PriceInterval.YEAR, True)

@@ -4,12 +4,18 @@
 only what localstripe 1.15 (a 2017-era fake) cannot take; each override says
 what Stripe does and what localstripe does instead. The gateway picks one from
 ``StripeGatewayConfig.compat`` (on when the API base is a loopback address).
-Differences in the *answers* (shapes) are read by mapping.py, not here.
+
+Answers: the payments side's differences are read by mapping.py. Billing answers are
+made current here (``current_billing_object``: subscription-level billing periods,
+item ``plan``, ``invoice.subscription``, ``invoice.payment_intent``, a line's
+``plan``/``price`` and ``proration``), so billing_mapping.py knows today's shapes
+only. Each translation fills a current field only where it is absent, so an object
+already in today's shape (or a patched localstripe's) passes unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import stripe
@@ -128,6 +134,14 @@ class CurrentApi:
         pi = error.error.payment_intent if error.error is not None else None
         return pi.to_dict() if pi is not None else None
 
+    # --- billing ---------------------------------------------------------------------------
+    def billing_object(self, obj: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A billing answer as billing_mapping.py reads it (today's API: as is)."""
+        return obj
+
+    def billing_expand(self, expand: list[str]) -> list[str]:
+        return expand
+
 
 def _list_expand(expand: list[str]) -> list[str]:
     return [f"data.{path}" for path in expand]
@@ -234,6 +248,14 @@ class Localstripe(CurrentApi):
         pi = await client.v1.payment_intents.retrieve_async(pi_id, {"expand": expand})
         return pi.to_dict()
 
+    def billing_object(self, obj: Mapping[str, Any]) -> Mapping[str, Any]:
+        return current_billing_object(obj)
+
+    def billing_expand(self, expand: list[str]) -> list[str]:
+        # An invoice has no `payments` (InvoicePayments) in localstripe: expanding it answers
+        # 400 "Bad expand"; its `payment_intent` becomes `payments` in billing_object.
+        return [path for path in expand if "payments" not in path.split(".")]
+
 
 def page_newest_first(
     items: list[Obj], starting_after: str | None, ending_before: str | None, limit: int
@@ -253,3 +275,153 @@ def page_newest_first(
 
 def api_shape(compat: bool) -> CurrentApi:
     return Localstripe() if compat else CurrentApi()
+
+
+# --- billing answers: localstripe's older shapes -> today's ---------------------------------------
+def _absent(obj: Mapping[str, Any], key: str) -> bool:
+    return obj.get(key) is None
+
+
+def _map(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _id_of(value: object) -> object:
+    return value.get("id") if isinstance(value, Mapping) else value
+
+
+def current_price(price: Mapping[str, Any]) -> Obj:
+    """A Plan (``amount``, ``interval`` at the top) as a Price (``unit_amount``, ``recurring``)."""
+    out = dict(price)
+    if _absent(out, "recurring") and out.get("interval") is not None:
+        out["recurring"] = {
+            "interval": out["interval"],
+            "interval_count": out.get("interval_count") or 1,
+            "usage_type": out.get("usage_type") or "licensed",
+        }
+    if _absent(out, "unit_amount") and out.get("amount") is not None:
+        out["unit_amount"] = out["amount"]
+    if _absent(out, "type"):
+        out["type"] = "one_time" if _absent(out, "recurring") else "recurring"
+    return out
+
+
+def current_subscription_item(
+    item: Mapping[str, Any], start: object = None, end: object = None
+) -> Obj:
+    """Item ``plan`` -> ``price``; the subscription's billing period -> the item's."""
+    out = dict(item)
+    plan = out.get("plan")
+    if _absent(out, "price") and plan is not None:
+        out["price"] = current_price(plan) if isinstance(plan, Mapping) else plan
+    if _absent(out, "current_period_start") and start is not None:
+        out["current_period_start"] = start
+    if _absent(out, "current_period_end") and end is not None:
+        out["current_period_end"] = end
+    return out
+
+
+def current_subscription(sub: Mapping[str, Any]) -> Obj:
+    out = dict(sub)
+    items = _map(out.get("items"))
+    start, end = out.get("current_period_start"), out.get("current_period_end")
+    if isinstance(items.get("data"), list):
+        data = [current_subscription_item(i, start, end) for i in items["data"]]
+        out["items"] = {**items, "data": data}
+    latest = out.get("latest_invoice")
+    if isinstance(latest, Mapping):
+        out["latest_invoice"] = current_invoice(latest)
+    return out
+
+
+def _line_proration(line: Obj) -> None:
+    """Top-level ``proration`` (with ``subscription``, ``subscription_item`` or
+    ``invoice_item``) -> ``parent.subscription_item_details`` / ``invoice_item_details``."""
+    proration = line.get("proration")
+    if not isinstance(proration, bool):
+        return
+    kind = (
+        "invoice_item_details" if line.get("type") == "invoiceitem" else "subscription_item_details"
+    )
+    parent = _map(line.get("parent"))
+    details = dict(_map(parent.get(kind)))
+    if not _absent(details, "proration"):
+        return
+    details["proration"] = proration
+    origin = "invoice_item" if kind == "invoice_item_details" else "subscription_item"
+    for key in ("subscription", origin):
+        if _absent(details, key) and line.get(key) is not None:
+            details[key] = line[key]
+    line["parent"] = {**parent, "type": parent.get("type") or kind, kind: details}
+
+
+def current_invoice_line(line: Mapping[str, Any]) -> Obj:
+    """A line's ``price`` or ``plan`` -> ``pricing.price_details.price``; ``proration``."""
+    out = dict(line)
+    pricing = _map(out.get("pricing"))
+    details = _map(pricing.get("price_details"))
+    legacy = out.get("price") if out.get("price") is not None else out.get("plan")
+    if _absent(details, "price") and legacy is not None:
+        found = {"price": _id_of(legacy)}
+        if isinstance(legacy, Mapping) and legacy.get("product") is not None:
+            found["product"] = _id_of(legacy["product"])
+        out["pricing"] = {**pricing, "type": "price_details", "price_details": {**details, **found}}
+    _line_proration(out)
+    return out
+
+
+def _invoice_payments(invoice: Obj) -> Obj:
+    """``payment_intent`` as the one, default, InvoicePayment."""
+    return {
+        "object": "list",
+        "has_more": False,
+        "data": [
+            {
+                "object": "invoice_payment",
+                "invoice": invoice.get("id"),
+                "is_default": True,
+                "created": invoice.get("created"),
+                "status": "paid" if invoice.get("status") == "paid" else "open",
+                "payment": {"type": "payment_intent", "payment_intent": invoice["payment_intent"]},
+            }
+        ],
+    }
+
+
+def current_invoice(invoice: Mapping[str, Any]) -> Obj:
+    out = dict(invoice)
+    parent = _map(out.get("parent"))
+    details = _map(parent.get("subscription_details"))
+    if _absent(details, "subscription") and out.get("subscription") is not None:
+        out["parent"] = {
+            **parent,
+            "type": parent.get("type") or "subscription_details",
+            "subscription_details": {**details, "subscription": out["subscription"]},
+        }
+    if _absent(out, "payments") and out.get("payment_intent") is not None:
+        out["payments"] = _invoice_payments(out)
+    if _absent(out, "amount_remaining") and out.get("amount_due") is not None:
+        out["amount_remaining"] = max(0, int(out["amount_due"]) - int(out.get("amount_paid") or 0))
+    lines = _map(out.get("lines"))
+    if isinstance(lines.get("data"), list):
+        out["lines"] = {**lines, "data": [current_invoice_line(line) for line in lines["data"]]}
+    return out
+
+
+_BILLING_SHAPES: dict[str, Callable[[Mapping[str, Any]], Obj]] = {
+    "subscription": current_subscription,
+    "subscription_item": current_subscription_item,
+    "invoice": current_invoice,
+    "line_item": current_invoice_line,
+    "price": current_price,
+    "plan": current_price,
+}
+
+
+def current_billing_object(obj: Mapping[str, Any]) -> Obj:
+    """Any billing object (or a list of them) in today's shape; others unchanged."""
+    kind = obj.get("object")
+    if kind == "list" and isinstance(obj.get("data"), list):
+        return {**obj, "data": [current_billing_object(item) for item in obj["data"]]}
+    translate = _BILLING_SHAPES.get(kind) if isinstance(kind, str) else None
+    return translate(obj) if translate is not None else dict(obj)

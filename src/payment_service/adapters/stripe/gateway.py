@@ -2,19 +2,16 @@
 
 Built once in the composition root from ``StripeGatewayConfig``; no global
 ``stripe.api_key``. Every call is async (stripe-python's ``*_async`` methods on
-aiohttp), every POST carries the caller's idempotency key (stripe-python reuses
-it on its own retries), every call's timeout is the configured one cut to the
-request's remaining deadline (app/common/request_context.py), and every Stripe error leaves
-as a domain error (errors.py). Answers become snapshots in mapping.py.
+aiohttp) and goes through connection.py's one call path: the caller's idempotency
+key on every POST, the timeout cut to the request's remaining deadline, every
+Stripe error as a domain error (errors.py). Answers become snapshots in mapping.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
-import aiohttp
 import stripe
 from stripe.params import (
     CustomerCreateParams,
@@ -26,10 +23,9 @@ from stripe.params import (
     RefundListParams,
 )
 
-from payment_service.adapters.stripe import compat, errors, mapping
-from payment_service.adapters.stripe.config import StripeGatewayConfig
+from payment_service.adapters.stripe import mapping
+from payment_service.adapters.stripe.connection import PI_EXPAND, StripeCalls
 from payment_service.adapters.stripe.errors import CallContext
-from payment_service.app.common.request_context import remaining
 from payment_service.app.ports.processor import ACCOUNT_ID_KEY, PAYMENT_ID_KEY, REFUND_ID_KEY
 from payment_service.domain.errors import InvalidArgument
 from payment_service.domain.processor import (
@@ -43,95 +39,13 @@ from payment_service.domain.processor import (
 )
 from payment_service.domain.states import CaptureMethod, RefundReason
 
-R = TypeVar("R")
-
-# Below this many seconds left, a call cannot complete: fail before sending it.
-MIN_CALL_SECONDS = 0.01
-# Kept back from the caller's deadline so our UNAVAILABLE answer still reaches it in time.
-ANSWER_MARGIN_SECONDS = 0.05
-# PaymentIntents come with their latest charge (receipt_url, amount_refunded).
-PI_EXPAND = ["latest_charge"]
 # Refunds are listed a page of this many at a time (Stripe's maximum).
 REFUND_PAGE_SIZE = 100
 CANCEL_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer", "abandoned"})
 
 
-class StripeGateway:
-    def __init__(self, config: StripeGatewayConfig) -> None:
-        self._config = config
-        self._shape = compat.api_shape(config.compat)
-        self._http = stripe.AIOHTTPClient(timeout=aiohttp.ClientTimeout(total=config.timeout_s))
-        base = config.api_base.rstrip("/") if config.api_base else None
-        self._client = stripe.StripeClient(
-            config.api_key,
-            # localstripe serves every API from one base.
-            base_addresses=(
-                {"api": base, "connect": base, "files": base, "meter_events": base}
-                if base
-                else None
-            ),
-            max_network_retries=config.max_network_retries,
-            http_client=self._http,
-        )
-
-    @property
-    def localstripe_compat(self) -> bool:
-        return self._shape.name == "localstripe"
-
-    async def close(self) -> None:
-        await self._http.close_async()  # type: ignore[no-untyped-call]
-
-    # --- the one call path ----------------------------------------------------------------
-    def _timeout(self, ctx: CallContext) -> tuple[float, bool]:
-        left = remaining()
-        if left is not None:
-            left -= ANSWER_MARGIN_SECONDS
-        if left is None or left >= self._config.timeout_s:
-            return self._config.timeout_s, False
-        if left < MIN_CALL_SECONDS:
-            raise errors.deadline_too_short(ctx)
-        return left, True
-
-    async def _call(self, ctx: CallContext, call: Callable[[], Awaitable[R]]) -> R:
-        timeout, deadline_bound = self._timeout(ctx)
-        try:
-            async with asyncio.timeout(timeout):
-                return await call()
-        except TimeoutError as exc:
-            raise errors.timed_out(ctx, deadline_bound=deadline_bound) from exc
-        except stripe.CardError as exc:
-            card_error = exc
-        except stripe.StripeError as exc:
-            raise errors.map_stripe_error(exc, ctx) from exc
-        except mapping.StripeShapeError as exc:
-            raise errors.unreadable(ctx, exc) from exc
-        declined = await self._declined_payment_intent(card_error)
-        raise errors.card_declined(
-            card_error, declined, default_decline_code=self._shape.default_decline_code
-        ) from card_error
-
-    async def _declined_payment_intent(self, exc: stripe.CardError) -> RemotePaymentIntent | None:
-        """Best effort, within what remains of the deadline: the PaymentIntent a decline left."""
-        left = remaining()
-        timeout = self._config.timeout_s if left is None else min(left, self._config.timeout_s)
-        if timeout < MIN_CALL_SECONDS:
-            return errors.payment_intent_of(exc)
-        try:
-            async with asyncio.timeout(timeout):
-                data = await self._shape.declined_payment_intent(self._client, exc, PI_EXPAND)
-            return mapping.to_payment_intent(data) if data is not None else None
-        except (TimeoutError, stripe.StripeError, mapping.StripeShapeError):
-            return None
-
-    @staticmethod
-    def _post(idempotency_key: str) -> stripe.RequestOptions:
-        if not idempotency_key:
-            raise ValueError("every Stripe POST needs an idempotency key")
-        return {"idempotency_key": idempotency_key}
-
-    @staticmethod
-    def _metadata(base: Mapping[str, str] | None, **ours: str) -> dict[str, str]:
-        return {**dict(base or {}), **ours}
+class StripeGateway(StripeCalls):
+    """Built from ``StripeGatewayConfig`` (its own connection) or a shared StripeConnection."""
 
     # --- customers ------------------------------------------------------------------------
     async def create_customer(

@@ -7,9 +7,11 @@ shapes are parsed:
   ``latest_charge`` is an id unless expanded, ``amount_received`` and
   ``amount_capturable`` are on the PaymentIntent, ``amount_captured`` on the Charge;
 - localstripe's 2017-era answers: ``latest_charge`` always expanded, a ``charges``
-  list, no ``amount_received``/``amount_capturable``/``amount_captured``, Plans
-  instead of Prices. Missing amounts are derived from the charge (see
-  ``_localstripe_amount_captured``).
+  list, no ``amount_received``/``amount_capturable``/``amount_captured``. Missing
+  amounts are derived from the charge (see ``_localstripe_amount_captured``).
+
+Prices, subscriptions and invoices are billing_mapping.py's (today's shapes only; compat.py
+turns localstripe's into those). The small readers below serve both modules.
 
 Stripe's status strings become our enums here, not in the domain.
 """
@@ -24,22 +26,16 @@ from payment_service.domain.processor import (
     RemoteCharge,
     RemoteCustomer,
     RemoteEvent,
-    RemoteInvoice,
     RemotePaymentError,
     RemotePaymentIntent,
     RemotePaymentMethod,
-    RemotePrice,
     RemoteRefund,
-    RemoteSubscription,
 )
 from payment_service.domain.states import (
     CaptureMethod,
-    InvoiceState,
     PaymentState,
-    PriceInterval,
     RefundReason,
     RefundState,
-    SubscriptionState,
 )
 
 Obj = Mapping[str, Any]
@@ -73,9 +69,6 @@ _REFUND_STATES: dict[str, RefundState] = {
     "failed": RefundState.FAILED,
     "canceled": RefundState.CANCELED,
 }
-_SUBSCRIPTION_STATES: dict[str, SubscriptionState] = {s.value: s for s in SubscriptionState}
-_INVOICE_STATES: dict[str, InvoiceState] = {s.value: s for s in InvoiceState}
-_INTERVALS: dict[str, PriceInterval] = {i.value: i for i in PriceInterval}
 _REFUND_REASONS: dict[str, RefundReason] = {r.value: r for r in RefundReason}
 
 
@@ -361,95 +354,3 @@ def encode_event(event: RemoteEvent) -> str:
 def previous_customer(event: RemoteEvent) -> str | None:
     """The customer the event's object belonged to before it (``previous_attributes``)."""
     return _ref((event.previous_attributes or {}).get("customer"))
-
-
-# --- billing -------------------------------------------------------------------------------------
-def to_price(obj: Obj) -> RemotePrice:
-    """A Price, or localstripe's Plan (``amount`` and ``interval`` at the top level)."""
-    recurring = _dict(obj.get("recurring"))
-    interval = recurring.get("interval", obj.get("interval"))
-    count = recurring.get("interval_count", obj.get("interval_count"))
-    unit_amount = obj.get("unit_amount", obj.get("amount"))
-    return RemotePrice(
-        stripe_id=_id(obj),
-        product=_ref(obj.get("product")),
-        unit_amount=_int(unit_amount),
-        currency=str(obj.get("currency") or "").lower(),
-        interval=_lookup(_INTERVALS, interval, "price interval") if interval is not None else None,
-        interval_count=_int(count),
-        active=bool(obj.get("active", True)),
-        metadata=_metadata(obj.get("metadata")),
-        created=_int(obj.get("created")) or 0,
-    )
-
-
-def to_subscription(obj: Obj) -> RemoteSubscription:
-    items = _list_data(obj.get("items"))
-    price_ids = tuple(
-        pid
-        for item in items
-        if (pid := _ref(item.get("price")) or _ref(item.get("plan"))) is not None
-    )
-    # Today's API keeps the billing period on each item; older shapes on the subscription.
-    first = items[0] if items else {}
-    start = _int(obj.get("current_period_start"))
-    end = _int(obj.get("current_period_end"))
-    return RemoteSubscription(
-        stripe_id=_id(obj),
-        customer=_ref(obj.get("customer")) or "",
-        state=_lookup(_SUBSCRIPTION_STATES, obj.get("status"), "Subscription status"),
-        price_ids=price_ids,
-        current_period_start=start
-        if start is not None
-        else _int(first.get("current_period_start")),
-        current_period_end=end if end is not None else _int(first.get("current_period_end")),
-        cancel_at_period_end=bool(obj.get("cancel_at_period_end")),
-        canceled_at=_int(obj.get("canceled_at")),
-        trial_end=_int(obj.get("trial_end")),
-        latest_invoice=_ref(obj.get("latest_invoice")),
-        metadata=_metadata(obj.get("metadata")),
-        created=_int(obj.get("created")) or 0,
-    )
-
-
-def _invoice_payment_intent(obj: Obj) -> str | None:
-    direct = _ref(obj.get("payment_intent"))  # up to API 2025-03-31; localstripe
-    if direct is not None:
-        return direct
-    for payment in _list_data(obj.get("payments")):  # today's API (when expanded)
-        found = _ref(_dict(payment.get("payment")).get("payment_intent"))
-        if found is not None:
-            return found
-    return None
-
-
-def _invoice_subscription(obj: Obj) -> str | None:
-    direct = _ref(obj.get("subscription"))  # up to API 2025-03-31; localstripe
-    if direct is not None:
-        return direct
-    details = _dict(_dict(obj.get("parent")).get("subscription_details"))
-    return _ref(details.get("subscription"))
-
-
-def to_invoice(obj: Obj) -> RemoteInvoice:
-    total = _int(obj.get("total")) or 0
-    amount_due = _int(obj.get("amount_due"))
-    amount_paid = _int(obj.get("amount_paid")) or 0
-    remaining = _int(obj.get("amount_remaining"))
-    due = amount_due if amount_due is not None else total
-    return RemoteInvoice(
-        stripe_id=_id(obj),
-        customer=_ref(obj.get("customer")) or "",
-        subscription=_invoice_subscription(obj),
-        state=_lookup(_INVOICE_STATES, obj.get("status"), "Invoice status"),
-        currency=str(obj.get("currency") or "").lower(),
-        amount_due=due,
-        amount_paid=amount_paid,
-        amount_remaining=remaining if remaining is not None else max(0, due - amount_paid),
-        total=total,
-        hosted_invoice_url=_str(obj.get("hosted_invoice_url")),
-        invoice_pdf=_str(obj.get("invoice_pdf")),
-        payment_intent=_invoice_payment_intent(obj),
-        metadata=_metadata(obj.get("metadata")),
-        created=_int(obj.get("created")) or 0,
-    )
