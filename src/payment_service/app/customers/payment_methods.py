@@ -112,12 +112,8 @@ class PaymentMethods:
                 raise NotFound("payment_method", remote.stripe_id)
             stored_customer = await _customer(uow, customer.id)
             if make_default:
-                stored_customer.default_payment_method_id = method.id
-                stored_customer.touch()
-                await uow.customers.update(stored_customer)
-            await record(uow, request, method.id)
-            await audit(uow, caller.sub, "payment_methods.attach", ("payment_method", method.id))
-            await uow.commit()
+                await _set_default(uow, stored_customer, method.id)
+            await _commit_answer(uow, request, method.id, "payment_methods.attach")
         return PaymentMethodView(method, stored_customer.default_payment_method_id == method.id)
 
     async def _attach_at_stripe(
@@ -182,14 +178,8 @@ class PaymentMethods:
                 method = stored
                 customer = await _customer(uow, method.customer_id)
                 if customer.default_payment_method_id == method.id:
-                    customer.default_payment_method_id = None
-                    customer.touch()
-                    await uow.customers.update(customer)
-                await record(uow, request, method.id)
-                await audit(
-                    uow, caller.sub, "payment_methods.detach", ("payment_method", method.id)
-                )
-                await uow.commit()
+                    await _set_default(uow, customer, None)
+                await _commit_answer(uow, request, method.id, "payment_methods.detach")
             return PaymentMethodView(method, False)
 
     async def set_default(
@@ -227,12 +217,10 @@ class PaymentMethods:
             )
             async with self.uow_factory() as uow:
                 stored = await _customer(uow, customer.id)
-                stored.default_payment_method_id = method.id
-                stored.touch()
-                await uow.customers.update(stored)
-                await record(uow, request, method.id)
-                await audit(uow, caller.sub, "payment_methods.set_default", ("customer", stored.id))
-                await uow.commit()
+                await _set_default(uow, stored, method.id)
+                await _commit_answer(
+                    uow, request, method.id, "payment_methods.set_default", ("customer", stored.id)
+                )
             return stored
 
     async def _replay(self, request: MutationRequest) -> PaymentMethodView | None:
@@ -254,6 +242,26 @@ class PaymentMethods:
         if method is None or not caller.may_access(method.account_id):
             raise NotFound("payment_method", payment_method_id)
         return method
+
+
+async def _set_default(uow: UnitOfWork, customer: Customer, method_id: str | None) -> None:
+    customer.default_payment_method_id = method_id
+    customer.touch()
+    await uow.customers.update(customer)
+
+
+async def _commit_answer(
+    uow: UnitOfWork,
+    request: MutationRequest,
+    method_id: str,
+    action: str,
+    subject: tuple[str, str] | None = None,
+) -> None:
+    """Record the answer (the payment method), audit the action by the request's caller
+    on its subject (the payment method unless told), commit."""
+    await record(uow, request, method_id)
+    await audit(uow, request.caller, action, subject or ("payment_method", method_id))
+    await uow.commit()
 
 
 async def _customer(uow: UnitOfWork, customer_id: str) -> Customer:
