@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,13 @@ class NotFound(DomainError):
         )
         self.resource = resource
         self.resource_id = resource_id
+
+
+def found(value: T | None, resource: str, resource_id: str) -> T:
+    """``value``, or NotFound(resource, resource_id) when the lookup found none."""
+    if value is None:
+        raise NotFound(resource, resource_id)
+    return value
 
 
 class FailedPrecondition(DomainError):

@@ -10,7 +10,7 @@ from payment_service.app.ports.processor import PaymentProcessor, idempotency_ke
 from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Customer
-from payment_service.domain.errors import NotFound
+from payment_service.domain.errors import NotFound, found
 from payment_service.domain.ids import new_id
 
 
@@ -47,9 +47,7 @@ class Customers:
                 metadata={"customer_id": customer.id},
             )
             async with self.uow_factory() as uow:
-                stored = await uow.customers.get(customer.id)
-                if stored is None:
-                    raise NotFound("customer", customer.id)
+                stored = found(await uow.customers.get(customer.id), "customer", customer.id)
                 if stored.stripe_customer_id is None:
                     stored.stripe_customer_id = remote.stripe_id
                     stored.touch()

@@ -22,6 +22,7 @@ from payment_service.domain.errors import (
     InvalidArgument,
     InvalidTransition,
     NotFound,
+    found,
 )
 from payment_service.domain.pagination import Page, PageRequest
 from payment_service.domain.processor import RemotePaymentMethod
@@ -140,10 +141,12 @@ class PaymentMethods:
         states = () if include_detached else (PaymentMethodState.ATTACHED,)
         async with self.uow_factory(read_only=True) as uow:
             customer = await uow.customers.get_by_account(account_id)
-            found = await uow.payment_methods.list_for_account(account_id, page=page, states=states)
+            listed = await uow.payment_methods.list_for_account(
+                account_id, page=page, states=states
+            )
         default_id = customer.default_payment_method_id if customer else None
         return Page(
-            [PaymentMethodView(m, m.id == default_id) for m in found.items], found.next_page_token
+            [PaymentMethodView(m, m.id == default_id) for m in listed.items], listed.next_page_token
         )
 
     async def detach(
@@ -169,9 +172,9 @@ class PaymentMethods:
             )
             async with self.uow_factory() as uow:
                 # Re-read: a payment_method.detached webhook may have got here first.
-                stored = await uow.payment_methods.get(method.id)
-                if stored is None:
-                    raise NotFound("payment_method", method.id)
+                stored = found(
+                    await uow.payment_methods.get(method.id), "payment_method", method.id
+                )
                 if stored.state is not PaymentMethodState.DETACHED:
                     stored.detach()
                     await uow.payment_methods.update(stored)
@@ -228,9 +231,11 @@ class PaymentMethods:
             answered = await recorded(uow, request)
             if answered is None:
                 return None
-            method = await uow.payment_methods.get(answered.resource_id)
-            if method is None:
-                raise NotFound("payment_method", answered.resource_id)
+            method = found(
+                await uow.payment_methods.get(answered.resource_id),
+                "payment_method",
+                answered.resource_id,
+            )
             customer = await uow.customers.get(method.customer_id)
         return PaymentMethodView(
             method, customer is not None and customer.default_payment_method_id == method.id
@@ -265,9 +270,7 @@ async def _commit_answer(
 
 
 async def _customer(uow: UnitOfWork, customer_id: str) -> Customer:
-    customer = await uow.customers.get(customer_id)
-    if customer is None:
-        raise NotFound("customer", customer_id)
+    customer = found(await uow.customers.get(customer_id), "customer", customer_id)
     return customer
 
 
