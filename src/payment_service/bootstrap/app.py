@@ -37,7 +37,13 @@ from payment_service.api.grpc.services import Servicers, service_bindings
 from payment_service.api.http.routes import builtin_routes
 from payment_service.api.http.sidecar import HttpSidecar
 from payment_service.api.http.webhooks import webhook_route
-from payment_service.bootstrap.services import Component, Overrides, Services, build_services
+from payment_service.bootstrap.services import (
+    Component,
+    Overrides,
+    Services,
+    build_services,
+    start_in_order,
+)
 from payment_service.config import Settings
 from payment_service.observability.logs import configure_logging
 from payment_service.observability.metrics import Metrics
@@ -108,16 +114,10 @@ class App:
 
     async def start(self) -> None:
         try:
-            for resource in self.resources:
-                await resource.start()
-                self._running.push_async_callback(resource.stop)
-            await self.http.start()
-            self._running.push_async_callback(self.http.stop)
+            await start_in_order([*self.resources, self.http], self._running)
             await self.grpc.start()
             self._running.push_async_callback(self._stop_grpc)
-            for worker in self.workers:
-                await worker.start()
-                self._running.push_async_callback(worker.stop)
+            await start_in_order(self.workers, self._running)
         except BaseException:
             await self.stop()
             raise

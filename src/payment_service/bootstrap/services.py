@@ -9,7 +9,8 @@ retry and reconciler schedules, extra event handlers) instead of wiring by hand.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -63,6 +64,13 @@ class Component(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+async def start_in_order(components: Iterable[Component], running: AsyncExitStack) -> None:
+    """Start each component in turn, pushing its stop on ``running`` (undone in reverse)."""
+    for component in components:
+        await component.start()
+        running.push_async_callback(component.stop)
 
 
 class Closable(Protocol):
@@ -130,23 +138,20 @@ class Services:
     metrics_registry: CollectorRegistry
     resources: list[Component] = field(default_factory=list)
 
-    _started: list[Component] = field(default_factory=list)
+    _running: AsyncExitStack = field(default_factory=AsyncExitStack)
 
     async def start(self) -> None:
         """Start the resources (for commands and tests that run without the listeners);
         when one fails, those already started are stopped again."""
         try:
-            for resource in self.resources:
-                await resource.start()
-                self._started.append(resource)
+            await start_in_order(self.resources, self._running)
         except BaseException:
             await self.stop()
             raise
 
     async def stop(self) -> None:
         """Stop what ``start`` started, in reverse order."""
-        while self._started:
-            await self._started.pop().stop()
+        await self._running.aclose()
 
 
 def build_services(settings: Settings, overrides: Overrides | None = None) -> Services:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,13 @@ class NotFound(DomainError):
         self.resource_id = resource_id
 
 
+def found(value: T | None, resource: str, resource_id: str) -> T:
+    """``value``, or NotFound(resource, resource_id) when the lookup found none."""
+    if value is None:
+        raise NotFound(resource, resource_id)
+    return value
+
+
 class FailedPrecondition(DomainError):
     """The action is illegal in the object's current state."""
 
@@ -151,25 +161,23 @@ class PermissionDenied(DomainError):
     default_reason = "MISSING_SCOPE"
 
 
-class ResourceExhausted(DomainError):
+class RetryableError(DomainError):
+    """An error worth retrying after ``retry_after_seconds`` (sent as gRPC RetryInfo)."""
+
+    def __init__(
+        self, message: str, *, retry_after_seconds: float = 1.0, reason: str | None = None
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class ResourceExhausted(RetryableError):
     """Rate limited (by us or by Stripe); retry after ``retry_after_seconds``."""
 
     default_reason = "RATE_LIMITED"
 
-    def __init__(
-        self, message: str, *, retry_after_seconds: float = 1.0, reason: str | None = None
-    ) -> None:
-        super().__init__(message, reason=reason)
-        self.retry_after_seconds = retry_after_seconds
 
-
-class Unavailable(DomainError):
+class Unavailable(RetryableError):
     """A dependency (Stripe, the database) is unreachable or timed out; retryable."""
 
     default_reason = "UNAVAILABLE"
-
-    def __init__(
-        self, message: str, *, retry_after_seconds: float = 1.0, reason: str | None = None
-    ) -> None:
-        super().__init__(message, reason=reason)
-        self.retry_after_seconds = retry_after_seconds

@@ -114,42 +114,23 @@ _PAYMENT_ANY_LIVE = (
     _P.CANCELED,
 )
 
+
+def _live_except(*excluded: PaymentState) -> tuple[PaymentState, ...]:
+    return tuple(state for state in _PAYMENT_ANY_LIVE if state not in excluded)
+
+
+# An unsettled PaymentIntent may go to any other live state: back to
+# requires_payment_method when 3DS fails or is abandoned (requires_action) or an
+# asynchronous payment fails (processing); a processing one is never unconfirmed again.
 PAYMENT_TRANSITIONS: TransitionTable[PaymentState] = _table(
     "payment",
     PaymentState,
     {
         _P.PENDING: (*_PAYMENT_ANY_LIVE, _P.FAILED),
-        _P.REQUIRES_PAYMENT_METHOD: (
-            _P.REQUIRES_CONFIRMATION,
-            _P.REQUIRES_ACTION,
-            _P.PROCESSING,
-            _P.REQUIRES_CAPTURE,
-            _P.SUCCEEDED,
-            _P.CANCELED,
-        ),
-        _P.REQUIRES_CONFIRMATION: (
-            _P.REQUIRES_PAYMENT_METHOD,
-            _P.REQUIRES_ACTION,
-            _P.PROCESSING,
-            _P.REQUIRES_CAPTURE,
-            _P.SUCCEEDED,
-            _P.CANCELED,
-        ),
-        _P.REQUIRES_ACTION: (
-            _P.REQUIRES_PAYMENT_METHOD,  # 3DS failed or abandoned
-            _P.REQUIRES_CONFIRMATION,
-            _P.PROCESSING,
-            _P.REQUIRES_CAPTURE,
-            _P.SUCCEEDED,
-            _P.CANCELED,
-        ),
-        _P.PROCESSING: (
-            _P.REQUIRES_PAYMENT_METHOD,  # asynchronous payment failed
-            _P.REQUIRES_ACTION,
-            _P.REQUIRES_CAPTURE,
-            _P.SUCCEEDED,
-            _P.CANCELED,
-        ),
+        _P.REQUIRES_PAYMENT_METHOD: _live_except(_P.REQUIRES_PAYMENT_METHOD),
+        _P.REQUIRES_CONFIRMATION: _live_except(_P.REQUIRES_CONFIRMATION),
+        _P.REQUIRES_ACTION: _live_except(_P.REQUIRES_ACTION),
+        _P.PROCESSING: _live_except(_P.PROCESSING, _P.REQUIRES_CONFIRMATION),
         _P.REQUIRES_CAPTURE: (_P.PROCESSING, _P.SUCCEEDED, _P.CANCELED),
     },
 )

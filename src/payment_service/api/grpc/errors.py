@@ -85,7 +85,7 @@ def rich_status_for(error: errors.DomainError) -> status_pb2.Status:
                 )
             )
         )
-    if isinstance(error, errors.ResourceExhausted | errors.Unavailable):
+    if isinstance(error, errors.RetryableError):
         details.append(
             _packed(
                 error_details_pb2.RetryInfo(retry_delay=_retry_delay(error.retry_after_seconds))

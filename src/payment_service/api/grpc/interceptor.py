@@ -42,6 +42,7 @@ _PASS_THROUGH = (
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Behavior = Callable[..., Any]
+_Finish = Callable[[Any, Context], Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,33 +87,25 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         self, method: str, inner: grpc.RpcMethodHandler[Any, Any]
     ) -> grpc.RpcMethodHandler[Any, Any]:
         scope = required_scope(method)
-        if inner.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary_response_behavior(_Method(method, scope, inner.unary_unary)),
-                request_deserializer=inner.request_deserializer,
-                response_serializer=inner.response_serializer,
-            )
-        if inner.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(
-                self._unary_response_behavior(_Method(method, scope, inner.stream_unary)),
-                request_deserializer=inner.request_deserializer,
-                response_serializer=inner.response_serializer,
-            )
-        if inner.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._stream_response_behavior(_Method(method, scope, inner.unary_stream)),
-                request_deserializer=inner.request_deserializer,
-                response_serializer=inner.response_serializer,
-            )
-        if inner.stream_stream is not None:
-            return grpc.stream_stream_rpc_method_handler(
-                self._stream_response_behavior(_Method(method, scope, inner.stream_stream)),
-                request_deserializer=inner.request_deserializer,
-                response_serializer=inner.response_serializer,
-            )
+        for kind, build, finish in _HANDLER_KINDS:
+            behavior = getattr(inner, kind)
+            if behavior is not None:
+                return build(
+                    self._guarded(_Method(method, scope, behavior), finish),
+                    request_deserializer=inner.request_deserializer,
+                    response_serializer=inner.response_serializer,
+                )
         raise ValueError(f"handler for {method} has no behavior")
 
-    def _unary_response_behavior(self, method: _Method) -> Callable[[Any, Context], Awaitable[Any]]:
+    def _guarded(
+        self, method: _Method, finish: _Finish
+    ) -> Callable[[Any, Context], Awaitable[Any]]:
+        """The behavior wrapped in auth, deadline, error mapping and the access record.
+
+        ``finish`` turns what the inner behavior returned into the call's answer: the
+        awaited response for a unary response, the messages written for a stream.
+        """
+
         async def behavior(request: Any, context: Context) -> Any:
             started = time.perf_counter()
             caller: Caller | None = None
@@ -121,34 +114,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 caller_token = bind_caller(caller)
                 deadline_token = set_deadline(context.time_remaining())
                 try:
-                    response = method.behavior(request, context)
-                    if inspect.isawaitable(response):
-                        response = await response
-                    return response
-                finally:
-                    reset_deadline(deadline_token)
-                    unbind_caller(caller_token)
-            except BaseException as exc:
-                await self._fail(method, context, exc)
-            finally:
-                self._record(method, context, request, caller, started)
-
-        return behavior
-
-    def _stream_response_behavior(
-        self, method: _Method
-    ) -> Callable[[Any, Context], Awaitable[None]]:
-        # Always a coroutine using context.write: it serves async generators, sync
-        # iterators and coroutine (reader/writer API) behaviors alike.
-        async def behavior(request: Any, context: Context) -> None:
-            started = time.perf_counter()
-            caller: Caller | None = None
-            try:
-                caller = self._authorize(method, context)
-                caller_token = bind_caller(caller)
-                deadline_token = set_deadline(context.time_remaining())
-                try:
-                    await _write_all(method.behavior(request, context), context)
+                    return await finish(method.behavior(request, context), context)
                 finally:
                     reset_deadline(deadline_token)
                     unbind_caller(caller_token)
@@ -232,7 +198,16 @@ def _final_code(context: Context) -> str:
     return str(code.name)
 
 
+async def _respond(result: Any, context: Context) -> Any:
+    """A unary response: the behavior's value, awaited when it is a coroutine."""
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
 async def _write_all(result: Any, context: Context) -> None:
+    """A streamed response, always via context.write: async generators, sync iterators
+    and coroutine (reader/writer API) behaviors alike."""
     if inspect.isawaitable(result):
         await result  # coroutine behavior that writes with context.write itself
     elif isinstance(result, AsyncIterator):
@@ -241,3 +216,12 @@ async def _write_all(result: Any, context: Context) -> None:
     elif isinstance(result, Iterable):
         for message in result:
             await context.write(message)
+
+
+# Which attribute of a handler holds the behavior, how to rebuild it, how to finish a call.
+_HANDLER_KINDS: tuple[tuple[str, Callable[..., grpc.RpcMethodHandler[Any, Any]], _Finish], ...] = (
+    ("unary_unary", grpc.unary_unary_rpc_method_handler, _respond),
+    ("stream_unary", grpc.stream_unary_rpc_method_handler, _respond),
+    ("unary_stream", grpc.unary_stream_rpc_method_handler, _write_all),
+    ("stream_stream", grpc.stream_stream_rpc_method_handler, _write_all),
+)

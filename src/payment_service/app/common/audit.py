@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
 from payment_service.app.common.request_context import current_trace_id
-from payment_service.app.ports.storage import UnitOfWork
+from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.entities import AuditEntry
+from payment_service.domain.errors import Conflict
 from payment_service.domain.ids import new_id
+
+T = TypeVar("T")
 
 
 async def audit(
@@ -35,3 +39,31 @@ async def audit(
             detail=dict(detail or {}),
         )
     )
+
+
+async def insert_or_winner(
+    uow_factory: UnitOfWorkFactory,
+    row: T,
+    *,
+    add: Callable[[UnitOfWork], Awaitable[object]],
+    winner: Callable[[], Awaitable[T | None]],
+    actor: str,
+    action: str,
+    subject: tuple[str, str],
+) -> tuple[T, bool]:
+    """Insert ``row`` (``add``) with its audit row: ``(row, True)``.
+
+    When a unique key says another replica inserted the same first (Conflict), that
+    replica's row: ``(winner, False)``; the Conflict stands if ``winner`` finds none.
+    """
+    try:
+        async with uow_factory() as uow:
+            await add(uow)
+            await audit(uow, actor, action, subject)
+            await uow.commit()
+    except Conflict:
+        found = await winner()
+        if found is None:
+            raise
+        return found, False
+    return row, True

@@ -18,7 +18,7 @@ from typing import Generic, Protocol, TypeVar
 from payment_service.app.common import request_context
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.clock import utcnow
-from payment_service.domain.errors import NotFound, Unavailable
+from payment_service.domain.errors import Unavailable, found
 
 POLL_S = 0.05
 
@@ -60,9 +60,7 @@ class StripeCallLease(Generic[E]):
         while True:
             async with self.uow_factory() as uow:
                 rows = self.rows(uow)
-                row = await rows.get_for_update(row_id)
-                if row is None:
-                    raise NotFound(self.kind, row_id)
+                row = found(await rows.get_for_update(row_id), self.kind, row_id)
                 if not self.needs_call(row):
                     return row
                 if not self.held(row):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payment_service.app.common.audit import audit
+from payment_service.app.common.audit import insert_or_winner
 from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.ports.processor import PaymentProcessor, idempotency_key
 from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Customer
-from payment_service.domain.errors import Conflict, NotFound
+from payment_service.domain.errors import NotFound, found
 from payment_service.domain.ids import new_id
 
 
@@ -47,9 +47,7 @@ class Customers:
                 metadata={"customer_id": customer.id},
             )
             async with self.uow_factory() as uow:
-                stored = await uow.customers.get(customer.id)
-                if stored is None:
-                    raise NotFound("customer", customer.id)
+                stored = found(await uow.customers.get(customer.id), "customer", customer.id)
                 if stored.stripe_customer_id is None:
                     stored.stripe_customer_id = remote.stripe_id
                     stored.touch()
@@ -58,24 +56,25 @@ class Customers:
                 return stored
 
     async def _find_or_insert(self, caller: Caller, account_id: str) -> Customer:
-        async with self.uow_factory(read_only=True) as uow:
-            existing = await uow.customers.get_by_account(account_id)
+        async def by_account() -> Customer | None:
+            async with self.uow_factory(read_only=True) as uow:
+                return await uow.customers.get_by_account(account_id)
+
+        existing = await by_account()
         if existing is not None:
             return existing
         customer = Customer(id=new_id("cust"), account_id=account_id)
-        try:
-            async with self.uow_factory() as uow:
-                await uow.customers.add(customer)
-                await audit(uow, caller.sub, "customers.create", ("customer", customer.id))
-                await uow.commit()
-        except Conflict:
-            # Another replica made it first; use theirs.
-            async with self.uow_factory(read_only=True) as uow:
-                winner = await uow.customers.get_by_account(account_id)
-            if winner is None:
-                raise
-            return winner
-        return customer
+        # When another replica made it first, use theirs.
+        stored, _ = await insert_or_winner(
+            self.uow_factory,
+            customer,
+            add=lambda uow: uow.customers.add(customer),
+            winner=by_account,
+            actor=caller.sub,
+            action="customers.create",
+            subject=("customer", customer.id),
+        )
+        return stored
 
 
 def _creation_key(customer: Customer) -> str:

@@ -16,7 +16,6 @@ from payment_service.app.common.stripe_reads import fetched
 from payment_service.app.ports.events import EventHandler, EventOutcome, StripeMapping
 from payment_service.app.ports.processor import PaymentProcessor
 from payment_service.app.ports.storage import UnitOfWork
-from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import Customer, PaymentMethod
 from payment_service.domain.errors import NotFound
 from payment_service.domain.pagination import PageRequest
@@ -95,7 +94,7 @@ class CustomerEventHandlers:
             )
             await uow.payment_methods.add(stored)
             return EventOutcome.applied(detail=f"payment method {stored.id} stored from Stripe")
-        if not _copy_facts(stored, remote):
+        if not stored.refresh_facts(remote):
             return EventOutcome.ignored(f"payment method {stored.id} already up to date")
         await uow.payment_methods.update(stored)
         return EventOutcome.applied(detail=f"payment method {stored.id} updated")
@@ -190,34 +189,3 @@ async def _detach_all(uow: UnitOfWork, customer: Customer) -> int:
         method.detach()
         await uow.payment_methods.update(method)
     return len(attached)
-
-
-def _copy_facts(stored: PaymentMethod, remote: RemotePaymentMethod) -> bool:
-    facts = (
-        remote.brand,
-        remote.last4,
-        remote.exp_month,
-        remote.exp_year,
-        remote.fingerprint,
-        remote.billing_name,
-    )
-    current = (
-        stored.brand,
-        stored.last4,
-        stored.exp_month,
-        stored.exp_year,
-        stored.fingerprint,
-        stored.billing_name,
-    )
-    if facts == current:
-        return False
-    (
-        stored.brand,
-        stored.last4,
-        stored.exp_month,
-        stored.exp_year,
-        stored.fingerprint,
-        stored.billing_name,
-    ) = facts
-    stored.update_time = utcnow()
-    return True

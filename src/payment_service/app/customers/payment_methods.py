@@ -22,6 +22,7 @@ from payment_service.domain.errors import (
     InvalidArgument,
     InvalidTransition,
     NotFound,
+    found,
 )
 from payment_service.domain.pagination import Page, PageRequest
 from payment_service.domain.processor import RemotePaymentMethod
@@ -112,12 +113,8 @@ class PaymentMethods:
                 raise NotFound("payment_method", remote.stripe_id)
             stored_customer = await _customer(uow, customer.id)
             if make_default:
-                stored_customer.default_payment_method_id = method.id
-                stored_customer.touch()
-                await uow.customers.update(stored_customer)
-            await record(uow, request, method.id)
-            await audit(uow, caller.sub, "payment_methods.attach", ("payment_method", method.id))
-            await uow.commit()
+                await _set_default(uow, stored_customer, method.id)
+            await _commit_answer(uow, request, method.id, "payment_methods.attach")
         return PaymentMethodView(method, stored_customer.default_payment_method_id == method.id)
 
     async def _attach_at_stripe(
@@ -144,10 +141,12 @@ class PaymentMethods:
         states = () if include_detached else (PaymentMethodState.ATTACHED,)
         async with self.uow_factory(read_only=True) as uow:
             customer = await uow.customers.get_by_account(account_id)
-            found = await uow.payment_methods.list_for_account(account_id, page=page, states=states)
+            listed = await uow.payment_methods.list_for_account(
+                account_id, page=page, states=states
+            )
         default_id = customer.default_payment_method_id if customer else None
         return Page(
-            [PaymentMethodView(m, m.id == default_id) for m in found.items], found.next_page_token
+            [PaymentMethodView(m, m.id == default_id) for m in listed.items], listed.next_page_token
         )
 
     async def detach(
@@ -173,23 +172,17 @@ class PaymentMethods:
             )
             async with self.uow_factory() as uow:
                 # Re-read: a payment_method.detached webhook may have got here first.
-                stored = await uow.payment_methods.get(method.id)
-                if stored is None:
-                    raise NotFound("payment_method", method.id)
+                stored = found(
+                    await uow.payment_methods.get(method.id), "payment_method", method.id
+                )
                 if stored.state is not PaymentMethodState.DETACHED:
                     stored.detach()
                     await uow.payment_methods.update(stored)
                 method = stored
                 customer = await _customer(uow, method.customer_id)
                 if customer.default_payment_method_id == method.id:
-                    customer.default_payment_method_id = None
-                    customer.touch()
-                    await uow.customers.update(customer)
-                await record(uow, request, method.id)
-                await audit(
-                    uow, caller.sub, "payment_methods.detach", ("payment_method", method.id)
-                )
-                await uow.commit()
+                    await _set_default(uow, customer, None)
+                await _commit_answer(uow, request, method.id, "payment_methods.detach")
             return PaymentMethodView(method, False)
 
     async def set_default(
@@ -227,12 +220,10 @@ class PaymentMethods:
             )
             async with self.uow_factory() as uow:
                 stored = await _customer(uow, customer.id)
-                stored.default_payment_method_id = method.id
-                stored.touch()
-                await uow.customers.update(stored)
-                await record(uow, request, method.id)
-                await audit(uow, caller.sub, "payment_methods.set_default", ("customer", stored.id))
-                await uow.commit()
+                await _set_default(uow, stored, method.id)
+                await _commit_answer(
+                    uow, request, method.id, "payment_methods.set_default", ("customer", stored.id)
+                )
             return stored
 
     async def _replay(self, request: MutationRequest) -> PaymentMethodView | None:
@@ -240,9 +231,11 @@ class PaymentMethods:
             answered = await recorded(uow, request)
             if answered is None:
                 return None
-            method = await uow.payment_methods.get(answered.resource_id)
-            if method is None:
-                raise NotFound("payment_method", answered.resource_id)
+            method = found(
+                await uow.payment_methods.get(answered.resource_id),
+                "payment_method",
+                answered.resource_id,
+            )
             customer = await uow.customers.get(method.customer_id)
         return PaymentMethodView(
             method, customer is not None and customer.default_payment_method_id == method.id
@@ -256,10 +249,28 @@ class PaymentMethods:
         return method
 
 
+async def _set_default(uow: UnitOfWork, customer: Customer, method_id: str | None) -> None:
+    customer.default_payment_method_id = method_id
+    customer.touch()
+    await uow.customers.update(customer)
+
+
+async def _commit_answer(
+    uow: UnitOfWork,
+    request: MutationRequest,
+    method_id: str,
+    action: str,
+    subject: tuple[str, str] | None = None,
+) -> None:
+    """Record the answer (the payment method), audit the action by the request's caller
+    on its subject (the payment method unless told), commit."""
+    await record(uow, request, method_id)
+    await audit(uow, request.caller, action, subject or ("payment_method", method_id))
+    await uow.commit()
+
+
 async def _customer(uow: UnitOfWork, customer_id: str) -> Customer:
-    customer = await uow.customers.get(customer_id)
-    if customer is None:
-        raise NotFound("customer", customer_id)
+    customer = found(await uow.customers.get(customer_id), "customer", customer_id)
     return customer
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from payment_service.app.common.audit import audit
+from payment_service.app.common.audit import insert_or_winner
 from payment_service.app.common.leases import StripeCallLease
 from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.common.replay import (
@@ -37,7 +37,6 @@ from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Payment
 from payment_service.domain.errors import (
     CardDeclined,
-    Conflict,
     DomainError,
     FailedPrecondition,
     NotFound,
@@ -132,20 +131,19 @@ class CreatePayments:
             confirm_on_create=command.confirm,
             lease_until=self._lease.new_lease(),  # no second write to claim it
         )
-        try:
-            async with self._uow_factory() as uow:
-                await uow.payments.add(payment)
-                await audit(uow, caller.sub, "payments.create", ("payment", payment.id))
-                await uow.commit()
-        except Conflict:
-            # Another replica inserted the same (caller, request_id) first.
-            winner = await self._find_by_request(caller, command.request_id)
-            if winner is None:
-                raise
-            if winner.request_hash != request.body_hash:
-                raise RequestIdReused(command.request_id) from None
-            return winner, False
-        return payment, True
+        # When another replica inserted the same (caller, request_id) first, theirs.
+        stored, inserted = await insert_or_winner(
+            self._uow_factory,
+            payment,
+            add=lambda uow: uow.payments.add(payment),
+            winner=lambda: self._find_by_request(caller, command.request_id),
+            actor=caller.sub,
+            action="payments.create",
+            subject=("payment", payment.id),
+        )
+        if not inserted and stored.request_hash != request.body_hash:
+            raise RequestIdReused(command.request_id)
+        return stored, inserted
 
     async def _default_payment_method(self, payment_method_id: str | None) -> str | None:
         if payment_method_id is None:

@@ -15,7 +15,7 @@ from payment_service.app.ports.cache import Cache
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.clock import api_read_time
 from payment_service.domain.entities import Payment
-from payment_service.domain.errors import DomainError, NotFound
+from payment_service.domain.errors import DomainError, found
 from payment_service.domain.processor import ProcessorCardDeclined, RemotePaymentIntent
 from payment_service.domain.states import PaymentState
 
@@ -28,17 +28,11 @@ class PaymentStore:
 
     async def load(self, payment_id: str) -> Payment:
         async with self.uow_factory(read_only=True) as uow:
-            payment = await uow.payments.get(payment_id)
-        if payment is None:
-            raise NotFound("payment", payment_id)
-        return payment
+            return found(await uow.payments.get(payment_id), "payment", payment_id)
 
     @staticmethod
     async def locked(uow: UnitOfWork, payment_id: str) -> Payment:
-        payment = await uow.payments.get_for_update(payment_id)
-        if payment is None:
-            raise NotFound("payment", payment_id)
-        return payment
+        return found(await uow.payments.get_for_update(payment_id), "payment", payment_id)
 
     async def cached(self, payment_id: str) -> Payment | None:
         data = await self.cache.get(cache_key(payment_id))

@@ -20,7 +20,12 @@ from payment_service.app.refunds.rules import IN_FLIGHT, RefundRules
 from payment_service.app.refunds.sender import RefundSender
 from payment_service.domain.clock import refresh_due, utcnow
 from payment_service.domain.entities import Refund
-from payment_service.domain.errors import DomainError, NotFound, ResourceExhausted, Unavailable
+from payment_service.domain.errors import (
+    DomainError,
+    ResourceExhausted,
+    Unavailable,
+    found,
+)
 from payment_service.domain.states import RefundState
 
 log = logging.getLogger(__name__)
@@ -38,9 +43,7 @@ class RefundRepair:
     async def finish_pending(self, refund_id: str) -> Refund:
         """Settle one unsettled refund; raise Unavailable if Stripe is away."""
         async with self.uow_factory(read_only=True) as uow:
-            refund = await uow.refunds.get(refund_id)
-        if refund is None:
-            raise NotFound("refund", refund_id)
+            refund = found(await uow.refunds.get(refund_id), "refund", refund_id)
         if refund.state not in IN_FLIGHT:
             return refund
         if refund.stripe_refund_id is None:

@@ -22,7 +22,13 @@ from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.app.refunds.ledger import record_refund_change
 from payment_service.domain.clock import observed_time, utcnow
 from payment_service.domain.entities import Refund
-from payment_service.domain.errors import DomainError, NotFound, ResourceExhausted, Unavailable
+from payment_service.domain.errors import (
+    DomainError,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+    found,
+)
 from payment_service.domain.processor import RemoteRefund
 
 log = logging.getLogger(__name__)
@@ -133,9 +139,7 @@ class RefundSender:
             extra={"refund_id": refund.id, "reason": error.reason, "stripe_message": error.message},
         )
         async with self._uow_factory() as uow:
-            stored = await uow.refunds.get_for_update(refund.id)
-            if stored is None:
-                raise NotFound("refund", refund.id)
+            stored = found(await uow.refunds.get_for_update(refund.id), "refund", refund.id)
             if stored.awaits_stripe:
                 stored.fail(error.reason)
                 await uow.refunds.update(stored)

@@ -2,7 +2,8 @@
 
 A handler never calls Stripe inside the transaction: it asks for the read with
 ``common.stripe_reads.fetched``, the transaction is rolled back, the read runs
-with no transaction open, and the event is applied again (``in_transaction``).
+with no transaction open, and the event is applied again (``in_transaction``,
+``apply_found``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,22 @@ class EventApplier:
                     read = need
                 await scope.serve(read)
         raise TooManyReads(f"more than {self.policy.max_reads} Stripe reads for one event")
+
+    async def apply_found(
+        self, event: RemoteEvent, find: Callable[[UnitOfWork], Awaitable[WebhookEvent | None]]
+    ) -> EventOutcome | None:
+        """Apply ``event`` to the record ``find`` gives and commit, in one ``in_transaction``;
+        None (and nothing applied) when ``find`` gives no record."""
+
+        async def find_and_apply(uow: UnitOfWork) -> EventOutcome | None:
+            record = await find(uow)
+            if record is None:
+                return None
+            outcome = await self.apply(uow, record, event)
+            await uow.commit()
+            return outcome
+
+        return await self.in_transaction(find_and_apply)
 
     async def apply(
         self, uow: UnitOfWork, record: WebhookEvent, event: RemoteEvent

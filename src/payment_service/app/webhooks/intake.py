@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payment_service.app.ports.events import EventOutcome, StripeMapping
+from payment_service.app.ports.events import StripeMapping
 from payment_service.app.ports.storage import UnitOfWork
 from payment_service.app.ports.webhooks import MalformedEvent
 from payment_service.app.webhooks.applier import EventApplier
@@ -46,16 +46,12 @@ class WebhookIntake:
     async def _store_and_apply(self, payload: str, event: RemoteEvent) -> Delivery:
         record_id = new_id("whe")
 
-        async def store_and_apply(uow: UnitOfWork) -> EventOutcome | None:
+        async def store_if_new(uow: UnitOfWork) -> WebhookEvent | None:
             record = _new_record(record_id, payload, event)
-            if not await uow.webhook_events.insert_if_new(record):
-                return None
-            outcome = await self.applier.apply(uow, record, event)
-            await uow.commit()
-            return outcome
+            return record if await uow.webhook_events.insert_if_new(record) else None
 
         try:
-            outcome = await self.applier.in_transaction(store_and_apply)
+            outcome = await self.applier.apply_found(event, store_if_new)
         except Exception as error:  # the handler failed: keep the event, retry it later
             return await self._record_new_failure(_new_record(record_id, payload, event), error)
         if outcome is None:

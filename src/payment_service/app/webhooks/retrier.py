@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from payment_service.app.ports.events import EventOutcome
 from payment_service.app.ports.storage import UnitOfWork
 from payment_service.app.ports.webhooks import MalformedEvent
 from payment_service.app.webhooks.applier import MAX_ERROR_CHARS, EventApplier
@@ -83,18 +82,14 @@ class Retrier:
         except MalformedEvent as error:
             return await self._record_stored_failure(claimed, error, dead=True)
 
-        async def apply_if_ours(uow: UnitOfWork) -> EventOutcome | None:
+        async def if_ours(uow: UnitOfWork) -> WebhookEvent | None:
             # Locked, then checked: a replica that claimed the event after our lease ran
             # out has moved next_attempt_at, and we apply nothing.
             record = await uow.webhook_events.get_for_update(claimed.id)
-            if record is None or not _still_ours(record, claimed):
-                return None
-            outcome = await self.applier.apply(uow, record, event)
-            await uow.commit()
-            return outcome
+            return record if record is not None and _still_ours(record, claimed) else None
 
         try:
-            outcome = await self.applier.in_transaction(apply_if_ours)
+            outcome = await self.applier.apply_found(event, if_ours)
         except Exception as error:
             return await self._record_stored_failure(claimed, error)
         if outcome is None:
