@@ -3,6 +3,8 @@
 Subscriptions keep their prices in an ``items`` JSON list (price, quantity and period
 per item) instead of the ``price_id``/``stripe_price_id``/``quantity`` and period
 columns; existing rows get one item made of those columns (and back on downgrade).
+SQLite alters tables in batch mode (copy, drop, rename); env.py turns its foreign keys
+off for that and checks them before committing.
 Payments name the invoice they pay; invoices, subscriptions and prices gain the
 fields Stripe's current API reports.
 
@@ -41,13 +43,6 @@ _old_subscriptions = sa.table(
 )
 
 
-def _defer_foreign_keys() -> None:
-    """SQLite: check foreign keys at commit, so batch mode may drop and rename a table
-    that other rows reference (PostgreSQL alters tables in place)."""
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute("PRAGMA defer_foreign_keys = ON")
-
-
 def _iso(moment: Any) -> str | None:
     if moment is None:
         return None
@@ -62,7 +57,6 @@ def _moment(text: str | None) -> datetime | None:
 
 
 def upgrade() -> None:
-    _defer_foreign_keys()
     with op.batch_alter_table("prices") as batch:
         batch.add_column(sa.Column("stripe_product_id", sa.String(255), nullable=True))
         batch.add_column(sa.Column("remote_updated_at", TIME, nullable=True))
@@ -150,7 +144,6 @@ def _upgrade_invoices() -> None:
 
 
 def downgrade() -> None:
-    _defer_foreign_keys()
     with op.batch_alter_table("transactions") as batch:
         batch.drop_index(op.f("ix_transactions_invoice_id"))
         batch.drop_constraint(op.f("fk_transactions_invoice_id_invoices"), type_="foreignkey")
