@@ -94,8 +94,9 @@ class BillingProcessor(Protocol):
         answers the open invoice with its PaymentIntent in ``requires_action``."""
         ...
 
-    async def void_invoice(self, stripe_invoice_id: str, *, idempotency_key: str) -> RemoteInvoice:
-        ...
+    async def void_invoice(
+        self, stripe_invoice_id: str, *, idempotency_key: str
+    ) -> RemoteInvoice: ...
 
 
 class BillingMapping(Protocol):
