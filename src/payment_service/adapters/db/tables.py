@@ -59,6 +59,11 @@ def one_of(column: str, values: type[StrEnum], name: str | None = None) -> Check
     return CheckConstraint(f"{column} IN ({allowed})", name=name or column)
 
 
+def _state(values: type[StrEnum]) -> list[SchemaItem]:
+    """The row's lifecycle state, one of the enum's values."""
+    return [Column("state", Text, nullable=False), one_of("state", values)]
+
+
 def _times() -> list[Column[object]]:
     return [
         Column("create_time", UtcDateTime, nullable=False),
@@ -143,9 +148,8 @@ payment_methods = Table(
     Column("exp_year", Integer),
     Column("fingerprint", String(64)),
     Column("billing_name", EncryptedText("payment_methods.billing_name")),
-    Column("state", Text, nullable=False),
+    *_state(PaymentMethodState),
     *_times(),
-    one_of("state", PaymentMethodState),
     _newest_first("account_id"),
 )
 
@@ -157,7 +161,7 @@ transactions = Table(
     *_request_key(),
     *_amount(),
     *_money("amount_capturable", "amount_received", "amount_refunded", "stripe_amount_refunded"),
-    Column("state", Text, nullable=False),
+    *_state(PaymentState),
     Column("capture_method", Text, nullable=False),
     Column("payment_method", STRIPE_ID),
     Column("description", Text),
@@ -176,7 +180,6 @@ transactions = Table(
     Column("confirm_on_create", Boolean, nullable=False),
     *_stripe_mirror(),
     *_versioned_times(),
-    one_of("state", PaymentState),
     one_of("capture_method", CaptureMethod),
     CheckConstraint("amount_refunded >= 0", name="amount_refunded_not_negative"),
     CheckConstraint("stripe_amount_refunded >= 0", name="stripe_amount_refunded_not_negative"),
@@ -206,13 +209,12 @@ refunds = Table(
     *_request_key(),
     *_amount(),
     Column("reason", Text),
-    Column("state", Text, nullable=False),
+    *_state(RefundState),
     Column("failure_reason", String(64)),
     Column("stripe_refund_id", STRIPE_ID, unique=True),
     Column("metadata", JSON, nullable=False),
     *_stripe_mirror(),
     *_versioned_times(),
-    one_of("state", RefundState),
     one_of("reason", RefundReason),
     _newest_first("account_id"),
     _newest_first("payment_id"),
@@ -248,7 +250,7 @@ subscriptions = Table(
     Column("stripe_customer_id", STRIPE_ID, nullable=False),
     Column("stripe_subscription_id", STRIPE_ID, unique=True),
     Column("items", JSON, nullable=False),
-    Column("state", Text, nullable=False),
+    *_state(SubscriptionState),
     Column("default_payment_method", STRIPE_ID),
     Column("trial_period_days", Integer),
     Column("cancel_at_period_end", Boolean, nullable=False),
@@ -265,7 +267,6 @@ subscriptions = Table(
     Column("metadata", JSON, nullable=False),
     *_stripe_mirror(),
     *_versioned_times(),
-    one_of("state", SubscriptionState),
     one_of("pause_behavior", PauseBehavior),
     _newest_first("account_id"),
     Index(None, "state", "create_time"),
@@ -283,7 +284,7 @@ invoices = Table(
     Column("stripe_subscription_id", STRIPE_ID),
     Column("stripe_invoice_id", STRIPE_ID, nullable=False, unique=True),
     Column("number", String(64)),
-    Column("state", Text, nullable=False),
+    *_state(InvoiceState),
     Column("currency", CHAR(3), nullable=False),
     *_money("amount_due", "amount_paid", "amount_remaining", "subtotal", "total"),
     Column("hosted_invoice_url", Text),
@@ -299,7 +300,6 @@ invoices = Table(
     Column("payment_id", ID),
     *_stripe_mirror(lease=False),
     *_versioned_times(),
-    one_of("state", InvoiceState),
     _newest_first("account_id"),
     _newest_first("subscription_id"),
     Index(None, "synced_at"),
@@ -313,14 +313,13 @@ webhook_events = Table(
     Column("type", String(128), nullable=False),
     Column("created", UtcDateTime, nullable=False),
     Column("payload", EncryptedText("webhook_events.payload"), nullable=False),
-    Column("state", Text, nullable=False),
+    *_state(WebhookEventState),
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text),
     Column("next_attempt_at", UtcDateTime),
     Column("processed_at", UtcDateTime),
     Column("receive_time", UtcDateTime, nullable=False),
     Column("update_time", UtcDateTime, nullable=False),
-    one_of("state", WebhookEventState),
     Index(None, "state", "next_attempt_at"),
     Index(None, "receive_time", "id"),
 )

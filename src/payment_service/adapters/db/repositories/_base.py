@@ -64,6 +64,11 @@ def state_in(table: Table, states: Collection[StrEnum]) -> list[ColumnElement[bo
     return [table.c.state.in_([s.value for s in states])] if states else []
 
 
+def equal_where_given(table: Table, **values: object) -> list[ColumnElement[bool]]:
+    """``column == value`` for each value that is not None (an optional list filter)."""
+    return [table.c[name] == value for name, value in values.items() if value is not None]
+
+
 class SqlRepository:
     """Base class: executes statements on the unit of work's connection; never commits."""
 
@@ -167,6 +172,13 @@ class EntityRepository(SqlRepository, Generic[E]):
         self, *where: ColumnElement[bool], order: ColumnElement[Any], limit: int
     ) -> list[E]:
         return await self._many(self._select(*where).order_by(order).limit(limit))
+
+    async def _created_before(
+        self, older_than: datetime, limit: int, *where: ColumnElement[bool]
+    ) -> list[E]:
+        """Rows matching ``where`` created before ``older_than``, oldest first."""
+        created = self.table.c.create_time
+        return await self._oldest_first(*where, created < older_than, order=created, limit=limit)
 
     async def _page(
         self,

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from payment_service.adapters.db.repositories._base import VersionedSqlRepository, state_in
+from payment_service.adapters.db.repositories._base import (
+    VersionedSqlRepository,
+    equal_where_given,
+    state_in,
+)
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.tables import invoices
 from payment_service.domain.entities import Invoice
@@ -28,17 +32,9 @@ class SqlInvoiceRepository(VersionedSqlRepository[Invoice]):
     ) -> Page[Invoice]:
         if account_id is None and subscription_id is None:
             raise ValueError("list the invoices of an account or of a subscription")
-        conditions = state_in(self.table, states)
-        if account_id is not None:
-            conditions.append(invoices.c.account_id == account_id)
-        if subscription_id is not None:
-            conditions.append(invoices.c.subscription_id == subscription_id)
-        filters = {
-            "list": "invoices",
-            "account_id": account_id,
-            "subscription_id": subscription_id,
-            "states": states,
-        }
+        owners = {"account_id": account_id, "subscription_id": subscription_id}
+        conditions = [*state_in(self.table, states), *equal_where_given(self.table, **owners)]
+        filters = {"list": "invoices", **owners, "states": states}
         return await self._page(conditions, page, filters)
 
     async def list_to_refresh(

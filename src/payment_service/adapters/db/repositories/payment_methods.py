@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from payment_service.adapters.db.repositories._base import EntityRepository, state_in
+from payment_service.adapters.db.repositories._base import (
+    EntityRepository,
+    equal_where_given,
+    state_in,
+)
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.tables import payment_methods
 from payment_service.domain.entities import PaymentMethod
@@ -25,13 +29,7 @@ class SqlPaymentMethodRepository(EntityRepository[PaymentMethod]):
         customer_id: str | None = None,
         states: Collection[PaymentMethodState] = (),
     ) -> Page[PaymentMethod]:
-        conditions = [payment_methods.c.account_id == account_id, *state_in(self.table, states)]
-        if customer_id is not None:
-            conditions.append(payment_methods.c.customer_id == customer_id)
-        filters = {
-            "list": "payment_methods",
-            "account_id": account_id,
-            "customer_id": customer_id,
-            "states": states,
-        }
+        owners = {"account_id": account_id, "customer_id": customer_id}
+        conditions = [*equal_where_given(self.table, **owners), *state_in(self.table, states)]
+        filters = {"list": "payment_methods", **owners, "states": states}
         return await self._page(conditions, page, filters)

@@ -27,13 +27,8 @@ class SqlPaymentRepository(RequestedSqlRepository[Payment]):
     account_list = "payments"
 
     async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[Payment]:
-        c = transactions.c
-        return await self._oldest_first(
-            c.state == PaymentState.PENDING.value,
-            c.create_time < older_than,
-            order=c.create_time,
-            limit=limit,
-        )
+        pending = transactions.c.state == PaymentState.PENDING.value
+        return await self._created_before(older_than, limit, pending)
 
     async def list_stale_nonfinal(self, older_than: datetime, *, limit: int = 100) -> list[Payment]:
         last_sync = func.coalesce(transactions.c.synced_at, transactions.c.update_time)

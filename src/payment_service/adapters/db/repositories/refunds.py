@@ -34,13 +34,8 @@ class SqlRefundRepository(RequestedSqlRepository[Refund]):
         return int((await self._execute(statement)).scalar_one())
 
     async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[Refund]:
-        c = refunds.c
-        return await self._oldest_first(
-            c.state == RefundState.PENDING.value,
-            c.create_time < older_than,
-            order=c.create_time,
-            limit=limit,
-        )
+        pending = refunds.c.state == RefundState.PENDING.value
+        return await self._created_before(older_than, limit, pending)
 
     async def list_unsettled(self, older_than: datetime, *, limit: int = 100) -> list[Refund]:
         """PENDING and REQUIRES_ACTION refunds created before ``older_than``, least recently

@@ -27,13 +27,8 @@ class SqlSubscriptionRepository(RequestedSqlRepository[Subscription]):
 
     async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[Subscription]:
         c = subscriptions.c
-        return await self._oldest_first(
-            c.stripe_subscription_id.is_(None),
-            c.state == SubscriptionState.INCOMPLETE.value,
-            c.create_time < older_than,
-            order=c.create_time,
-            limit=limit,
-        )
+        unsent = (c.stripe_subscription_id.is_(None), c.state == SubscriptionState.INCOMPLETE.value)
+        return await self._created_before(older_than, limit, *unsent)
 
     async def list_to_refresh(
         self, states: Collection[SubscriptionState], older_than: datetime, *, limit: int = 100
