@@ -45,11 +45,31 @@ def _run_on(connection: Connection) -> None:
         context.run_migrations()
 
 
+def _run_on_sqlite(connection: Connection) -> None:
+    """Batch mode copies a table, drops it and renames the copy: with foreign keys on,
+    dropping a table other rows reference fails (or leaves SQLite's deferred-violation
+    count up). So foreign keys are off while migrating (a pragma that only works outside
+    a transaction) and checked once before the migration commits."""
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    raw.cursor().execute("PRAGMA foreign_keys=OFF")
+    try:
+        _configure(connection)
+        with context.begin_transaction():
+            context.run_migrations()
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migration leaves rows with dangling references: {broken}")
+    finally:
+        raw.cursor().execute("PRAGMA foreign_keys=ON")
+
+
 async def _run_online() -> None:
     engine = create_engine(_database_url(), pool_size=1, max_overflow=0, statement_timeout_ms=0)
     try:
         async with engine.connect() as connection:
-            await connection.run_sync(_run_on)
+            sqlite = connection.dialect.name == "sqlite"
+            await connection.run_sync(_run_on_sqlite if sqlite else _run_on)
             await connection.commit()
     finally:
         await engine.dispose()

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from payment_service.domain.billing import PauseBehavior
 from payment_service.domain.entities import (
     AuditEntry,
     Customer,
     Invoice,
     InvoiceLine,
     Payment,
+    PaymentAction,
     PaymentMethod,
     Price,
     Refund,
     RequestRecord,
     Subscription,
+    SubscriptionItem,
     WebhookEvent,
 )
 from payment_service.domain.ids import new_id
@@ -129,57 +132,91 @@ def refund(p: Payment, amount: int = 100, **overrides: object) -> Refund:
     return Refund(**values)  # type: ignore[arg-type]
 
 
-def price() -> Price:
+def price(**overrides: object) -> Price:
     pid = new_id("price")
-    return Price(
+    values: dict[str, object] = dict(
         id=pid,
         stripe_price_id=f"price_{pid}",
+        stripe_product_id="prod_pro",
         product_name="Pro",
         unit_amount=1999,
         currency="eur",
         interval=PriceInterval.MONTH,
         interval_count=1,
         active=True,
+        remote_updated_at=T0,
         create_time=T0,
         update_time=T0,
     )
+    values.update(overrides)
+    return Price(**values)  # type: ignore[arg-type]
 
 
-def subscription(c: Customer, pr: Price) -> Subscription:
+def subscription(c: Customer, pr: Price, **overrides: object) -> Subscription:
+    """Every field set (two items, a pending action, a pause); ``overrides`` on top."""
     sid = new_id("subn")
-    return Subscription(
+    values: dict[str, object] = dict(
         id=sid,
         account_id=c.account_id,
         customer_id=c.id,
         caller="svc-orders",
         request_id=f"req_{sid}",
         request_hash="c" * 64,
-        price_id=pr.id,
-        stripe_price_id=pr.stripe_price_id,
-        quantity=2,
+        stripe_customer_id=c.stripe_customer_id or "cus_x",
+        items=[
+            SubscriptionItem(
+                price_id=pr.id,
+                stripe_price_id=pr.stripe_price_id,
+                quantity=2,
+                stripe_item_id=f"si_{sid}",
+                current_period_start=T0,
+                current_period_end=T0 + timedelta(days=30),
+            ),
+            SubscriptionItem(price_id=pr.id, stripe_price_id=pr.stripe_price_id, quantity=1),
+        ],
         state=SubscriptionState.TRIALING,
         stripe_subscription_id=f"sub_{sid}",
+        default_payment_method="pm_123",
+        trial_period_days=7,
         cancel_at_period_end=True,
-        current_period_start=T0,
-        current_period_end=T0 + timedelta(days=30),
+        cancel_at=T0 + timedelta(days=60),
         trial_start=T0,
         trial_end=T0 + timedelta(days=7),
         canceled_at=None,
+        pause_behavior=PauseBehavior.KEEP_AS_DRAFT,
+        pause_resumes_at=T0 + timedelta(days=14),
+        trial_will_end_notice_at=T0 + timedelta(days=4),
         latest_invoice_id=None,
-        metadata={"plan": "pro"},
+        stripe_latest_invoice_id=f"in_{sid}",
+        pending_action=PaymentAction(
+            invoice_id="inv_1",
+            payment_id="pay_1",
+            client_secret="pi_secret_y",
+            next_action_type="use_stripe_sdk",
+            next_action_url="https://3ds.example/s",
+            hosted_invoice_url="https://inv.example/h",
+            error_code="authentication_required",
+            decline_code="authentication_required",
+        ),
+        metadata={"plan": "pro", "ünï": "cödé"},
+        lease_until=T0 + timedelta(seconds=30),
         remote_updated_at=T0,
+        synced_at=T0 + timedelta(seconds=2),
         create_time=T0,
         update_time=T0,
     )
+    values.update(overrides)
+    return Subscription(**values)  # type: ignore[arg-type]
 
 
-def invoice(c: Customer, s: Subscription | None) -> Invoice:
+def invoice(c: Customer, s: Subscription | None, **overrides: object) -> Invoice:
     iid = new_id("inv")
-    return Invoice(
+    values: dict[str, object] = dict(
         id=iid,
         account_id=c.account_id,
         customer_id=c.id,
         subscription_id=s.id if s else None,
+        stripe_subscription_id=s.stripe_subscription_id if s else None,
         stripe_invoice_id=f"in_{iid}",
         number="INV-1",
         state=InvoiceState.OPEN,
@@ -195,6 +232,8 @@ def invoice(c: Customer, s: Subscription | None) -> Invoice:
         period_end=T0 + timedelta(days=30),
         due_time=T0 + timedelta(days=3),
         paid_time=None,
+        billing_reason="subscription_cycle",
+        attempt_count=2,
         lines=[
             InvoiceLine(
                 stripe_line_id="il_1",
@@ -205,13 +244,19 @@ def invoice(c: Customer, s: Subscription | None) -> Invoice:
                 stripe_price_id="price_x",
                 period_start=T0,
                 period_end=T0 + timedelta(days=30),
+                proration=True,
             ),
             InvoiceLine(stripe_line_id="il_2", description=None, amount=0, currency="eur"),
         ],
+        stripe_payment_intent_id=f"pi_{iid}",
+        payment_id="pay_of_invoice",
         remote_updated_at=T0,
+        synced_at=T0 + timedelta(seconds=3),
         create_time=T0,
         update_time=T0,
     )
+    values.update(overrides)
+    return Invoice(**values)  # type: ignore[arg-type]
 
 
 def webhook_event(**overrides: object) -> WebhookEvent:

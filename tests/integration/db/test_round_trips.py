@@ -116,38 +116,46 @@ async def test_refunds(uow_factory: SqlUnitOfWorkFactory) -> None:
 
 
 async def test_price_subscription_invoice(uow_factory: SqlUnitOfWorkFactory) -> None:
+    """Every field, the JSON ones (items, pending action, lines) with their times, comes
+    back equal; a payment keeps the invoice it pays."""
     c, pr = b.customer(), b.price()
     s = b.subscription(c, pr)
     i = b.invoice(c, s)
+    p = b.payment(c, invoice_id=i.id)
     async with uow_factory() as uow:
         await uow.customers.add(c)
         await uow.prices.add(pr)
         await uow.subscriptions.add(s)
         await uow.invoices.add(i)
+        await uow.payments.add(p)
         await uow.commit()
     async with uow_factory() as uow:
         assert await uow.prices.get(pr.id) == pr
         assert await uow.prices.find_by_stripe_id(pr.stripe_price_id) == pr
-        assert pr in await uow.prices.list_active()
         assert await uow.subscriptions.get(s.id) == s
+        assert await uow.subscriptions.get_for_update(s.id) == s
         assert await uow.subscriptions.find_by_request(s.caller, s.request_id) == s
         assert await uow.subscriptions.find_by_stripe_id(str(s.stripe_subscription_id)) == s
         assert await uow.invoices.get(i.id) == i
+        assert await uow.invoices.get_for_update(i.id) == i
         assert await uow.invoices.find_by_stripe_id(i.stripe_invoice_id, for_update=True) == i
-        page = await uow.invoices.list_for_account(
-            c.account_id, page=b.page(), subscription_id=s.id
-        )
-        assert page.items == [i]
+        assert await uow.payments.get(p.id) == p
+    loaded_times = (s.items[0].current_period_end, i.lines[0].period_start)
+    assert all(moment is not None and moment.tzinfo is UTC for moment in loaded_times)
     pr.active = False
-    s.cancel_at_period_end = False
+    s.cancel_at_period_end, s.pending_action, s.pause_behavior = False, None, None
     s.latest_invoice_id = i.id
+    i.lines = []
     async with uow_factory() as uow:
         await uow.prices.update(pr)
         await uow.subscriptions.update(s)
+        await uow.invoices.update(i)
         await uow.commit()
+    assert (s.version, i.version) == (1, 1)
     async with uow_factory() as uow:
-        assert await uow.prices.list_active() == []
+        assert await uow.prices.get(pr.id) == pr
         assert await uow.subscriptions.get(s.id) == s
+        assert await uow.invoices.get(i.id) == i
 
 
 async def test_webhook_events_request_records_audit_and_reconciler_state(

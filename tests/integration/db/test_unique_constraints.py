@@ -9,6 +9,7 @@ import pytest
 
 from payment_service.adapters.db.tables import metadata
 from payment_service.adapters.db.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
+from payment_service.domain.entities import Customer, Price
 from payment_service.domain.errors import Conflict
 from payment_service.domain.ids import new_id
 
@@ -91,7 +92,7 @@ async def _prices_stripe(uow: SqlUnitOfWork) -> Callable[[], Awaitable[None]]:
     return lambda: uow.prices.add(twin)
 
 
-async def _subscription_parents(uow: SqlUnitOfWork) -> tuple[object, object]:
+async def _subscription_parents(uow: SqlUnitOfWork) -> tuple[Customer, Price]:
     c, pr = b.customer(), b.price()
     await uow.customers.add(c)
     await uow.prices.add(pr)
@@ -100,20 +101,17 @@ async def _subscription_parents(uow: SqlUnitOfWork) -> tuple[object, object]:
 
 async def _subscriptions_request(uow: SqlUnitOfWork) -> Callable[[], Awaitable[None]]:
     c, pr = await _subscription_parents(uow)
-    s = b.subscription(c, pr)  # type: ignore[arg-type]
+    s = b.subscription(c, pr)
     await uow.subscriptions.add(s)
-    twin = dataclasses.replace(b.subscription(c, pr), request_id=s.request_id)  # type: ignore[arg-type]
+    twin = dataclasses.replace(b.subscription(c, pr), request_id=s.request_id)
     return lambda: uow.subscriptions.add(twin)
 
 
 async def _subscriptions_stripe(uow: SqlUnitOfWork) -> Callable[[], Awaitable[None]]:
     c, pr = await _subscription_parents(uow)
-    s = b.subscription(c, pr)  # type: ignore[arg-type]
+    s = b.subscription(c, pr)
     await uow.subscriptions.add(s)
-    twin = dataclasses.replace(
-        b.subscription(c, pr),
-        stripe_subscription_id=s.stripe_subscription_id,  # type: ignore[arg-type]
-    )
+    twin = b.subscription(c, pr, stripe_subscription_id=s.stripe_subscription_id)
     return lambda: uow.subscriptions.add(twin)
 
 

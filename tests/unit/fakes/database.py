@@ -97,7 +97,7 @@ SCHEMA: dict[str, TableSpec] = {
         TableSpec(
             "transactions",
             uniques=(_CALLER_REQUEST, ("stripe_payment_intent_id",)),
-            foreign_keys=(("customer_id", "customers"),),
+            foreign_keys=(("customer_id", "customers"), ("invoice_id", "invoices")),
             versioned=True,
         ),
         TableSpec("request_records", primary_key=_CALLER_REQUEST),
@@ -111,13 +111,14 @@ SCHEMA: dict[str, TableSpec] = {
         TableSpec(
             "subscriptions",
             uniques=(_CALLER_REQUEST, ("stripe_subscription_id",)),
-            foreign_keys=(("customer_id", "customers"), ("price_id", "prices")),
+            foreign_keys=(("customer_id", "customers"),),
             versioned=True,
         ),
         TableSpec(
             "invoices",
             uniques=(("stripe_invoice_id",),),
             foreign_keys=(("customer_id", "customers"), ("subscription_id", "subscriptions")),
+            versioned=True,
         ),
         TableSpec("webhook_events", uniques=(("stripe_event_id",),)),
         TableSpec("reconciler_state", primary_key=("key",)),

@@ -138,34 +138,104 @@ def _position(cursor: Cursor) -> tuple[datetime, str]:
     return (cursor.create_time, cursor.id)
 
 
-class FakeCustomerRepository(_Repository[Customer]):
-    table = "customers"
+class _EntityRepository(_Repository[E]):
+    """One entity's rows by id; ``stripe_id`` names the attribute holding its Stripe id."""
 
-    async def get(self, customer_id: str) -> Customer | None:
-        return self._get(customer_id)
+    stripe_id: ClassVar[str]
+
+    async def get(self, entity_id: str) -> E | None:
+        return self._get(entity_id)
+
+    async def get_for_update(self, entity_id: str) -> E | None:
+        return await self._locked(entity_id)
+
+    async def find_by_stripe_id(self, stripe_id: str, *, for_update: bool = False) -> E | None:
+        return await self._first_locked(for_update, **{self.stripe_id: stripe_id})
+
+    async def add(self, entity: E) -> None:
+        self._txn.insert(self.table, entity)
+
+    async def update(self, entity: E) -> None:
+        stamped: Any = entity
+        stamped.update_time = utcnow()
+        self._update_by_id(entity)
+
+    def _oldest_first(
+        self, where: Callable[[Any], bool], order: Callable[[Any], Any], limit: int
+    ) -> list[E]:
+        return sorted(self._where(where), key=order)[:limit]
+
+    def _refresh_queue(
+        self,
+        states: Collection[Any],
+        older_than: datetime,
+        limit: int,
+        where: Callable[[Any], bool] = lambda row: True,
+    ) -> list[E]:
+        """Rows in ``states`` not synced since ``older_than``: never synced first, then
+        the least recently synced (then by id)."""
+
+        def due(row: Any) -> bool:
+            synced = row.synced_at
+            return _in(states, row) and (synced is None or synced < older_than) and where(row)
+
+        def order(row: Any) -> tuple[bool, datetime, str]:
+            return (row.synced_at is not None, row.synced_at or older_than, row.id)
+
+        return self._oldest_first(due, order, limit)
+
+
+class _Versioned(_EntityRepository[E]):
+    async def update(self, entity: E) -> None:
+        self._update_versioned(entity)
+
+
+class _Requested(_Versioned[E]):
+    """Created by an AIP-155 request; listed per account (``account_list`` in page tokens)."""
+
+    account_list: ClassVar[str]
+
+    async def find_by_request(self, caller: str, request_id: str) -> E | None:
+        return self._first(caller=caller, request_id=request_id)
+
+    async def list_for_account(
+        self,
+        account_id: str,
+        *,
+        page: PageRequest,
+        states: Collection[Any] = (),
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> Page[E]:
+        filters = {
+            "list": self.account_list,
+            "account_id": account_id,
+            "states": states,
+            "created_after": created_after,
+            "created_before": created_before,
+        }
+
+        def where(row: Any) -> bool:
+            return (
+                row.account_id == account_id
+                and _in(states, row)
+                and _created_between(row, created_after, created_before)
+            )
+
+        return self._page(where, page, filters)
+
+
+class FakeCustomerRepository(_EntityRepository[Customer]):
+    table = "customers"
+    stripe_id = "stripe_customer_id"
 
     async def get_by_account(self, account_id: str) -> Customer | None:
         return self._first(account_id=account_id)
 
-    async def find_by_stripe_id(self, stripe_customer_id: str) -> Customer | None:
-        return self._first(stripe_customer_id=stripe_customer_id)
 
-    async def add(self, customer: Customer) -> None:
-        self._txn.insert(self.table, customer)
-
-    async def update(self, customer: Customer) -> None:
-        customer.update_time = utcnow()
-        self._update_by_id(customer)
-
-
-class FakePaymentMethodRepository(_Repository[PaymentMethod]):
+class FakePaymentMethodRepository(_EntityRepository[PaymentMethod]):
     table = "payment_methods"
-
-    async def get(self, payment_method_id: str) -> PaymentMethod | None:
-        return self._get(payment_method_id)
-
-    async def find_by_stripe_id(self, stripe_payment_method_id: str) -> PaymentMethod | None:
-        return self._first(stripe_payment_method_id=stripe_payment_method_id)
+    stripe_id = "stripe_payment_method_id"
 
     async def list_for_account(
         self,
@@ -191,123 +261,38 @@ class FakePaymentMethodRepository(_Repository[PaymentMethod]):
 
         return self._page(where, page, filters)
 
-    async def add(self, payment_method: PaymentMethod) -> None:
-        self._txn.insert(self.table, payment_method)
 
-    async def update(self, payment_method: PaymentMethod) -> None:
-        payment_method.update_time = utcnow()
-        self._update_by_id(payment_method)
-
-
-class FakePaymentRepository(_Repository[Payment]):
+class FakePaymentRepository(_Requested[Payment]):
     table = "transactions"
-
-    async def get(self, payment_id: str) -> Payment | None:
-        return self._get(payment_id)
-
-    async def get_for_update(self, payment_id: str) -> Payment | None:
-        return await self._locked(payment_id)
-
-    async def find_by_request(self, caller: str, request_id: str) -> Payment | None:
-        return self._first(caller=caller, request_id=request_id)
-
-    async def find_by_stripe_id(
-        self, stripe_payment_intent_id: str, *, for_update: bool = False
-    ) -> Payment | None:
-        return await self._first_locked(
-            for_update, stripe_payment_intent_id=stripe_payment_intent_id
-        )
-
-    async def list_for_account(
-        self,
-        account_id: str,
-        *,
-        page: PageRequest,
-        states: Collection[PaymentState] = (),
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-    ) -> Page[Payment]:
-        filters = {
-            "list": "payments",
-            "account_id": account_id,
-            "states": states,
-            "created_after": created_after,
-            "created_before": created_before,
-        }
-
-        def where(row: Payment) -> bool:
-            return (
-                row.account_id == account_id
-                and _in(states, row)
-                and _created_between(row, created_after, created_before)
-            )
-
-        return self._page(where, page, filters)
+    stripe_id = "stripe_payment_intent_id"
+    account_list = "payments"
 
     async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[Payment]:
-        rows = self._where(lambda r: r.state is PaymentState.PENDING and r.create_time < older_than)
-        return sorted(rows, key=lambda r: r.create_time)[:limit]
+        return self._oldest_first(
+            lambda r: r.state is PaymentState.PENDING and r.create_time < older_than,
+            lambda r: r.create_time,
+            limit,
+        )
 
     async def list_stale_nonfinal(self, older_than: datetime, *, limit: int = 100) -> list[Payment]:
         def last_sync(row: Payment) -> datetime:
             return row.synced_at or row.update_time
 
-        rows = self._where(lambda r: r.state in _LIVE_PAYMENT_STATES and last_sync(r) < older_than)
-        return sorted(rows, key=last_sync)[:limit]
-
-    async def add(self, payment: Payment) -> None:
-        self._txn.insert(self.table, payment)
-
-    async def update(self, payment: Payment) -> None:
-        self._update_versioned(payment)
+        return self._oldest_first(
+            lambda r: r.state in _LIVE_PAYMENT_STATES and last_sync(r) < older_than,
+            last_sync,
+            limit,
+        )
 
 
-class FakeRefundRepository(_Repository[Refund]):
+class FakeRefundRepository(_Requested[Refund]):
     table = "refunds"
-
-    async def get(self, refund_id: str) -> Refund | None:
-        return self._get(refund_id)
-
-    async def get_for_update(self, refund_id: str) -> Refund | None:
-        return await self._locked(refund_id)
-
-    async def find_by_request(self, caller: str, request_id: str) -> Refund | None:
-        return self._first(caller=caller, request_id=request_id)
-
-    async def find_by_stripe_id(
-        self, stripe_refund_id: str, *, for_update: bool = False
-    ) -> Refund | None:
-        return await self._first_locked(for_update, stripe_refund_id=stripe_refund_id)
+    stripe_id = "stripe_refund_id"
+    account_list = "refunds.account"
 
     async def list_for_payment(self, payment_id: str, *, page: PageRequest) -> Page[Refund]:
         filters = {"list": "refunds.payment", "payment_id": payment_id}
         return self._page(lambda r: r.payment_id == payment_id, page, filters)
-
-    async def list_for_account(
-        self,
-        account_id: str,
-        *,
-        page: PageRequest,
-        states: Collection[RefundState] = (),
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-    ) -> Page[Refund]:
-        filters = {
-            "list": "refunds.account",
-            "account_id": account_id,
-            "states": states,
-            "created_after": created_after,
-            "created_before": created_before,
-        }
-
-        def where(row: Refund) -> bool:
-            return (
-                row.account_id == account_id
-                and _in(states, row)
-                and _created_between(row, created_after, created_before)
-            )
-
-        return self._page(where, page, filters)
 
     async def sum_refundable_reserved(self, payment_id: str) -> int:
         rows = self._where(
@@ -316,157 +301,104 @@ class FakeRefundRepository(_Repository[Refund]):
         return sum(r.amount for r in rows)
 
     async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[Refund]:
-        rows = self._where(lambda r: r.state is RefundState.PENDING and r.create_time < older_than)
-        return sorted(rows, key=lambda r: r.create_time)[:limit]
+        return self._oldest_first(
+            lambda r: r.state is RefundState.PENDING and r.create_time < older_than,
+            lambda r: r.create_time,
+            limit,
+        )
 
     async def list_unsettled(self, older_than: datetime, *, limit: int = 100) -> list[Refund]:
         unsettled = (RefundState.PENDING, RefundState.REQUIRES_ACTION)
-        rows = self._where(lambda r: r.state in unsettled and r.create_time < older_than)
-        return sorted(rows, key=lambda r: (r.synced_at or r.create_time, r.id))[:limit]
-
-    async def add(self, refund: Refund) -> None:
-        self._txn.insert(self.table, refund)
-
-    async def update(self, refund: Refund) -> None:
-        self._update_versioned(refund)
+        return self._oldest_first(
+            lambda r: r.state in unsettled and r.create_time < older_than,
+            lambda r: (r.synced_at or r.create_time, r.id),
+            limit,
+        )
 
 
-class FakePriceRepository(_Repository[Price]):
+class FakePriceRepository(_EntityRepository[Price]):
     table = "prices"
+    stripe_id = "stripe_price_id"
 
-    async def get(self, price_id: str) -> Price | None:
-        return self._get(price_id)
+    async def list_prices(self, *, page: PageRequest, include_inactive: bool) -> Page[Price]:
+        filters = {"list": "prices", "include_inactive": include_inactive}
+        return self._page(lambda r: include_inactive or r.active, page, filters)
 
-    async def find_by_stripe_id(self, stripe_price_id: str) -> Price | None:
-        return self._first(stripe_price_id=stripe_price_id)
-
-    async def list_active(self) -> list[Price]:
-        return sorted(self._where(lambda r: r.active is True), key=lambda r: r.id)
-
-    async def add(self, price: Price) -> None:
-        self._txn.insert(self.table, price)
-
-    async def update(self, price: Price) -> None:
-        price.update_time = utcnow()
-        self._update_by_id(price)
+    async def list_for_product(self, stripe_product_id: str) -> list[Price]:
+        rows = self._where(lambda r: r.stripe_product_id == stripe_product_id)
+        return sorted(rows, key=lambda r: (r.create_time, r.id))
 
 
-class FakeSubscriptionRepository(_Repository[Subscription]):
+class FakeSubscriptionRepository(_Requested[Subscription]):
     table = "subscriptions"
+    stripe_id = "stripe_subscription_id"
+    account_list = "subscriptions"
 
-    async def get(self, subscription_id: str) -> Subscription | None:
-        return self._get(subscription_id)
-
-    async def get_for_update(self, subscription_id: str) -> Subscription | None:
-        return await self._locked(subscription_id)
-
-    async def find_by_request(self, caller: str, request_id: str) -> Subscription | None:
-        return self._first(caller=caller, request_id=request_id)
-
-    async def find_by_stripe_id(
-        self, stripe_subscription_id: str, *, for_update: bool = False
-    ) -> Subscription | None:
-        return await self._first_locked(for_update, stripe_subscription_id=stripe_subscription_id)
-
-    async def list_for_account(
-        self,
-        account_id: str,
-        *,
-        page: PageRequest,
-        states: Collection[SubscriptionState] = (),
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
+    async def list_in_states(
+        self, states: Collection[SubscriptionState], *, page: PageRequest
     ) -> Page[Subscription]:
-        filters = {
-            "list": "subscriptions",
-            "account_id": account_id,
-            "states": states,
-            "created_after": created_after,
-            "created_before": created_before,
-        }
-
-        def where(row: Subscription) -> bool:
-            return (
-                row.account_id == account_id
-                and _in(states, row)
-                and _created_between(row, created_after, created_before)
-            )
-
-        return self._page(where, page, filters)
+        filters = {"list": "subscriptions.states", "states": states}
+        return self._page(lambda r: _in(states, r), page, filters)
 
     async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[Subscription]:
-        rows = self._where(
+        return self._oldest_first(
             lambda r: (
                 r.stripe_subscription_id is None
                 and r.state is SubscriptionState.INCOMPLETE
                 and r.create_time < older_than
-            )
+            ),
+            lambda r: r.create_time,
+            limit,
         )
-        return sorted(rows, key=lambda r: r.create_time)[:limit]
 
-    async def add(self, subscription: Subscription) -> None:
-        self._txn.insert(self.table, subscription)
+    async def list_to_refresh(
+        self, states: Collection[SubscriptionState], older_than: datetime, *, limit: int = 100
+    ) -> list[Subscription]:
+        def known(row: Subscription) -> bool:
+            return row.stripe_subscription_id is not None
 
-    async def update(self, subscription: Subscription) -> None:
-        self._update_versioned(subscription)
+        return self._refresh_queue(states, older_than, limit, known)
 
 
-class FakeInvoiceRepository(_Repository[Invoice]):
+class FakeInvoiceRepository(_Versioned[Invoice]):
     table = "invoices"
+    stripe_id = "stripe_invoice_id"
 
-    async def get(self, invoice_id: str) -> Invoice | None:
-        return self._get(invoice_id)
-
-    async def find_by_stripe_id(
-        self, stripe_invoice_id: str, *, for_update: bool = False
-    ) -> Invoice | None:
-        return await self._first_locked(for_update, stripe_invoice_id=stripe_invoice_id)
-
-    async def list_for_account(
+    async def list_invoices(
         self,
-        account_id: str,
         *,
         page: PageRequest,
-        states: Collection[InvoiceState] = (),
+        account_id: str | None = None,
         subscription_id: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
+        states: Collection[InvoiceState] = (),
     ) -> Page[Invoice]:
+        if account_id is None and subscription_id is None:
+            raise ValueError("list the invoices of an account or of a subscription")
         filters = {
             "list": "invoices",
             "account_id": account_id,
-            "states": states,
             "subscription_id": subscription_id,
-            "created_after": created_after,
-            "created_before": created_before,
+            "states": states,
         }
 
         def where(row: Invoice) -> bool:
             return (
-                row.account_id == account_id
-                and _in(states, row)
+                _in(states, row)
+                and (account_id is None or row.account_id == account_id)
                 and (subscription_id is None or row.subscription_id == subscription_id)
-                and _created_between(row, created_after, created_before)
             )
 
         return self._page(where, page, filters)
 
-    async def add(self, invoice: Invoice) -> None:
-        self._txn.insert(self.table, invoice)
-
-    async def update(self, invoice: Invoice) -> None:
-        invoice.update_time = utcnow()
-        self._update_by_id(invoice)
+    async def list_to_refresh(
+        self, states: Collection[InvoiceState], older_than: datetime, *, limit: int = 100
+    ) -> list[Invoice]:
+        return self._refresh_queue(states, older_than, limit)
 
 
-class FakeWebhookEventRepository(_Repository[WebhookEvent]):
+class FakeWebhookEventRepository(_EntityRepository[WebhookEvent]):
     table = "webhook_events"
-
-    async def get(self, event_id: str) -> WebhookEvent | None:
-        return self._get(event_id)
-
-    async def get_for_update(self, event_id: str) -> WebhookEvent | None:
-        return await self._locked(event_id)
+    stripe_id = "stripe_event_id"
 
     async def backlog(
         self, states: Collection[WebhookEventState]
@@ -479,7 +411,7 @@ class FakeWebhookEventRepository(_Repository[WebhookEvent]):
         return found
 
     async def find_by_stripe_event_id(self, stripe_event_id: str) -> WebhookEvent | None:
-        return self._first(stripe_event_id=stripe_event_id)
+        return await self.find_by_stripe_id(stripe_event_id)
 
     async def insert_if_new(self, event: WebhookEvent) -> bool:
         if event.next_attempt_at is None and event.state is WebhookEventState.RECEIVED:

@@ -48,12 +48,16 @@ PAIRS: list[tuple[type[Any], type[Any]]] = [
 
 
 def _members(protocol: type[Any]) -> dict[str, Any]:
-    return {
-        name: value
-        for name, value in vars(protocol).items()
-        if (not name.startswith("_") or name in ("__aenter__", "__aexit__", "__call__"))
-        and (inspect.isfunction(value) or isinstance(value, property))
-    }
+    """The port's methods, those of the generic ports it extends included (nearest wins)."""
+    members: dict[str, Any] = {}
+    for cls in reversed(protocol.__mro__):
+        members.update(
+            (name, value)
+            for name, value in vars(cls).items()
+            if (not name.startswith("_") or name in ("__aenter__", "__aexit__", "__call__"))
+            and (inspect.isfunction(value) or isinstance(value, property))
+        )
+    return members
 
 
 def _shape(member: Any) -> list[tuple[str, Any, Any]] | str:

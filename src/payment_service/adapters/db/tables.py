@@ -22,9 +22,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.schema import SchemaItem
 
 from payment_service.adapters.db.encrypted import EncryptedText
 from payment_service.adapters.db.types import UtcDateTime
+from payment_service.domain.billing import PauseBehavior
 from payment_service.domain.states import (
     CaptureMethod,
     InvoiceState,
@@ -57,10 +59,67 @@ def one_of(column: str, values: type[StrEnum], name: str | None = None) -> Check
     return CheckConstraint(f"{column} IN ({allowed})", name=name or column)
 
 
+def _state(values: type[StrEnum]) -> list[SchemaItem]:
+    """The row's lifecycle state, one of the enum's values."""
+    return [Column("state", Text, nullable=False), one_of("state", values)]
+
+
 def _times() -> list[Column[object]]:
     return [
         Column("create_time", UtcDateTime, nullable=False),
         Column("update_time", UtcDateTime, nullable=False),
+    ]
+
+
+def _versioned_times() -> list[Column[object]]:
+    """Create and update times, and the version an optimistic update checks."""
+    return [*_times(), Column("version", Integer, nullable=False)]
+
+
+def _owner(*, customer_required: bool) -> list[Column[object]]:
+    """The account a row belongs to, and its customer row."""
+    return [
+        Column("account_id", String(64), nullable=False),
+        Column("customer_id", ID, ForeignKey("customers.id"), nullable=not customer_required),
+    ]
+
+
+def _newest_first(key: str) -> Index:
+    """The index of a list by ``key``, newest first (keyset pages on create_time, id)."""
+    return Index(None, key, "create_time", "id")
+
+
+def _request_key() -> list[SchemaItem]:
+    """The AIP-155 request that created the row: unique per caller."""
+    return [
+        Column("caller", String(255), nullable=False),
+        Column("request_id", String(255), nullable=False),
+        Column("request_hash", String(64), nullable=False),
+        UniqueConstraint("caller", "request_id"),
+    ]
+
+
+def _stripe_mirror(*, lease: bool = True) -> list[Column[object]]:
+    """When Stripe last spoke about the row (its event time, and our read), and the lease a
+    request holds while it calls Stripe for the row."""
+    columns: list[Column[object]] = [Column("lease_until", UtcDateTime)] if lease else []
+    return [
+        *columns,
+        Column("remote_updated_at", UtcDateTime),
+        Column("synced_at", UtcDateTime),
+    ]
+
+
+def _money(*names: str) -> list[Column[object]]:
+    """Amounts in the currency's minor unit."""
+    return [Column(name, BigInteger, nullable=False) for name in names]
+
+
+def _amount(name: str = "amount") -> list[SchemaItem]:
+    return [
+        *_money(name),
+        Column("currency", CHAR(3), nullable=False),
+        CheckConstraint(f"{name} > 0", name=f"{name}_positive"),
     ]
 
 
@@ -80,8 +139,7 @@ payment_methods = Table(
     "payment_methods",
     metadata,
     Column("id", ID, primary_key=True),
-    Column("account_id", String(64), nullable=False),
-    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
+    *_owner(customer_required=True),
     Column("stripe_payment_method_id", STRIPE_ID, nullable=False, unique=True),
     Column("type", String(32), nullable=False),
     Column("brand", String(32)),
@@ -90,28 +148,20 @@ payment_methods = Table(
     Column("exp_year", Integer),
     Column("fingerprint", String(64)),
     Column("billing_name", EncryptedText("payment_methods.billing_name")),
-    Column("state", Text, nullable=False),
+    *_state(PaymentMethodState),
     *_times(),
-    one_of("state", PaymentMethodState),
-    Index(None, "account_id", "create_time", "id"),
+    _newest_first("account_id"),
 )
 
 transactions = Table(
     "transactions",
     metadata,
     Column("id", ID, primary_key=True),
-    Column("account_id", String(64), nullable=False),
-    Column("customer_id", ID, ForeignKey("customers.id")),
-    Column("caller", String(255), nullable=False),
-    Column("request_id", String(255), nullable=False),
-    Column("request_hash", String(64), nullable=False),
-    Column("amount", BigInteger, nullable=False),
-    Column("currency", CHAR(3), nullable=False),
-    Column("amount_capturable", BigInteger, nullable=False),
-    Column("amount_received", BigInteger, nullable=False),
-    Column("amount_refunded", BigInteger, nullable=False),
-    Column("stripe_amount_refunded", BigInteger, nullable=False),
-    Column("state", Text, nullable=False),
+    *_owner(customer_required=False),
+    *_request_key(),
+    *_amount(),
+    *_money("amount_capturable", "amount_received", "amount_refunded", "stripe_amount_refunded"),
+    *_state(PaymentState),
     Column("capture_method", Text, nullable=False),
     Column("payment_method", STRIPE_ID),
     Column("description", Text),
@@ -126,19 +176,14 @@ transactions = Table(
     Column("stripe_payment_intent_id", STRIPE_ID, unique=True),
     Column("stripe_customer_id", STRIPE_ID),
     Column("metadata", JSON, nullable=False),
+    Column("invoice_id", ID, ForeignKey("invoices.id"), index=True),
     Column("confirm_on_create", Boolean, nullable=False),
-    Column("lease_until", UtcDateTime),
-    Column("remote_updated_at", UtcDateTime),
-    Column("synced_at", UtcDateTime),
-    *_times(),
-    Column("version", Integer, nullable=False),
-    one_of("state", PaymentState),
+    *_stripe_mirror(),
+    *_versioned_times(),
     one_of("capture_method", CaptureMethod),
-    CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint("amount_refunded >= 0", name="amount_refunded_not_negative"),
     CheckConstraint("stripe_amount_refunded >= 0", name="stripe_amount_refunded_not_negative"),
-    UniqueConstraint("caller", "request_id"),
-    Index(None, "account_id", "create_time", "id"),
+    _newest_first("account_id"),
     Index(None, "state", "create_time"),
 )
 
@@ -161,27 +206,18 @@ refunds = Table(
     Column("id", ID, primary_key=True),
     Column("payment_id", ID, ForeignKey("transactions.id"), nullable=False),
     Column("account_id", String(64), nullable=False),
-    Column("caller", String(255), nullable=False),
-    Column("request_id", String(255), nullable=False),
-    Column("request_hash", String(64), nullable=False),
-    Column("amount", BigInteger, nullable=False),
-    Column("currency", CHAR(3), nullable=False),
+    *_request_key(),
+    *_amount(),
     Column("reason", Text),
-    Column("state", Text, nullable=False),
+    *_state(RefundState),
     Column("failure_reason", String(64)),
     Column("stripe_refund_id", STRIPE_ID, unique=True),
     Column("metadata", JSON, nullable=False),
-    Column("remote_updated_at", UtcDateTime),
-    Column("lease_until", UtcDateTime),
-    Column("synced_at", UtcDateTime),
-    *_times(),
-    Column("version", Integer, nullable=False),
-    one_of("state", RefundState),
+    *_stripe_mirror(),
+    *_versioned_times(),
     one_of("reason", RefundReason),
-    CheckConstraint("amount > 0", name="amount_positive"),
-    UniqueConstraint("caller", "request_id"),
-    Index(None, "account_id", "create_time", "id"),
-    Index(None, "payment_id", "create_time", "id"),
+    _newest_first("account_id"),
+    _newest_first("payment_id"),
     Index(None, "state", "create_time"),
 )
 
@@ -190,74 +226,83 @@ prices = Table(
     metadata,
     Column("id", ID, primary_key=True),
     Column("stripe_price_id", STRIPE_ID, nullable=False, unique=True),
+    Column("stripe_product_id", STRIPE_ID, index=True),
     Column("product_name", Text, nullable=False),
-    Column("unit_amount", BigInteger, nullable=False),
+    *_money("unit_amount"),
     Column("currency", CHAR(3), nullable=False),
     Column("interval", Text, nullable=False),
     Column("interval_count", Integer, nullable=False),
     Column("active", Boolean, nullable=False),
+    Column("remote_updated_at", UtcDateTime),
     *_times(),
     one_of("interval", PriceInterval),
 )
 
+# Items (price, quantity, period per item) and the pending payment action are JSON: the
+# entity's own shapes, read and written whole. No column names a price: a subscription's
+# prices are in ``items`` (the use cases look each one up before creating it).
 subscriptions = Table(
     "subscriptions",
     metadata,
     Column("id", ID, primary_key=True),
-    Column("account_id", String(64), nullable=False),
-    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
-    Column("caller", String(255), nullable=False),
-    Column("request_id", String(255), nullable=False),
-    Column("request_hash", String(64), nullable=False),
+    *_owner(customer_required=True),
+    *_request_key(),
+    Column("stripe_customer_id", STRIPE_ID, nullable=False),
     Column("stripe_subscription_id", STRIPE_ID, unique=True),
-    Column("price_id", ID, ForeignKey("prices.id"), nullable=False),
-    Column("stripe_price_id", STRIPE_ID, nullable=False),
-    Column("quantity", Integer, nullable=False),
-    Column("state", Text, nullable=False),
+    Column("items", JSON, nullable=False),
+    *_state(SubscriptionState),
+    Column("default_payment_method", STRIPE_ID),
+    Column("trial_period_days", Integer),
     Column("cancel_at_period_end", Boolean, nullable=False),
-    Column("current_period_start", UtcDateTime),
-    Column("current_period_end", UtcDateTime),
+    Column("cancel_at", UtcDateTime),
     Column("trial_start", UtcDateTime),
     Column("trial_end", UtcDateTime),
     Column("canceled_at", UtcDateTime),
+    Column("pause_behavior", Text),
+    Column("pause_resumes_at", UtcDateTime),
+    Column("trial_will_end_notice_at", UtcDateTime),
     Column("latest_invoice_id", ID),
+    Column("stripe_latest_invoice_id", STRIPE_ID),
+    Column("pending_action", JSON),
     Column("metadata", JSON, nullable=False),
-    Column("remote_updated_at", UtcDateTime),
-    *_times(),
-    Column("version", Integer, nullable=False),
-    one_of("state", SubscriptionState),
-    CheckConstraint("quantity > 0", name="quantity_positive"),
-    UniqueConstraint("caller", "request_id"),
-    Index(None, "account_id", "create_time", "id"),
+    *_stripe_mirror(),
+    *_versioned_times(),
+    one_of("pause_behavior", PauseBehavior),
+    _newest_first("account_id"),
+    Index(None, "state", "create_time"),
+    Index(None, "synced_at"),
 )
 
+# ``payment_id`` (our Payment of the invoice's PaymentIntent) is no foreign key: the
+# key goes the other way (``transactions.invoice_id``), and the two would make a cycle.
 invoices = Table(
     "invoices",
     metadata,
     Column("id", ID, primary_key=True),
-    Column("account_id", String(64), nullable=False),
-    Column("customer_id", ID, ForeignKey("customers.id"), nullable=False),
+    *_owner(customer_required=True),
     Column("subscription_id", ID, ForeignKey("subscriptions.id")),
+    Column("stripe_subscription_id", STRIPE_ID),
     Column("stripe_invoice_id", STRIPE_ID, nullable=False, unique=True),
     Column("number", String(64)),
-    Column("state", Text, nullable=False),
+    *_state(InvoiceState),
     Column("currency", CHAR(3), nullable=False),
-    Column("amount_due", BigInteger, nullable=False),
-    Column("amount_paid", BigInteger, nullable=False),
-    Column("amount_remaining", BigInteger, nullable=False),
-    Column("subtotal", BigInteger, nullable=False),
-    Column("total", BigInteger, nullable=False),
+    *_money("amount_due", "amount_paid", "amount_remaining", "subtotal", "total"),
     Column("hosted_invoice_url", Text),
     Column("invoice_pdf_url", Text),
     Column("period_start", UtcDateTime),
     Column("period_end", UtcDateTime),
     Column("due_time", UtcDateTime),
     Column("paid_time", UtcDateTime),
+    Column("billing_reason", String(64)),
+    Column("attempt_count", Integer, nullable=False),
     Column("lines", JSON, nullable=False),
-    Column("remote_updated_at", UtcDateTime),
-    *_times(),
-    one_of("state", InvoiceState),
-    Index(None, "account_id", "create_time", "id"),
+    Column("stripe_payment_intent_id", STRIPE_ID),
+    Column("payment_id", ID),
+    *_stripe_mirror(lease=False),
+    *_versioned_times(),
+    _newest_first("account_id"),
+    _newest_first("subscription_id"),
+    Index(None, "synced_at"),
 )
 
 webhook_events = Table(
@@ -268,14 +313,13 @@ webhook_events = Table(
     Column("type", String(128), nullable=False),
     Column("created", UtcDateTime, nullable=False),
     Column("payload", EncryptedText("webhook_events.payload"), nullable=False),
-    Column("state", Text, nullable=False),
+    *_state(WebhookEventState),
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text),
     Column("next_attempt_at", UtcDateTime),
     Column("processed_at", UtcDateTime),
     Column("receive_time", UtcDateTime, nullable=False),
     Column("update_time", UtcDateTime, nullable=False),
-    one_of("state", WebhookEventState),
     Index(None, "state", "next_attempt_at"),
     Index(None, "receive_time", "id"),
 )

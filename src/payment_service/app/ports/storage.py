@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, TypeVar
 
 from payment_service.domain.entities import (
     AuditEntry,
@@ -37,18 +37,57 @@ from payment_service.domain.states import (
     WebhookEventState,
 )
 
+E = TypeVar("E")
+S_contra = TypeVar("S_contra", contravariant=True)
 
-class CustomerRepository(Protocol):
-    async def get(self, customer_id: str) -> Customer | None: ...
+
+class EntityStore(Protocol[E]):
+    """Rows of one entity by our id; ``update`` writes every field but id and create time."""
+
+    async def get(self, entity_id: str) -> E | None: ...
+    async def add(self, entity: E) -> None: ...
+    async def update(self, entity: E) -> None: ...
+
+
+class StripeLinkedStore(EntityStore[E], Protocol[E]):
+    """An entity that mirrors a Stripe object, found by that object's id too
+    (``for_update``: and its row locked until the unit of work ends)."""
+
+    async def find_by_stripe_id(self, stripe_id: str, *, for_update: bool = False) -> E | None: ...
+
+
+class LockingStore(StripeLinkedStore[E], Protocol[E]):
+    """A versioned entity: ``update`` raises Aborted (CONCURRENT_UPDATE) when the row's
+    version moved since it was read; locking reads serialize read-modify-write."""
+
+    async def get_for_update(self, entity_id: str) -> E | None:
+        """Read and lock the row until the unit of work ends."""
+
+
+class RequestedStore(LockingStore[E], Protocol[E]):
+    """A versioned entity created by an AIP-155 request, found again by it."""
+
+    async def find_by_request(self, caller: str, request_id: str) -> E | None: ...
+
+
+class AccountListing(Protocol[E, S_contra]):
+    async def list_for_account(
+        self,
+        account_id: str,
+        *,
+        page: PageRequest,
+        states: Collection[S_contra] = (),
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> Page[E]:
+        """Newest first; ``created_after`` inclusive, ``created_before`` exclusive."""
+
+
+class CustomerRepository(StripeLinkedStore[Customer], Protocol):
     async def get_by_account(self, account_id: str) -> Customer | None: ...
-    async def find_by_stripe_id(self, stripe_customer_id: str) -> Customer | None: ...
-    async def add(self, customer: Customer) -> None: ...
-    async def update(self, customer: Customer) -> None: ...
 
 
-class PaymentMethodRepository(Protocol):
-    async def get(self, payment_method_id: str) -> PaymentMethod | None: ...
-    async def find_by_stripe_id(self, stripe_payment_method_id: str) -> PaymentMethod | None: ...
+class PaymentMethodRepository(StripeLinkedStore[PaymentMethod], Protocol):
     async def list_for_account(
         self,
         account_id: str,
@@ -57,57 +96,18 @@ class PaymentMethodRepository(Protocol):
         customer_id: str | None = None,
         states: Collection[PaymentMethodState] = (),
     ) -> Page[PaymentMethod]: ...
-    async def add(self, payment_method: PaymentMethod) -> None: ...
-    async def update(self, payment_method: PaymentMethod) -> None: ...
 
 
-class PaymentRepository(Protocol):
-    async def get(self, payment_id: str) -> Payment | None: ...
-    async def get_for_update(self, payment_id: str) -> Payment | None:
-        """Read and lock the row until the unit of work ends (serializes read-modify-write)."""
-
-    async def find_by_request(self, caller: str, request_id: str) -> Payment | None: ...
-    async def find_by_stripe_id(
-        self, stripe_payment_intent_id: str, *, for_update: bool = False
-    ) -> Payment | None: ...
-    async def list_for_account(
-        self,
-        account_id: str,
-        *,
-        page: PageRequest,
-        states: Collection[PaymentState] = (),
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-    ) -> Page[Payment]:
-        """Newest first; ``created_after`` inclusive, ``created_before`` exclusive."""
-
+class PaymentRepository(RequestedStore[Payment], AccountListing[Payment, PaymentState], Protocol):
     async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[Payment]:
         """PENDING payments created before ``older_than``, oldest first (the reconciler's work)."""
 
     async def list_stale_nonfinal(self, older_than: datetime, *, limit: int = 100) -> list[Payment]:
         """Known-to-Stripe, non-terminal payments not synced since ``older_than``, oldest first."""
 
-    async def add(self, payment: Payment) -> None: ...
-    async def update(self, payment: Payment) -> None: ...
 
-
-class RefundRepository(Protocol):
-    async def get(self, refund_id: str) -> Refund | None: ...
-    async def get_for_update(self, refund_id: str) -> Refund | None: ...
-    async def find_by_request(self, caller: str, request_id: str) -> Refund | None: ...
-    async def find_by_stripe_id(
-        self, stripe_refund_id: str, *, for_update: bool = False
-    ) -> Refund | None: ...
+class RefundRepository(RequestedStore[Refund], AccountListing[Refund, RefundState], Protocol):
     async def list_for_payment(self, payment_id: str, *, page: PageRequest) -> Page[Refund]: ...
-    async def list_for_account(
-        self,
-        account_id: str,
-        *,
-        page: PageRequest,
-        states: Collection[RefundState] = (),
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-    ) -> Page[Refund]: ...
     async def sum_refundable_reserved(self, payment_id: str) -> int:
         """Sum of the payment's refunds in RESERVING_REFUND_STATES (pending, action, succeeded)."""
 
@@ -118,39 +118,17 @@ class RefundRepository(Protocol):
         """PENDING and REQUIRES_ACTION refunds created before ``older_than``, least
         recently read from Stripe first."""
 
-    async def add(self, refund: Refund) -> None: ...
-    async def update(self, refund: Refund) -> None: ...
 
-
-class PriceRepository(Protocol):
-    async def get(self, price_id: str) -> Price | None: ...
-    async def find_by_stripe_id(self, stripe_price_id: str) -> Price | None: ...
+class PriceRepository(StripeLinkedStore[Price], Protocol):
     async def list_prices(self, *, page: PageRequest, include_inactive: bool) -> Page[Price]:
         """Newest first."""
 
     async def list_for_product(self, stripe_product_id: str) -> list[Price]: ...
-    async def add(self, price: Price) -> None: ...
-    async def update(self, price: Price) -> None: ...
 
 
-class SubscriptionRepository(Protocol):
-    async def get(self, subscription_id: str) -> Subscription | None: ...
-    async def get_for_update(self, subscription_id: str) -> Subscription | None: ...
-    async def find_by_request(self, caller: str, request_id: str) -> Subscription | None: ...
-    async def find_by_stripe_id(
-        self, stripe_subscription_id: str, *, for_update: bool = False
-    ) -> Subscription | None: ...
-    async def list_for_account(
-        self,
-        account_id: str,
-        *,
-        page: PageRequest,
-        states: Collection[SubscriptionState] = (),
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-    ) -> Page[Subscription]:
-        """Newest first."""
-
+class SubscriptionRepository(
+    RequestedStore[Subscription], AccountListing[Subscription, SubscriptionState], Protocol
+):
     async def list_in_states(
         self, states: Collection[SubscriptionState], *, page: PageRequest
     ) -> Page[Subscription]:
@@ -166,17 +144,8 @@ class SubscriptionRepository(Protocol):
         """Known-to-Stripe subscriptions in ``states`` not synced since ``older_than``
         (never synced first, then least recently)."""
 
-    async def add(self, subscription: Subscription) -> None: ...
-    async def update(self, subscription: Subscription) -> None:
-        """Write the row; Aborted (CONCURRENT_UPDATE) when its version moved meanwhile."""
 
-
-class InvoiceRepository(Protocol):
-    async def get(self, invoice_id: str) -> Invoice | None: ...
-    async def get_for_update(self, invoice_id: str) -> Invoice | None: ...
-    async def find_by_stripe_id(
-        self, stripe_invoice_id: str, *, for_update: bool = False
-    ) -> Invoice | None: ...
+class InvoiceRepository(LockingStore[Invoice], Protocol):
     async def list_invoices(
         self,
         *,
@@ -192,14 +161,10 @@ class InvoiceRepository(Protocol):
     ) -> list[Invoice]:
         """Invoices in ``states`` not synced since ``older_than`` (never synced first)."""
 
-    async def add(self, invoice: Invoice) -> None: ...
-    async def update(self, invoice: Invoice) -> None:
-        """Write the row; Aborted (CONCURRENT_UPDATE) when its version moved meanwhile."""
-
 
 class WebhookEventRepository(Protocol):
-    async def get(self, event_id: str) -> WebhookEvent | None: ...
-    async def get_for_update(self, event_id: str) -> WebhookEvent | None:
+    async def get(self, entity_id: str) -> WebhookEvent | None: ...
+    async def get_for_update(self, entity_id: str) -> WebhookEvent | None:
         """The event with its row locked until the transaction ends."""
 
     async def backlog(

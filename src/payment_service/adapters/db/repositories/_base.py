@@ -1,4 +1,6 @@
-"""What every repository shares: one connection, error translation, keyset pages."""
+"""What every repository shares: one connection, error translation, keyset pages; and
+what every entity's repository shares: get, locking reads, find by Stripe id or by
+request, add, update (by version where the table has one), lists per account."""
 
 from __future__ import annotations
 
@@ -6,26 +8,30 @@ import dataclasses
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
     Executable,
     RowMapping,
+    Select,
     Table,
     literal,
+    or_,
     select,
     tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payment_service.adapters.db.errors import translated_errors
+from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.domain.clock import utcnow
 from payment_service.domain.errors import Aborted
 from payment_service.domain.pagination import Cursor, Page, PageRequest
 
 T = TypeVar("T")
+E = TypeVar("E")
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
@@ -56,6 +62,11 @@ def created_between(
 
 def state_in(table: Table, states: Collection[StrEnum]) -> list[ColumnElement[bool]]:
     return [table.c.state.in_([s.value for s in states])] if states else []
+
+
+def equal_where_given(table: Table, **values: object) -> list[ColumnElement[bool]]:
+    """``column == value`` for each value that is not None (an optional list filter)."""
+    return [table.c[name] == value for name, value in values.items() if value is not None]
 
 
 class SqlRepository:
@@ -137,3 +148,128 @@ class SqlRepository:
 
 def by_create_time(entity: Any) -> Cursor:
     return Cursor(entity.create_time, entity.id)
+
+
+class EntityRepository(SqlRepository, Generic[E]):
+    """One entity's table: rows become entities by ``codec``; ``stripe_id`` names the
+    column of the Stripe object's id. ``update`` writes every column but ``kept``."""
+
+    codec: RowCodec[E]
+    stripe_id: ClassVar[str]
+    kept: ClassVar[tuple[str, ...]] = ("id", "create_time")
+
+    def _select(self, *where: ColumnElement[bool]) -> Select[tuple[Any, ...]]:
+        return select(self.table).where(*where)
+
+    async def _one(self, statement: Select[tuple[Any, ...]]) -> E | None:
+        row = await self._first(statement)
+        return self.codec.entity(row) if row else None
+
+    async def _many(self, statement: Select[tuple[Any, ...]]) -> list[E]:
+        return [self.codec.entity(row) for row in await self._all(statement)]
+
+    async def _oldest_first(
+        self, *where: ColumnElement[bool], order: ColumnElement[Any], limit: int
+    ) -> list[E]:
+        return await self._many(self._select(*where).order_by(order).limit(limit))
+
+    async def _created_before(
+        self, older_than: datetime, limit: int, *where: ColumnElement[bool]
+    ) -> list[E]:
+        """Rows matching ``where`` created before ``older_than``, oldest first."""
+        created = self.table.c.create_time
+        return await self._oldest_first(*where, created < older_than, order=created, limit=limit)
+
+    async def _page(
+        self,
+        conditions: Sequence[ColumnElement[bool]],
+        page: PageRequest,
+        filters: Mapping[str, object],
+    ) -> Page[E]:
+        """Newest first by create time (then id)."""
+        return await self._keyset_page(conditions, page, filters, self.codec.entity, by_create_time)
+
+    async def _refresh_queue(
+        self,
+        states: Collection[StrEnum],
+        older_than: datetime,
+        limit: int,
+        *where: ColumnElement[bool],
+    ) -> list[E]:
+        """Rows in ``states`` not read from Stripe since ``older_than``: never read first,
+        then the least recently read."""
+        synced_at = self.table.c.synced_at
+        statement = (
+            self._select(
+                *state_in(self.table, states),
+                or_(synced_at.is_(None), synced_at < older_than),
+                *where,
+            )
+            .order_by(synced_at.asc().nulls_first(), self.table.c.id)
+            .limit(limit)
+        )
+        return await self._many(statement)
+
+    async def get(self, entity_id: str) -> E | None:
+        return await self._one(self._select(self.table.c.id == entity_id))
+
+    async def get_for_update(self, entity_id: str) -> E | None:
+        """The row, locked until the transaction ends (FOR UPDATE on PostgreSQL; SQLite's
+        write transactions hold the database lock anyway)."""
+        return await self._one(self._select(self.table.c.id == entity_id).with_for_update())
+
+    async def find_by_stripe_id(self, stripe_id: str, *, for_update: bool = False) -> E | None:
+        statement = self._select(self.table.c[self.stripe_id] == stripe_id)
+        return await self._one(statement.with_for_update() if for_update else statement)
+
+    async def add(self, entity: E) -> None:
+        await self._insert(self.codec.row(entity))
+
+    async def update(self, entity: E) -> None:
+        stamped: Any = entity
+        stamped.update_time = utcnow()
+        await self._update_by_id(stamped.id, self.codec.row(entity, skip=self.kept))
+
+
+class VersionedSqlRepository(EntityRepository[E]):
+    """A table with a ``version`` column: ``update`` only over the version it read."""
+
+    async def update(self, entity: E) -> None:
+        skip = (*self.kept, "version", "update_time")
+        await self._update_versioned(entity, self.codec.row(entity, skip=skip))
+
+
+class RequestedSqlRepository(VersionedSqlRepository[E]):
+    """Rows created by an AIP-155 request (caller, request_id), listed per account.
+
+    ``account_list`` names the list in its page tokens (a token of one list is refused
+    by another)."""
+
+    account_list: ClassVar[str]
+
+    async def find_by_request(self, caller: str, request_id: str) -> E | None:
+        c = self.table.c
+        return await self._one(self._select(c.caller == caller, c.request_id == request_id))
+
+    async def list_for_account(
+        self,
+        account_id: str,
+        *,
+        page: PageRequest,
+        states: Collection[StrEnum] = (),
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> Page[E]:
+        conditions = [
+            self.table.c.account_id == account_id,
+            *state_in(self.table, states),
+            *created_between(self.table, created_after, created_before),
+        ]
+        filters = {
+            "list": self.account_list,
+            "account_id": account_id,
+            "states": states,
+            "created_after": created_after,
+            "created_before": created_before,
+        }
+        return await self._page(conditions, page, filters)

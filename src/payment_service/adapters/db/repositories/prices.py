@@ -1,38 +1,24 @@
-"""Recurring prices."""
+"""Recurring prices, mirrored from Stripe."""
 
 from __future__ import annotations
 
-from sqlalchemy import RowMapping, select
-
-from payment_service.adapters.db.repositories._base import SqlRepository, entity_values
+from payment_service.adapters.db.repositories._base import EntityRepository
+from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.tables import prices
-from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import Price
-from payment_service.domain.states import PriceInterval
+from payment_service.domain.pagination import Page, PageRequest
 
 
-def _to_entity(row: RowMapping) -> Price:
-    return Price(**{**row, "interval": PriceInterval(row["interval"])})
-
-
-class SqlPriceRepository(SqlRepository):
+class SqlPriceRepository(EntityRepository[Price]):
     table = prices
+    codec = RowCodec(Price)
+    stripe_id = "stripe_price_id"
 
-    async def get(self, price_id: str) -> Price | None:
-        row = await self._first(select(prices).where(prices.c.id == price_id))
-        return _to_entity(row) if row else None
+    async def list_prices(self, *, page: PageRequest, include_inactive: bool) -> Page[Price]:
+        conditions = [] if include_inactive else [prices.c.active.is_(True)]
+        filters = {"list": "prices", "include_inactive": include_inactive}
+        return await self._page(conditions, page, filters)
 
-    async def find_by_stripe_id(self, stripe_price_id: str) -> Price | None:
-        row = await self._first(select(prices).where(prices.c.stripe_price_id == stripe_price_id))
-        return _to_entity(row) if row else None
-
-    async def list_active(self) -> list[Price]:
-        statement = select(prices).where(prices.c.active.is_(True)).order_by(prices.c.id)
-        return [_to_entity(row) for row in await self._all(statement)]
-
-    async def add(self, price: Price) -> None:
-        await self._insert(entity_values(price))
-
-    async def update(self, price: Price) -> None:
-        price.update_time = utcnow()
-        await self._update_by_id(price.id, entity_values(price, skip=("id", "create_time")))
+    async def list_for_product(self, stripe_product_id: str) -> list[Price]:
+        statement = self._select(prices.c.stripe_product_id == stripe_product_id)
+        return await self._many(statement.order_by(prices.c.create_time, prices.c.id))

@@ -6,12 +6,12 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from payment_service.adapters.db.repositories._base import SqlRepository, entity_values, state_in
+from payment_service.adapters.db.repositories._base import EntityRepository, state_in
+from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.tables import webhook_events
-from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import WebhookEvent
 from payment_service.domain.pagination import Cursor, Page, PageRequest
 from payment_service.domain.states import WebhookEventState
@@ -19,27 +19,17 @@ from payment_service.domain.states import WebhookEventState
 _DUE_STATES = [WebhookEventState.RECEIVED.value, WebhookEventState.FAILED.value]
 
 
-def _to_entity(row: RowMapping) -> WebhookEvent:
-    return WebhookEvent(**{**row, "state": WebhookEventState(row["state"])})
-
-
 def _by_receive_time(event: WebhookEvent) -> Cursor:
     return Cursor(event.receive_time, event.id)
 
 
-class SqlWebhookEventRepository(SqlRepository):
+class SqlWebhookEventRepository(EntityRepository[WebhookEvent]):
+    """Events are never added twice (``insert_if_new``); an update keeps what Stripe sent."""
+
     table = webhook_events
-
-    async def get(self, event_id: str) -> WebhookEvent | None:
-        row = await self._first(select(webhook_events).where(webhook_events.c.id == event_id))
-        return _to_entity(row) if row else None
-
-    async def get_for_update(self, event_id: str) -> WebhookEvent | None:
-        """The event with its row locked (FOR UPDATE on PostgreSQL; SQLite's write
-        transactions hold the database lock anyway)."""
-        statement = select(webhook_events).where(webhook_events.c.id == event_id)
-        row = await self._first(statement.with_for_update())
-        return _to_entity(row) if row else None
+    codec = RowCodec(WebhookEvent)
+    stripe_id = "stripe_event_id"
+    kept = ("id", "stripe_event_id", "receive_time", "payload")
 
     async def backlog(
         self, states: Collection[WebhookEventState]
@@ -60,14 +50,10 @@ class SqlWebhookEventRepository(SqlRepository):
         return found
 
     async def find_by_stripe_event_id(self, stripe_event_id: str) -> WebhookEvent | None:
-        statement = select(webhook_events).where(
-            webhook_events.c.stripe_event_id == stripe_event_id
-        )
-        row = await self._first(statement)
-        return _to_entity(row) if row else None
+        return await self.find_by_stripe_id(stripe_event_id)
 
     async def insert_if_new(self, event: WebhookEvent) -> bool:
-        values = entity_values(event)
+        values = self.codec.row(event)
         if values["next_attempt_at"] is None and event.state is WebhookEventState.RECEIVED:
             values["next_attempt_at"] = event.receive_time
             event.next_attempt_at = event.receive_time
@@ -82,17 +68,14 @@ class SqlWebhookEventRepository(SqlRepository):
         return inserted is not None
 
     async def claim_due(self, now: datetime, limit: int) -> list[WebhookEvent]:
+        c = webhook_events.c
         statement = (
-            select(webhook_events)
-            .where(
-                webhook_events.c.state.in_(_DUE_STATES),
-                webhook_events.c.next_attempt_at <= now,
-            )
-            .order_by(webhook_events.c.next_attempt_at)
+            self._select(c.state.in_(_DUE_STATES), c.next_attempt_at <= now)
+            .order_by(c.next_attempt_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return [_to_entity(row) for row in await self._all(statement)]
+        return await self._many(statement)
 
     async def list_events(
         self, *, page: PageRequest, states: Collection[WebhookEventState] = ()
@@ -102,12 +85,7 @@ class SqlWebhookEventRepository(SqlRepository):
             state_in(self.table, states),
             page,
             filters,
-            _to_entity,
+            self.codec.entity,
             _by_receive_time,
             time_column="receive_time",
         )
-
-    async def update(self, event: WebhookEvent) -> None:
-        event.update_time = utcnow()
-        values = entity_values(event, skip=("id", "stripe_event_id", "receive_time", "payload"))
-        await self._update_by_id(event.id, values)
