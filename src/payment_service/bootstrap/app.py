@@ -30,10 +30,12 @@ from typing import Any
 from aiohttp import web
 
 from payment_service.api.grpc.interceptor import ServiceInterceptor
+from payment_service.api.grpc.invoice_servicer import InvoiceServicer
 from payment_service.api.grpc.payment_servicer import PaymentServicer
 from payment_service.api.grpc.refund_servicer import RefundServicer
 from payment_service.api.grpc.server import GrpcServer
 from payment_service.api.grpc.services import Servicers, service_bindings
+from payment_service.api.grpc.subscription_servicer import SubscriptionServicer
 from payment_service.api.http.routes import builtin_routes
 from payment_service.api.http.sidecar import HttpSidecar
 from payment_service.api.http.webhooks import webhook_route
@@ -163,6 +165,8 @@ def build_app(
                 services.payments, services.customers, services.payment_methods
             ),
             refund=RefundServicer(services.refunds),
+            subscription=SubscriptionServicer(services.billing),
+            invoice=InvoiceServicer(services.billing),
         )
         routes.append(webhook_route(services.webhooks, services.verifier))
         workers.extend(_workers(settings, services))

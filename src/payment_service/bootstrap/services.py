@@ -25,16 +25,20 @@ from payment_service.adapters.db.engine import create_engine
 from payment_service.adapters.db.schema_check import ensure_schema_current
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import mapping
+from payment_service.adapters.stripe.billing_gateway import StripeBillingGateway
+from payment_service.adapters.stripe.billing_mapping import CURRENT_API
 from payment_service.adapters.stripe.config import StripeGatewayConfig
 from payment_service.adapters.stripe.gateway import StripeGateway
 from payment_service.adapters.stripe.webhook_signature import StripeSignatureVerifier
 from payment_service.app.billing.events import billing_event_handlers
+from payment_service.app.billing.service import Billing
 from payment_service.app.customers.accounts import Customers
 from payment_service.app.customers.events import customer_event_handlers
 from payment_service.app.customers.payment_methods import PaymentMethods
 from payment_service.app.payments.events import payment_event_handlers
 from payment_service.app.payments.rules import PaymentRules
 from payment_service.app.payments.service import Payments
+from payment_service.app.ports.billing import BillingMapping, BillingProcessor
 from payment_service.app.ports.cache import Cache
 from payment_service.app.ports.events import EventHandler
 from payment_service.app.ports.failpoints import Failpoints
@@ -48,6 +52,7 @@ from payment_service.app.refunds.service import Refunds
 from payment_service.app.webhooks.policy import RetryPolicy
 from payment_service.app.webhooks.registry import EventRegistry, build_event_registry
 from payment_service.app.webhooks.service import Webhooks
+from payment_service.bootstrap.billing import billing_rules, build_billing
 from payment_service.bootstrap.failpoints import failpoints_from
 from payment_service.config import ConfigError, Settings
 from payment_service.observability.webhook_metrics import ReconcilerMetrics, WebhookMetrics
@@ -109,6 +114,8 @@ class Overrides:
 
     uow_factory: SqlUnitOfWorkFactory | None = None
     processor: PaymentProcessor | None = None
+    billing_processor: BillingProcessor | None = None
+    billing_mapping: BillingMapping | None = None
     cache: Cache | None = None
     payment_rules: PaymentRules | None = None
     refund_rules: RefundRules | None = None
@@ -131,6 +138,7 @@ class Services:
     payments: Payments
     payment_methods: PaymentMethods
     refunds: Refunds
+    billing: Billing
     registry: EventRegistry
     webhooks: Webhooks
     verifier: StripeSignatureVerifier
@@ -170,7 +178,21 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         given.refund_rules or RefundRules(pending_grace_s=payment_rules.stripe_lease_s),
         failpoints,
     )
-    registry = event_registry(processor, *given.extra_handlers)
+    billing_processor, billing_mapping = _billing_adapters(settings, given, resources)
+    billing = build_billing(
+        uow_factory,
+        cache,
+        processor,
+        billing_processor,
+        customers,
+        billing_rules(settings, payment_rules.stripe_lease_s),
+        failpoints,
+    )
+    registry = event_registry(
+        processor,
+        *given.extra_handlers,
+        billing=billing_event_handlers(billing_mapping, billing_processor, processor),
+    )
     webhooks = Webhooks(
         uow_factory,
         registry,
@@ -187,7 +209,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         given.reconcile_lock or AdvisoryLock(uow_factory.engine, RECONCILER_LOCK_NAME),
         ReconcilerMetrics(metrics_registry),
         given.reconciler_rules or ReconcilerRules(stuck_after_s=settings.reconcile_stuck_after_s),
-        [refunds.repair_pending, *given.extra_repairs],
+        [refunds.repair_pending, *billing.repair.tasks(), *given.extra_repairs],
     )
     return Services(
         settings=settings,
@@ -198,6 +220,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         payments=payments,
         payment_methods=PaymentMethods(uow_factory, processor, customers),
         refunds=refunds,
+        billing=billing,
         registry=registry,
         webhooks=webhooks,
         verifier=StripeSignatureVerifier(
@@ -230,15 +253,32 @@ def _adapters(
     return uow_factory, cache, processor
 
 
+def _billing_adapters(
+    settings: Settings, given: Overrides, resources: list[Component]
+) -> tuple[BillingProcessor, BillingMapping]:
+    """Stripe Billing and its event mapping, unless the test supplied them."""
+    if given.billing_processor is not None:
+        return given.billing_processor, given.billing_mapping or CURRENT_API
+    gateway = StripeBillingGateway(StripeGatewayConfig.from_settings(settings))
+    resources.append(Closing(gateway))
+    return gateway, given.billing_mapping or gateway.mapping
+
+
 def event_registry(
-    processor: PaymentProcessor, *extra: Mapping[str, EventHandler]
+    processor: PaymentProcessor,
+    *extra: Mapping[str, EventHandler],
+    billing: Mapping[str, EventHandler] | None = None,
 ) -> EventRegistry:
-    """Every capability's event handlers (plus ``extra``, for tests) in one table."""
+    """Every capability's event handlers (plus ``extra``, for tests) in one table.
+
+    ``billing`` is the billing capability's handlers (they need Stripe Billing); a table
+    built without them stores and ignores billing events.
+    """
     return build_event_registry(
         customer_event_handlers(mapping, processor),
         payment_event_handlers(mapping),
         refund_event_handlers(mapping=mapping, processor=processor),
-        billing_event_handlers(),
+        billing or {},
         *extra,
     )
 

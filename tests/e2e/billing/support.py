@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from payments.v1 import invoice_service_pb2 as inv_pb
-from payments.v1 import invoice_service_pb2_grpc
+from payments.v1 import invoice_service_pb2_grpc, subscription_service_pb2_grpc
 from payments.v1 import payment_service_pb2 as pay_pb
 from payments.v1 import subscription_service_pb2 as pb
-from payments.v1 import subscription_service_pb2_grpc
 
 from tests.integration.webhooks.support import SECRET
 from tests.support.localstripe import LocalStripe

@@ -42,7 +42,8 @@ async def test_list_prices_mirrors_recurring_prices_of_stripe(billing: BillingSt
     assert yearly.interval == pb.PRICE_INTERVAL_YEAR
     assert monthly.interval_count == 1
     assert monthly.active
-    assert monthly.id.startswith("price_") and monthly.id != monthly.stripe_price_id
+    assert monthly.id.startswith("price_")
+    assert monthly.id != monthly.stripe_price_id
 
 
 async def test_a_card_subscription_is_active_and_its_invoice_payment_is_a_refundable_payment(
@@ -210,7 +211,9 @@ async def test_cancel_at_period_end_then_resume_then_cancel_now(billing: Billing
     await billing.card()
     subscription = await billing.subscribe(price)
     ending = await billing.subscriptions.CancelSubscription(
-        pb.CancelSubscriptionRequest(request_id=request_id(), id=subscription.id, at_period_end=True),
+        pb.CancelSubscriptionRequest(
+            request_id=request_id(), id=subscription.id, at_period_end=True
+        ),
         metadata=billing.auth(),
         timeout=20,
     )
@@ -255,7 +258,9 @@ async def test_cancel_at_period_end_takes_effect_at_the_renewal(billing: Billing
     await billing.card()
     subscription = await billing.subscribe(price)
     await billing.subscriptions.CancelSubscription(
-        pb.CancelSubscriptionRequest(request_id=request_id(), id=subscription.id, at_period_end=True),
+        pb.CancelSubscriptionRequest(
+            request_id=request_id(), id=subscription.id, at_period_end=True
+        ),
         metadata=billing.auth(),
         timeout=20,
     )
@@ -322,7 +327,9 @@ async def test_a_failed_renewal_goes_past_due_shows_in_dunning_and_is_paid(
     unpaid = await wait_for(open_invoice, what="the open renewal invoice")
     good = await billing.card()
     paid = await billing.invoices.PayInvoice(
-        inv_pb.PayInvoiceRequest(request_id=request_id(), id=unpaid.id, stripe_payment_method_id=good),
+        inv_pb.PayInvoiceRequest(
+            request_id=request_id(), id=unpaid.id, stripe_payment_method_id=good
+        ),
         metadata=billing.auth(),
         timeout=30,
     )

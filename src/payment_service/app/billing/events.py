@@ -29,6 +29,7 @@ from payment_service.app.ports.processor import PaymentProcessor
 from payment_service.app.ports.storage import UnitOfWork
 from payment_service.domain.clock import observed_time
 from payment_service.domain.entities import Subscription
+from payment_service.domain.errors import NotFound
 from payment_service.domain.processor import RemoteEvent
 
 TRIAL_WILL_END = "customer.subscription.trial_will_end"
@@ -55,6 +56,8 @@ def billing_event_handlers(
 
     async def invoice_changed(event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
         remote = mapping.to_invoice(event.data_object)
+        if await uow.customers.find_by_stripe_id(remote.customer) is None:
+            return EventOutcome.ignored(f"invoice {remote.stripe_id}: customer not known here")
         intent_id = remote.payment_intent_id
         if intent_id and remote.payment_intent is None:
             intent = await fetched(
@@ -74,9 +77,12 @@ def billing_event_handlers(
     async def price_changed(event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
         remote = mapping.to_price(event.data_object)
         if remote.product_name is None:
-            remote = await fetched(
-                f"price:{remote.stripe_id}", lambda: billing.retrieve_price(remote.stripe_id)
-            )
+            try:
+                remote = await fetched(
+                    f"price:{remote.stripe_id}", lambda: billing.retrieve_price(remote.stripe_id)
+                )
+            except NotFound:
+                return EventOutcome.ignored(f"price {remote.stripe_id} is gone at Stripe")
         if event.type == "price.deleted":
             remote = dataclasses.replace(remote, active=False)
         if not await store_price(uow, remote, observed_time(event.created)):
