@@ -12,6 +12,7 @@ from payment_service.domain.entities import (
     PaymentMethod,
     Refund,
     Subscription,
+    SubscriptionItem,
     WebhookEvent,
 )
 from payment_service.domain.errors import InvalidTransition
@@ -147,8 +148,8 @@ def test_subscription_and_invoice_remote_updates() -> None:
         caller="svc",
         request_id="r",
         request_hash="h",
-        price_id="price_1",
-        stripe_price_id="p",
+        stripe_customer_id="cus_1",
+        items=[SubscriptionItem(price_id="price_1", stripe_price_id="p", quantity=1)],
     )
     assert s.apply_remote_state(SubscriptionState.ACTIVE, T0)
     assert s.apply_remote_state(SubscriptionState.CANCELED, T0 + timedelta(seconds=1))
