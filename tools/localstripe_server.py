@@ -3,7 +3,10 @@
 The stock ``localstripe`` command binds every interface (``::``) and pickles its
 store to ``/tmp/localstripe.pickle`` after every write (and reloads it at start).
 This runner serves the same aiohttp ``app`` on 127.0.0.1 and turns the disk
-store into no-ops, so runs share nothing and leave nothing behind.
+store into no-ops, so runs share nothing and leave nothing behind. It always
+installs the billing patch layer (tools/localstripe_billing.py: Prices, trials,
+prorations, invoice finalization, a per-subscription test clock; see
+docs/localstripe.md).
 
     python tools/localstripe_server.py [--port 0] [--no-access-log]
 
@@ -58,7 +61,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def serve(host: str, port: int, access_log: bool) -> None:
     _memory_only_store()
     from aiohttp import web
-    from localstripe.server import app
+    from localstripe_billing import install  # tools/ is this script's own directory
+
+    app = install()  # before localstripe.server is imported: it registers the billing routes
 
     logger = logging.getLogger("aiohttp.access")
     if access_log:

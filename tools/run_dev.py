@@ -2,7 +2,9 @@
 
 Starts localstripe (the fake Stripe) on a free loopback port, migrates the
 SQLite file, starts `payment-service serve` pointed at localstripe, and
-registers the webhook sidecar at localstripe so its events flow in. Ctrl-C
+registers the webhook sidecar at localstripe so its events flow in. It seeds two
+demo prices on one product "Pro" ("Pro monthly" 1500 usd a month, "Pro yearly"
+15000 usd a year) and prints their ids. Ctrl-C
 stops both. Any PAYMENT_* variable already set wins over these defaults.
 """
 
@@ -47,6 +49,40 @@ def start_localstripe() -> tuple[subprocess.Popen[str], str]:
     raise SystemExit("localstripe did not start")
 
 
+def _post(stripe_url: str, path: str, fields: dict[str, str]) -> dict[str, object]:
+    request = urllib.request.Request(
+        f"{stripe_url}{path}",
+        data=urllib.parse.urlencode(fields).encode(),
+        headers={"Authorization": f"Bearer {DEV_DEFAULTS['PAYMENT_STRIPE_API_KEY']}"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        answer: dict[str, object] = json.load(response)
+    return answer
+
+
+def seed_prices(stripe_url: str) -> dict[str, str]:
+    """Two demo prices on one product "Pro" (localstripe starts empty): name -> price id."""
+    product = _post(stripe_url, "/v1/products", {"name": "Pro"})
+    prices = {}
+    for nickname, amount, interval in (
+        ("Pro monthly", 1500, "month"),
+        ("Pro yearly", 15000, "year"),
+    ):
+        price = _post(
+            stripe_url,
+            "/v1/prices",
+            {
+                "currency": "usd",
+                "unit_amount": str(amount),
+                "recurring[interval]": interval,
+                "product": str(product["id"]),
+                "nickname": nickname,
+            },
+        )
+        prices[nickname] = str(price["id"])
+    return prices
+
+
 def register_webhook(stripe_url: str, http_port: str, secret: str) -> None:
     body = urllib.parse.urlencode(
         {"url": f"http://127.0.0.1:{http_port}/stripe/webhooks", "secret": secret}
@@ -66,6 +102,8 @@ def main() -> int:
         env.setdefault(key, value)
     localstripe, stripe_url = start_localstripe()
     env.setdefault("PAYMENT_STRIPE_API_BASE", stripe_url)
+    for nickname, price_id in seed_prices(stripe_url).items():
+        print(f"make run: localstripe price {nickname!r}: {price_id}", file=sys.stderr)
     server: subprocess.Popen[str] | None = None
     try:
         subprocess.run([str(BIN / "payment-service"), "migrate"], env=env, check=True)
