@@ -544,6 +544,7 @@ def _subscription_init(
     cancel_at_period_end: Any = None,
     proration_behavior: Any = None,
     off_session: Any = None,
+    payment_settings: Any = None,  # accepted as Stripe does; the fake saves no payment method
     **data: Any,
 ) -> None:
     """Stripe subscribes to prices, with trials, default_incomplete, default_payment_method."""

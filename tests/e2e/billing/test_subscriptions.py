@@ -14,7 +14,7 @@ from payments.v1 import refund_service_pb2 as refund_pb
 from payments.v1 import subscription_service_pb2 as pb
 
 from tests.e2e.billing.support import (
-    DECLINED,
+    DECLINE_AT_CHARGE,
     THREE_D_SECURE,
     BillingStack,
     account,
@@ -142,7 +142,7 @@ async def test_a_declined_first_payment_answers_card_declined_on_every_retry(
     billing: BillingStack,
 ) -> None:
     price = await billing.price()
-    await billing.card(DECLINED)
+    await billing.card(DECLINE_AT_CHARGE)
     rid = request_id()
     for _ in range(2):
         with pytest.raises(grpc.aio.AioRpcError) as declined:
@@ -304,7 +304,7 @@ async def test_a_failed_renewal_goes_past_due_shows_in_dunning_and_is_paid(
     billing: BillingStack,
 ) -> None:
     price = await billing.price()
-    await billing.card("4000000000000341")
+    await billing.card(DECLINE_AT_CHARGE)
     subscription = await billing.subscribe(price, trial_period_days=7)
     await billing.advance(subscription.stripe_subscription_id)
     await billing.wait_state(subscription.id, pb.SUBSCRIPTION_STATE_PAST_DUE)
@@ -376,7 +376,7 @@ async def test_three_d_secure_on_a_renewal_is_visible_on_the_subscription(
 
 async def test_an_open_invoice_is_voided_once(billing: BillingStack) -> None:
     price = await billing.price()
-    await billing.card("4000000000000341")
+    await billing.card(DECLINE_AT_CHARGE)
     subscription = await billing.subscribe(price, trial_period_days=7)
     await billing.advance(subscription.stripe_subscription_id)
 

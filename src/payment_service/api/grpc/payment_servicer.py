@@ -57,6 +57,7 @@ def payment_to_proto(payment: Payment) -> pb.Payment:
         metadata=payment.metadata,
         create_time=timestamp(payment.create_time),
         update_time=timestamp(payment.update_time),
+        invoice_id=payment.invoice_id or "",
     )
     if payment.state is PaymentState.REQUIRES_ACTION:
         message.client_secret = payment.client_secret or ""

@@ -160,8 +160,14 @@ class CreateSubscriptions:
         """Create the subscription at Stripe once, then pay its first invoice once."""
         answered = await self._ledger.find(request)
         if answered is not None:
-            raise_recorded_decline(answered, subscription.id)
-            return await self._load(subscription.id)
+            current = await self._load(subscription.id)
+            action = current.pending_action
+            try:
+                raise_recorded_decline(answered, (action.payment_id or "") if action else "")
+            except CardDeclined as declined:
+                declined.metadata["subscription_id"] = current.id
+                raise
+            return current
         claimed = subscription if first_attempt else await self._lease.claim(subscription.id)
         if _unsent(claimed):
             remote = await self._send(claimed, first_attempt=first_attempt)
