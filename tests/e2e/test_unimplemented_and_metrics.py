@@ -1,4 +1,5 @@
-"""An RPC with no servicer yet answers UNIMPLEMENTED; /metrics counts it; one access log line per call."""
+"""Every RPC of every service is implemented; /metrics counts calls by method and code; one
+access log line per call."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ import aiohttp
 import grpc
 import grpc.aio
 import pytest
-from payments.v1 import invoice_service_pb2, invoice_service_pb2_grpc
+from google.protobuf.descriptor import ServiceDescriptor
+from payments.v1 import (
+    invoice_service_pb2,
+    invoice_service_pb2_grpc,
+    payment_service_pb2,
+    refund_service_pb2,
+    subscription_service_pb2,
+)
 
 from tests.support.server import ServerProcess, bearer, make_token
 
@@ -56,15 +64,39 @@ async def _void_invoice(channel: grpc.aio.Channel, token: str) -> grpc.aio.AioRp
     return raised.value
 
 
-async def test_unimplemented_rpc_is_counted(
+@pytest.mark.parametrize(
+    "service",
+    [
+        payment_service_pb2.DESCRIPTOR.services_by_name["PaymentService"],
+        refund_service_pb2.DESCRIPTOR.services_by_name["RefundService"],
+        subscription_service_pb2.DESCRIPTOR.services_by_name["SubscriptionService"],
+        invoice_service_pb2.DESCRIPTOR.services_by_name["InvoiceService"],
+    ],
+    ids=lambda service: service.name,
+)
+async def test_no_rpc_is_unimplemented(
+    channel: grpc.aio.Channel, service: ServiceDescriptor
+) -> None:
+    token = make_token(sub="implemented-test")
+    codes: dict[str, grpc.StatusCode] = {}
+    for method in service.methods:
+        call = channel.unary_unary(f"/{service.full_name}/{method.name}")
+        try:  # an empty request: mostly INVALID_ARGUMENT, ListPrices answers
+            await call(b"", metadata=bearer(token), timeout=10)
+        except grpc.aio.AioRpcError as error:
+            codes[method.name] = error.code()
+    assert grpc.StatusCode.UNIMPLEMENTED not in codes.values(), codes
+
+
+async def test_a_call_is_counted_by_method_and_code(
     server: ServerProcess, channel: grpc.aio.Channel
 ) -> None:
     before = await _metrics(server)
     error = await _void_invoice(channel, make_token("invoices:write", sub="metrics-test"))
-    assert error.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     for name in ("grpc_server_handled_total", "grpc_server_handling_seconds_count"):
-        expected = _sample(before, name, VOID_INVOICE, "UNIMPLEMENTED") + 1
-        after = await _metrics_until(server, name, VOID_INVOICE, "UNIMPLEMENTED", expected)
+        expected = _sample(before, name, VOID_INVOICE, "INVALID_ARGUMENT") + 1
+        after = await _metrics_until(server, name, VOID_INVOICE, "INVALID_ARGUMENT", expected)
         assert after == expected, name
 
 
@@ -99,7 +131,7 @@ async def test_access_log_line_has_call_facts_and_no_token(
     assert len(lines) == 1
     line = lines[0]
     assert line["method"] == VOID_INVOICE
-    assert line["code"] == "UNIMPLEMENTED"
+    assert line["code"] == "INVALID_ARGUMENT"
     assert line["request_id"] == "req-void-1"
     assert line["duration_ms"] >= 0
     assert line["peer"]

@@ -235,7 +235,7 @@ def make_token(
     algorithm: str = "HS256",
     issuer: str = TEST_ISSUER,
     audience: str = TEST_AUDIENCE,
-    ttl_s: float = 300,
+    ttl_s: float = 3600,  # module-level tokens outlive a slow suite
     account_id: str | None = None,
     omit: Iterable[str] = (),
     extra: Mapping[str, Any] | None = None,

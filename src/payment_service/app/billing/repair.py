@@ -31,6 +31,8 @@ from payment_service.domain.billing import RemoteInvoice
 from payment_service.domain.clock import api_read_time, refresh_due, utcnow
 from payment_service.domain.entities import Invoice, Subscription
 from payment_service.domain.errors import DomainError, NotFound, ResourceExhausted, Unavailable
+from payment_service.domain.pagination import PageRequest
+from payment_service.domain.states import SubscriptionState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", Subscription, Invoice)
@@ -65,8 +67,17 @@ class BillingRepair:
         tally = RepairTally("finish_pending_subscriptions", utcnow())
         older_than = tally.now - timedelta(seconds=self.rules.pending_grace_s)
         async with self.store.uow_factory(read_only=True) as uow:
-            pending = await uow.subscriptions.list_pending(older_than, limit=self.rules.batch_size)
-        await _each(tally, pending, lambda s: self.subscribe.finish_pending(s.id), _unsent)
+            unsent = await uow.subscriptions.list_pending(older_than, limit=self.rules.batch_size)
+            # Newest first; incomplete ones expire at Stripe within a day, so a page is enough.
+            incomplete = await uow.subscriptions.list_in_states(
+                {SubscriptionState.INCOMPLETE}, page=PageRequest(self.rules.batch_size)
+            )
+        candidates = {s.id: s for s in unsent}
+        for subscription in incomplete.items:
+            if subscription.create_time < older_than:
+                candidates.setdefault(subscription.id, subscription)
+        due = [s for s in candidates.values() if await self.subscribe.needs_finishing(s)]
+        await _each(tally, due, lambda s: self.subscribe.finish_pending(s.id), _unsent)
         return tally.report()
 
     async def refresh_subscriptions(self) -> RepairReport:

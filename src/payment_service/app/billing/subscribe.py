@@ -87,12 +87,24 @@ class CreateSubscriptions:
                 raise RequestIdReused(command.request_id)
             return await self._submit(existing, request, first_attempt=False)
 
+    async def needs_finishing(self, subscription: Subscription) -> bool:
+        """Unsent, or sent but its create call never answered (a crash before the first
+        invoice was paid: a webhook or the catch-up may have linked the row meanwhile)."""
+        if subscription.is_final or self._lease.held(subscription):
+            return False
+        if _unsent(subscription):
+            return True
+        if subscription.state is not SubscriptionState.INCOMPLETE:
+            return False
+        return await self._ledger.find(_create_request_of(subscription)) is None
+
     async def finish_pending(self, subscription_id: str) -> Subscription:
-        """Reconciler: send a subscription a crash or an outage left unsent, exactly once."""
+        """Reconciler: finish a create a crash or an outage left undone, exactly once: send
+        the subscription (one at Stripe), then confirm its first invoice's payment."""
         found = await self._load(subscription_id)
-        if not _unsent(found) or self._lease.held(found):
+        if not await self.needs_finishing(found):
             return found
-        request = MutationRequest(found.caller, METHOD, found.request_id, found.request_hash)
+        request = _create_request_of(found)
         try:
             return await self._submit(found, request, first_attempt=False)
         except CardDeclined:
@@ -174,6 +186,13 @@ class CreateSubscriptions:
             self.failpoints.hit("billing.create.after_stripe")
             stored = await self.store.store_subscription(
                 claimed.id, remote, actor=claimed.caller, action="subscriptions.create.stripe"
+            )
+            claimed = stored.subscription or claimed
+        elif claimed.stripe_subscription_id is not None:
+            # Sent by an earlier attempt: what we hold may predate its first invoice.
+            remote = await self.billing.retrieve_subscription(claimed.stripe_subscription_id)
+            stored = await self.store.store_subscription(
+                claimed.id, remote, actor=claimed.caller, action=None
             )
             claimed = stored.subscription or claimed
         if claimed.stripe_subscription_id is None:  # Stripe refused it
@@ -289,6 +308,12 @@ class CreateSubscriptions:
         if found is None:
             raise NotFound("subscription", subscription_id)
         return found
+
+
+def _create_request_of(subscription: Subscription) -> MutationRequest:
+    return MutationRequest(
+        subscription.caller, METHOD, subscription.request_id, subscription.request_hash
+    )
 
 
 def _unsent(subscription: Subscription) -> bool:
