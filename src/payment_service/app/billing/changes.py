@@ -238,7 +238,8 @@ def _preview(
     invoiced_now = behavior is ProrationBehavior.ALWAYS_INVOICE
     return ChangePreview(
         currency=preview.currency,
-        amount_due_now=preview.amount_due if invoiced_now else 0,
+        # The prorations are what an immediate invoice holds (none during a trial).
+        amount_due_now=max(sum(line.amount for line in prorations), 0) if invoiced_now else 0,
         next_invoice_total=period_total if invoiced_now else preview.total,
         proration_lines=prorations,
         lines=preview.lines,
