@@ -27,6 +27,7 @@ from payment_service.app.common.repair import RepairTally
 from payment_service.app.ports.billing import BillingProcessor
 from payment_service.app.ports.processor import PaymentProcessor
 from payment_service.app.ports.reconcile import RepairReport, RepairTask
+from payment_service.app.ports.storage import UnitOfWork
 from payment_service.domain.billing import RemoteInvoice
 from payment_service.domain.clock import api_read_time, refresh_due, utcnow
 from payment_service.domain.entities import Invoice, Subscription
@@ -81,25 +82,36 @@ class BillingRepair:
         return tally.report()
 
     async def refresh_subscriptions(self) -> RepairReport:
-        tally = RepairTally("refresh_subscriptions", utcnow())
-        older_than = tally.now - timedelta(seconds=self.rules.stuck_after_s)
-        async with self.store.uow_factory(read_only=True) as uow:
-            stale = await uow.subscriptions.list_to_refresh(
+        async def stale(uow: UnitOfWork, older_than: datetime) -> list[Subscription]:
+            return await uow.subscriptions.list_to_refresh(
                 MOVING_STATES, older_than, limit=self.rules.batch_size
             )
-        due = [s for s in stale if self._due(s, tally.now)]
-        await _each(tally, due, self.queries.refresh_subscription, lambda s: False)
-        return tally.report()
+
+        return await self._refresh(
+            "refresh_subscriptions", stale, self.queries.refresh_subscription
+        )
 
     async def refresh_invoices(self) -> RepairReport:
-        tally = RepairTally("refresh_invoices", utcnow())
-        older_than = tally.now - timedelta(seconds=self.rules.stuck_after_s)
-        async with self.store.uow_factory(read_only=True) as uow:
-            stale = await uow.invoices.list_to_refresh(
+        async def stale(uow: UnitOfWork, older_than: datetime) -> list[Invoice]:
+            return await uow.invoices.list_to_refresh(
                 OPEN_INVOICE_STATES, older_than, limit=self.rules.batch_size
             )
-        due = [i for i in stale if self._due(i, tally.now)]
-        await _each(tally, due, self.queries.refresh_invoice, lambda i: False)
+
+        return await self._refresh("refresh_invoices", stale, self.queries.refresh_invoice)
+
+    async def _refresh(
+        self,
+        task: str,
+        stale: Callable[[UnitOfWork, datetime], Awaitable[list[T]]],
+        refresh: Callable[[T], Awaitable[T]],
+    ) -> RepairReport:
+        """Re-read the rows not read from Stripe lately, each on its backoff schedule."""
+        tally = RepairTally(task, utcnow())
+        older_than = tally.now - timedelta(seconds=self.rules.stuck_after_s)
+        async with self.store.uow_factory(read_only=True) as uow:
+            rows = await stale(uow, older_than)
+        due = [row for row in rows if self._due(row, tally.now)]
+        await _each(tally, due, refresh, lambda row: False)
         return tally.report()
 
     async def sync_prices(self) -> RepairReport:

@@ -3,6 +3,7 @@ with their request record and audit row, the cache kept in step after each commi
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -35,25 +36,38 @@ class BillingStore:
 
     async def subscription(self, caller: Caller, subscription_id: str) -> Subscription:
         """The caller's subscription, from the cache when it is there; NOT_FOUND otherwise."""
-        found = await self._cached(Subscription, subscription_cache_key(subscription_id))
-        if found is None:
-            async with self.uow_factory(read_only=True) as uow:
-                found = await uow.subscriptions.get(subscription_id)
-            if found is not None:
-                await self.publish(found)
-        if found is None or not caller.may_access(found.account_id):
-            raise NotFound("subscription", subscription_id)
-        return found
+
+        async def load(uow: UnitOfWork) -> Subscription | None:
+            return await uow.subscriptions.get(subscription_id)
+
+        key = subscription_cache_key(subscription_id)
+        return await self._visible(
+            caller, Subscription, key, load, ("subscription", subscription_id)
+        )
 
     async def invoice(self, caller: Caller, invoice_id: str) -> Invoice:
-        found = await self._cached(Invoice, invoice_cache_key(invoice_id))
+        async def load(uow: UnitOfWork) -> Invoice | None:
+            return await uow.invoices.get(invoice_id)
+
+        key = invoice_cache_key(invoice_id)
+        return await self._visible(caller, Invoice, key, load, ("invoice", invoice_id))
+
+    async def _visible(
+        self,
+        caller: Caller,
+        cls: type[E],
+        key: str,
+        load: Callable[[UnitOfWork], Awaitable[E | None]],
+        subject: tuple[str, str],
+    ) -> E:
+        found = await self._cached(cls, key)
         if found is None:
             async with self.uow_factory(read_only=True) as uow:
-                found = await uow.invoices.get(invoice_id)
+                found = await load(uow)
             if found is not None:
                 await self.publish(found)
         if found is None or not caller.may_access(found.account_id):
-            raise NotFound("invoice", invoice_id)
+            raise NotFound(*subject)
         return found
 
     @staticmethod
