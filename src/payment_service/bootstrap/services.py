@@ -178,21 +178,15 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         given.refund_rules or RefundRules(pending_grace_s=payment_rules.stripe_lease_s),
         failpoints,
     )
-    billing_processor, billing_mapping = _billing_adapters(settings, given, resources)
-    billing = build_billing(
-        uow_factory,
-        cache,
-        processor,
-        billing_processor,
-        customers,
-        billing_rules(settings, payment_rules.stripe_lease_s),
+    billing, billing_handlers = _billing(
+        settings,
+        given,
+        resources,
+        BillingParts(uow_factory, cache, processor, customers),
+        payment_rules.stripe_lease_s,
         failpoints,
     )
-    registry = event_registry(
-        processor,
-        *given.extra_handlers,
-        billing=billing_event_handlers(billing_mapping, billing_processor, processor),
-    )
+    registry = event_registry(processor, *given.extra_handlers, billing=billing_handlers)
     webhooks = Webhooks(
         uow_factory,
         registry,
@@ -223,10 +217,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         billing=billing,
         registry=registry,
         webhooks=webhooks,
-        verifier=StripeSignatureVerifier(
-            [secret.get_secret_value() for secret in settings.stripe_webhook_secrets],
-            tolerance_s=settings.stripe_webhook_tolerance_s,
-        ),
+        verifier=_verifier(settings),
         reconciler=reconciler,
         metrics_registry=metrics_registry,
         resources=resources,
@@ -251,6 +242,46 @@ def _adapters(
         processor = StripeGateway(StripeGatewayConfig.from_settings(settings))
         resources.append(Closing(processor))
     return uow_factory, cache, processor
+
+
+def _verifier(settings: Settings) -> StripeSignatureVerifier:
+    return StripeSignatureVerifier(
+        [secret.get_secret_value() for secret in settings.stripe_webhook_secrets],
+        tolerance_s=settings.stripe_webhook_tolerance_s,
+    )
+
+
+@dataclass(frozen=True)
+class BillingParts:
+    """What billing shares with payments."""
+
+    uow_factory: SqlUnitOfWorkFactory
+    cache: Cache
+    processor: PaymentProcessor
+    customers: Customers
+
+
+def _billing(
+    settings: Settings,
+    given: Overrides,
+    resources: list[Component],
+    parts: BillingParts,
+    stripe_lease_s: float,
+    failpoints: Failpoints,
+) -> tuple[Billing, Mapping[str, EventHandler]]:
+    """The billing capability and its event handlers."""
+    billing_processor, billing_mapping = _billing_adapters(settings, given, resources)
+    billing = build_billing(
+        parts.uow_factory,
+        parts.cache,
+        parts.processor,
+        billing_processor,
+        parts.customers,
+        billing_rules(settings, stripe_lease_s),
+        failpoints,
+    )
+    handlers = billing_event_handlers(billing_mapping, billing_processor, parts.processor)
+    return billing, handlers
 
 
 def _billing_adapters(

@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from payment_service.config import ConfigError, Settings, load_settings
 
@@ -66,19 +67,22 @@ def _parser() -> argparse.ArgumentParser:
         "reconcile", parents=[config_option], help="one reconciler pass now, then exit"
     )
 
-    sync = commands.add_parser(
-        "sync",
-        parents=[config_option],
-        help="re-read one account's subscriptions and invoices from Stripe and repair them",
-    )
-    sync.add_argument("--account", required=True, help="the account id")
-
+    _add_sync(commands, config_option)
     commands.add_parser(
         "migrate",
         parents=[config_option],
         help="upgrade the database schema to the latest revision",
     )
     return parser
+
+
+def _add_sync(commands: Any, config_option: argparse.ArgumentParser) -> None:
+    sync = commands.add_parser(
+        "sync",
+        parents=[config_option],
+        help="re-read one account's subscriptions and invoices from Stripe and repair them",
+    )
+    sync.add_argument("--account", required=True, help="the account id")
 
 
 def _fail(message: str, code: int) -> int:

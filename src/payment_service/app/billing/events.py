@@ -74,6 +74,18 @@ def billing_event_handlers(
             )
         return EventOutcome.applied(*synced.cache_keys)
 
+    return {
+        **dict.fromkeys(SUBSCRIPTION_EVENT_TYPES, subscription_changed),
+        **dict.fromkeys(INVOICE_EVENT_TYPES, invoice_changed),
+        **_catalogue_handlers(mapping, billing),
+    }
+
+
+def _catalogue_handlers(
+    mapping: BillingMapping, billing: BillingProcessor
+) -> dict[str, EventHandler]:
+    """Price and product events keep the price mirror (ListPrices) current."""
+
     async def price_changed(event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
         remote = mapping.to_price(event.data_object)
         if remote.product_name is None:
@@ -96,8 +108,6 @@ def billing_event_handlers(
         return EventOutcome.applied(*price_page_keys())
 
     return {
-        **dict.fromkeys(SUBSCRIPTION_EVENT_TYPES, subscription_changed),
-        **dict.fromkeys(INVOICE_EVENT_TYPES, invoice_changed),
         **dict.fromkeys(PRICE_EVENT_TYPES, price_changed),
         **dict.fromkeys(PRODUCT_EVENT_TYPES, product_changed),
     }

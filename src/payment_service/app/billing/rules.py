@@ -8,9 +8,11 @@ from datetime import datetime, timedelta
 
 from payment_service.app.common.validation import Violations
 from payment_service.domain.billing import PauseBehavior, ProrationBehavior
+from payment_service.domain.caller import Caller
 from payment_service.domain.clock import utcnow
-from payment_service.domain.entities import Invoice, Subscription
+from payment_service.domain.entities import Invoice, Price, Subscription, SubscriptionItem
 from payment_service.domain.errors import FailedPrecondition, InvalidTransition
+from payment_service.domain.ids import new_id
 from payment_service.domain.states import InvoiceState, SubscriptionState
 
 MAX_TRIAL_DAYS = 730
@@ -178,3 +180,41 @@ def require_known_at_stripe(subscription: Subscription) -> str:
 def require_invoice_state(invoice: Invoice, allowed: frozenset[InvoiceState], action: str) -> None:
     if invoice.state not in allowed:
         raise InvalidTransition("invoice", invoice.id, invoice.state.value, action)
+
+
+def refused(subscription: Subscription) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"Stripe refused subscription {subscription.id}",
+        reason="SUBSCRIPTION_FAILED",
+        metadata={"subscription_id": subscription.id},
+    )
+
+
+def new_subscription(
+    caller: Caller,
+    command: CreateSubscription,
+    request_hash: str,
+    price: Price,
+    customer_id: str,
+    stripe_customer_id: str,
+) -> Subscription:
+    """The row CreateSubscription inserts (before anything is sent to Stripe)."""
+    return Subscription(
+        id=new_id("subn"),
+        account_id=command.account_id,
+        customer_id=customer_id,
+        caller=caller.sub,
+        request_id=command.request_id,
+        request_hash=request_hash,
+        stripe_customer_id=stripe_customer_id,
+        items=[
+            SubscriptionItem(
+                price_id=price.id,
+                stripe_price_id=price.stripe_price_id,
+                quantity=command.quantity or 1,
+            )
+        ],
+        trial_period_days=command.trial_period_days or None,
+        trial_end=command.trial_end,
+        metadata=dict(command.metadata),
+    )

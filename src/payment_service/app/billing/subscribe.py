@@ -15,7 +15,12 @@ import asyncio
 from dataclasses import dataclass
 
 from payment_service.app.billing.prices import PriceCatalog
-from payment_service.app.billing.rules import BillingRules, CreateSubscription
+from payment_service.app.billing.rules import (
+    BillingRules,
+    CreateSubscription,
+    new_subscription,
+    refused,
+)
 from payment_service.app.billing.store import BillingStore
 from payment_service.app.common.audit import audit
 from payment_service.app.common.leases import StripeCallLease
@@ -33,7 +38,7 @@ from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
 from payment_service.app.ports.processor import PaymentProcessor, idempotency_key
 from payment_service.domain.billing import RemoteSubscription
 from payment_service.domain.caller import Caller
-from payment_service.domain.entities import Price, Subscription, SubscriptionItem
+from payment_service.domain.entities import Subscription
 from payment_service.domain.errors import (
     CardDeclined,
     Conflict,
@@ -42,7 +47,6 @@ from payment_service.domain.errors import (
     NotFound,
     RequestIdReused,
 )
-from payment_service.domain.ids import new_id
 from payment_service.domain.processor import ProcessorCardDeclined
 from payment_service.domain.states import PaymentMethodState, PaymentState, SubscriptionState
 
@@ -134,8 +138,8 @@ class CreateSubscriptions:
             )
         customer = await self.customers.get_or_create(caller, command.account_id)
         assert customer.stripe_customer_id is not None  # get_or_create made it at Stripe
-        subscription = _new_subscription(
-            caller, command, request, price, customer.id, customer.stripe_customer_id
+        subscription = new_subscription(
+            caller, command, request.body_hash, price, customer.id, customer.stripe_customer_id
         )
         subscription.default_payment_method = payment_method
         subscription.lease_until = self._lease.new_lease()
@@ -196,7 +200,7 @@ class CreateSubscriptions:
             )
             claimed = stored.subscription or claimed
         if claimed.stripe_subscription_id is None:  # Stripe refused it
-            raise _refused(claimed)
+            raise refused(claimed)
         return await self._pay_first_invoice(claimed, request)
 
     async def _send(self, subscription: Subscription, *, first_attempt: bool) -> RemoteSubscription:
@@ -318,40 +322,3 @@ def _create_request_of(subscription: Subscription) -> MutationRequest:
 
 def _unsent(subscription: Subscription) -> bool:
     return subscription.stripe_subscription_id is None and not subscription.is_final
-
-
-def _refused(subscription: Subscription) -> FailedPrecondition:
-    return FailedPrecondition(
-        f"Stripe refused subscription {subscription.id}",
-        reason="SUBSCRIPTION_FAILED",
-        metadata={"subscription_id": subscription.id},
-    )
-
-
-def _new_subscription(
-    caller: Caller,
-    command: CreateSubscription,
-    request: MutationRequest,
-    price: Price,
-    customer_id: str,
-    stripe_customer_id: str,
-) -> Subscription:
-    return Subscription(
-        id=new_id("subn"),
-        account_id=command.account_id,
-        customer_id=customer_id,
-        caller=caller.sub,
-        request_id=command.request_id,
-        request_hash=request.body_hash,
-        stripe_customer_id=stripe_customer_id,
-        items=[
-            SubscriptionItem(
-                price_id=price.id,
-                stripe_price_id=price.stripe_price_id,
-                quantity=command.quantity or 1,
-            )
-        ],
-        trial_period_days=command.trial_period_days or None,
-        trial_end=command.trial_end,
-        metadata=dict(command.metadata),
-    )
