@@ -27,6 +27,7 @@ from tests.integration.webhooks.support import body_of, event, resource
 from tests.support.localstripe import LocalStripe
 
 T = 1_767_225_600  # 2026-01-01
+SETTLED = {WebhookEventState.PROCESSED, WebhookEventState.IGNORED}
 
 
 @dataclass
@@ -210,10 +211,12 @@ async def test_concurrent_deliveries_for_a_new_invoice_make_one_row_and_no_error
         async with uow_factory(read_only=True) as uow:
             stored = await uow.webhook_events.list_events(page=builders.page(), states=())
         mine = [e for e in stored.items if e.stripe_event_id in (created["id"], finalized["id"])]
-        if all(e.state is WebhookEventState.PROCESSED for e in mine):
+        if len(mine) == 2 and all(e.state in SETTLED for e in mine):
             break
         await asyncio.sleep(0.1)
-    assert {e.state for e in mine} == {WebhookEventState.PROCESSED}
+    # The older one may come second and be judged stale (IGNORED); neither is left failing.
+    assert len(mine) == 2
+    assert {e.state for e in mine} <= SETTLED
     async with uow_factory(read_only=True) as uow:
         invoice = await uow.invoices.find_by_stripe_id("in_concurrent_1")
         page = await uow.invoices.list_invoices(
