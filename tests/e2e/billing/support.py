@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import grpc.aio
 from payments.v1 import invoice_service_pb2 as inv_pb
 from payments.v1 import invoice_service_pb2_grpc, subscription_service_pb2_grpc
 from payments.v1 import payment_service_pb2 as pay_pb
@@ -18,7 +19,7 @@ from payments.v1 import subscription_service_pb2 as pb
 
 from tests.integration.webhooks.support import SECRET
 from tests.support.localstripe import LocalStripe
-from tests.support.stack import Stack, auth
+from tests.support.stack import ErrorDetails, Stack, auth, error_details
 
 VISA = "4242424242424242"
 DECLINED = "4000000000000002"
@@ -110,11 +111,27 @@ class BillingStack:
         )
         return list(response.invoices)
 
+    async def open_invoice(self, subscription_id: str) -> inv_pb.Invoice:
+        async def found() -> inv_pb.Invoice | None:
+            invoices = await self.invoices_of(subscription_id)
+            return next((i for i in invoices if i.state == inv_pb.INVOICE_STATE_OPEN), None)
+
+        return await wait_for(found, what=f"an open invoice of {subscription_id}")
+
     async def advance(self, stripe_subscription_id: str) -> None:
         """The patch layer's clock: the subscription moves to its next period at Stripe."""
         await self.localstripe.request(
             "POST", f"/_test/subscriptions/{stripe_subscription_id}/advance"
         )
+
+
+async def rejected(call: Awaitable[object]) -> ErrorDetails:
+    """The error details of a call that must fail."""
+    try:
+        await call
+    except grpc.aio.AioRpcError as error:
+        return error_details(error)
+    raise AssertionError("the call succeeded")
 
 
 def request_id() -> str:

@@ -18,6 +18,7 @@ from tests.e2e.billing.support import (
     THREE_D_SECURE,
     BillingStack,
     account,
+    rejected,
     request_id,
     wait_for,
 )
@@ -291,13 +292,15 @@ async def test_pause_collection_then_resume(billing: BillingStack) -> None:
         timeout=20,
     )
     assert not resumed.subscription.HasField("pause_collection")
-    with pytest.raises(grpc.aio.AioRpcError) as nothing:
-        await billing.subscriptions.ResumeSubscription(
-            pb.ResumeSubscriptionRequest(request_id=request_id(), id=subscription.id),
-            metadata=billing.auth(),
-            timeout=20,
+    assert (
+        await rejected(
+            billing.subscriptions.ResumeSubscription(
+                pb.ResumeSubscriptionRequest(request_id=request_id(), id=subscription.id),
+                metadata=billing.auth(),
+                timeout=20,
+            )
         )
-    assert nothing.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    ).code is grpc.StatusCode.FAILED_PRECONDITION
 
 
 async def test_a_failed_renewal_goes_past_due_shows_in_dunning_and_is_paid(
@@ -312,19 +315,17 @@ async def test_a_failed_renewal_goes_past_due_shows_in_dunning_and_is_paid(
         pb.ListDelinquentSubscriptionsRequest(page_size=200), metadata=billing.auth(), timeout=20
     )
     assert subscription.id in {s.id for s in dunning.subscriptions}
-    with pytest.raises(grpc.aio.AioRpcError) as restricted:
-        await billing.subscriptions.ListDelinquentSubscriptions(
-            pb.ListDelinquentSubscriptionsRequest(),
-            metadata=billing.auth(account_id=billing.account_id),
-            timeout=20,
+    assert (
+        await rejected(
+            billing.subscriptions.ListDelinquentSubscriptions(
+                pb.ListDelinquentSubscriptionsRequest(),
+                metadata=billing.auth(account_id=billing.account_id),
+                timeout=20,
+            )
         )
-    assert restricted.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    ).code is grpc.StatusCode.PERMISSION_DENIED
 
-    async def open_invoice() -> inv_pb.Invoice | None:
-        found = await billing.invoices_of(subscription.id)
-        return next((i for i in found if i.state == inv_pb.INVOICE_STATE_OPEN), None)
-
-    unpaid = await wait_for(open_invoice, what="the open renewal invoice")
+    unpaid = await billing.open_invoice(subscription.id)
     good = await billing.card()
     paid = await billing.invoices.PayInvoice(
         inv_pb.PayInvoiceRequest(
@@ -335,20 +336,24 @@ async def test_a_failed_renewal_goes_past_due_shows_in_dunning_and_is_paid(
     )
     assert paid.invoice.state == inv_pb.INVOICE_STATE_PAID
     await billing.wait_state(subscription.id, pb.SUBSCRIPTION_STATE_ACTIVE)
-    with pytest.raises(grpc.aio.AioRpcError) as again:
-        await billing.invoices.PayInvoice(
-            inv_pb.PayInvoiceRequest(request_id=request_id(), id=unpaid.id),
-            metadata=billing.auth(),
-            timeout=20,
+    assert (
+        await rejected(
+            billing.invoices.PayInvoice(
+                inv_pb.PayInvoiceRequest(request_id=request_id(), id=unpaid.id),
+                metadata=billing.auth(),
+                timeout=20,
+            )
         )
-    assert again.value.code() is grpc.StatusCode.FAILED_PRECONDITION
-    with pytest.raises(grpc.aio.AioRpcError) as void_paid:
-        await billing.invoices.VoidInvoice(
-            inv_pb.VoidInvoiceRequest(request_id=request_id(), id=unpaid.id),
-            metadata=billing.auth(),
-            timeout=20,
+    ).code is grpc.StatusCode.FAILED_PRECONDITION
+    assert (
+        await rejected(
+            billing.invoices.VoidInvoice(
+                inv_pb.VoidInvoiceRequest(request_id=request_id(), id=unpaid.id),
+                metadata=billing.auth(),
+                timeout=20,
+            )
         )
-    assert void_paid.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    ).code is grpc.StatusCode.FAILED_PRECONDITION
 
 
 async def test_three_d_secure_on_a_renewal_is_visible_on_the_subscription(
@@ -380,24 +385,22 @@ async def test_an_open_invoice_is_voided_once(billing: BillingStack) -> None:
     subscription = await billing.subscribe(price, trial_period_days=7)
     await billing.advance(subscription.stripe_subscription_id)
 
-    async def open_invoice() -> inv_pb.Invoice | None:
-        found = await billing.invoices_of(subscription.id)
-        return next((i for i in found if i.state == inv_pb.INVOICE_STATE_OPEN), None)
-
-    unpaid = await wait_for(open_invoice, what="the open renewal invoice")
+    unpaid = await billing.open_invoice(subscription.id)
     voided = await billing.invoices.VoidInvoice(
         inv_pb.VoidInvoiceRequest(request_id=request_id(), id=unpaid.id),
         metadata=billing.auth(),
         timeout=20,
     )
     assert voided.invoice.state == inv_pb.INVOICE_STATE_VOID
-    with pytest.raises(grpc.aio.AioRpcError) as again:
-        await billing.invoices.VoidInvoice(
-            inv_pb.VoidInvoiceRequest(request_id=request_id(), id=unpaid.id),
-            metadata=billing.auth(),
-            timeout=20,
+    assert (
+        await rejected(
+            billing.invoices.VoidInvoice(
+                inv_pb.VoidInvoiceRequest(request_id=request_id(), id=unpaid.id),
+                metadata=billing.auth(),
+                timeout=20,
+            )
         )
-    assert again.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    ).code is grpc.StatusCode.FAILED_PRECONDITION
 
 
 @pytest.mark.parametrize(
@@ -432,9 +435,9 @@ async def test_trial_end_in_the_past_is_invalid(billing: BillingStack) -> None:
 
 async def test_unknown_price_other_accounts_and_reused_request_ids(billing: BillingStack) -> None:
     price = await billing.price()
-    with pytest.raises(grpc.aio.AioRpcError) as unknown:
-        await billing.subscribe(price, price_id="price_01JAAAAAAAAAAAAAAAAAAAAAAA")
-    assert unknown.value.code() is grpc.StatusCode.NOT_FOUND
+    assert (
+        await rejected(billing.subscribe(price, price_id="price_01JAAAAAAAAAAAAAAAAAAAAAAA"))
+    ).code is grpc.StatusCode.NOT_FOUND
     await billing.card()
     rid = request_id()
     subscription = await billing.subscribe(price, request_id=rid)
@@ -443,10 +446,12 @@ async def test_unknown_price_other_accounts_and_reused_request_ids(billing: Bill
     with pytest.raises(grpc.aio.AioRpcError) as reused:
         await billing.subscribe(price, request_id=rid, quantity=5)
     assert error_details(reused.value).reason == "REQUEST_ID_REUSED"
-    with pytest.raises(grpc.aio.AioRpcError) as hidden:
-        await billing.subscriptions.GetSubscription(
-            pb.GetSubscriptionRequest(id=subscription.id),
-            metadata=billing.auth(account_id=account()),
-            timeout=20,
+    assert (
+        await rejected(
+            billing.subscriptions.GetSubscription(
+                pb.GetSubscriptionRequest(id=subscription.id),
+                metadata=billing.auth(account_id=account()),
+                timeout=20,
+            )
         )
-    assert hidden.value.code() is grpc.StatusCode.NOT_FOUND
+    ).code is grpc.StatusCode.NOT_FOUND
