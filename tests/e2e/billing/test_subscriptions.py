@@ -66,6 +66,7 @@ async def test_a_card_subscription_is_active_and_its_invoice_payment_is_a_refund
     assert invoice.hosted_invoice_url.startswith("http")
     assert invoice.invoice_pdf_url.startswith("http")
     assert invoice.payment_id.startswith("pay_")
+    assert [line.price_id for line in invoice.lines] == [price.id]  # ours, not Stripe's
     assert subscription.latest_invoice_id == invoice.id
 
     payment = await billing.stack.payments.GetPayment(
@@ -188,6 +189,7 @@ async def test_a_previewed_plan_change_is_charged_as_previewed(billing: BillingS
         timeout=20,
     )
     assert preview.proration_lines
+    assert {line.price_id for line in preview.lines} <= {monthly.id, bigger.id}
     assert preview.amount_due_now > 0
     assert preview.next_invoice_total == 3000
     changed = await billing.subscriptions.UpdateSubscription(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import grpc.aio
 from payments.v1 import invoice_service_pb2 as pb
 from payments.v1.invoice_service_pb2_grpc import InvoiceServiceServicer
@@ -21,26 +23,26 @@ INVOICE_STATES = EnumMap(InvoiceState, pb.InvoiceState, "INVOICE_STATE_")
 _Context = grpc.aio.ServicerContext[object, object]
 
 
-def line_to_proto(line: InvoiceLine) -> pb.InvoiceLine:
+def line_to_proto(line: InvoiceLine, price_ids: Mapping[str, str]) -> pb.InvoiceLine:
     return pb.InvoiceLine(
         description=line.description or "",
         amount=line.amount,
         currency_code=line.currency,
         quantity=line.quantity,
-        price_id=line.stripe_price_id or "",
+        price_id=price_ids.get(line.stripe_price_id or "", ""),
         period_start=timestamp(line.period_start),
         period_end=timestamp(line.period_end),
         proration=line.proration,
     )
 
 
-def remote_line_to_proto(line: RemoteInvoiceLine) -> pb.InvoiceLine:
+def remote_line_to_proto(line: RemoteInvoiceLine, price_ids: Mapping[str, str]) -> pb.InvoiceLine:
     return pb.InvoiceLine(
         description=line.description or "",
         amount=line.amount,
         currency_code=line.currency,
         quantity=line.quantity or 0,
-        price_id=line.price or "",
+        price_id=price_ids.get(line.price or "", ""),
         period_start=timestamp(maybe_from_unix(line.period_start)),
         period_end=timestamp(maybe_from_unix(line.period_end)),
         proration=line.proration,
@@ -82,7 +84,7 @@ def invoice_to_proto(view: InvoiceView) -> pb.Invoice:
         period_end=timestamp(invoice.period_end),
         due_time=timestamp(invoice.due_time),
         paid_time=timestamp(invoice.paid_time),
-        lines=[line_to_proto(line) for line in invoice.lines],
+        lines=[line_to_proto(line, view.price_ids) for line in invoice.lines],
         stripe_invoice_id=invoice.stripe_invoice_id,
         create_time=timestamp(invoice.create_time),
         update_time=timestamp(invoice.update_time),

@@ -88,8 +88,10 @@ def _preview_to_proto(preview: ChangePreview) -> pb.PreviewSubscriptionChangeRes
         currency_code=preview.currency,
         amount_due_now=preview.amount_due_now,
         next_invoice_total=preview.next_invoice_total,
-        proration_lines=[remote_line_to_proto(line) for line in preview.proration_lines],
-        lines=[remote_line_to_proto(line) for line in preview.lines],
+        proration_lines=[
+            remote_line_to_proto(line, preview.price_ids) for line in preview.proration_lines
+        ],
+        lines=[remote_line_to_proto(line, preview.price_ids) for line in preview.lines],
         proration_time=timestamp(preview.proration_time),
     )
 

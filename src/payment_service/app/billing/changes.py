@@ -4,11 +4,12 @@ so a retry replays the first answer and Stripe sees the call once."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from payment_service.app.billing.prices import PriceCatalog
+from payment_service.app.billing.prices import PriceCatalog, our_price_ids
 from payment_service.app.billing.rules import (
     Pause,
     PlanChange,
@@ -56,6 +57,7 @@ class ChangePreview:
     proration_lines: tuple[RemoteInvoiceLine, ...]
     lines: tuple[RemoteInvoiceLine, ...]
     proration_time: datetime
+    price_ids: Mapping[str, str] = field(default_factory=dict)  # Stripe price id -> ours
 
 
 @dataclass
@@ -92,7 +94,10 @@ class SubscriptionCommands:
         )
         price = await self._target_price(subscription, change)
         quantity = change.quantity or subscription.item.quantity
-        return _preview(preview, change.proration_behavior, price.unit_amount * quantity, at)
+        answer = _preview(preview, change.proration_behavior, price.unit_amount * quantity, at)
+        async with self.store.uow_factory(read_only=True) as uow:
+            price_ids = await our_price_ids(uow, (line.price for line in preview.lines))
+        return dataclasses.replace(answer, price_ids=price_ids)
 
     async def cancel(
         self, caller: Caller, request_id: str, subscription_id: str, *, at_period_end: bool

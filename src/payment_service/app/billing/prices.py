@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -168,3 +169,12 @@ def _decode_page(data: bytes) -> Page[Price]:
     body = json.loads(data)
     items = [decode_entity(Price, json.dumps(item).encode()) for item in body["items"]]
     return Page(items=items, next_page_token=body["next"])
+
+
+async def our_price_ids(uow: UnitOfWork, stripe_ids: Iterable[str | None]) -> dict[str, str]:
+    """Stripe price id -> our price id, for the ones this service mirrors."""
+    found: dict[str, str] = {}
+    for stripe_id in stripe_ids:
+        if stripe_id and (price := await uow.prices.find_by_stripe_id(stripe_id)) is not None:
+            found[stripe_id] = price.id
+    return found

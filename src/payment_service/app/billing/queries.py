@@ -9,10 +9,11 @@ read answers what is stored.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+from payment_service.app.billing.prices import our_price_ids
 from payment_service.app.billing.rules import (
     DELINQUENT_STATES,
     MOVING_STATES,
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 class InvoiceView:
     invoice: Invoice
     pending_action: PaymentAction | None
+    # Stripe price id -> ours, for the lines' prices this service knows.
+    price_ids: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -150,12 +153,16 @@ class BillingQueries:
     async def _views(self, invoices: list[Invoice]) -> list[InvoiceView]:
         """Each invoice with what its customer still has to do (open ones only)."""
         payments: dict[str, Payment | None] = {}
+        stripe_prices = {line.stripe_price_id for i in invoices for line in i.lines}
         async with self.store.uow_factory(read_only=True) as uow:
             for invoice in invoices:
                 if invoice.state is InvoiceState.OPEN and invoice.payment_id:
                     payments[invoice.id] = await uow.payments.get(invoice.payment_id)
+            price_ids = await our_price_ids(uow, stripe_prices)
         return [
-            InvoiceView(invoice, PaymentAction.for_invoice(invoice, payments.get(invoice.id)))
+            InvoiceView(
+                invoice, PaymentAction.for_invoice(invoice, payments.get(invoice.id)), price_ids
+            )
             for invoice in invoices
         ]
 
