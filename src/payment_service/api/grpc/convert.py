@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -56,3 +56,8 @@ class EnumMap(Generic[E]):
         if member is None:
             raise InvalidArgument.field(field, f"unknown value {number}")
         return member
+
+    def from_protos(self, numbers: Iterable[int], field: str) -> frozenset[E]:
+        """A repeated enum filter as a set; UNSPECIFIED values are dropped."""
+        found = (self.from_proto(number, field) for number in numbers)
+        return frozenset(member for member in found if member is not None)

@@ -109,13 +109,12 @@ class InvoiceServicer(InvoiceServiceServicer):
     async def ListInvoices(
         self, request: pb.ListInvoicesRequest, context: _Context
     ) -> pb.ListInvoicesResponse:
-        states = [INVOICE_STATES.from_proto(s, "states") for s in request.states]
         page = await self._billing.list_invoices(
             current_caller(),
             PageRequest(request.page_size, request.page_token),
             account_id=request.account_id,
             subscription_id=request.subscription_id,
-            states=frozenset(s for s in states if s is not None),
+            states=INVOICE_STATES.from_protos(request.states, "states"),
         )
         return pb.ListInvoicesResponse(
             invoices=[invoice_to_proto(v) for v in page.items],

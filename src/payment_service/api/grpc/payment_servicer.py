@@ -139,11 +139,7 @@ class PaymentServicer(PaymentServiceServicer):
     async def ListPayments(
         self, request: pb.ListPaymentsRequest, context: _Context
     ) -> pb.ListPaymentsResponse:
-        states = frozenset(
-            state
-            for number in request.states
-            if (state := PAYMENT_STATES.from_proto(number, "states")) is not None
-        )
+        states = PAYMENT_STATES.from_protos(request.states, "states")
         query = ListPayments(
             account_id=request.account_id,
             page=PageRequest(request.page_size, request.page_token),

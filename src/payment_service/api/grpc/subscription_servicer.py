@@ -96,11 +96,6 @@ def _preview_to_proto(preview: ChangePreview) -> pb.PreviewSubscriptionChangeRes
     )
 
 
-def _states(values: list[int]) -> frozenset[SubscriptionState]:
-    states = (SUBSCRIPTION_STATES.from_proto(value, "states") for value in values)
-    return frozenset(state for state in states if state is not None)
-
-
 def _change(
     request: pb.UpdateSubscriptionRequest | pb.PreviewSubscriptionChangeRequest,
 ) -> PlanChange:
@@ -150,7 +145,7 @@ class SubscriptionServicer(SubscriptionServiceServicer):
             current_caller(),
             request.account_id,
             PageRequest(request.page_size, request.page_token),
-            _states(list(request.states)),
+            SUBSCRIPTION_STATES.from_protos(request.states, "states"),
         )
         return pb.ListSubscriptionsResponse(
             subscriptions=[subscription_to_proto(s) for s in page.items],
@@ -163,7 +158,7 @@ class SubscriptionServicer(SubscriptionServiceServicer):
         page = await self._billing.list_delinquent(
             current_caller(),
             PageRequest(request.page_size, request.page_token),
-            _states(list(request.states)),
+            SUBSCRIPTION_STATES.from_protos(request.states, "states"),
         )
         return pb.ListDelinquentSubscriptionsResponse(
             subscriptions=[subscription_to_proto(s) for s in page.items],

@@ -86,7 +86,7 @@ class SubscriptionCommands:
 
     async def preview(self, caller: Caller, change: PlanChange) -> ChangePreview:
         change.validate()
-        subscription = await self._visible(caller, change.subscription_id)
+        subscription = await self.store.subscription(caller, change.subscription_id)
         at = change.proration_time or utcnow().replace(microsecond=0)
         stripe_change = await self._stripe_change(subscription, change, proration_time=at)
         preview = await self.billing.preview_subscription_change(
@@ -181,15 +181,8 @@ class SubscriptionCommands:
                 # Another replica answered the same request_id first; its answer stands.
                 if await self._ledger.find(request) is None:
                     raise
-                return await self._visible(caller, subscription_id)
+                return await self.store.subscription(caller, subscription_id)
             return synced.subscription or subscription
-
-    async def _visible(self, caller: Caller, subscription_id: str) -> Subscription:
-        async with self.store.uow_factory(read_only=True) as uow:
-            subscription = await uow.subscriptions.get(subscription_id)
-        if subscription is None or not caller.may_access(subscription.account_id):
-            raise NotFound("subscription", subscription_id)
-        return subscription
 
     async def _target_price(self, subscription: Subscription, change: PlanChange) -> Price:
         if change.price_id and change.price_id != subscription.item.price_id:

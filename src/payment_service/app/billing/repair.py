@@ -21,7 +21,7 @@ from payment_service.app.billing.prices import PriceCatalog
 from payment_service.app.billing.queries import BillingQueries
 from payment_service.app.billing.rules import MOVING_STATES, OPEN_INVOICE_STATES, BillingRules
 from payment_service.app.billing.store import BillingStore
-from payment_service.app.billing.subscribe import CreateSubscriptions
+from payment_service.app.billing.subscribe import CreateSubscriptions, unsent
 from payment_service.app.billing.sync import apply_subscription, store_invoice
 from payment_service.app.common.repair import RepairTally
 from payment_service.app.ports.billing import BillingProcessor
@@ -68,17 +68,19 @@ class BillingRepair:
         tally = RepairTally("finish_pending_subscriptions", utcnow())
         older_than = tally.now - timedelta(seconds=self.rules.pending_grace_s)
         async with self.store.uow_factory(read_only=True) as uow:
-            unsent = await uow.subscriptions.list_pending(older_than, limit=self.rules.batch_size)
+            never_sent = await uow.subscriptions.list_pending(
+                older_than, limit=self.rules.batch_size
+            )
             # Newest first; incomplete ones expire at Stripe within a day, so a page is enough.
             incomplete = await uow.subscriptions.list_in_states(
                 {SubscriptionState.INCOMPLETE}, page=PageRequest(self.rules.batch_size)
             )
-        candidates = {s.id: s for s in unsent}
+        candidates = {s.id: s for s in never_sent}
         for subscription in incomplete.items:
             if subscription.create_time < older_than:
                 candidates.setdefault(subscription.id, subscription)
         due = [s for s in candidates.values() if await self.subscribe.needs_finishing(s)]
-        await _each(tally, due, lambda s: self.subscribe.finish_pending(s.id), _unsent)
+        await _each(tally, due, lambda s: self.subscribe.finish_pending(s.id), unsent)
         return tally.report()
 
     async def refresh_subscriptions(self) -> RepairReport:
@@ -167,10 +169,6 @@ class BillingRepair:
             min_s=self.rules.stuck_after_s,
             max_s=self.rules.max_refresh_interval_s,
         )
-
-
-def _unsent(subscription: Subscription) -> bool:
-    return subscription.stripe_subscription_id is None and not subscription.is_final
 
 
 async def _each(

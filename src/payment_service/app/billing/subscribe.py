@@ -22,7 +22,7 @@ from payment_service.app.billing.rules import (
     refused,
 )
 from payment_service.app.billing.store import BillingStore
-from payment_service.app.common.audit import audit
+from payment_service.app.common.audit import audit, insert_or_winner
 from payment_service.app.common.leases import StripeCallLease
 from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.common.replay import (
@@ -31,7 +31,10 @@ from payment_service.app.common.replay import (
     raise_recorded_decline,
 )
 from payment_service.app.customers.accounts import Customers
-from payment_service.app.payments.create import check_payment_method_owner
+from payment_service.app.payments.create import (
+    check_payment_method_owner,
+    default_payment_method,
+)
 from payment_service.app.payments.rules import outcome_unknown
 from payment_service.app.ports.billing import BillingProcessor
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
@@ -41,14 +44,13 @@ from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Subscription
 from payment_service.domain.errors import (
     CardDeclined,
-    Conflict,
     DomainError,
     FailedPrecondition,
     NotFound,
     RequestIdReused,
 )
 from payment_service.domain.processor import ProcessorCardDeclined
-from payment_service.domain.states import PaymentMethodState, PaymentState, SubscriptionState
+from payment_service.domain.states import PaymentState, SubscriptionState
 
 METHOD = "CreateSubscription"
 _CONFIRMABLE = frozenset({PaymentState.REQUIRES_CONFIRMATION, PaymentState.REQUIRES_PAYMENT_METHOD})
@@ -73,7 +75,7 @@ class CreateSubscriptions:
             lambda uow: uow.subscriptions,
             kind="subscription",
             lease_s=self.rules.stripe_lease_s,
-            needs_call=_unsent,
+            needs_call=unsent,
             busy_reason="SUBSCRIPTION_IN_PROGRESS",
         )
 
@@ -82,8 +84,7 @@ class CreateSubscriptions:
         caller.require_account(command.account_id)
         request = MutationRequest.of(caller, METHOD, command.request_id, command.fields())
         async with self._locks.hold((caller.sub, command.request_id)):
-            async with self._uow_factory(read_only=True) as uow:
-                existing = await uow.subscriptions.find_by_request(caller.sub, command.request_id)
+            existing = await self._find_by_request(caller, command.request_id)
             if existing is None:
                 inserted, ours = await self._insert_new(caller, command, request)
                 return await self._submit(inserted, request, first_attempt=ours)
@@ -96,7 +97,7 @@ class CreateSubscriptions:
         invoice was paid: a webhook or the catch-up may have linked the row meanwhile)."""
         if subscription.is_final or self._lease.held(subscription):
             return False
-        if _unsent(subscription):
+        if unsent(subscription):
             return True
         if subscription.state is not SubscriptionState.INCOMPLETE:
             return False
@@ -143,32 +144,30 @@ class CreateSubscriptions:
         )
         subscription.default_payment_method = payment_method
         subscription.lease_until = self._lease.new_lease()
-        try:
-            async with self._uow_factory() as uow:
-                await uow.subscriptions.add(subscription)
-                await audit(
-                    uow, caller.sub, "subscriptions.create", ("subscription", subscription.id)
-                )
-                await uow.commit()
-        except Conflict:
-            async with self._uow_factory(read_only=True) as uow:
-                winner = await uow.subscriptions.find_by_request(caller.sub, command.request_id)
-            if winner is None:
-                raise
-            if winner.request_hash != request.body_hash:
-                raise RequestIdReused(command.request_id) from None
-            return winner, False
-        return subscription, True
+        # When another replica inserted the same (caller, request_id) first, theirs.
+        stored, inserted = await insert_or_winner(
+            self._uow_factory,
+            subscription,
+            add=lambda uow: uow.subscriptions.add(subscription),
+            winner=lambda: self._find_by_request(caller, command.request_id),
+            actor=caller.sub,
+            action="subscriptions.create",
+            subject=("subscription", subscription.id),
+        )
+        if not inserted and stored.request_hash != request.body_hash:
+            raise RequestIdReused(command.request_id)
+        return stored, inserted
+
+    async def _find_by_request(self, caller: Caller, request_id: str) -> Subscription | None:
+        async with self._uow_factory(read_only=True) as uow:
+            return await uow.subscriptions.find_by_request(caller.sub, request_id)
 
     async def _default_payment_method(self, account_id: str) -> str | None:
         async with self._uow_factory(read_only=True) as uow:
             customer = await uow.customers.get_by_account(account_id)
-            if customer is None or customer.default_payment_method_id is None:
-                return None
-            method = await uow.payment_methods.get(customer.default_payment_method_id)
-        if method is None or method.state is not PaymentMethodState.ATTACHED:
+        if customer is None:
             return None
-        return method.stripe_payment_method_id
+        return await default_payment_method(self._uow_factory, customer.default_payment_method_id)
 
     async def _submit(
         self, subscription: Subscription, request: MutationRequest, *, first_attempt: bool
@@ -185,23 +184,15 @@ class CreateSubscriptions:
                 raise
             return current
         claimed = subscription if first_attempt else await self._lease.claim(subscription.id)
-        if _unsent(claimed):
+        if unsent(claimed):
             remote = await self._send(claimed, first_attempt=first_attempt)
             self.failpoints.hit("billing.create.after_stripe")
-            stored = await self.store.store_subscription(
-                claimed.id, remote, actor=claimed.caller, action="subscriptions.create.stripe"
-            )
-            claimed = stored.subscription or claimed
         elif claimed.stripe_subscription_id is not None:
             # Sent by an earlier attempt: what we hold may predate its first invoice.
             remote = await self.billing.retrieve_subscription(claimed.stripe_subscription_id)
-            stored = await self.store.store_subscription(
-                claimed.id, remote, actor=claimed.caller, action=None
-            )
-            claimed = stored.subscription or claimed
-        if claimed.stripe_subscription_id is None:  # Stripe refused it
+        else:  # Stripe refused it
             raise refused(claimed)
-        return await self._pay_first_invoice(claimed, request)
+        return await self._pay_first_invoice(claimed, remote, request)
 
     async def _send(self, subscription: Subscription, *, first_attempt: bool) -> RemoteSubscription:
         try:
@@ -228,66 +219,53 @@ class CreateSubscriptions:
         return None
 
     async def _pay_first_invoice(
-        self, subscription: Subscription, request: MutationRequest
+        self, subscription: Subscription, remote: RemoteSubscription, request: MutationRequest
     ) -> Subscription:
-        """Confirm the first invoice's PaymentIntent; record the answer (a decline too)."""
-        action = subscription.pending_action
-        intent_state = await self._first_payment_state(subscription)
-        declined: ProcessorCardDeclined | None = None
-        if (
-            subscription.state is SubscriptionState.INCOMPLETE
-            and action is not None
-            and action.payment_id is not None
-            and intent_state in _CONFIRMABLE
-            and subscription.default_payment_method
-            and action.error_code is None
-        ):
-            try:
-                await self.processor.confirm_payment_intent(
-                    await self._intent_id(action.payment_id),
-                    idempotency_key=idempotency_key(subscription.id, "confirm-first-invoice"),
-                    payment_method=subscription.default_payment_method,
-                )
-            except ProcessorCardDeclined as error:
-                declined = error
-        assert subscription.stripe_subscription_id is not None
-        remote = await self.billing.retrieve_subscription(subscription.stripe_subscription_id)
-        synced = await self.store.store_subscription(
+        """Store Stripe's answer; confirm the first invoice's PaymentIntent when it waits for
+        us; record the answer (a decline too)."""
+        intent = _confirmable_first_payment(remote, subscription.default_payment_method)
+        stored = await self.store.store_subscription(
             subscription.id,
             remote,
             actor=subscription.caller,
             action="subscriptions.create",
+            request=None if intent else request,  # answered once the payment is tried
+        )
+        current = stored.subscription or subscription
+        if intent is None or current.default_payment_method is None:
+            return current
+        declined: ProcessorCardDeclined | None = None
+        try:
+            await self.processor.confirm_payment_intent(
+                intent,
+                idempotency_key=idempotency_key(subscription.id, "confirm-first-invoice"),
+                payment_method=current.default_payment_method,
+            )
+        except ProcessorCardDeclined as error:
+            declined = error
+        assert current.stripe_subscription_id is not None
+        after = await self.billing.retrieve_subscription(current.stripe_subscription_id)
+        synced = await self.store.store_subscription(
+            subscription.id,
+            after,
+            actor=subscription.caller,
+            action=None,
             request=None if declined else request,
         )
-        stored = synced.subscription or subscription
+        current = synced.subscription or current
         if declined is not None:
             answer = CardDeclined(
                 declined.message or "the card was declined",
                 code=declined.code or "card_declined",
                 decline_code=declined.decline_code,
-                payment_id=(stored.pending_action.payment_id or "")
-                if stored.pending_action
+                payment_id=(current.pending_action.payment_id or "")
+                if current.pending_action
                 else "",
             )
-            answer.metadata["subscription_id"] = stored.id
-            await self._ledger.remember_decline(request, stored.id, answer)
+            answer.metadata["subscription_id"] = current.id
+            await self._ledger.remember_decline(request, current.id, answer)
             raise answer
-        return stored
-
-    async def _first_payment_state(self, subscription: Subscription) -> PaymentState | None:
-        action = subscription.pending_action
-        if action is None or action.payment_id is None:
-            return None
-        async with self._uow_factory(read_only=True) as uow:
-            payment = await uow.payments.get(action.payment_id)
-        return payment.state if payment else None
-
-    async def _intent_id(self, payment_id: str) -> str:
-        async with self._uow_factory(read_only=True) as uow:
-            payment = await uow.payments.get(payment_id)
-        if payment is None or payment.stripe_payment_intent_id is None:
-            raise NotFound("payment", payment_id)
-        return payment.stripe_payment_intent_id
+        return current
 
     async def _store_refusal(self, subscription_id: str, error: DomainError) -> None:
         """Stripe refused to create it: nothing was charged; the row ends INCOMPLETE_EXPIRED."""
@@ -314,11 +292,30 @@ class CreateSubscriptions:
         return found
 
 
+def _confirmable_first_payment(
+    remote: RemoteSubscription, payment_method: str | None
+) -> str | None:
+    """The first invoice's PaymentIntent when it waits for our confirmation (not yet tried,
+    and the subscription has a payment method to try); None otherwise."""
+    invoice = remote.latest_invoice
+    intent = invoice.payment_intent if invoice else None
+    if (
+        remote.state is not SubscriptionState.INCOMPLETE
+        or intent is None
+        or intent.state not in _CONFIRMABLE
+        or intent.last_error is not None
+        or not (remote.default_payment_method or payment_method)
+    ):
+        return None
+    return intent.stripe_id
+
+
 def _create_request_of(subscription: Subscription) -> MutationRequest:
     return MutationRequest(
         subscription.caller, METHOD, subscription.request_id, subscription.request_hash
     )
 
 
-def _unsent(subscription: Subscription) -> bool:
+def unsent(subscription: Subscription) -> bool:
+    """Not yet created at Stripe (and not refused)."""
     return subscription.stripe_subscription_id is None and not subscription.is_final

@@ -10,7 +10,7 @@ by RefundService under the same rules as any payment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from payment_service.app.billing.rules import (
@@ -34,11 +34,10 @@ class Synced:
     invoice: Invoice | None = None
     payment: Payment | None = None
     changed: bool = False
-    keys: list[str] = field(default_factory=list)
 
     @property
     def cache_keys(self) -> tuple[str, ...]:
-        keys = list(self.keys)
+        keys: list[str] = []
         if self.subscription is not None:
             keys.append(subscription_cache_key(self.subscription.id))
         if self.invoice is not None:

@@ -110,8 +110,8 @@ class CreatePayments:
                 self.store.uow_factory, command.payment_method, command.account_id
             )
         customer = await self.customers.get_or_create(caller, command.account_id)
-        payment_method = command.payment_method or await self._default_payment_method(
-            customer.default_payment_method_id
+        payment_method = command.payment_method or await default_payment_method(
+            self._uow_factory, customer.default_payment_method_id
         )
         payment = Payment(
             id=new_id("pay"),
@@ -144,15 +144,6 @@ class CreatePayments:
         if not inserted and stored.request_hash != request.body_hash:
             raise RequestIdReused(command.request_id)
         return stored, inserted
-
-    async def _default_payment_method(self, payment_method_id: str | None) -> str | None:
-        if payment_method_id is None:
-            return None
-        async with self._uow_factory(read_only=True) as uow:
-            method = await uow.payment_methods.get(payment_method_id)
-        if method is None or method.state is not PaymentMethodState.ATTACHED:
-            return None
-        return method.stripe_payment_method_id
 
     async def _submit(self, payment: Payment, *, first_attempt: bool) -> Payment:
         """Send a PENDING payment to Stripe once, or wait for whoever is doing it.
@@ -242,3 +233,16 @@ async def check_payment_method_owner(
         method.account_id != account_id or method.state is not PaymentMethodState.ATTACHED
     ):
         raise NotFound("payment_method", stripe_payment_method_id)
+
+
+async def default_payment_method(
+    uow_factory: UnitOfWorkFactory, payment_method_id: str | None
+) -> str | None:
+    """The Stripe id of a customer's default payment method, while it is still attached."""
+    if payment_method_id is None:
+        return None
+    async with uow_factory(read_only=True) as uow:
+        method = await uow.payment_methods.get(payment_method_id)
+    if method is None or method.state is not PaymentMethodState.ATTACHED:
+        return None
+    return method.stripe_payment_method_id
