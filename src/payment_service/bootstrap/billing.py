@@ -45,8 +45,8 @@ def build_billing(
     return Billing(
         prices=prices,
         subscribe=subscribe,
-        commands=SubscriptionCommands(store, billing, prices),
-        invoices=InvoiceCommands(store, billing),
+        commands=SubscriptionCommands(store, billing, prices, failpoints),
+        invoices=InvoiceCommands(store, billing, failpoints),
         queries=queries,
         repair=BillingRepair(store, billing, processor, subscribe, queries, prices, rules),
     )

@@ -455,6 +455,16 @@ class FakeRequestRecordRepository(_Repository[RequestRecord]):
     async def add(self, record: RequestRecord) -> None:
         self._txn.insert(self.table, record)
 
+    async def complete(self, record: RequestRecord) -> bool:
+        current = self._get((record.caller, record.request_id))
+        if current is None or not current.pending:
+            return False
+        answer = dataclasses.replace(
+            current, response=record.response, resource_id=record.resource_id
+        )
+        self._txn.replace(self.table, answer)
+        return True
+
 
 class FakeAuditLog(_Repository[AuditEntry]):
     table = "audit_log"

@@ -17,11 +17,12 @@ from payment_service.app.billing.rules import (
     require_live,
 )
 from payment_service.app.billing.store import BillingStore
-from payment_service.app.common.locks import KeyedLocks
-from payment_service.app.common.replay import MutationRequest, RequestLedger, recorded
+from payment_service.app.common.mutation import Mutation, Mutations
+from payment_service.app.common.replay import MutationRequest
 from payment_service.app.common.validation import Violations
 from payment_service.app.ports.billing import BillingProcessor
-from payment_service.app.ports.processor import idempotency_key
+from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
+from payment_service.app.ports.storage import UnitOfWork
 from payment_service.domain.billing import (
     ProrationBehavior,
     RemoteInvoiceLine,
@@ -32,8 +33,8 @@ from payment_service.domain.billing import (
 )
 from payment_service.domain.caller import Caller
 from payment_service.domain.clock import from_unix, utcnow
-from payment_service.domain.entities import Price, Subscription
-from payment_service.domain.errors import Conflict, InvalidTransition, NotFound
+from payment_service.domain.entities import Price, RequestRecord, Subscription
+from payment_service.domain.errors import CardDeclined, InvalidTransition, NotFound
 from payment_service.domain.states import SubscriptionState
 
 StripeCall = Callable[[Subscription, str], Awaitable[RemoteSubscription]]
@@ -65,15 +66,21 @@ class SubscriptionCommands:
     store: BillingStore
     billing: BillingProcessor
     prices: PriceCatalog
+    failpoints: Failpoints = NO_FAILPOINTS
 
     def __post_init__(self) -> None:
-        self._ledger = RequestLedger(self.store.uow_factory)
-        self._locks = KeyedLocks()
+        self._mutations: Mutations[Subscription, RemoteSubscription] = Mutations(
+            self.store.uow_factory, SubscriptionAnswers(self.store), self.failpoints
+        )
 
     async def update(self, caller: Caller, request_id: str, change: PlanChange) -> Subscription:
         check = Violations()
         check.request_id(request_id)
         change.validate(check)
+
+        async def changeable(subscription: Subscription) -> None:
+            _require_started(subscription, "changed")
+            await self._target_price(subscription, change)
 
         async def call(subscription: Subscription, key: str) -> RemoteSubscription:
             stripe_change = await self._stripe_change(subscription, change)
@@ -81,12 +88,19 @@ class SubscriptionCommands:
                 require_known_at_stripe(subscription), stripe_change, idempotency_key=key
             )
 
+        def made(subscription: Subscription) -> bool:
+            item = subscription.item
+            return (not change.price_id or item.price_id == change.price_id) and (
+                not change.quantity or item.quantity == change.quantity
+            )
+
         request = MutationRequest.of(caller, "UpdateSubscription", request_id, change.fields())
-        return await self._mutate(caller, request, change.subscription_id, call)
+        return await self._run(caller, request, change.subscription_id, call, made, changeable)
 
     async def preview(self, caller: Caller, change: PlanChange) -> ChangePreview:
         change.validate()
         subscription = await self.store.subscription(caller, change.subscription_id)
+        _require_started(subscription, "changed")
         at = change.proration_time or utcnow().replace(microsecond=0)
         stripe_change = await self._stripe_change(subscription, change, proration_time=at)
         preview = await self.billing.preview_subscription_change(
@@ -105,7 +119,6 @@ class SubscriptionCommands:
         _check_ids(request_id, subscription_id)
 
         async def call(subscription: Subscription, key: str) -> RemoteSubscription:
-            require_live(subscription, "canceled")
             stripe_id = require_known_at_stripe(subscription)
             if at_period_end:
                 return await self.billing.set_cancel_at_period_end(
@@ -113,9 +126,14 @@ class SubscriptionCommands:
                 )
             return await self.billing.cancel_subscription(stripe_id, idempotency_key=key)
 
+        def canceled(subscription: Subscription) -> bool:
+            return subscription.is_final or (at_period_end and subscription.cancel_at_period_end)
+
         fields = {"id": subscription_id, "at_period_end": at_period_end}
         request = MutationRequest.of(caller, "CancelSubscription", request_id, fields)
-        return await self._mutate(caller, request, subscription_id, call)
+        return await self._run(
+            caller, request, subscription_id, call, canceled, lambda s: require_live(s, "canceled")
+        )
 
     async def pause(self, caller: Caller, request_id: str, pause: Pause) -> Subscription:
         check = Violations()
@@ -124,7 +142,6 @@ class SubscriptionCommands:
         resumes_at = int(pause.resume_time.timestamp()) if pause.resume_time else None
 
         async def call(subscription: Subscription, key: str) -> RemoteSubscription:
-            _require_started(subscription, "paused")
             return await self.billing.set_pause_collection(
                 require_known_at_stripe(subscription),
                 RemotePause(pause.behavior, resumes_at),
@@ -133,14 +150,27 @@ class SubscriptionCommands:
 
         fields = {"id": pause.subscription_id, "behavior": pause.behavior.value, "at": resumes_at}
         request = MutationRequest.of(caller, "PauseSubscription", request_id, fields)
-        return await self._mutate(caller, request, pause.subscription_id, call)
+        return await self._run(
+            caller,
+            request,
+            pause.subscription_id,
+            call,
+            lambda subscription: subscription.pause_behavior is pause.behavior,
+            lambda subscription: _require_started(subscription, "paused"),
+        )
 
     async def resume(self, caller: Caller, request_id: str, subscription_id: str) -> Subscription:
         """Undo a scheduled cancellation, clear a collection pause, or resume a paused one."""
         _check_ids(request_id, subscription_id)
 
-        async def call(subscription: Subscription, key: str) -> RemoteSubscription:
+        def resumable(subscription: Subscription) -> None:
             require_live(subscription, "resumed")
+            if _resumed(subscription):
+                raise InvalidTransition(
+                    "subscription", subscription.id, subscription.state.value, "resumed"
+                )
+
+        async def call(subscription: Subscription, key: str) -> RemoteSubscription:
             stripe_id = require_known_at_stripe(subscription)
             if subscription.cancel_at_period_end:
                 return await self.billing.set_cancel_at_period_end(
@@ -148,41 +178,26 @@ class SubscriptionCommands:
                 )
             if subscription.pause_behavior is not None:
                 return await self.billing.set_pause_collection(stripe_id, None, idempotency_key=key)
-            if subscription.state is SubscriptionState.PAUSED:
-                return await self.billing.resume_subscription(stripe_id, idempotency_key=key)
-            raise InvalidTransition(
-                "subscription", subscription.id, subscription.state.value, "resumed"
-            )
+            return await self.billing.resume_subscription(stripe_id, idempotency_key=key)
 
         request = MutationRequest.of(
             caller, "ResumeSubscription", request_id, {"id": subscription_id}
         )
-        return await self._mutate(caller, request, subscription_id, call)
+        return await self._run(caller, request, subscription_id, call, _resumed, resumable)
 
-    async def _mutate(
-        self, caller: Caller, request: MutationRequest, subscription_id: str, call: StripeCall
+    async def _run(
+        self,
+        caller: Caller,
+        request: MutationRequest,
+        subscription_id: str,
+        call: StripeCall,
+        reached: Callable[[Subscription], bool],
+        check: Callable[[Subscription], Awaitable[None] | None],
     ) -> Subscription:
-        async with self._locks.hold((caller.sub, request.request_id)):
-            async with self.store.uow_factory(read_only=True) as uow:
-                answered = await recorded(uow, request)
-                subscription = await uow.subscriptions.get(subscription_id)
-            if subscription is None or not caller.may_access(subscription.account_id):
-                raise NotFound("subscription", subscription_id)
-            if answered is not None:
-                return subscription
-            key = idempotency_key(subscription.id, f"{request.method}:{request.request_id}")
-            remote = await call(subscription, key)
-            action = f"subscriptions.{request.method.removesuffix('Subscription').lower()}"
-            try:
-                synced = await self.store.store_subscription(
-                    subscription.id, remote, actor=caller.sub, action=action, request=request
-                )
-            except Conflict:
-                # Another replica answered the same request_id first; its answer stands.
-                if await self._ledger.find(request) is None:
-                    raise
-                return await self.store.subscription(caller, subscription_id)
-            return synced.subscription or subscription
+        action = f"subscriptions.{request.method.removesuffix('Subscription').lower()}"
+        key = f"{request.method}:{request.request_id}"
+        mutation = Mutation(request, subscription_id, action, key, call, reached, check)
+        return await self._mutations.run(caller, mutation)
 
     async def _target_price(self, subscription: Subscription, change: PlanChange) -> Price:
         if change.price_id and change.price_id != subscription.item.price_id:
@@ -200,7 +215,6 @@ class SubscriptionCommands:
         *,
         proration_time: datetime | None = None,
     ) -> SubscriptionChange:
-        _require_started(subscription, "changed")
         price = await self._target_price(subscription, change)
         item = subscription.item
         if item.stripe_item_id is None:
@@ -214,6 +228,51 @@ class SubscriptionCommands:
             proration_behavior=change.proration_behavior,
             proration_date=int(at.timestamp()) if at else None,
         )
+
+
+@dataclass
+class SubscriptionAnswers:
+    """How a subscription is read and how Stripe's answers to a command are kept."""
+
+    billing: BillingStore
+    kind = "subscription"
+
+    async def load(self, uow: UnitOfWork, object_id: str) -> Subscription | None:
+        return await uow.subscriptions.get(object_id)
+
+    async def store(
+        self,
+        caller: Caller,
+        request: MutationRequest,
+        object_id: str,
+        remote: RemoteSubscription,
+        action: str,
+    ) -> Subscription:
+        synced = await self.billing.store_subscription(
+            object_id, remote, actor=caller.sub, action=action, request=request
+        )
+        return synced.subscription or await self.billing.subscription(caller, object_id)
+
+    async def declined(
+        self,
+        caller: Caller,
+        request: MutationRequest,
+        target: Subscription,
+        error: CardDeclined,
+        action: str,
+    ) -> CardDeclined:
+        return error
+
+    def replay(self, answered: RequestRecord, target: Subscription) -> None:
+        return None
+
+
+def _resumed(subscription: Subscription) -> bool:
+    return not (
+        subscription.cancel_at_period_end
+        or subscription.pause_behavior is not None
+        or subscription.state is SubscriptionState.PAUSED
+    )
 
 
 def _check_ids(request_id: str, subscription_id: str) -> None:

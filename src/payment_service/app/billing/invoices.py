@@ -11,21 +11,21 @@ from dataclasses import dataclass
 
 from payment_service.app.billing.rules import PAYABLE, VOIDABLE, require_invoice_state
 from payment_service.app.billing.store import BillingStore
-from payment_service.app.common.locks import KeyedLocks
+from payment_service.app.common.mutation import Mutation, Mutations
 from payment_service.app.common.replay import (
     MutationRequest,
     RequestLedger,
     raise_recorded_decline,
-    recorded,
 )
 from payment_service.app.common.validation import Violations
 from payment_service.app.payments.create import check_payment_method_owner
 from payment_service.app.ports.billing import BillingProcessor
-from payment_service.app.ports.processor import idempotency_key
+from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
+from payment_service.app.ports.storage import UnitOfWork
 from payment_service.domain.billing import RemoteInvoice
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Invoice, RequestRecord
-from payment_service.domain.errors import CardDeclined, Conflict, NotFound
+from payment_service.domain.errors import CardDeclined, NotFound
 from payment_service.domain.states import InvoiceState
 
 
@@ -33,10 +33,13 @@ from payment_service.domain.states import InvoiceState
 class InvoiceCommands:
     store: BillingStore
     billing: BillingProcessor
+    failpoints: Failpoints = NO_FAILPOINTS
 
     def __post_init__(self) -> None:
-        self._ledger = RequestLedger(self.store.uow_factory)
-        self._locks = KeyedLocks()
+        answers = InvoiceAnswers(self.store, self.billing)
+        self._mutations: Mutations[Invoice, RemoteInvoice] = Mutations(
+            self.store.uow_factory, answers, self.failpoints
+        )
 
     async def pay(
         self, caller: Caller, request_id: str, invoice_id: str, payment_method: str = ""
@@ -44,82 +47,102 @@ class InvoiceCommands:
         check = Violations()
         check.stripe_id(payment_method, "pm", "stripe_payment_method_id", required=False)
         _validate(request_id, invoice_id, check)
-        request = MutationRequest.of(
-            caller, "PayInvoice", request_id, {"id": invoice_id, "payment_method": payment_method}
-        )
-        async with self._locks.hold((caller.sub, request_id)):
-            invoice, answered = await self._find(caller, request, invoice_id)
-            if answered is not None:
-                raise_recorded_decline(answered, invoice.payment_id or "")
-                return invoice
+
+        async def payable(invoice: Invoice) -> None:
             require_invoice_state(invoice, PAYABLE, InvoiceState.PAID.value)
             if payment_method:
                 await check_payment_method_owner(
                     self.store.uow_factory, payment_method, invoice.account_id
                 )
-            try:
-                remote = await self.billing.pay_invoice(
-                    invoice.stripe_invoice_id,
-                    payment_method=payment_method or None,
-                    idempotency_key=idempotency_key(invoice.id, f"pay:{request_id}"),
-                )
-            except CardDeclined as error:
-                await self._store_decline(caller, request, invoice, error)
-                raise
-            return await self._store(caller, request, remote, "invoices.pay")
+
+        async def call(invoice: Invoice, key: str) -> RemoteInvoice:
+            return await self.billing.pay_invoice(
+                invoice.stripe_invoice_id,
+                payment_method=payment_method or None,
+                idempotency_key=key,
+            )
+
+        fields = {"id": invoice_id, "payment_method": payment_method}
+        request = MutationRequest.of(caller, "PayInvoice", request_id, fields)
+        mutation = Mutation(
+            request,
+            invoice_id,
+            "invoices.pay",
+            f"pay:{request_id}",
+            call,
+            reached=lambda invoice: invoice.state is InvoiceState.PAID,
+            check=payable,
+        )
+        return await self._mutations.run(caller, mutation)
 
     async def void(self, caller: Caller, request_id: str, invoice_id: str) -> Invoice:
         _validate(request_id, invoice_id)
+
+        async def call(invoice: Invoice, key: str) -> RemoteInvoice:
+            return await self.billing.void_invoice(invoice.stripe_invoice_id, idempotency_key=key)
+
         request = MutationRequest.of(caller, "VoidInvoice", request_id, {"id": invoice_id})
-        async with self._locks.hold((caller.sub, request_id)):
-            invoice, answered = await self._find(caller, request, invoice_id)
-            if answered is not None:
-                return invoice
-            require_invoice_state(invoice, VOIDABLE, InvoiceState.VOID.value)
-            remote = await self.billing.void_invoice(
-                invoice.stripe_invoice_id,
-                idempotency_key=idempotency_key(invoice.id, f"void:{request_id}"),
-            )
-            return await self._store(caller, request, remote, "invoices.void")
+        mutation = Mutation(
+            request,
+            invoice_id,
+            "invoices.void",
+            f"void:{request_id}",
+            call,
+            reached=lambda invoice: invoice.state is InvoiceState.VOID,
+            check=lambda invoice: require_invoice_state(invoice, VOIDABLE, InvoiceState.VOID.value),
+        )
+        return await self._mutations.run(caller, mutation)
 
-    async def _find(
-        self, caller: Caller, request: MutationRequest, invoice_id: str
-    ) -> tuple[Invoice, RequestRecord | None]:
-        async with self.store.uow_factory(read_only=True) as uow:
-            answered = await recorded(uow, request)
-            invoice = await uow.invoices.get(invoice_id)
-        if invoice is None or not caller.may_access(invoice.account_id):
-            raise NotFound("invoice", invoice_id)
-        return invoice, answered
 
-    async def _store(
-        self, caller: Caller, request: MutationRequest, remote: RemoteInvoice, action: str
+@dataclass
+class InvoiceAnswers:
+    """How an invoice is read and how Stripe's answers to a command are kept."""
+
+    billing_store: BillingStore
+    billing: BillingProcessor
+    kind = "invoice"
+
+    def __post_init__(self) -> None:
+        self._ledger = RequestLedger(self.billing_store.uow_factory)
+
+    async def load(self, uow: UnitOfWork, object_id: str) -> Invoice | None:
+        return await uow.invoices.get(object_id)
+
+    async def store(
+        self,
+        caller: Caller,
+        request: MutationRequest,
+        object_id: str,
+        remote: RemoteInvoice,
+        action: str,
     ) -> Invoice:
-        try:
-            synced = await self.store.store_invoice(
-                remote, actor=caller.sub, action=action, request=request
-            )
-        except Conflict:
-            if await self._ledger.find(request) is None:
-                raise
-            async with self.store.uow_factory(read_only=True) as uow:
-                current = await uow.invoices.find_by_stripe_id(remote.stripe_id)
-            assert current is not None
-            return current
-        assert synced.invoice is not None
+        synced = await self.billing_store.store_invoice(
+            remote, actor=caller.sub, action=action, request=request
+        )
+        if synced.invoice is None:
+            raise NotFound("invoice", object_id)
         return synced.invoice
 
-    async def _store_decline(
-        self, caller: Caller, request: MutationRequest, invoice: Invoice, error: CardDeclined
-    ) -> None:
+    async def declined(
+        self,
+        caller: Caller,
+        request: MutationRequest,
+        target: Invoice,
+        error: CardDeclined,
+        action: str,
+    ) -> CardDeclined:
         """Re-read the invoice (its payment now carries the decline) and record the answer."""
-        remote = await self.billing.retrieve_invoice(invoice.stripe_invoice_id)
-        synced = await self.store.store_invoice(remote, actor=caller.sub, action="invoices.pay")
-        stored = synced.invoice or invoice
+        remote = await self.billing.retrieve_invoice(target.stripe_invoice_id)
+        synced = await self.billing_store.store_invoice(remote, actor=caller.sub, action=action)
+        stored = synced.invoice or target
         error.metadata.setdefault("invoice_id", stored.id)
         if stored.payment_id:
             error.metadata.setdefault("payment_id", stored.payment_id)
         await self._ledger.remember_decline(request, stored.id, error)
+        return error
+
+    def replay(self, answered: RequestRecord, target: Invoice) -> None:
+        raise_recorded_decline(answered, target.payment_id or "")
 
 
 def _validate(request_id: str, invoice_id: str, check: Violations | None = None) -> None:

@@ -4,7 +4,9 @@ A mutating request is identified by (caller, request_id) and fingerprinted by
 a hash of its meaningful fields. The first answer is recorded with the change
 it made (same transaction); a retry with the same body gets that answer again,
 one with another body gets REQUEST_ID_REUSED. A card decline is an answer too:
-its details are recorded so the retry raises the same decline.
+its details are recorded so the retry raises the same decline. A write that
+calls Stripe on an existing object records its request as pending first
+(``RequestLedger.begin``), so a retry after a lost answer is known as one.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import RequestRecord
+from payment_service.domain.entities.request_record import PENDING_RESPONSE
 from payment_service.domain.errors import CardDeclined, Conflict, RequestIdReused
 
 _DECLINED = "CARD_DECLINED"
@@ -56,6 +59,17 @@ class RequestLedger:
         async with self.uow_factory(read_only=True) as uow:
             return await recorded(uow, request)
 
+    async def begin(self, request: MutationRequest, resource_id: str) -> RequestRecord | None:
+        """Record the request as pending before its Stripe call; the record another replica
+        made first when it got there first (``None`` when this one is the first)."""
+        try:
+            async with self.uow_factory() as uow:
+                await record(uow, request, resource_id, response=PENDING_RESPONSE)
+                await uow.commit()
+        except Conflict:
+            return await self.find(request)
+        return None
+
     async def remember_decline(
         self, request: MutationRequest, resource_id: str, error: CardDeclined
     ) -> None:
@@ -78,17 +92,18 @@ async def recorded(uow: UnitOfWork, request: MutationRequest) -> RequestRecord |
 async def record(
     uow: UnitOfWork, request: MutationRequest, resource_id: str, *, response: bytes | None = None
 ) -> None:
-    """Record the answer in ``uow``; it commits with the change it answers for."""
-    await uow.request_records.add(
-        RequestRecord(
-            caller=request.caller,
-            request_id=request.request_id,
-            method=request.method,
-            request_hash=request.body_hash,
-            resource_id=resource_id,
-            response=response,
-        )
+    """Record the answer in ``uow`` (answering a pending record, or as a new one); it commits
+    with the change it answers for. Conflict when another replica answered first."""
+    answer = RequestRecord(
+        caller=request.caller,
+        request_id=request.request_id,
+        method=request.method,
+        request_hash=request.body_hash,
+        resource_id=resource_id,
+        response=response,
     )
+    if response == PENDING_RESPONSE or not await uow.request_records.complete(answer):
+        await uow.request_records.add(answer)
 
 
 def raise_recorded_decline(record: RequestRecord, payment_id: str) -> None:

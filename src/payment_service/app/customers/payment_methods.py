@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 from payment_service.app.common.audit import audit
 from payment_service.app.common.locks import KeyedLocks
+from payment_service.app.common.mutation import Mutation, Mutations
 from payment_service.app.common.replay import MutationRequest, RequestLedger, record, recorded
 from payment_service.app.common.validation import Violations
 from payment_service.app.customers.accounts import Customers
+from payment_service.app.customers.detach import DetachAnswers
 from payment_service.app.ports.processor import PaymentProcessor, idempotency_key
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.caller import Caller
@@ -44,6 +46,9 @@ class PaymentMethods:
     def __post_init__(self) -> None:
         self._ledger = RequestLedger(self.uow_factory)
         self._locks = KeyedLocks()
+        self._detaching: Mutations[PaymentMethod, RemotePaymentMethod] = Mutations(
+            self.uow_factory, DetachAnswers(self.uow_factory)
+        )
 
     async def attach(
         self,
@@ -159,31 +164,26 @@ class PaymentMethods:
         request = MutationRequest.of(
             caller, "DetachPaymentMethod", request_id, {"id": payment_method_id}
         )
-        async with self._locks.hold((caller.sub, request_id)):
-            replay = await self._replay(request)
-            if replay is not None:
-                return replay
-            method = await self._visible(caller, payment_method_id)
+
+        async def call(method: PaymentMethod, key: str) -> RemotePaymentMethod:
+            return await self.processor.detach_payment_method(
+                method.stripe_payment_method_id, idempotency_key=key
+            )
+
+        def attached(method: PaymentMethod) -> None:
             if method.state is PaymentMethodState.DETACHED:
                 raise InvalidTransition("payment_method", method.id, method.state.value, "detached")
-            await self.processor.detach_payment_method(
-                method.stripe_payment_method_id,
-                idempotency_key=idempotency_key(method.id, "detach"),
-            )
-            async with self.uow_factory() as uow:
-                # Re-read: a payment_method.detached webhook may have got here first.
-                stored = found(
-                    await uow.payment_methods.get(method.id), "payment_method", method.id
-                )
-                if stored.state is not PaymentMethodState.DETACHED:
-                    stored.detach()
-                    await uow.payment_methods.update(stored)
-                method = stored
-                customer = await _customer(uow, method.customer_id)
-                if customer.default_payment_method_id == method.id:
-                    await _set_default(uow, customer, None)
-                await _commit_answer(uow, request, method.id, "payment_methods.detach")
-            return PaymentMethodView(method, False)
+
+        mutation = Mutation(
+            request,
+            payment_method_id,
+            "payment_methods.detach",
+            "detach",
+            call,
+            reached=lambda method: method.state is PaymentMethodState.DETACHED,
+            check=attached,
+        )
+        return PaymentMethodView(await self._detaching.run(caller, mutation), False)
 
     async def set_default(
         self, caller: Caller, request_id: str, account_id: str, payment_method_id: str

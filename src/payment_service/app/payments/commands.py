@@ -1,33 +1,37 @@
 """ConfirmPayment, CapturePayment, CancelPayment: one state-changing Stripe call each,
-remembered under the caller's request_id so a retry replays the first answer."""
+remembered under the caller's request_id so a retry replays the first answer, or the
+success a webhook brought meanwhile (app/common/mutation.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from payment_service.app.common.audit import audit
-from payment_service.app.common.locks import KeyedLocks
+from payment_service.app.common.mutation import Mutation, Mutations
 from payment_service.app.common.replay import (
     MutationRequest,
     RequestLedger,
     raise_recorded_decline,
     record,
-    recorded,
 )
 from payment_service.app.common.validation import Violations
 from payment_service.app.payments.create import check_payment_method_owner
 from payment_service.app.payments.rules import CANCELABLE, CONFIRMABLE, declined, stripe_id
 from payment_service.app.payments.store import PaymentStore
-from payment_service.app.ports.processor import PaymentProcessor, idempotency_key
+from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
+from payment_service.app.ports.processor import PaymentProcessor
+from payment_service.app.ports.storage import UnitOfWork
 from payment_service.domain.caller import Caller
 from payment_service.domain.clock import api_read_time
-from payment_service.domain.entities import Payment
-from payment_service.domain.errors import Conflict, InvalidTransition, NotFound, RequestIdReused
+from payment_service.domain.entities import Payment, RequestRecord
+from payment_service.domain.errors import CardDeclined, InvalidTransition
 from payment_service.domain.processor import ProcessorCardDeclined, RemotePaymentIntent
 from payment_service.domain.states import PaymentState
 
-StripeCall = Callable[[Payment], Awaitable[RemotePaymentIntent]]
+# Where a confirmation has taken the payment past confirming.
+_CONFIRMED = frozenset(
+    {PaymentState.PROCESSING, PaymentState.REQUIRES_CAPTURE, PaymentState.SUCCEEDED}
+)
 
 
 def _checked(request_id: str, payment_id: str, check: Violations | None = None) -> None:
@@ -41,10 +45,12 @@ def _checked(request_id: str, payment_id: str, check: Violations | None = None) 
 class PaymentCommands:
     store: PaymentStore
     processor: PaymentProcessor
+    failpoints: Failpoints = NO_FAILPOINTS
 
     def __post_init__(self) -> None:
-        self._ledger = RequestLedger(self.store.uow_factory)
-        self._locks = KeyedLocks()
+        self._mutations: Mutations[Payment, RemotePaymentIntent] = Mutations(
+            self.store.uow_factory, PaymentAnswers(self.store), self.failpoints
+        )
 
     async def confirm(
         self, caller: Caller, request_id: str, payment_id: str, payment_method: str = ""
@@ -52,23 +58,32 @@ class PaymentCommands:
         check = Violations()
         check.stripe_id(payment_method, "pm", "stripe_payment_method_id", required=False)
         _checked(request_id, payment_id, check)
-        fields = {"id": payment_id, "payment_method": payment_method}
 
-        async def call(payment: Payment) -> RemotePaymentIntent:
+        async def confirmable(payment: Payment) -> None:
             if payment.state not in CONFIRMABLE:
                 raise InvalidTransition("payment", payment.id, payment.state.value, "confirmed")
             if payment_method:
                 await check_payment_method_owner(
                     self.store.uow_factory, payment_method, payment.account_id
                 )
+
+        async def call(payment: Payment, key: str) -> RemotePaymentIntent:
             return await self.processor.confirm_payment_intent(
-                stripe_id(payment),
-                idempotency_key=idempotency_key(payment.id, f"confirm:{request_id}"),
-                payment_method=payment_method or None,
+                stripe_id(payment), idempotency_key=key, payment_method=payment_method or None
             )
 
+        fields = {"id": payment_id, "payment_method": payment_method}
         request = MutationRequest.of(caller, "ConfirmPayment", request_id, fields)
-        return await self._mutate(caller, request, payment_id, call)
+        mutation = Mutation(
+            request,
+            payment_id,
+            "payments.confirm",
+            f"confirm:{request_id}",
+            call,
+            reached=lambda payment: payment.state in _CONFIRMED,
+            check=confirmable,
+        )
+        return await self._mutations.run(caller, mutation)
 
     async def capture(
         self, caller: Caller, request_id: str, payment_id: str, amount_to_capture: int | None = None
@@ -77,9 +92,8 @@ class PaymentCommands:
         if amount_to_capture is not None:
             check.amount(amount_to_capture, "amount_to_capture")
         _checked(request_id, payment_id, check)
-        fields = {"id": payment_id, "amount_to_capture": amount_to_capture}
 
-        async def call(payment: Payment) -> RemotePaymentIntent:
+        def capturable(payment: Payment) -> None:
             if payment.state is not PaymentState.REQUIRES_CAPTURE:
                 raise InvalidTransition(
                     "payment", payment.id, payment.state.value, PaymentState.SUCCEEDED.value
@@ -91,81 +105,100 @@ class PaymentCommands:
                     f"must be at most the capturable {payment.amount_capturable}",
                 )
                 too_much.raise_if_any()
+
+        async def call(payment: Payment, key: str) -> RemotePaymentIntent:
             return await self.processor.capture_payment_intent(
-                stripe_id(payment),
-                idempotency_key=idempotency_key(payment.id, f"capture:{request_id}"),
-                amount_to_capture=amount_to_capture,
+                stripe_id(payment), idempotency_key=key, amount_to_capture=amount_to_capture
             )
 
+        fields = {"id": payment_id, "amount_to_capture": amount_to_capture}
         request = MutationRequest.of(caller, "CapturePayment", request_id, fields)
-        return await self._mutate(caller, request, payment_id, call)
+        mutation = Mutation(
+            request,
+            payment_id,
+            "payments.capture",
+            f"capture:{request_id}",
+            call,
+            reached=lambda payment: payment.state is PaymentState.SUCCEEDED,
+            check=capturable,
+        )
+        return await self._mutations.run(caller, mutation)
 
     async def cancel(
         self, caller: Caller, request_id: str, payment_id: str, reason: str | None = None
     ) -> Payment:
         _checked(request_id, payment_id)
 
-        async def call(payment: Payment) -> RemotePaymentIntent:
+        def cancelable(payment: Payment) -> None:
             if payment.state not in CANCELABLE:
                 raise InvalidTransition(
                     "payment", payment.id, payment.state.value, PaymentState.CANCELED.value
                 )
+
+        async def call(payment: Payment, key: str) -> RemotePaymentIntent:
             return await self.processor.cancel_payment_intent(
-                stripe_id(payment),
-                idempotency_key=idempotency_key(payment.id, f"cancel:{request_id}"),
-                reason=reason,
+                stripe_id(payment), idempotency_key=key, reason=reason
             )
 
-        request = MutationRequest.of(
-            caller, "CancelPayment", request_id, {"id": payment_id, "reason": reason}
+        fields = {"id": payment_id, "reason": reason}
+        request = MutationRequest.of(caller, "CancelPayment", request_id, fields)
+        mutation = Mutation(
+            request,
+            payment_id,
+            "payments.cancel",
+            f"cancel:{request_id}",
+            call,
+            reached=lambda payment: payment.state is PaymentState.CANCELED,
+            check=cancelable,
         )
-        return await self._mutate(caller, request, payment_id, call)
+        return await self._mutations.run(caller, mutation)
 
-    async def _mutate(
-        self, caller: Caller, request: MutationRequest, payment_id: str, call: StripeCall
-    ) -> Payment:
-        async with self._locks.hold((caller.sub, request.request_id)):
-            async with self.store.uow_factory(read_only=True) as uow:
-                answered = await recorded(uow, request)
-                payment = await uow.payments.get(payment_id)
-            if payment is None or not caller.may_access(payment.account_id):
-                raise NotFound("payment", payment_id)
-            if answered is not None:
-                raise_recorded_decline(answered, payment.id)
-                return payment
-            action = f"payments.{request.method.removesuffix('Payment').lower()}"
-            try:
-                intent = await call(payment)
-            except ProcessorCardDeclined as error:
-                stored = await self.store.store_decline(payment.id, error, action)
-                await self._ledger.remember_decline(request, stored.id, declined(stored, error))
-                raise declined(stored, error) from None
-            try:
-                stored = await self._store_answer(caller, request, payment.id, intent, action)
-            except Conflict:
-                # Another replica answered the same request_id first; replay its answer.
-                answered = await self._ledger.find(request)
-                current = await self.store.load(payment.id)
-                if answered is None:
-                    raise RequestIdReused(request.request_id) from None
-                raise_recorded_decline(answered, current.id)
-                return current
-            await self.store.publish(stored)
-            return stored
 
-    async def _store_answer(
+@dataclass
+class PaymentAnswers:
+    """How a payment is read and how Stripe's answers to a command are kept."""
+
+    payments: PaymentStore
+    kind = "payment"
+
+    def __post_init__(self) -> None:
+        self._ledger = RequestLedger(self.payments.uow_factory)
+
+    async def load(self, uow: UnitOfWork, object_id: str) -> Payment | None:
+        return await uow.payments.get(object_id)
+
+    async def store(
         self,
         caller: Caller,
         request: MutationRequest,
-        payment_id: str,
-        intent: RemotePaymentIntent,
+        object_id: str,
+        remote: RemotePaymentIntent,
         action: str,
     ) -> Payment:
-        async with self.store.uow_factory() as uow:
-            stored = await self.store.locked(uow, payment_id)
-            stored.apply_intent(intent, api_read_time())
+        async with self.payments.uow_factory() as uow:
+            stored = await self.payments.locked(uow, object_id)
+            stored.apply_intent(remote, api_read_time())
             await uow.payments.update(stored)
             await record(uow, request, stored.id)
             await audit(uow, caller.sub, action, ("payment", stored.id))
             await uow.commit()
+        await self.payments.publish(stored)
         return stored
+
+    async def declined(
+        self,
+        caller: Caller,
+        request: MutationRequest,
+        target: Payment,
+        error: CardDeclined,
+        action: str,
+    ) -> CardDeclined:
+        if not isinstance(error, ProcessorCardDeclined):
+            return error
+        stored = await self.payments.store_decline(target.id, error, action)
+        answer = declined(stored, error)
+        await self._ledger.remember_decline(request, stored.id, answer)
+        return answer
+
+    def replay(self, answered: RequestRecord, target: Payment) -> None:
+        raise_recorded_decline(answered, target.id)

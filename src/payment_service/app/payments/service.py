@@ -28,7 +28,7 @@ class Payments:
         store = PaymentStore(uow_factory, cache, rules)
         self.refresher = PaymentRefresher(store, processor)
         creating = CreatePayments(store, processor, customers, rules, failpoints)
-        commands = PaymentCommands(store, processor)
+        commands = PaymentCommands(store, processor, failpoints)
         queries = PaymentQueries(store, self.refresher, rules)
         self.create = creating.create
         self.finish_pending = creating.finish_pending

@@ -190,6 +190,8 @@ class WebhookEventRepository(Protocol):
 class RequestRecordRepository(Protocol):
     async def get(self, caller: str, request_id: str) -> RequestRecord | None: ...
     async def add(self, record: RequestRecord) -> None: ...
+    async def complete(self, record: RequestRecord) -> bool:
+        """Answer a pending record; False when there is none (absent, or answered already)."""
 
 
 class AuditLog(Protocol):

@@ -7,6 +7,9 @@ from datetime import datetime
 
 from payment_service.domain.clock import utcnow
 
+# The answer of a request that was accepted and sent to Stripe but not yet answered.
+PENDING_RESPONSE = b'{"state":"pending"}'
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestRecord:
@@ -20,3 +23,8 @@ class RequestRecord:
 
     def matches(self, method: str, request_hash: str) -> bool:
         return self.method == method and self.request_hash == request_hash
+
+    @property
+    def pending(self) -> bool:
+        """Recorded before its Stripe call, and not answered yet (a crash or a lost answer)."""
+        return self.response == PENDING_RESPONSE
