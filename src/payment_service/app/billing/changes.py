@@ -17,7 +17,7 @@ from payment_service.app.billing.rules import (
     require_live,
 )
 from payment_service.app.billing.store import BillingStore
-from payment_service.app.common.mutation import Mutation, Mutations
+from payment_service.app.common.mutation import Attempt, Mutations, PlainAnswers
 from payment_service.app.common.replay import MutationRequest
 from payment_service.app.common.validation import Violations
 from payment_service.app.ports.billing import BillingProcessor
@@ -33,8 +33,8 @@ from payment_service.domain.billing import (
 )
 from payment_service.domain.caller import Caller
 from payment_service.domain.clock import from_unix, utcnow
-from payment_service.domain.entities import Price, RequestRecord, Subscription
-from payment_service.domain.errors import CardDeclined, InvalidTransition, NotFound
+from payment_service.domain.entities import Price, Subscription
+from payment_service.domain.errors import InvalidTransition, NotFound
 from payment_service.domain.states import SubscriptionState
 
 StripeCall = Callable[[Subscription, str], Awaitable[RemoteSubscription]]
@@ -69,9 +69,7 @@ class SubscriptionCommands:
     failpoints: Failpoints = NO_FAILPOINTS
 
     def __post_init__(self) -> None:
-        self._mutations: Mutations[Subscription, RemoteSubscription] = Mutations(
-            self.store.uow_factory, SubscriptionAnswers(self.store), self.failpoints
-        )
+        self._mutations = Mutations(SubscriptionAnswers(self.store), self.failpoints)
 
     async def update(self, caller: Caller, request_id: str, change: PlanChange) -> Subscription:
         check = Violations()
@@ -95,7 +93,9 @@ class SubscriptionCommands:
             )
 
         request = MutationRequest.of(caller, "UpdateSubscription", request_id, change.fields())
-        return await self._run(caller, request, change.subscription_id, call, made, changeable)
+        return await self._mutations.run(
+            caller, request, change.subscription_id, call, made, changeable
+        )
 
     async def preview(self, caller: Caller, change: PlanChange) -> ChangePreview:
         change.validate()
@@ -131,7 +131,7 @@ class SubscriptionCommands:
 
         fields = {"id": subscription_id, "at_period_end": at_period_end}
         request = MutationRequest.of(caller, "CancelSubscription", request_id, fields)
-        return await self._run(
+        return await self._mutations.run(
             caller, request, subscription_id, call, canceled, lambda s: require_live(s, "canceled")
         )
 
@@ -150,7 +150,7 @@ class SubscriptionCommands:
 
         fields = {"id": pause.subscription_id, "behavior": pause.behavior.value, "at": resumes_at}
         request = MutationRequest.of(caller, "PauseSubscription", request_id, fields)
-        return await self._run(
+        return await self._mutations.run(
             caller,
             request,
             pause.subscription_id,
@@ -183,21 +183,9 @@ class SubscriptionCommands:
         request = MutationRequest.of(
             caller, "ResumeSubscription", request_id, {"id": subscription_id}
         )
-        return await self._run(caller, request, subscription_id, call, _resumed, resumable)
-
-    async def _run(
-        self,
-        caller: Caller,
-        request: MutationRequest,
-        subscription_id: str,
-        call: StripeCall,
-        reached: Callable[[Subscription], bool],
-        check: Callable[[Subscription], Awaitable[None] | None],
-    ) -> Subscription:
-        action = f"subscriptions.{request.method.removesuffix('Subscription').lower()}"
-        key = f"{request.method}:{request.request_id}"
-        mutation = Mutation(request, subscription_id, action, key, call, reached, check)
-        return await self._mutations.run(caller, mutation)
+        return await self._mutations.run(
+            caller, request, subscription_id, call, _resumed, resumable
+        )
 
     async def _target_price(self, subscription: Subscription, change: PlanChange) -> Price:
         if change.price_id and change.price_id != subscription.item.price_id:
@@ -231,40 +219,30 @@ class SubscriptionCommands:
 
 
 @dataclass
-class SubscriptionAnswers:
+class SubscriptionAnswers(PlainAnswers):
     """How a subscription is read and how Stripe's answers to a command are kept."""
 
     billing: BillingStore
     kind = "subscription"
+    actions = "subscriptions"
+
+    def __post_init__(self) -> None:
+        self.uow_factory = self.billing.uow_factory
 
     async def load(self, uow: UnitOfWork, object_id: str) -> Subscription | None:
         return await uow.subscriptions.get(object_id)
 
-    async def store(
-        self,
-        caller: Caller,
-        request: MutationRequest,
-        object_id: str,
-        remote: RemoteSubscription,
-        action: str,
-    ) -> Subscription:
+    async def store(self, attempt: Attempt, remote: RemoteSubscription) -> Subscription:
         synced = await self.billing.store_subscription(
-            object_id, remote, actor=caller.sub, action=action, request=request
+            attempt.object_id,
+            remote,
+            actor=attempt.caller.sub,
+            action=attempt.action,
+            request=attempt.request,
         )
-        return synced.subscription or await self.billing.subscription(caller, object_id)
-
-    async def declined(
-        self,
-        caller: Caller,
-        request: MutationRequest,
-        target: Subscription,
-        error: CardDeclined,
-        action: str,
-    ) -> CardDeclined:
-        return error
-
-    def replay(self, answered: RequestRecord, target: Subscription) -> None:
-        return None
+        return synced.subscription or await self.billing.subscription(
+            attempt.caller, attempt.object_id
+        )
 
 
 def _resumed(subscription: Subscription) -> bool:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from payment_service.app.billing.rules import PAYABLE, VOIDABLE, require_invoice_state
 from payment_service.app.billing.store import BillingStore
-from payment_service.app.common.mutation import Mutation, Mutations
+from payment_service.app.common.mutation import Attempt, Mutations
 from payment_service.app.common.replay import (
     MutationRequest,
     RequestLedger,
@@ -36,10 +36,7 @@ class InvoiceCommands:
     failpoints: Failpoints = NO_FAILPOINTS
 
     def __post_init__(self) -> None:
-        answers = InvoiceAnswers(self.store, self.billing)
-        self._mutations: Mutations[Invoice, RemoteInvoice] = Mutations(
-            self.store.uow_factory, answers, self.failpoints
-        )
+        self._mutations = Mutations(InvoiceAnswers(self.store, self.billing), self.failpoints)
 
     async def pay(
         self, caller: Caller, request_id: str, invoice_id: str, payment_method: str = ""
@@ -64,16 +61,7 @@ class InvoiceCommands:
 
         fields = {"id": invoice_id, "payment_method": payment_method}
         request = MutationRequest.of(caller, "PayInvoice", request_id, fields)
-        mutation = Mutation(
-            request,
-            invoice_id,
-            "invoices.pay",
-            f"pay:{request_id}",
-            call,
-            reached=lambda invoice: invoice.state is InvoiceState.PAID,
-            check=payable,
-        )
-        return await self._mutations.run(caller, mutation)
+        return await self._mutations.run(caller, request, invoice_id, call, _paid, payable)
 
     async def void(self, caller: Caller, request_id: str, invoice_id: str) -> Invoice:
         _validate(request_id, invoice_id)
@@ -82,16 +70,7 @@ class InvoiceCommands:
             return await self.billing.void_invoice(invoice.stripe_invoice_id, idempotency_key=key)
 
         request = MutationRequest.of(caller, "VoidInvoice", request_id, {"id": invoice_id})
-        mutation = Mutation(
-            request,
-            invoice_id,
-            "invoices.void",
-            f"void:{request_id}",
-            call,
-            reached=lambda invoice: invoice.state is InvoiceState.VOID,
-            check=lambda invoice: require_invoice_state(invoice, VOIDABLE, InvoiceState.VOID.value),
-        )
-        return await self._mutations.run(caller, mutation)
+        return await self._mutations.run(caller, request, invoice_id, call, _voided, _voidable)
 
 
 @dataclass
@@ -101,48 +80,52 @@ class InvoiceAnswers:
     billing_store: BillingStore
     billing: BillingProcessor
     kind = "invoice"
+    actions = "invoices"
 
     def __post_init__(self) -> None:
-        self._ledger = RequestLedger(self.billing_store.uow_factory)
+        self.uow_factory = self.billing_store.uow_factory
+        self._ledger = RequestLedger(self.uow_factory)
 
     async def load(self, uow: UnitOfWork, object_id: str) -> Invoice | None:
         return await uow.invoices.get(object_id)
 
-    async def store(
-        self,
-        caller: Caller,
-        request: MutationRequest,
-        object_id: str,
-        remote: RemoteInvoice,
-        action: str,
-    ) -> Invoice:
+    async def store(self, attempt: Attempt, remote: RemoteInvoice) -> Invoice:
         synced = await self.billing_store.store_invoice(
-            remote, actor=caller.sub, action=action, request=request
+            remote, actor=attempt.caller.sub, action=attempt.action, request=attempt.request
         )
         if synced.invoice is None:
-            raise NotFound("invoice", object_id)
+            raise NotFound("invoice", attempt.object_id)
         return synced.invoice
 
     async def declined(
-        self,
-        caller: Caller,
-        request: MutationRequest,
-        target: Invoice,
-        error: CardDeclined,
-        action: str,
+        self, attempt: Attempt, target: Invoice, error: CardDeclined
     ) -> CardDeclined:
         """Re-read the invoice (its payment now carries the decline) and record the answer."""
         remote = await self.billing.retrieve_invoice(target.stripe_invoice_id)
-        synced = await self.billing_store.store_invoice(remote, actor=caller.sub, action=action)
+        synced = await self.billing_store.store_invoice(
+            remote, actor=attempt.caller.sub, action=attempt.action
+        )
         stored = synced.invoice or target
         error.metadata.setdefault("invoice_id", stored.id)
         if stored.payment_id:
             error.metadata.setdefault("payment_id", stored.payment_id)
-        await self._ledger.remember_decline(request, stored.id, error)
+        await self._ledger.remember_decline(attempt.request, stored.id, error)
         return error
 
     def replay(self, answered: RequestRecord, target: Invoice) -> None:
         raise_recorded_decline(answered, target.payment_id or "")
+
+
+def _paid(invoice: Invoice) -> bool:
+    return invoice.state is InvoiceState.PAID
+
+
+def _voided(invoice: Invoice) -> bool:
+    return invoice.state is InvoiceState.VOID
+
+
+def _voidable(invoice: Invoice) -> None:
+    require_invoice_state(invoice, VOIDABLE, InvoiceState.VOID.value)
 
 
 def _validate(request_id: str, invoice_id: str, check: Violations | None = None) -> None:

@@ -15,6 +15,7 @@ happened in between (ConfirmPayment, CancelSubscription, PayInvoice, DetachPayme
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -42,102 +43,123 @@ R = TypeVar("R")
 R_in = TypeVar("R_in", contravariant=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One run of a mutating request on one object."""
+
+    caller: Caller
+    request: MutationRequest
+    object_id: str
+    action: str  # the audit action, e.g. ``payments.confirm``
+
+
 class MutationSubject(Protocol[T, R_in]):
     """What one kind of object lends the mutation: how it is read and how an answer is kept."""
 
     kind: str  # "payment", as errors and audit rows name it
+    actions: str  # "payments", the audit actions' prefix
+
+    @property
+    def uow_factory(self) -> UnitOfWorkFactory: ...
 
     async def load(self, uow: UnitOfWork, object_id: str) -> T | None: ...
 
-    async def store(
-        self, caller: Caller, request: MutationRequest, object_id: str, remote: R_in, action: str
-    ) -> T:
-        """Apply Stripe's answer, ``record`` the request and audit ``action``; one transaction."""
+    async def store(self, attempt: Attempt, remote: R_in) -> T:
+        """Apply Stripe's answer, ``record`` the request and audit the action; one transaction."""
 
-    async def declined(
-        self, caller: Caller, request: MutationRequest, target: T, error: CardDeclined, action: str
-    ) -> CardDeclined:
+    async def declined(self, attempt: Attempt, target: T, error: CardDeclined) -> CardDeclined:
         """Keep a decline (and its answer); the error the caller gets."""
 
     def replay(self, answered: RequestRecord, target: T) -> None:
         """Raise what the recorded answer was, when it was an error."""
 
 
+class PlainAnswers:
+    """For objects whose commands know no card decline: a decline is passed on as it is."""
+
+    async def declined(self, attempt: Attempt, target: object, error: CardDeclined) -> CardDeclined:
+        return error
+
+    def replay(self, answered: RequestRecord, target: object) -> None:
+        return None
+
+
+Check = Callable[[T], Awaitable[None] | None]
+
+
 def _nothing_to_check(_target: object) -> None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Mutation(Generic[T, R]):
-    request: MutationRequest
-    object_id: str
-    action: str  # the audit action, e.g. ``payments.confirm``
-    key: str  # what makes the idempotency key, with the object id
-    call: Callable[[T, str], Awaitable[R]]  # the Stripe call, given the idempotency key
-    reached: Callable[[T], bool]  # the request's goal already holds
-    check: Callable[[T], Awaitable[None] | None] = _nothing_to_check  # first attempt only
-
-
 @dataclass
 class Mutations(Generic[T, R]):
-    uow_factory: UnitOfWorkFactory
     subject: MutationSubject[T, R]
     failpoints: Failpoints = NO_FAILPOINTS
 
     def __post_init__(self) -> None:
+        self.uow_factory = self.subject.uow_factory
         self._ledger = RequestLedger(self.uow_factory)
         self._locks = KeyedLocks()
 
-    async def run(self, caller: Caller, mutation: Mutation[T, R]) -> T:
-        request = mutation.request
+    async def run(
+        self,
+        caller: Caller,
+        request: MutationRequest,
+        object_id: str,
+        call: Callable[[T, str], Awaitable[R]],
+        reached: Callable[[T], bool],
+        check: Check[T] = _nothing_to_check,
+    ) -> T:
+        """``call`` is the Stripe call (given the idempotency key), ``reached`` tells whether
+        the request's goal already holds, ``check`` the preconditions of a first attempt."""
+        verb = re.match(r"[A-Z][a-z]*", request.method)
+        action = f"{self.subject.actions}.{verb.group().lower() if verb else request.method}"
+        attempt = Attempt(caller, request, object_id, action)
         async with self._locks.hold((caller.sub, request.request_id)):
             async with self.uow_factory(read_only=True) as uow:
                 answered = await recorded(uow, request)
-                target = await self.subject.load(uow, mutation.object_id)
+                target = await self.subject.load(uow, object_id)
             if target is None or not caller.may_access(target.account_id):
-                raise NotFound(self.subject.kind, mutation.object_id)
+                raise NotFound(self.subject.kind, object_id)
             if answered is None:
-                checked = mutation.check(target)
+                checked = check(target)
                 if checked is not None:
                     await checked
                 answered = await self._ledger.begin(request, target.id)
             if answered is not None and not answered.pending:
                 self.subject.replay(answered, target)
                 return target
-            if answered is not None and mutation.reached(target):
-                return await self._settle(caller, mutation, target)
-            return await self._call(caller, mutation, target)
+            if answered is not None and reached(target):
+                return await self._settle(attempt, target)
+            return await self._call(attempt, target, call)
 
-    async def _call(self, caller: Caller, mutation: Mutation[T, R], target: T) -> T:
-        key = idempotency_key(target.id, mutation.key)
+    async def _call(self, attempt: Attempt, target: T, call: Callable[[T, str], Awaitable[R]]) -> T:
+        verb = attempt.action.rpartition(".")[2]
+        key = idempotency_key(target.id, f"{verb}:{attempt.request.request_id}")
         try:
-            remote = await mutation.call(target, key)
+            remote = await call(target, key)
         except CardDeclined as error:
-            raise await self.subject.declined(
-                caller, mutation.request, target, error, mutation.action
-            ) from None
-        self.failpoints.hit(f"{mutation.action}.after_stripe")
+            raise await self.subject.declined(attempt, target, error) from None
+        self.failpoints.hit(f"{attempt.action}.after_stripe")
         try:
-            return await self.subject.store(
-                caller, mutation.request, target.id, remote, mutation.action
-            )
+            return await self.subject.store(attempt, remote)
         except Conflict:
-            return await self._answered_elsewhere(mutation, target)
+            return await self._answered_elsewhere(attempt.request, target)
 
-    async def _settle(self, caller: Caller, mutation: Mutation[T, R], target: T) -> T:
+    async def _settle(self, attempt: Attempt, target: T) -> T:
         """The object got where the request wanted it without our answer: that is the answer."""
         try:
             async with self.uow_factory() as uow:
-                await record(uow, mutation.request, target.id)
-                await audit(uow, caller.sub, mutation.action, (self.subject.kind, target.id))
+                await record(uow, attempt.request, target.id)
+                await audit(uow, attempt.caller.sub, attempt.action, (self.subject.kind, target.id))
                 await uow.commit()
         except Conflict:
-            return await self._answered_elsewhere(mutation, target)
+            return await self._answered_elsewhere(attempt.request, target)
         return target
 
-    async def _answered_elsewhere(self, mutation: Mutation[T, R], target: T) -> T:
+    async def _answered_elsewhere(self, request: MutationRequest, target: T) -> T:
         """Another replica answered the same request first: replay its answer."""
-        answered = await self._ledger.find(mutation.request)
+        answered = await self._ledger.find(request)
         if answered is None or answered.pending:
             raise Aborted(f"{self.subject.kind} {target.id} changed meanwhile; retry")
         async with self.uow_factory(read_only=True) as uow:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from payment_service.app.common.audit import audit
 from payment_service.app.common.locks import KeyedLocks
-from payment_service.app.common.mutation import Mutation, Mutations
+from payment_service.app.common.mutation import Mutations
 from payment_service.app.common.replay import MutationRequest, RequestLedger, record, recorded
 from payment_service.app.common.validation import Violations
 from payment_service.app.customers.accounts import Customers
@@ -46,9 +46,7 @@ class PaymentMethods:
     def __post_init__(self) -> None:
         self._ledger = RequestLedger(self.uow_factory)
         self._locks = KeyedLocks()
-        self._detaching: Mutations[PaymentMethod, RemotePaymentMethod] = Mutations(
-            self.uow_factory, DetachAnswers(self.uow_factory)
-        )
+        self._detaching = Mutations(DetachAnswers(self.uow_factory))
 
     async def attach(
         self,
@@ -174,16 +172,10 @@ class PaymentMethods:
             if method.state is PaymentMethodState.DETACHED:
                 raise InvalidTransition("payment_method", method.id, method.state.value, "detached")
 
-        mutation = Mutation(
-            request,
-            payment_method_id,
-            "payment_methods.detach",
-            "detach",
-            call,
-            reached=lambda method: method.state is PaymentMethodState.DETACHED,
-            check=attached,
+        detached = await self._detaching.run(
+            caller, request, payment_method_id, call, _detached, attached
         )
-        return PaymentMethodView(await self._detaching.run(caller, mutation), False)
+        return PaymentMethodView(detached, False)
 
     async def set_default(
         self, caller: Caller, request_id: str, account_id: str, payment_method_id: str
@@ -247,6 +239,10 @@ class PaymentMethods:
         if method is None or not caller.may_access(method.account_id):
             raise NotFound("payment_method", payment_method_id)
         return method
+
+
+def _detached(method: PaymentMethod) -> bool:
+    return method.state is PaymentMethodState.DETACHED
 
 
 async def _set_default(uow: UnitOfWork, customer: Customer, method_id: str | None) -> None:

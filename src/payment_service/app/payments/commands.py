@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from payment_service.app.common.audit import audit
-from payment_service.app.common.mutation import Mutation, Mutations
+from payment_service.app.common.mutation import Attempt, Mutations
 from payment_service.app.common.replay import (
     MutationRequest,
     RequestLedger,
@@ -34,6 +34,18 @@ _CONFIRMED = frozenset(
 )
 
 
+def _confirmed(payment: Payment) -> bool:
+    return payment.state in _CONFIRMED
+
+
+def _captured(payment: Payment) -> bool:
+    return payment.state is PaymentState.SUCCEEDED
+
+
+def _canceled(payment: Payment) -> bool:
+    return payment.state is PaymentState.CANCELED
+
+
 def _checked(request_id: str, payment_id: str, check: Violations | None = None) -> None:
     check = check or Violations()
     check.request_id(request_id)
@@ -48,9 +60,7 @@ class PaymentCommands:
     failpoints: Failpoints = NO_FAILPOINTS
 
     def __post_init__(self) -> None:
-        self._mutations: Mutations[Payment, RemotePaymentIntent] = Mutations(
-            self.store.uow_factory, PaymentAnswers(self.store), self.failpoints
-        )
+        self._mutations = Mutations(PaymentAnswers(self.store), self.failpoints)
 
     async def confirm(
         self, caller: Caller, request_id: str, payment_id: str, payment_method: str = ""
@@ -74,16 +84,7 @@ class PaymentCommands:
 
         fields = {"id": payment_id, "payment_method": payment_method}
         request = MutationRequest.of(caller, "ConfirmPayment", request_id, fields)
-        mutation = Mutation(
-            request,
-            payment_id,
-            "payments.confirm",
-            f"confirm:{request_id}",
-            call,
-            reached=lambda payment: payment.state in _CONFIRMED,
-            check=confirmable,
-        )
-        return await self._mutations.run(caller, mutation)
+        return await self._mutations.run(caller, request, payment_id, call, _confirmed, confirmable)
 
     async def capture(
         self, caller: Caller, request_id: str, payment_id: str, amount_to_capture: int | None = None
@@ -113,16 +114,7 @@ class PaymentCommands:
 
         fields = {"id": payment_id, "amount_to_capture": amount_to_capture}
         request = MutationRequest.of(caller, "CapturePayment", request_id, fields)
-        mutation = Mutation(
-            request,
-            payment_id,
-            "payments.capture",
-            f"capture:{request_id}",
-            call,
-            reached=lambda payment: payment.state is PaymentState.SUCCEEDED,
-            check=capturable,
-        )
-        return await self._mutations.run(caller, mutation)
+        return await self._mutations.run(caller, request, payment_id, call, _captured, capturable)
 
     async def cancel(
         self, caller: Caller, request_id: str, payment_id: str, reason: str | None = None
@@ -142,16 +134,7 @@ class PaymentCommands:
 
         fields = {"id": payment_id, "reason": reason}
         request = MutationRequest.of(caller, "CancelPayment", request_id, fields)
-        mutation = Mutation(
-            request,
-            payment_id,
-            "payments.cancel",
-            f"cancel:{request_id}",
-            call,
-            reached=lambda payment: payment.state is PaymentState.CANCELED,
-            check=cancelable,
-        )
-        return await self._mutations.run(caller, mutation)
+        return await self._mutations.run(caller, request, payment_id, call, _canceled, cancelable)
 
 
 @dataclass
@@ -160,44 +143,34 @@ class PaymentAnswers:
 
     payments: PaymentStore
     kind = "payment"
+    actions = "payments"
 
     def __post_init__(self) -> None:
-        self._ledger = RequestLedger(self.payments.uow_factory)
+        self.uow_factory = self.payments.uow_factory
+        self._ledger = RequestLedger(self.uow_factory)
 
     async def load(self, uow: UnitOfWork, object_id: str) -> Payment | None:
         return await uow.payments.get(object_id)
 
-    async def store(
-        self,
-        caller: Caller,
-        request: MutationRequest,
-        object_id: str,
-        remote: RemotePaymentIntent,
-        action: str,
-    ) -> Payment:
-        async with self.payments.uow_factory() as uow:
-            stored = await self.payments.locked(uow, object_id)
+    async def store(self, attempt: Attempt, remote: RemotePaymentIntent) -> Payment:
+        async with self.uow_factory() as uow:
+            stored = await self.payments.locked(uow, attempt.object_id)
             stored.apply_intent(remote, api_read_time())
             await uow.payments.update(stored)
-            await record(uow, request, stored.id)
-            await audit(uow, caller.sub, action, ("payment", stored.id))
+            await record(uow, attempt.request, stored.id)
+            await audit(uow, attempt.caller.sub, attempt.action, ("payment", stored.id))
             await uow.commit()
         await self.payments.publish(stored)
         return stored
 
     async def declined(
-        self,
-        caller: Caller,
-        request: MutationRequest,
-        target: Payment,
-        error: CardDeclined,
-        action: str,
+        self, attempt: Attempt, target: Payment, error: CardDeclined
     ) -> CardDeclined:
         if not isinstance(error, ProcessorCardDeclined):
             return error
-        stored = await self.payments.store_decline(target.id, error, action)
+        stored = await self.payments.store_decline(target.id, error, attempt.action)
         answer = declined(stored, error)
-        await self._ledger.remember_decline(request, stored.id, answer)
+        await self._ledger.remember_decline(attempt.request, stored.id, answer)
         return answer
 
     def replay(self, answered: RequestRecord, target: Payment) -> None:
