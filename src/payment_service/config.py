@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     )
     auth_hs256_secret: SecretStr | None = None
     auth_public_keys: list[str] = Field(default_factory=list)
+    # RS*/ES* keys from a JWKS (security/jwks.py), beside or instead of auth_public_keys.
+    auth_jwks_url: str | None = None
+    auth_jwks_refresh_s: float = Field(300.0, gt=0)
+    auth_jwks_unknown_kid_interval_s: float = Field(30.0, ge=0)
+    auth_jwks_timeout_s: float = Field(5.0, gt=0)
+    auth_jwks_key_lifespan_s: float = Field(86_400.0, gt=0)
     auth_leeway_s: float = Field(30.0, ge=0)
     auth_cache_size: int = Field(10_000, ge=0)
 
@@ -124,9 +130,10 @@ class Settings(BaseSettings):
     def _keys_for_algorithms(self) -> Settings:
         # Without any key the service still starts and rejects every token (fails closed).
         wants_public = any(not a.startswith("HS") for a in self.auth_algorithms)
-        if wants_public and not self.auth_public_keys:
+        if wants_public and not (self.auth_public_keys or self.auth_jwks_url):
             raise ValueError(
-                "auth_public_keys: required when auth_algorithms has RS*/ES*/PS* entries"
+                "auth_public_keys or auth_jwks_url: required when auth_algorithms has "
+                "RS*/ES*/PS* entries"
             )
         return self
 

@@ -6,6 +6,11 @@ token signed with HS256 using a public key as the "secret" (algorithm confusion)
 never verify. Successful verifications are cached by the raw token until the token
 stops being acceptable (``exp`` plus leeway), so a caller's repeated calls cost one
 dictionary lookup instead of a signature check.
+
+RSA and EC keys also come from a JWKS (security/jwks.py) when one is configured: the
+token's ``kid`` picks the key. A ``kid`` the set does not hold makes ``verify`` raise
+``UnknownSigningKey``; ``authenticate`` then waits for one (rate-limited) refresh of the
+set and tries again, so a key the issuer just added is accepted without a restart.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from payment_service.config import ConfigError, Settings
 from payment_service.domain.caller import Caller
 from payment_service.domain.errors import Unauthenticated
+from payment_service.security.jwks import JwksKeys
 
 REQUIRED_CLAIMS = ("exp", "iss", "aud", "sub")
 
@@ -30,6 +36,15 @@ TOKEN_INVALID = "TOKEN_INVALID"
 TOKEN_EXPIRED = "TOKEN_EXPIRED"
 
 VerificationKey = str | bytes | rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+MAX_KID_LENGTH = 256
+
+
+class UnknownSigningKey(Unauthenticated):
+    """The token names a key id the JWKS does not hold (yet)."""
+
+    def __init__(self, kid: str) -> None:
+        super().__init__("token signing key is unknown", reason=TOKEN_INVALID)
+        self.kid = kid
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +121,10 @@ class JwtVerifier:
         leeway_s: float,
         cache_size: int,
         clock: Callable[[], float] = time.time,
+        jwks: JwksKeys | None = None,
     ) -> None:
         self._keys = keys
+        self._jwks = jwks
         self._algorithms = frozenset(algorithms)
         self._issuer = issuer
         self._audience = audience
@@ -118,8 +135,9 @@ class JwtVerifier:
         self._jwt = jwt.PyJWT(options={"require": list(REQUIRED_CLAIMS)})
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> JwtVerifier:
+    def from_settings(cls, settings: Settings, jwks: JwksKeys | None = None) -> JwtVerifier:
         return cls(
+            jwks=jwks,
             keys=VerifierKeys.from_settings(settings),
             algorithms=settings.auth_algorithms,
             issuer=settings.auth_issuer,
@@ -127,6 +145,15 @@ class JwtVerifier:
             leeway_s=settings.auth_leeway_s,
             cache_size=settings.auth_cache_size,
         )
+
+    async def authenticate(self, token: str) -> Caller:
+        """``verify``, after one refresh of the JWKS when the token names a key it lacks."""
+        try:
+            return self.verify(token)
+        except UnknownSigningKey as unknown:
+            if self._jwks is None or not await self._jwks.refresh_for_unknown(unknown.kid):
+                raise
+        return self.verify(token)
 
     def verify(self, token: str) -> Caller:
         cached = self._cache.get(token)
@@ -140,14 +167,27 @@ class JwtVerifier:
         self._remember(token, caller, float(claims["exp"]) + self._leeway_s)
         return caller
 
+    def _keys_for(self, algorithm: str, kid: object) -> Sequence[VerificationKey]:
+        keys = list(self._keys.for_algorithm(algorithm))
+        if self._jwks is None or algorithm.startswith("HS"):
+            return keys
+        if kid is not None and (not isinstance(kid, str) or not 0 < len(kid) <= MAX_KID_LENGTH):
+            raise Unauthenticated("token kid is malformed", reason=TOKEN_INVALID)
+        family = ec.EllipticCurvePublicKey if algorithm.startswith("ES") else rsa.RSAPublicKey
+        from_set = [key for key in self._jwks.find(kid) if isinstance(key, family)]
+        if kid is not None and not from_set and not keys:
+            raise UnknownSigningKey(kid)
+        return from_set + keys
+
     def _decode(self, token: str) -> dict[str, Any]:
         try:
-            algorithm = jwt.get_unverified_header(token).get("alg")
+            header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
             raise Unauthenticated("token is malformed", reason=TOKEN_INVALID) from None
+        algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm not in self._algorithms:
             raise Unauthenticated("token algorithm is not allowed", reason=TOKEN_INVALID)
-        keys = self._keys.for_algorithm(algorithm)
+        keys = self._keys_for(algorithm, header.get("kid"))
         if not keys:
             raise Unauthenticated(
                 "no key is configured for the token algorithm", reason=TOKEN_INVALID
