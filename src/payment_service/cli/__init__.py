@@ -1,4 +1,5 @@
-"""The ``payment-service`` console script: serve, token, migrate."""
+"""The ``payment-service`` console script: serve, token, migrate, webhooks, reconcile, sync,
+rotate-keys."""
 
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     _add_sync(commands, config_option)
+    _add_rotate_keys(commands, config_option)
     commands.add_parser(
         "migrate",
         parents=[config_option],
@@ -83,6 +85,17 @@ def _add_sync(commands: Any, config_option: argparse.ArgumentParser) -> None:
         help="re-read one account's subscriptions and invoices from Stripe and repair them",
     )
     sync.add_argument("--account", required=True, help="the account id")
+
+
+def _add_rotate_keys(commands: Any, config_option: argparse.ArgumentParser) -> None:
+    rotate = commands.add_parser(
+        "rotate-keys",
+        parents=[config_option],
+        help="rewrite every encrypted value under the active PII key (then retire the old key)",
+    )
+    rotate.add_argument(
+        "--batch-size", type=int, default=200, metavar="ROWS", help="rows per transaction"
+    )
 
 
 def _fail(message: str, code: int) -> int:
@@ -169,6 +182,17 @@ def _sync(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from payment_service.cli.rotation import rotate_keys_command
+
+    if args.batch_size < 1:
+        return _fail("--batch-size must be at least 1", EXIT_USAGE)
+    try:
+        return asyncio.run(rotate_keys_command(settings, sys.stdout, batch_size=args.batch_size))
+    except ConfigError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -185,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _reconcile(settings)
     if args.command == "sync":
         return _sync(settings, args)
+    if args.command == "rotate-keys":
+        return _rotate_keys(settings, args)
     return _migrate(settings)
 
 

@@ -1,9 +1,10 @@
-"""AES-256-GCM for personal data at rest (emails, names, raw Stripe events).
+"""AES-256-GCM for personal data and secrets at rest (emails, names, raw Stripe events,
+PaymentIntent client secrets; cached entities in Redis).
 
 A stored value is ``pii1.<key id>.<base64url(nonce || ciphertext+tag)>``. The key
 id travels with every value, so keys rotate without downtime: add the new key,
 make it active, and values written under older keys still decrypt while rows
-are rewritten under the new one. The column name is bound in as associated
+are rewritten under the new one (``payment-service rotate-keys``). The column name is bound in as associated
 data, so a value copied into another column does not decrypt.
 """
 
@@ -62,12 +63,20 @@ class FieldCipher:
         return f"{key_id}:{base64.b64encode(os.urandom(32)).decode()}"
 
     def encrypt(self, plaintext: str, *, context: str) -> str:
+        return self.seal(plaintext.encode(), context=context)
+
+    def decrypt(self, stored: str, *, context: str) -> str:
+        return self.unseal(stored, context=context).decode()
+
+    def seal(self, data: bytes, *, context: str) -> str:
+        """``data`` as a stored value under the active key, ``context`` bound in."""
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = self._aead[self.active_key_id].encrypt(nonce, plaintext.encode(), context.encode())
+        sealed = self._aead[self.active_key_id].encrypt(nonce, data, context.encode())
         body = base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
         return f"{PREFIX}.{self.active_key_id}.{body}"
 
-    def decrypt(self, stored: str, *, context: str) -> str:
+    def unseal(self, stored: str, *, context: str) -> bytes:
+        """The bytes of a stored value; FieldCipherError unless it decrypts under ``context``."""
         prefix, _, rest = stored.partition(".")
         key_id, _, body = rest.partition(".")
         if prefix != PREFIX or not body:
@@ -77,12 +86,33 @@ class FieldCipher:
             raise FieldCipherError(f"{context}: encrypted with unknown key {key_id!r}")
         try:
             raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-            return aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode()).decode()
+            return aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode())
         except (InvalidTag, binascii.Error, ValueError):
             raise FieldCipherError(
                 f"{context}: value does not decrypt (tampered or wrong key)"
             ) from None
 
-    def key_id_of(self, stored: str) -> str | None:
+    @staticmethod
+    def key_id_of(stored: str) -> str | None:
+        """The key id a stored value names; None when it is no encrypted value."""
         prefix, _, rest = stored.partition(".")
         return rest.partition(".")[0] if prefix == PREFIX else None
+
+
+# The process's cipher: the composition root installs it once, before any query runs.
+_PROCESS_CIPHER: list[FieldCipher] = []
+
+
+def use_field_cipher(cipher: FieldCipher) -> None:
+    _PROCESS_CIPHER[:] = [cipher]
+
+
+def installed_field_cipher() -> FieldCipher | None:
+    return _PROCESS_CIPHER[0] if _PROCESS_CIPHER else None
+
+
+def field_cipher() -> FieldCipher:
+    """The process's cipher; RuntimeError when none is installed (never store in clear)."""
+    if not _PROCESS_CIPHER:
+        raise RuntimeError("no PII encryption key is configured (pii_encryption_keys)")
+    return _PROCESS_CIPHER[0]

@@ -5,6 +5,11 @@ error is logged (rate-limited) and treated as a miss. A delete that failed is
 kept and retried before the next read, and until it succeeds every read is a
 miss, so an invalidation lost to an outage can never serve a stale object. Each entry is a hash
 ``{v: version, d: data}``; a Lua script refuses to replace a newer version.
+
+Cached entities hold personal data and client secrets, so ``d`` is encrypted with the
+field cipher (the process's, unless one is given), the entry's key bound in. An entry
+that does not decrypt (written in clear by an older release, or under a key since
+removed) is a miss.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from payment_service.app.ports.cache import INVALIDATION_HOLD_S
+from payment_service.security.field_cipher import FieldCipher, FieldCipherError, field_cipher
 
 log = logging.getLogger(__name__)
 _HOLD_MS = int(INVALIDATION_HOLD_S * 1000)
@@ -45,16 +51,21 @@ return #KEYS
 
 
 class RedisCache:
-    def __init__(self, client: Redis, *, prefix: str = "ps:") -> None:
+    def __init__(
+        self, client: Redis, *, prefix: str = "ps:", cipher: FieldCipher | None = None
+    ) -> None:
         self._redis = client
         self._prefix = prefix
+        self._cipher = cipher
         self._put = client.register_script(_PUT_IF_NEWER)
         self._invalidate = client.register_script(_INVALIDATE)
         self._last_error_log = 0.0
         self._pending_deletes: set[str] = set()
 
     @classmethod
-    def from_url(cls, url: str, *, op_timeout_s: float = 0.25) -> RedisCache:
+    def from_url(
+        cls, url: str, *, op_timeout_s: float = 0.25, cipher: FieldCipher | None = None
+    ) -> RedisCache:
         client = Redis.from_url(
             url,
             socket_timeout=op_timeout_s,
@@ -62,7 +73,18 @@ class RedisCache:
             retry_on_timeout=False,
             health_check_interval=30,
         )
-        return cls(client)
+        return cls(client, cipher=cipher)
+
+    def _seal(self, key: str, value: bytes) -> bytes:
+        cipher = self._cipher or field_cipher()
+        return cipher.seal(value, context=f"cache.{key}").encode()
+
+    def _unseal(self, key: str, stored: bytes) -> bytes | None:
+        cipher = self._cipher or field_cipher()
+        try:
+            return cipher.unseal(stored.decode("ascii"), context=f"cache.{key}")
+        except (FieldCipherError, UnicodeDecodeError):
+            return None
 
     def _failed(self, operation: str, exc: Exception) -> None:
         now = time.monotonic()
@@ -91,11 +113,12 @@ class RedisCache:
         except (RedisError, OSError) as exc:
             self._failed("get", exc)
             return None
-        return value if isinstance(value, bytes) else None
+        return self._unseal(key, value) if isinstance(value, bytes) else None
 
     async def put(self, key: str, version: int, value: bytes, ttl_s: float) -> None:
+        sealed = self._seal(key, value)
         try:
-            await self._put(keys=[self._prefix + key], args=[version, value, int(ttl_s * 1000)])
+            await self._put(keys=[self._prefix + key], args=[version, sealed, int(ttl_s * 1000)])
         except (RedisError, OSError) as exc:
             self._failed("put", exc)
 

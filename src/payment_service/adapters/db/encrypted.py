@@ -1,34 +1,43 @@
-"""A column type that stores text encrypted with the process's FieldCipher.
+"""Column types that store text, or JSON, encrypted with the process's FieldCipher.
 
 The composition root installs the cipher once (``use_field_cipher``) before any
 query runs; a query touching an encrypted column without one fails loudly
-rather than writing personal data in clear.
+rather than writing personal data or secrets in clear. A stored value is
+``pii1.<key id>.<ciphertext>`` with the column (``context``) bound in;
+``payment-service rotate-keys`` rewrites every such column (``rekey``) under the
+active key.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, TypeVar
 
 from sqlalchemy import Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from payment_service.security.field_cipher import FieldCipher
+from payment_service.security.field_cipher import (
+    FieldCipher,
+    field_cipher,
+    installed_field_cipher,
+    use_field_cipher,
+)
 
-_CIPHER: list[FieldCipher] = []
+__all__ = [
+    "EncryptedJson",
+    "EncryptedText",
+    "EncryptedType",
+    "FieldCipher",
+    "field_cipher",
+    "installed_field_cipher",
+    "use_field_cipher",
+]
+
+T = TypeVar("T")
 
 
-def use_field_cipher(cipher: FieldCipher) -> None:
-    _CIPHER[:] = [cipher]
-
-
-def field_cipher() -> FieldCipher:
-    if not _CIPHER:
-        raise RuntimeError("no PII encryption key is configured (pii_encryption_keys)")
-    return _CIPHER[0]
-
-
-class EncryptedText(TypeDecorator[str]):
+class EncryptedType(TypeDecorator[T]):
     """TEXT holding ``pii1.<key id>.<ciphertext>``; ``context`` (the column) is bound in."""
 
     impl = Text
@@ -38,12 +47,32 @@ class EncryptedText(TypeDecorator[str]):
         super().__init__(*args, **kwargs)
         self.context = context
 
-    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        return field_cipher().encrypt(value, context=self.context)
+    def _seal(self, text: str) -> str:
+        return field_cipher().encrypt(text, context=self.context)
 
-    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        return field_cipher().decrypt(value, context=self.context)
+    def _unseal(self, stored: Any) -> str:
+        return field_cipher().decrypt(str(stored), context=self.context)
+
+
+class EncryptedText(EncryptedType[str]):
+    """A string, encrypted."""
+
+    cache_ok = True  # not inherited: each TypeDecorator says so itself
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self._seal(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else self._unseal(value)
+
+
+class EncryptedJson(EncryptedType[Any]):
+    """A JSON value (an entity's nested object), encrypted as its JSON text; None is NULL."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else self._seal(json.dumps(value, separators=(",", ":")))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(self._unseal(value))

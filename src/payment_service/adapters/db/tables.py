@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import SchemaItem
 
-from payment_service.adapters.db.encrypted import EncryptedText
+from payment_service.adapters.db.encrypted import EncryptedJson, EncryptedText
 from payment_service.adapters.db.types import UtcDateTime
 from payment_service.domain.billing import PauseBehavior
 from payment_service.domain.states import (
@@ -167,9 +167,10 @@ transactions = Table(
     Column("description", Text),
     Column("receipt_email", EncryptedText("transactions.receipt_email")),
     Column("receipt_url", Text),
-    Column("client_secret", Text),
+    # The PaymentIntent's client secret, and the 3-D Secure redirect URL (which carries it).
+    Column("client_secret", EncryptedText("transactions.client_secret")),
     Column("next_action_type", String(64)),
-    Column("next_action_url", Text),
+    Column("next_action_url", EncryptedText("transactions.next_action_url")),
     Column("last_error_code", String(64)),
     Column("last_error_decline_code", String(64)),
     Column("last_error_message", Text),
@@ -239,8 +240,9 @@ prices = Table(
 )
 
 # Items (price, quantity, period per item) and the pending payment action are JSON: the
-# entity's own shapes, read and written whole. No column names a price: a subscription's
-# prices are in ``items`` (the use cases look each one up before creating it).
+# entity's own shapes, read and written whole; the pending action holds a client secret,
+# so it is encrypted JSON. No column names a price: a subscription's prices are in
+# ``items`` (the use cases look each one up before creating it).
 subscriptions = Table(
     "subscriptions",
     metadata,
@@ -263,7 +265,7 @@ subscriptions = Table(
     Column("trial_will_end_notice_at", UtcDateTime),
     Column("latest_invoice_id", ID),
     Column("stripe_latest_invoice_id", STRIPE_ID),
-    Column("pending_action", JSON),
+    Column("pending_action", EncryptedJson("subscriptions.pending_action")),
     Column("metadata", JSON, nullable=False),
     *_stripe_mirror(),
     *_versioned_times(),
