@@ -135,8 +135,13 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _migrate(settings: Settings) -> int:
+    from payment_service.adapters.db.encrypted import use_field_cipher
     from payment_service.adapters.db.schema_check import upgrade_to_head
+    from payment_service.bootstrap.services import build_field_cipher
 
+    if settings.pii_encryption_keys:
+        # Keys from --config too, not only the environment (0007 encrypts stored values).
+        use_field_cipher(build_field_cipher(settings))
     asyncio.run(upgrade_to_head(settings.database_url))
     print("database schema upgraded to head")
     return EXIT_OK
