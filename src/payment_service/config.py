@@ -16,6 +16,15 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "PAYMENT_"
+# The HS256 secrets the repository hands to development setups (compose, make run).
+DEVELOPMENT_HS256_SECRETS = frozenset(
+    {
+        "dev-only-hs256-secret-do-not-use-in-production",
+        "dev-only-secret-change-me-0123456789abcdef",
+        "change-me-to-at-least-32-random-bytes",
+    }
+)
+MIN_HMAC_SECRET_BYTES = 32  # RFC 7518 3.2: a key of at least the hash size (HS256)
 JwtAlgorithm = Literal[
     "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256"
 ]
@@ -32,6 +41,9 @@ class Settings(BaseSettings):
         case_sensitive=False,
         frozen=True,
     )
+
+    # "production" refuses development shortcuts at start (see _production_is_strict).
+    profile: Literal["development", "production"] = "development"
 
     # --- listeners -------------------------------------------------------
     grpc_host: str = "127.0.0.1"
@@ -135,6 +147,24 @@ class Settings(BaseSettings):
                 "auth_public_keys or auth_jwks_url: required when auth_algorithms has "
                 "RS*/ES*/PS* entries"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _production_is_strict(self) -> Settings:
+        if self.profile != "production":
+            return self
+        problems = []
+        secret = self.auth_hs256_secret.get_secret_value() if self.auth_hs256_secret else None
+        if secret is not None and secret in DEVELOPMENT_HS256_SECRETS:
+            problems.append("auth_hs256_secret: is a development secret")
+        elif secret is not None and len(secret.encode()) < MIN_HMAC_SECRET_BYTES:
+            problems.append(f"auth_hs256_secret: shorter than {MIN_HMAC_SECRET_BYTES} bytes")
+        if self.grpc_reflection:
+            problems.append("grpc_reflection: must be false (it hands out the whole schema)")
+        if not self.stripe_webhook_secrets:
+            problems.append("stripe_webhook_secrets: required (webhooks would not verify)")
+        if problems:
+            raise ValueError("profile production refuses: " + "; ".join(problems))
         return self
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
