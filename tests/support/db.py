@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import psycopg
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -105,6 +105,10 @@ class SqliteFiles:
 async def delete_all_rows(engine: AsyncEngine) -> None:
     """Empty every application table (children first); the schema stays."""
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # audit_log is append-only (migration 0008); only a superuser's replica-mode
+            # session gets past its triggers.
+            await conn.execute(text("SET LOCAL session_replication_role = replica"))
         for table in reversed(metadata.sorted_tables):
             await conn.execute(delete(table))
 

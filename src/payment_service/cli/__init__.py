@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from payment_service.cli.audit import add_audit_parser
 from payment_service.config import ConfigError, Settings, load_settings
 
 EXIT_OK = 0
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_sync(commands, config_option)
     _add_rotate_keys(commands, config_option)
+    add_audit_parser(commands, config_option)
     commands.add_parser(
         "migrate",
         parents=[config_option],
@@ -198,6 +200,22 @@ def _rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
         return _fail(str(exc), EXIT_USAGE)
 
 
+def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    from payment_service.cli.audit import audit_command, audit_query
+    from payment_service.cli.commands import open_services
+
+    try:
+        query = audit_query(args)
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+
+    async def run() -> int:
+        async with open_services(settings) as parts:
+            return await audit_command(parts.uow_factory, query, sys.stdout)
+
+    return asyncio.run(run())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -216,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _sync(settings, args)
     if args.command == "rotate-keys":
         return _rotate_keys(settings, args)
+    if args.command == "audit":
+        return _audit(settings, args)
     return _migrate(settings)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
+from payment_service.app.ports.storage import AuditQuery
 from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import (
     RESERVING_REFUND_STATES,
@@ -475,6 +476,23 @@ class FakeAuditLog(_Repository[AuditEntry]):
     async def list_for_object(self, object_type: str, object_id: str) -> list[AuditEntry]:
         rows = self._where(lambda r: (r.object_type, r.object_id) == (object_type, object_id))
         return sorted(rows, key=lambda r: (r.time, r.id))
+
+    async def search(self, query: AuditQuery) -> list[AuditEntry]:
+        wanted = {
+            "account_id": query.account_id,
+            "object_type": query.object_type,
+            "object_id": query.object_id,
+            "actor": query.actor,
+        }
+
+        def matches(row: AuditEntry) -> bool:
+            if any(v is not None and getattr(row, k) != v for k, v in wanted.items()):
+                return False
+            if query.since is not None and row.time < query.since:
+                return False
+            return query.until is None or row.time < query.until
+
+        return sorted(self._where(matches), key=lambda r: (r.time, r.id))[: query.limit]
 
 
 class FakeReconcilerStateStore(_Repository[StateRow]):

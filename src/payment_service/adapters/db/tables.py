@@ -346,5 +346,11 @@ audit_log = Table(
     Column("outcome", String(64), nullable=False),
     Column("trace_id", String(64)),
     Column("detail", JSON, nullable=False),
+    Column("account_id", String(255)),
+    Column("request_id", String(255)),
+    Column("peer", String(255)),
+    Column("certificate", String(512)),
     Index(None, "object_type", "object_id", "time"),
+    Index(None, "account_id", "time"),
+    Index(None, "time"),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
+from payment_service.app.common.audit_context import current_rpc_facts
 from payment_service.app.common.request_context import current_trace_id
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.entities import AuditEntry
@@ -27,6 +28,7 @@ async def audit(
     ``subject`` is the object acted on: (type, id), e.g. ``("payment", "pay_…")``.
     """
     object_type, object_id = subject
+    facts = current_rpc_facts()
     await uow.audit.add(
         AuditEntry(
             id=new_id("aud"),
@@ -37,6 +39,10 @@ async def audit(
             outcome=outcome,
             trace_id=current_trace_id.get(),
             detail=dict(detail or {}),
+            account_id=facts.account_id,
+            request_id=facts.request_id,
+            peer=facts.peer,
+            certificate=facts.certificate,
         )
     )
 

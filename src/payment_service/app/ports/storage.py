@@ -11,6 +11,7 @@ open a new one to read the row that won.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
@@ -194,8 +195,24 @@ class RequestRecordRepository(Protocol):
         """Answer a pending record; False when there is none (absent, or answered already)."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditQuery:
+    """Rows matching every filter given (``since`` inclusive, ``until`` exclusive)."""
+
+    account_id: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    actor: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 1000
+
+
 class AuditLog(Protocol):
     async def add(self, entry: AuditEntry) -> None: ...
+    async def search(self, query: AuditQuery) -> list[AuditEntry]:
+        """Oldest first, at most ``query.limit`` rows."""
+
     async def list_for_object(self, object_type: str, object_id: str) -> list[AuditEntry]:
         """Oldest first."""
 

@@ -18,4 +18,9 @@ class AuditEntry:
     outcome: str  # ``ok`` or an error reason such as ``CARD_DECLINED``
     trace_id: str | None = None
     detail: dict[str, str] = field(default_factory=dict)
+    # Of the RPC that caused it (None for webhooks and background work):
+    account_id: str | None = None  # the account the request named, or the caller's own
+    request_id: str | None = None
+    peer: str | None = None  # the caller's address, as gRPC reports it
+    certificate: str | None = None  # the client certificate's subject, under mutual TLS
     time: datetime = field(default_factory=utcnow)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from payment_service.adapters.db.repositories._base import SqlRepository, entity_values
+from payment_service.adapters.db.repositories._base import (
+    SqlRepository,
+    entity_values,
+    equal_where_given,
+)
 from payment_service.adapters.db.tables import audit_log
+from payment_service.app.ports.storage import AuditQuery
 from payment_service.domain.entities import AuditEntry
 
 
@@ -20,5 +25,25 @@ class SqlAuditLog(SqlRepository):
             select(audit_log)
             .where(audit_log.c.object_type == object_type, audit_log.c.object_id == object_id)
             .order_by(audit_log.c.time, audit_log.c.id)
+        )
+        return [AuditEntry(**row) for row in await self._all(statement)]
+
+    async def search(self, query: AuditQuery) -> list[AuditEntry]:
+        where = equal_where_given(
+            audit_log,
+            account_id=query.account_id,
+            object_type=query.object_type,
+            object_id=query.object_id,
+            actor=query.actor,
+        )
+        if query.since is not None:
+            where.append(audit_log.c.time >= query.since)
+        if query.until is not None:
+            where.append(audit_log.c.time < query.until)
+        statement = (
+            select(audit_log)
+            .where(*where)
+            .order_by(audit_log.c.time, audit_log.c.id)
+            .limit(query.limit)
         )
         return [AuditEntry(**row) for row in await self._all(statement)]
