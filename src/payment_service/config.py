@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     grpc_keepalive_timeout_s: float = Field(20.0, gt=0)
     grpc_keepalive_min_ping_interval_s: float = Field(10.0, gt=0)
     grpc_reflection: bool = True
+    # TLS for the gRPC listener (api/grpc/tls.py); a client CA makes it mutual TLS.
+    grpc_tls_cert_file: str | None = None
+    grpc_tls_key_file: str | None = None
+    grpc_tls_client_ca_file: str | None = None
+    grpc_tls_reload_s: float = Field(10.0, ge=0)
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=0, le=65535)
     shutdown_drain_s: float = Field(1.0, ge=0)
@@ -147,6 +152,14 @@ class Settings(BaseSettings):
                 "auth_public_keys or auth_jwks_url: required when auth_algorithms has "
                 "RS*/ES*/PS* entries"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _tls_files_pair(self) -> Settings:
+        if (self.grpc_tls_cert_file is None) != (self.grpc_tls_key_file is None):
+            raise ValueError("grpc_tls_cert_file and grpc_tls_key_file: set both or neither")
+        if self.grpc_tls_client_ca_file is not None and self.grpc_tls_cert_file is None:
+            raise ValueError("grpc_tls_client_ca_file: needs grpc_tls_cert_file and key_file")
         return self
 
     @model_validator(mode="after")

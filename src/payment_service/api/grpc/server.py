@@ -11,6 +11,7 @@ from grpc_reflection.v1alpha import reflection
 
 from payment_service.api.grpc.health import HEALTH_SERVICE, Health
 from payment_service.api.grpc.services import ServiceBinding
+from payment_service.api.grpc.tls import server_credentials
 from payment_service.config import Settings
 
 _log = logging.getLogger(__name__)
@@ -67,8 +68,13 @@ class GrpcServer:
                 [*service_names, HEALTH_SERVICE, reflection.SERVICE_NAME], self._server
             )
         address = host_port(settings.grpc_host, settings.grpc_port)
+        credentials = server_credentials(settings)
+        self.tls = credentials is not None
         try:
-            self.port = self._server.add_insecure_port(address)
+            if credentials is None:
+                self.port = self._server.add_insecure_port(address)
+            else:
+                self.port = self._server.add_secure_port(address, credentials)
         except RuntimeError as exc:
             raise ListenError(f"grpc_port: cannot listen on {address}: {exc}") from None
 
