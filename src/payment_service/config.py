@@ -90,6 +90,19 @@ class Settings(BaseSettings):
     auth_leeway_s: float = Field(30.0, ge=0)
     auth_cache_size: int = Field(10_000, ge=0)
 
+    # --- rate limits (security/rate_limits.py): calls per second and burst --------
+    # Per caller and method class, shared by replicas through Redis when configured.
+    rate_limit_enabled: bool = True
+    rate_limit_reads_per_s: float = Field(5000.0, gt=0)
+    rate_limit_reads_burst: int = Field(10000, ge=1)
+    rate_limit_writes_per_s: float = Field(500.0, gt=0)
+    rate_limit_writes_burst: int = Field(1000, ge=1)
+    rate_limit_refunds_per_s: float = Field(50.0, gt=0)
+    rate_limit_refunds_burst: int = Field(100, ge=1)
+    # Per peer address, for calls without a valid token.
+    rate_limit_unauthenticated_per_s: float = Field(50.0, gt=0)
+    rate_limit_unauthenticated_burst: int = Field(200, ge=1)
+
     # --- personal data at rest -----------------------------------------
     pii_encryption_keys: list[SecretStr] = Field(default_factory=list)
     pii_active_key_id: str | None = None

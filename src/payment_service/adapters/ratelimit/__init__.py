@@ -1,0 +1,1 @@
+"""Rate limiters: GCRA in Redis (shared by replicas) with an in-process fallback."""
