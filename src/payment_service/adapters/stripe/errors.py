@@ -135,6 +135,12 @@ def map_stripe_error(
         )
     if isinstance(exc, stripe.RateLimitError):
         return ResourceExhausted("Stripe is rate limiting requests", reason=REASON_RATE_LIMITED)
+    if isinstance(exc, stripe.IdempotencyError) and exc.http_status == 409:
+        # An earlier attempt with the same key is still being processed at Stripe.
+        return Unavailable(
+            "payment processor is still working on an earlier attempt of this request",
+            reason=REASON_UNREACHABLE,
+        )
     if isinstance(exc, stripe.IdempotencyError):
         logger.error(
             "idempotency key reused with other parameters", extra={"operation": ctx.operation}
