@@ -14,6 +14,20 @@ from payment_service.domain.errors import InvalidArgument
 
 E = TypeVar("E", bound=StrEnum)
 
+# What a google.protobuf.Timestamp may hold: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
+MIN_TIMESTAMP_SECONDS = -62_135_596_800
+MAX_TIMESTAMP_SECONDS = 253_402_300_799
+MAX_TIMESTAMP_NANOS = 999_999_999
+TIMESTAMP_PROBLEM = "must be a valid time between years 1 and 9999 with nanos from 0 to 999999999"
+
+
+def valid_timestamp(stamp: Timestamp) -> bool:
+    """True when ``stamp`` is in the Timestamp range with nanos from 0 to 999,999,999."""
+    return (
+        MIN_TIMESTAMP_SECONDS <= stamp.seconds <= MAX_TIMESTAMP_SECONDS
+        and 0 <= stamp.nanos <= MAX_TIMESTAMP_NANOS
+    )
+
 
 def timestamp(value: datetime | None) -> Timestamp | None:
     """A proto Timestamp, or None (field left unset) for None."""
@@ -29,12 +43,12 @@ def optional_time(message: object, field: str, stamp: Timestamp) -> datetime | N
     has_field: Callable[[str], bool] = message.HasField  # type: ignore[attr-defined]
     if not has_field(field):
         return None
+    if not valid_timestamp(stamp):
+        raise InvalidArgument.field(field, TIMESTAMP_PROBLEM)
     try:
         return stamp.ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError):
-        raise InvalidArgument.field(
-            field, "must be a valid time between years 1 and 9999 with nanos below 1e9"
-        ) from None
+        raise InvalidArgument.field(field, TIMESTAMP_PROBLEM) from None
 
 
 class EnumMap(Generic[E]):

@@ -1,9 +1,11 @@
-"""The one server interceptor: auth, deadline, metrics, access log and error mapping per call.
+"""The one server interceptor: auth, edge checks of the request, deadline, metrics, access
+log and error mapping per call.
 
 Health checks and reflection pass through untouched (no token, no log line). Every
 other method's handler is wrapped once and cached by method name, so the per-call
-cost is the wrapper itself: one dictionary lookup for the cached token, one
-contextvar set, one metrics update and one log line.
+cost is the wrapper itself: one dictionary lookup for the cached token, one walk over
+the request's set fields (``request_checks``), one contextvar set, one metrics update
+and one log line.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import grpc.aio
 
 from payment_service.api.grpc.context import bind_caller, unbind_caller
 from payment_service.api.grpc.errors import internal_status, rich_status_for, to_grpc_status
+from payment_service.api.grpc.request_checks import check_request, tolerant
 from payment_service.app.common.request_context import reset_deadline, set_deadline
+from payment_service.app.common.validation import is_loggable_request_id
 from payment_service.domain.caller import Caller
 from payment_service.domain.errors import DomainError, PermissionDenied, Unauthenticated
 from payment_service.observability.metrics import RpcMetrics
@@ -92,7 +96,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             if behavior is not None:
                 return build(
                     self._guarded(_Method(method, scope, behavior), finish),
-                    request_deserializer=inner.request_deserializer,
+                    request_deserializer=tolerant(inner.request_deserializer, method),
                     response_serializer=inner.response_serializer,
                 )
         raise ValueError(f"handler for {method} has no behavior")
@@ -100,7 +104,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
     def _guarded(
         self, method: _Method, finish: _Finish
     ) -> Callable[[Any, Context], Awaitable[Any]]:
-        """The behavior wrapped in auth, deadline, error mapping and the access record.
+        """The behavior wrapped in auth, the edge checks of the request, deadline, error
+        mapping and the access record.
 
         ``finish`` turns what the inner behavior returned into the call's answer: the
         awaited response for a unary response, the messages written for a stream.
@@ -111,6 +116,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             caller: Caller | None = None
             try:
                 caller = self._authorize(method, context)
+                check_request(request)
                 caller_token = bind_caller(caller)
                 deadline_token = set_deadline(context.time_remaining())
                 try:
@@ -172,7 +178,11 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         }
         request_id = getattr(request, "request_id", None)
         if isinstance(request_id, str) and request_id:
-            fields["request_id"] = request_id
+            # Nothing that may be a card number (or megabytes of text) is written out.
+            if is_loggable_request_id(request_id):
+                fields["request_id"] = request_id
+            else:
+                fields["request_id_withheld"] = True
         self._access_log.info("rpc", extra=fields)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from payment_service.app.common.audit import insert_or_winner
 from payment_service.app.common.locks import KeyedLocks
+from payment_service.app.common.validation import Violations
 from payment_service.app.ports.processor import PaymentProcessor, idempotency_key
 from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.domain.caller import Caller
@@ -24,6 +25,9 @@ class Customers:
 
     async def get(self, caller: Caller, account_id: str) -> Customer:
         """GetCustomer: the account's customer, NOT_FOUND when it has none (or is not the caller's)."""
+        check = Violations()
+        check.account_id(account_id)
+        check.raise_if_any()
         caller.require_account(account_id, "customer")
         async with self.uow_factory(read_only=True) as uow:
             customer = await uow.customers.get_by_account(account_id)
