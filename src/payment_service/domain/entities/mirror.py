@@ -1,0 +1,54 @@
+"""What every entity mirroring one Stripe object shares: its state, the observation tail.
+
+The state moves only through the subclass's transition table (``TRANSITIONS``);
+``remote_updated_at`` is the time of the newest Stripe observation applied, so an
+older one never moves the state back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Generic, TypeVar
+
+from payment_service.domain.clock import refresh_due, utcnow
+from payment_service.domain.transitions import TransitionTable
+
+S = TypeVar("S", bound=StrEnum)
+
+
+@dataclass(slots=True, kw_only=True)
+class StripeMirror(Generic[S]):
+    TRANSITIONS: ClassVar[TransitionTable[Any]]
+
+    id: str
+    state: S
+    remote_updated_at: datetime | None = None  # time of the newest Stripe observation applied
+    synced_at: datetime | None = None  # when we last read the object from Stripe
+    create_time: datetime = field(default_factory=utcnow)
+    update_time: datetime = field(default_factory=utcnow)
+    version: int = 0
+
+    @property
+    def is_final(self) -> bool:
+        return self.TRANSITIONS.is_terminal(self.state)
+
+    def move_to(self, target: S) -> None:
+        """Move by our own decision; raise InvalidTransition when the table forbids it."""
+        self.TRANSITIONS.move(self, target)
+
+    def apply_remote_state(self, target: S, observed_at: datetime) -> bool:
+        """Apply a state seen at Stripe; False (and no change) when stale or not allowed."""
+        return self.TRANSITIONS.observe(self, target, observed_at)
+
+    @property
+    def last_read(self) -> datetime:
+        """When we last knew Stripe's view of it (its creation, before any read)."""
+        return self.synced_at or self.create_time
+
+    def refresh_due(self, now: datetime, *, min_s: float, max_s: float) -> bool:
+        """Whether to re-read it from Stripe now, on the backoff of ``clock.refresh_due``."""
+        return refresh_due(
+            created=self.create_time, last_read=self.last_read, now=now, min_s=min_s, max_s=max_s
+        )
