@@ -13,7 +13,6 @@ from payment_service.domain.billing import RemoteInvoice, RemoteInvoiceLine
 from payment_service.domain.clock import maybe_from_unix, utcnow
 from payment_service.domain.entities.mirror import StripeMirror
 from payment_service.domain.states import InvoiceState
-from payment_service.domain.transitions import INVOICE_TRANSITIONS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,8 +44,6 @@ class InvoiceLine:
 
 @dataclass(slots=True, kw_only=True)
 class Invoice(StripeMirror[InvoiceState]):
-    TRANSITIONS = INVOICE_TRANSITIONS
-
     account_id: str
     customer_id: str
     stripe_invoice_id: str

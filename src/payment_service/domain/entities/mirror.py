@@ -1,6 +1,6 @@
 """What every entity mirroring one Stripe object shares: its state, the observation tail.
 
-The state moves only through the subclass's transition table (``TRANSITIONS``);
+The state moves only through the transition table of its state enum;
 ``remote_updated_at`` is the time of the newest Stripe observation applied, so an
 older one never moves the state back.
 """
@@ -10,18 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from payment_service.domain.clock import refresh_due, utcnow
-from payment_service.domain.transitions import TransitionTable
+from payment_service.domain.transitions import TransitionTable, table_for
 
 S = TypeVar("S", bound=StrEnum)
 
 
 @dataclass(slots=True, kw_only=True)
 class StripeMirror(Generic[S]):
-    TRANSITIONS: ClassVar[TransitionTable[Any]]
-
     id: str
     state: S
     remote_updated_at: datetime | None = None  # time of the newest Stripe observation applied
@@ -31,16 +29,20 @@ class StripeMirror(Generic[S]):
     version: int = 0
 
     @property
+    def transitions(self) -> TransitionTable[S]:
+        return table_for(self.state)
+
+    @property
     def is_final(self) -> bool:
-        return self.TRANSITIONS.is_terminal(self.state)
+        return self.transitions.is_terminal(self.state)
 
     def move_to(self, target: S) -> None:
         """Move by our own decision; raise InvalidTransition when the table forbids it."""
-        self.TRANSITIONS.move(self, target)
+        self.transitions.move(self, target)
 
     def apply_remote_state(self, target: S, observed_at: datetime) -> bool:
         """Apply a state seen at Stripe; False (and no change) when stale or not allowed."""
-        return self.TRANSITIONS.observe(self, target, observed_at)
+        return self.transitions.observe(self, target, observed_at)
 
     @property
     def last_read(self) -> datetime:

@@ -13,13 +13,10 @@ from payment_service.domain.clock import utcnow
 from payment_service.domain.entities.mirror import StripeMirror
 from payment_service.domain.processor import NewPaymentIntent, RemotePaymentIntent
 from payment_service.domain.states import CaptureMethod, PaymentRefundState, PaymentState
-from payment_service.domain.transitions import PAYMENT_TRANSITIONS
 
 
 @dataclass(slots=True, kw_only=True)
 class Payment(StripeMirror[PaymentState]):
-    TRANSITIONS = PAYMENT_TRANSITIONS
-
     account_id: str
     customer_id: str | None
     caller: str  # the token ``sub`` that created it

@@ -8,7 +8,6 @@ from datetime import datetime
 from payment_service.domain.entities.mirror import StripeMirror
 from payment_service.domain.processor import RemoteRefund
 from payment_service.domain.states import RefundReason, RefundState
-from payment_service.domain.transitions import REFUND_TRANSITIONS
 
 FAILURE_REASON_MAX = 64  # refunds.failure_reason is VARCHAR(64)
 # Refund states whose amount counts against the payment's refundable amount.
@@ -19,8 +18,6 @@ RESERVING_REFUND_STATES = frozenset(
 
 @dataclass(slots=True, kw_only=True)
 class Refund(StripeMirror[RefundState]):
-    TRANSITIONS = REFUND_TRANSITIONS
-
     payment_id: str
     account_id: str
     caller: str

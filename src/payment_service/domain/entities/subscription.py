@@ -17,7 +17,6 @@ from payment_service.domain.entities.invoice import Invoice
 from payment_service.domain.entities.mirror import StripeMirror
 from payment_service.domain.entities.payment import Payment
 from payment_service.domain.states import InvoiceState, PaymentState, SubscriptionState
-from payment_service.domain.transitions import SUBSCRIPTION_TRANSITIONS
 
 # A payment in one of these waits for the customer: authenticate, or give another card.
 NEEDS_CUSTOMER = frozenset(
@@ -73,8 +72,6 @@ class PaymentAction:
 
 @dataclass(slots=True, kw_only=True)
 class Subscription(StripeMirror[SubscriptionState]):
-    TRANSITIONS = SUBSCRIPTION_TRANSITIONS
-
     account_id: str
     customer_id: str
     caller: str
