@@ -18,6 +18,12 @@ from payment_service.domain.transitions import TransitionTable, table_for
 S = TypeVar("S", bound=StrEnum)
 
 
+def linked_id(current: str | None, stripe_id: str) -> tuple[str, bool]:
+    """The Stripe id a row keeps (its own once linked, even against a stale observation)
+    and whether this observation linked it."""
+    return (stripe_id, True) if current is None else (current, False)
+
+
 @dataclass(slots=True, kw_only=True)
 class StripeMirror(Generic[S]):
     id: str

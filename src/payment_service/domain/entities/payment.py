@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from payment_service.domain.clock import utcnow
-from payment_service.domain.entities.mirror import StripeMirror
+from payment_service.domain.entities.mirror import StripeMirror, linked_id
 from payment_service.domain.processor import NewPaymentIntent, RemotePaymentIntent
 from payment_service.domain.states import CaptureMethod, PaymentRefundState, PaymentState
 
@@ -83,10 +83,9 @@ class Payment(StripeMirror[PaymentState]):
         The PaymentIntent id is always recorded, even from a stale observation, so
         a payment never stays unlinked from its PaymentIntent.
         """
-        linked = False
-        if self.stripe_payment_intent_id is None:
-            self.stripe_payment_intent_id = intent.stripe_id
-            linked = True
+        self.stripe_payment_intent_id, linked = linked_id(
+            self.stripe_payment_intent_id, intent.stripe_id
+        )
         if not self.apply_remote_state(intent.state, observed_at):
             return linked
         self.amount_capturable = intent.amount_capturable

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from payment_service.domain.entities.mirror import StripeMirror
+from payment_service.domain.entities.mirror import StripeMirror, linked_id
 from payment_service.domain.processor import RemoteRefund
 from payment_service.domain.states import RefundReason, RefundState
 
@@ -49,10 +49,7 @@ class Refund(StripeMirror[RefundState]):
         The Stripe id is always linked, even from a stale observation. The state only
         moves through REFUND_TRANSITIONS and never back to an older observation.
         """
-        linked = False
-        if self.stripe_refund_id is None:
-            self.stripe_refund_id = remote.stripe_id
-            linked = True
+        self.stripe_refund_id, linked = linked_id(self.stripe_refund_id, remote.stripe_id)
         if not self.apply_remote_state(remote.state, observed_at):
             return linked
         if remote.failure_reason:
