@@ -68,14 +68,19 @@ async def webhooks_list_command(
     return EXIT_OK
 
 
+def _failed(out: TextIO, message: str) -> int:
+    """Say why the command failed; its exit status."""
+    print(message, file=out)
+    return EXIT_FAILURE
+
+
 async def webhooks_replay_command(
     webhooks: Webhooks, out: TextIO, *, event_id: str | None = None, all_failed: bool = False
 ) -> int:
     """``webhooks replay EVENT_ID|--all-failed`` (failed and dead events); exit 1 unless every
     replayed event ended processed or ignored."""
     if (event_id is None) == (not all_failed):
-        print("give exactly one of EVENT_ID and --all-failed", file=out)
-        return EXIT_FAILURE
+        return _failed(out, "give exactly one of EVENT_ID and --all-failed")
     if all_failed:
         replayed = await webhooks.replay_all_failed()
     else:
@@ -83,11 +88,9 @@ async def webhooks_replay_command(
         try:
             replayed = [await webhooks.replay(event_id)]
         except NotFound:
-            print(f"no stored webhook event {event_id}", file=out)
-            return EXIT_FAILURE
+            return _failed(out, f"no stored webhook event {event_id}")
         except FailedPrecondition as error:
-            print(f"cannot replay {event_id}: {error.message}", file=out)
-            return EXIT_FAILURE
+            return _failed(out, f"cannot replay {event_id}: {error.message}")
     for event in replayed:
         print(format_event(event), file=out)
     print(f"replayed {len(replayed)} event(s)", file=out)
@@ -115,11 +118,9 @@ async def sync_command(billing: Billing, out: TextIO, *, account_id: str) -> int
     try:
         result = await billing.sync_account(account_id)
     except NotFound:
-        print(f"account {account_id} has no Stripe customer here", file=out)
-        return EXIT_FAILURE
+        return _failed(out, f"account {account_id} has no Stripe customer here")
     except DomainError as error:
-        print(f"sync of {account_id} failed: {error.message}", file=out)
-        return EXIT_FAILURE
+        return _failed(out, f"sync of {account_id} failed: {error.message}")
     print(
         f"account {account_id}: subscriptions={result.subscriptions} "
         f"invoices={result.invoices} changed={result.changed}",

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from payment_service.domain.clock import require_aware, utcnow
 from payment_service.domain.errors import InvalidTransition
@@ -98,9 +98,18 @@ class TransitionTable(Generic[S]):
         return True
 
 
+_BY_STATES: dict[type[StrEnum], TransitionTable[Any]] = {}
+
+
+def table_for(state: S) -> TransitionTable[S]:
+    """The table of the state's enum: each state enum has exactly one."""
+    return cast(TransitionTable[S], _BY_STATES[type(state)])
+
+
 def _table(entity: str, states: type[S], moves: Mapping[S, Iterable[S]]) -> TransitionTable[S]:
     full = {state: frozenset(moves.get(state, ())) for state in states}
-    return TransitionTable(entity, full)
+    table = _BY_STATES[states] = TransitionTable(entity, full)
+    return table
 
 
 _P = PaymentState

@@ -8,7 +8,6 @@ read answers what is stored.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,16 +20,15 @@ from payment_service.app.billing.rules import (
 )
 from payment_service.app.billing.store import BillingStore
 from payment_service.app.common.locks import KeyedLocks
+from payment_service.app.common.refreshing import refreshed_or_stored
 from payment_service.app.common.validation import Violations
 from payment_service.app.ports.billing import BillingProcessor
 from payment_service.domain.caller import Caller
 from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import Invoice, Payment, PaymentAction, Subscription
-from payment_service.domain.errors import DomainError, PermissionDenied
+from payment_service.domain.errors import PermissionDenied
 from payment_service.domain.pagination import Page, PageRequest
 from payment_service.domain.states import InvoiceState, SubscriptionState
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +54,7 @@ class BillingQueries:
         if not self._stale(found.state in MOVING_STATES, found.stripe_subscription_id, found):
             return found
         async with self._locks.hold(("refresh", found.id)):
-            try:
-                return await self.refresh_subscription(found)
-            except DomainError as error:
-                log.warning(
-                    "could not refresh subscription from Stripe",
-                    extra={"subscription_id": found.id, "reason": error.reason},
-                )
-                return found
+            return await refreshed_or_stored(found, self.refresh_subscription, "subscription")
 
     async def refresh_subscription(self, subscription: Subscription) -> Subscription:
         assert subscription.stripe_subscription_id is not None
@@ -106,13 +97,7 @@ class BillingQueries:
         found = await self.store.invoice(caller, invoice_id)
         if self._stale(not found.is_final, found.stripe_invoice_id, found):
             async with self._locks.hold(("refresh", found.id)):
-                try:
-                    found = await self.refresh_invoice(found)
-                except DomainError as error:
-                    log.warning(
-                        "could not refresh invoice from Stripe",
-                        extra={"invoice_id": found.id, "reason": error.reason},
-                    )
+                found = await refreshed_or_stored(found, self.refresh_invoice, "invoice")
         return (await self._views([found]))[0]
 
     async def refresh_invoice(self, invoice: Invoice) -> Invoice:

@@ -11,8 +11,7 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -24,18 +23,19 @@ from payment_service.app.billing.store import BillingStore
 from payment_service.app.billing.subscribe import CreateSubscriptions, unsent
 from payment_service.app.billing.sync import apply_subscription, store_invoice
 from payment_service.app.common.repair import RepairTally
+from payment_service.app.common.repair_pass import repair_each
 from payment_service.app.ports.billing import BillingProcessor
 from payment_service.app.ports.processor import PaymentProcessor
 from payment_service.app.ports.reconcile import RepairReport, RepairTask
 from payment_service.app.ports.storage import UnitOfWork
 from payment_service.domain.billing import RemoteInvoice
-from payment_service.domain.clock import api_read_time, refresh_due, utcnow
+from payment_service.domain.clock import api_read_time, utcnow
 from payment_service.domain.entities import Invoice, Subscription
-from payment_service.domain.errors import DomainError, NotFound, ResourceExhausted, Unavailable
+from payment_service.domain.errors import NotFound
 from payment_service.domain.pagination import PageRequest
 from payment_service.domain.states import SubscriptionState
 
-log = logging.getLogger(__name__)
+_FAILURE = "billing repair failed"
 T = TypeVar("T", Subscription, Invoice)
 
 
@@ -80,7 +80,14 @@ class BillingRepair:
             if subscription.create_time < older_than:
                 candidates.setdefault(subscription.id, subscription)
         due = [s for s in candidates.values() if await self.subscribe.needs_finishing(s)]
-        await _each(tally, due, lambda s: self.subscribe.finish_pending(s.id), unsent)
+        await repair_each(
+            tally,
+            due,
+            lambda s: self.subscribe.finish_pending(s.id),
+            unsent,
+            failure=_FAILURE,
+            id_key="object_id",
+        )
         return tally.report()
 
     async def refresh_subscriptions(self) -> RepairReport:
@@ -113,7 +120,9 @@ class BillingRepair:
         async with self.store.uow_factory(read_only=True) as uow:
             rows = await stale(uow, older_than)
         due = [row for row in rows if self._due(row, tally.now)]
-        await _each(tally, due, refresh, lambda row: False)
+        await repair_each(
+            tally, due, refresh, lambda row: False, failure=_FAILURE, id_key="object_id"
+        )
         return tally.report()
 
     async def sync_prices(self) -> RepairReport:
@@ -162,37 +171,6 @@ class BillingRepair:
         return int(synced.changed)
 
     def _due(self, row: Subscription | Invoice, now: datetime) -> bool:
-        return refresh_due(
-            created=row.create_time,
-            last_read=row.synced_at or row.create_time,
-            now=now,
-            min_s=self.rules.stuck_after_s,
-            max_s=self.rules.max_refresh_interval_s,
+        return row.refresh_due(
+            now, min_s=self.rules.stuck_after_s, max_s=self.rules.max_refresh_interval_s
         )
-
-
-async def _each(
-    tally: RepairTally,
-    rows: Sequence[T],
-    repair: Callable[[T], Awaitable[T]],
-    still_unresolved: Callable[[T], bool],
-) -> None:
-    """Repair each row; stop at the first Unavailable (Stripe is away: the next pass tries)."""
-    for index, row in enumerate(rows):
-        try:
-            repaired = await repair(row)
-        except DomainError as error:
-            log.warning(
-                "billing repair failed", extra={"object_id": row.id, "reason": error.reason}
-            )
-            tally.errors += 1
-            if isinstance(error, Unavailable | ResourceExhausted):
-                for left in rows[index:]:
-                    tally.unresolved(left.create_time)
-                return
-            tally.unresolved(row.create_time)
-            continue
-        if still_unresolved(repaired):
-            tally.unresolved(repaired.create_time)
-        else:
-            tally.repaired += 1

@@ -7,11 +7,11 @@ concurrent Gets ask for it), through the same refresh as the reconciler's.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from payment_service.app.common.locks import KeyedLocks
+from payment_service.app.common.refreshing import refreshed_or_stored
 from payment_service.app.common.validation import Violations
 from payment_service.app.payments.refresh import PaymentRefresher
 from payment_service.app.payments.rules import ListPayments, PaymentRules
@@ -19,11 +19,9 @@ from payment_service.app.payments.store import PaymentStore
 from payment_service.domain.caller import Caller
 from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import Payment
-from payment_service.domain.errors import DomainError, NotFound
+from payment_service.domain.errors import NotFound
 from payment_service.domain.pagination import Page
 from payment_service.domain.states import PaymentState
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,14 +54,7 @@ class PaymentQueries:
             current = await self.store.load(payment.id)
             if not self._needs_refresh(current):
                 return current
-            try:
-                return await self.refresher.refresh(current)
-            except DomainError as error:
-                log.warning(
-                    "could not refresh payment from Stripe",
-                    extra={"payment_id": current.id, "reason": error.reason},
-                )
-                return current  # answer with what is stored
+            return await refreshed_or_stored(current, self.refresher.refresh, "payment")
 
     def _needs_refresh(self, payment: Payment) -> bool:
         if (

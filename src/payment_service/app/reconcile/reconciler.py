@@ -37,7 +37,7 @@ from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.app.reconcile.catch_up import EventCatchUp
 from payment_service.app.reconcile.rules import ReconcilerRules
 from payment_service.app.webhooks.service import Webhooks
-from payment_service.domain.clock import refresh_due, utcnow
+from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import Payment
 from payment_service.domain.errors import DomainError
 from payment_service.domain.states import PaymentState
@@ -144,12 +144,8 @@ class Reconciler:
     # --- 2. payments stuck in non-final states ------------------------------------------
 
     def _refresh_due(self, payment: Payment, now: datetime) -> bool:
-        return refresh_due(
-            created=payment.create_time,
-            last_read=payment.synced_at or payment.update_time,
-            now=now,
-            min_s=self._rules.stuck_after_s,
-            max_s=self._rules.max_refresh_interval_s,
+        return payment.refresh_due(
+            now, min_s=self._rules.stuck_after_s, max_s=self._rules.max_refresh_interval_s
         )
 
     async def refresh_stuck_payments(self) -> RepairReport:

@@ -8,27 +8,20 @@ younger than ``RefundRules.pending_grace_s`` are left to the request sending the
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from payment_service.app.common.repair import RepairTally
+from payment_service.app.common.repair_pass import repair_each
 from payment_service.app.ports.processor import PaymentProcessor
 from payment_service.app.ports.reconcile import RepairReport
 from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.app.refunds.rules import IN_FLIGHT, RefundRules
 from payment_service.app.refunds.sender import RefundSender
-from payment_service.domain.clock import refresh_due, utcnow
+from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import Refund
-from payment_service.domain.errors import (
-    DomainError,
-    ResourceExhausted,
-    Unavailable,
-    found,
-)
+from payment_service.domain.errors import found
 from payment_service.domain.states import RefundState
-
-log = logging.getLogger(__name__)
 
 REPAIR_TASK = "finish_pending_refunds"
 
@@ -57,12 +50,8 @@ class RefundRepair:
         """Not yet sent: always due. Known at Stripe: on the backoff schedule."""
         if refund.stripe_refund_id is None:
             return True
-        return refresh_due(
-            created=refund.create_time,
-            last_read=refund.synced_at or refund.create_time,
-            now=now,
-            min_s=self.rules.refresh_min_s,
-            max_s=self.rules.refresh_max_s,
+        return refund.refresh_due(
+            now, min_s=self.rules.refresh_min_s, max_s=self.rules.refresh_max_s
         )
 
     async def repair_pending(self) -> RepairReport:
@@ -76,23 +65,12 @@ class RefundRepair:
         for waiting in unsettled:
             if not self._due(waiting, tally.now):
                 tally.unresolved(waiting.create_time)
-        for index, refund in enumerate(due):
-            try:
-                finished = await self.finish_pending(refund.id)
-            except DomainError as error:
-                log.warning(
-                    "could not finish a pending refund",
-                    extra={"refund_id": refund.id, "reason": error.reason},
-                )
-                tally.errors += 1
-                if isinstance(error, Unavailable | ResourceExhausted):
-                    for left in due[index:]:
-                        tally.unresolved(left.create_time)
-                    break
-                tally.unresolved(refund.create_time)
-                continue
-            if finished.state in IN_FLIGHT:
-                tally.unresolved(finished.create_time)
-            else:
-                tally.repaired += 1
+        await repair_each(
+            tally,
+            due,
+            lambda refund: self.finish_pending(refund.id),
+            lambda finished: finished.state in IN_FLIGHT,
+            failure="could not finish a pending refund",
+            id_key="refund_id",
+        )
         return tally.report()

@@ -11,8 +11,8 @@ from datetime import datetime
 
 from payment_service.domain.billing import RemoteInvoice, RemoteInvoiceLine
 from payment_service.domain.clock import maybe_from_unix, utcnow
+from payment_service.domain.entities.mirror import StripeMirror
 from payment_service.domain.states import InvoiceState
-from payment_service.domain.transitions import INVOICE_TRANSITIONS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,8 +43,7 @@ class InvoiceLine:
 
 
 @dataclass(slots=True, kw_only=True)
-class Invoice:
-    id: str
+class Invoice(StripeMirror[InvoiceState]):
     account_id: str
     customer_id: str
     stripe_invoice_id: str
@@ -69,23 +68,6 @@ class Invoice:
     lines: list[InvoiceLine] = field(default_factory=list)
     stripe_payment_intent_id: str | None = None
     payment_id: str | None = None  # our Payment for the PaymentIntent
-    remote_updated_at: datetime | None = None
-    synced_at: datetime | None = None
-    create_time: datetime = field(default_factory=utcnow)
-    update_time: datetime = field(default_factory=utcnow)
-    version: int = 0
-
-    @property
-    def is_final(self) -> bool:
-        return INVOICE_TRANSITIONS.is_terminal(self.state)
-
-    def move_to(self, target: InvoiceState) -> None:
-        """Move by our own decision; raise InvalidTransition when the table forbids it."""
-        INVOICE_TRANSITIONS.move(self, target)
-
-    def apply_remote_state(self, target: InvoiceState, observed_at: datetime) -> bool:
-        """Apply a state seen at Stripe; False (and no change) when stale or not allowed."""
-        return INVOICE_TRANSITIONS.observe(self, target, observed_at)
 
     def apply_remote(self, remote: RemoteInvoice, observed_at: datetime) -> bool:
         """Copy Stripe's view; False (amounts untouched) when stale or refused."""

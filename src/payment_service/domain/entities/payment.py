@@ -10,14 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from payment_service.domain.clock import utcnow
+from payment_service.domain.entities.mirror import StripeMirror, linked_id
 from payment_service.domain.processor import NewPaymentIntent, RemotePaymentIntent
 from payment_service.domain.states import CaptureMethod, PaymentRefundState, PaymentState
-from payment_service.domain.transitions import PAYMENT_TRANSITIONS
 
 
 @dataclass(slots=True, kw_only=True)
-class Payment:
-    id: str
+class Payment(StripeMirror[PaymentState]):
     account_id: str
     customer_id: str | None
     caller: str  # the token ``sub`` that created it
@@ -49,15 +48,11 @@ class Payment:
     invoice_id: str | None = None  # set when the PaymentIntent pays one of our invoices
     confirm_on_create: bool = False  # confirm at Stripe in the create call (repeated on recovery)
     lease_until: datetime | None = None  # a request owns the Stripe call for this row until then
-    remote_updated_at: datetime | None = None  # time of the newest Stripe observation applied
-    synced_at: datetime | None = None  # when we last read the PaymentIntent from Stripe
-    create_time: datetime = field(default_factory=utcnow)
-    update_time: datetime = field(default_factory=utcnow)
-    version: int = 0
 
     @property
-    def is_final(self) -> bool:
-        return PAYMENT_TRANSITIONS.is_terminal(self.state)
+    def last_read(self) -> datetime:
+        """When we last knew Stripe's view: every stored answer of Stripe updates the row."""
+        return self.synced_at or self.update_time
 
     @property
     def refund_state(self) -> PaymentRefundState:
@@ -66,14 +61,6 @@ class Payment:
         if self.amount_refunded >= self.amount_received:
             return PaymentRefundState.REFUNDED
         return PaymentRefundState.PARTIALLY_REFUNDED
-
-    def move_to(self, target: PaymentState) -> None:
-        """Move by our own decision; raise InvalidTransition when the table forbids it."""
-        PAYMENT_TRANSITIONS.move(self, target)
-
-    def apply_remote_state(self, target: PaymentState, observed_at: datetime) -> bool:
-        """Apply a state seen at Stripe; False (and no change) when stale or not allowed."""
-        return PAYMENT_TRANSITIONS.observe(self, target, observed_at)
 
     def intent_request(self) -> NewPaymentIntent:
         """The PaymentIntent this payment is created as (the same on every retry)."""
@@ -96,10 +83,9 @@ class Payment:
         The PaymentIntent id is always recorded, even from a stale observation, so
         a payment never stays unlinked from its PaymentIntent.
         """
-        linked = False
-        if self.stripe_payment_intent_id is None:
-            self.stripe_payment_intent_id = intent.stripe_id
-            linked = True
+        self.stripe_payment_intent_id, linked = linked_id(
+            self.stripe_payment_intent_id, intent.stripe_id
+        )
         if not self.apply_remote_state(intent.state, observed_at):
             return linked
         self.amount_capturable = intent.amount_capturable

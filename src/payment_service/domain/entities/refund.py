@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from payment_service.domain.clock import utcnow
+from payment_service.domain.entities.mirror import StripeMirror, linked_id
 from payment_service.domain.processor import RemoteRefund
 from payment_service.domain.states import RefundReason, RefundState
-from payment_service.domain.transitions import REFUND_TRANSITIONS
 
 FAILURE_REASON_MAX = 64  # refunds.failure_reason is VARCHAR(64)
 # Refund states whose amount counts against the payment's refundable amount.
@@ -18,8 +17,7 @@ RESERVING_REFUND_STATES = frozenset(
 
 
 @dataclass(slots=True, kw_only=True)
-class Refund:
-    id: str
+class Refund(StripeMirror[RefundState]):
     payment_id: str
     account_id: str
     caller: str
@@ -32,25 +30,12 @@ class Refund:
     failure_reason: str | None = None
     stripe_refund_id: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
-    remote_updated_at: datetime | None = None
     lease_until: datetime | None = None  # a request owns the Stripe call for this row until then
-    synced_at: datetime | None = None  # when we last read the refund from Stripe
-    create_time: datetime = field(default_factory=utcnow)
-    update_time: datetime = field(default_factory=utcnow)
-    version: int = 0
 
     @property
     def awaits_stripe(self) -> bool:
         """PENDING and not yet known at Stripe: a create call is due (or its outcome unknown)."""
         return self.state is RefundState.PENDING and self.stripe_refund_id is None
-
-    def move_to(self, target: RefundState) -> None:
-        """Move by our own decision; raise InvalidTransition when the table forbids it."""
-        REFUND_TRANSITIONS.move(self, target)
-
-    def apply_remote_state(self, target: RefundState, observed_at: datetime) -> bool:
-        """Apply a state seen at Stripe; False (and no change) when stale or not allowed."""
-        return REFUND_TRANSITIONS.observe(self, target, observed_at)
 
     def fail(self, reason: str) -> None:
         """Stripe refused to create the refund: nothing moved."""
@@ -64,10 +49,7 @@ class Refund:
         The Stripe id is always linked, even from a stale observation. The state only
         moves through REFUND_TRANSITIONS and never back to an older observation.
         """
-        linked = False
-        if self.stripe_refund_id is None:
-            self.stripe_refund_id = remote.stripe_id
-            linked = True
+        self.stripe_refund_id, linked = linked_id(self.stripe_refund_id, remote.stripe_id)
         if not self.apply_remote_state(remote.state, observed_at):
             return linked
         if remote.failure_reason:

@@ -14,9 +14,9 @@ from datetime import datetime
 from payment_service.domain.billing import NewSubscription, PauseBehavior, RemoteSubscription
 from payment_service.domain.clock import maybe_from_unix, utcnow
 from payment_service.domain.entities.invoice import Invoice
+from payment_service.domain.entities.mirror import StripeMirror
 from payment_service.domain.entities.payment import Payment
 from payment_service.domain.states import InvoiceState, PaymentState, SubscriptionState
-from payment_service.domain.transitions import SUBSCRIPTION_TRANSITIONS
 
 # A payment in one of these waits for the customer: authenticate, or give another card.
 NEEDS_CUSTOMER = frozenset(
@@ -71,8 +71,7 @@ class PaymentAction:
 
 
 @dataclass(slots=True, kw_only=True)
-class Subscription:
-    id: str
+class Subscription(StripeMirror[SubscriptionState]):
     account_id: str
     customer_id: str
     caller: str
@@ -97,15 +96,6 @@ class Subscription:
     pending_action: PaymentAction | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     lease_until: datetime | None = None
-    remote_updated_at: datetime | None = None
-    synced_at: datetime | None = None
-    create_time: datetime = field(default_factory=utcnow)
-    update_time: datetime = field(default_factory=utcnow)
-    version: int = 0
-
-    @property
-    def is_final(self) -> bool:
-        return SUBSCRIPTION_TRANSITIONS.is_terminal(self.state)
 
     @property
     def item(self) -> SubscriptionItem:
@@ -121,14 +111,6 @@ class Subscription:
     def current_period_end(self) -> datetime | None:
         ends = [i.current_period_end for i in self.items if i.current_period_end]
         return max(ends) if ends else None
-
-    def move_to(self, target: SubscriptionState) -> None:
-        """Move by our own decision; raise InvalidTransition when the table forbids it."""
-        SUBSCRIPTION_TRANSITIONS.move(self, target)
-
-    def apply_remote_state(self, target: SubscriptionState, observed_at: datetime) -> bool:
-        """Apply a state seen at Stripe; False (and no change) when stale or not allowed."""
-        return SUBSCRIPTION_TRANSITIONS.observe(self, target, observed_at)
 
     def create_request(self) -> NewSubscription:
         """The Stripe subscription this row is created as (the same on every retry)."""
