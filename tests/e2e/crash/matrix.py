@@ -40,9 +40,9 @@ class Case:
     name: str
     failpoint: str
     prepare: Callable[[World], Awaitable[Write]]
-    # Retried at once, only Stripe's replay of the idempotency key answers it (a second
-    # confirm, capture, cancel, pay or void of the same object is refused otherwise).
-    needs_stripe_replay: bool = False
+    # The retries that send the crashed call's POST to Stripe again (same key, replayed):
+    # a command retried at once; not one that finds its object got there meanwhile.
+    resends: frozenset[Retry] = frozenset({Retry.AT_ONCE})
 
 
 async def run_case(
@@ -57,14 +57,22 @@ async def run_case(
     try:
         write = await case.prepare(world)
         world.crash.armed = True
+        mark = await world.stripe_mark()
         with pytest.raises(grpc.aio.AioRpcError) as crashed:
             await write.send()
         assert crashed.value.code() is grpc.StatusCode.INTERNAL, crashed.value.details()
         assert world.crash.crashes == 1, f"{case.failpoint} was never reached"
+        sent = {r["key"] for r in await world.stripe_posts_since(mark)}
         await world.restart()
         if retry is Retry.AFTER_ARRIVAL:
             await write.arrive()
+        mark = await world.stripe_mark()
         answer = await write.send()
+        # What the retry asks Stripe again it asks with the crashed call's keys, and Stripe
+        # answers as it did the first time (the work after the crash point goes on anew).
+        asked_again = [r for r in await world.stripe_posts_since(mark) if r["key"] in sent]
+        assert all(r["replayed"] == "true" for r in asked_again), asked_again
+        assert bool(asked_again) == (retry in case.resends), (sent, asked_again)
         again = await write.send()
         assert again == answer, f"answered now, then otherwise:\n{answer}\n{again}"
         await write.check(answer)

@@ -10,7 +10,7 @@ from payments.v1 import payment_service_pb2 as pb
 
 from payment_service.domain.entities import Customer, PaymentMethod
 from payment_service.domain.states import PaymentMethodState
-from tests.e2e.crash.matrix import Case, Write
+from tests.e2e.crash.matrix import Case, Retry, Write
 from tests.e2e.crash.support import World, audit_actions, request_id
 
 
@@ -142,8 +142,15 @@ async def detach(world: World) -> Write:
     return Write(send, arrive, check)
 
 
+# Attach and SetDefault record no pending request: every retry sends their calls again.
+_ALWAYS = frozenset(Retry)
 CASES = (
-    Case("payment_methods.attach", "payment_methods.attach.after_stripe", attach),
-    Case("payment_methods.set_default", "payment_methods.set_default.after_stripe", set_default),
+    Case("payment_methods.attach", "payment_methods.attach.after_stripe", attach, _ALWAYS),
+    Case(
+        "payment_methods.set_default",
+        "payment_methods.set_default.after_stripe",
+        set_default,
+        _ALWAYS,
+    ),
     Case("payment_methods.detach", "payment_methods.detach.after_stripe", detach),
 )

@@ -195,10 +195,11 @@ async def refund(world: World) -> Write:
     return Write(send, arrive, check)
 
 
+# A create retried finds what the crashed call made at Stripe (by our id in its metadata).
 CASES = (
-    Case("payments.create", "payments.create.after_stripe", create),
-    Case("payments.confirm", "payments.confirm.after_stripe", confirm, needs_stripe_replay=True),
-    Case("payments.capture", "payments.capture.after_stripe", capture, needs_stripe_replay=True),
-    Case("payments.cancel", "payments.cancel.after_stripe", cancel, needs_stripe_replay=True),
-    Case("refunds.create", "refunds.create.after_stripe", refund),
+    Case("payments.create", "payments.create.after_stripe", create, resends=frozenset()),
+    Case("payments.confirm", "payments.confirm.after_stripe", confirm),
+    Case("payments.capture", "payments.capture.after_stripe", capture),
+    Case("payments.cancel", "payments.cancel.after_stripe", cancel),
+    Case("refunds.create", "refunds.create.after_stripe", refund, resends=frozenset()),
 )

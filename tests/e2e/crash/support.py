@@ -9,6 +9,7 @@ caches, leases held by the dead request stay in the database, as they would).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -37,7 +38,7 @@ from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import Payment
 from tests.e2e.billing.support import VISA, wait_for
 from tests.integration.webhooks.support import SECRET, event, signed
-from tests.support.localstripe import LocalStripe
+from tests.support.localstripe import HELPER_KEY_PREFIX, LocalStripe, LocalStripeError
 from tests.support.stack import Stack, auth, stack_settings, start_stack
 
 # The caller every write of the matrix is made by (the stack's default token).
@@ -201,6 +202,28 @@ class World:
             session.post(self.stack.http_url + WEBHOOK_PATH, data=body, headers=headers) as reply,
         ):
             assert reply.status == 200, await reply.text()
+
+    async def stripe_mark(self) -> int:
+        """Where localstripe's access log is now (for ``stripe_posts_since``)."""
+        return len(await self._answered_requests())
+
+    async def stripe_posts_since(self, mark: int) -> list[dict[str, str]]:
+        """The POSTs the service made to Stripe since ``mark`` (not the tests' own)."""
+        answered = (await self._answered_requests())[mark:]
+        return [
+            r
+            for r in answered
+            if r["method"] == "POST" and not r["key"].startswith(HELPER_KEY_PREFIX)
+        ]
+
+    async def _answered_requests(self) -> list[dict[str, str]]:
+        """Every request localstripe answered so far: the log reaches us through a reader
+        thread, so a probe is sent and waited for first."""
+        probe = f"/v1/payment_intents/pi_probe_{uuid.uuid4().hex}"
+        with contextlib.suppress(LocalStripeError):
+            await self.localstripe.request("GET", probe)  # 404, logged like any request
+        assert await self.localstripe.wait_for_request("GET", probe), "the probe never showed"
+        return self.localstripe.requests()
 
     async def stored(self, read: Callable[[Any], Awaitable[T | None]]) -> T:
         async with self.uow_factory(read_only=True) as uow:
