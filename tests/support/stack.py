@@ -18,6 +18,7 @@ from grpc_status import rpc_status
 from payments.v1 import payment_service_pb2_grpc, refund_service_pb2_grpc
 
 from payment_service.bootstrap.app import App, build_app
+from payment_service.bootstrap.services import Overrides
 from payment_service.config import Settings
 from tests.support.server import (
     ALL_SCOPES,
@@ -68,8 +69,8 @@ class Stack:
         await self.app.stop()
 
 
-async def start_stack(settings: Settings) -> Stack:
-    app = build_app(settings)
+async def start_stack(settings: Settings, overrides: Overrides | None = None) -> Stack:
+    app = build_app(settings, overrides=overrides)
     await app.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc.port}")
     return Stack(

@@ -15,6 +15,7 @@ from payment_service.app.common.replay import MutationRequest, RequestLedger, re
 from payment_service.app.common.validation import Violations
 from payment_service.app.customers.accounts import Customers
 from payment_service.app.customers.detach import DetachAnswers
+from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
 from payment_service.app.ports.processor import PaymentProcessor, idempotency_key
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.caller import Caller
@@ -42,11 +43,12 @@ class PaymentMethods:
     uow_factory: UnitOfWorkFactory
     processor: PaymentProcessor
     customers: Customers
+    failpoints: Failpoints = NO_FAILPOINTS
 
     def __post_init__(self) -> None:
         self._ledger = RequestLedger(self.uow_factory)
         self._locks = KeyedLocks()
-        self._detaching = Mutations(DetachAnswers(self.uow_factory))
+        self._detaching = Mutations(DetachAnswers(self.uow_factory), self.failpoints)
 
     async def attach(
         self,
@@ -94,6 +96,7 @@ class PaymentMethods:
                         customer.id, f"default:{remote.stripe_id}:{request_id}"
                     ),
                 )
+            self.failpoints.hit("payment_methods.attach.after_stripe")
             return await self._store_attached(caller, request, customer, remote, make_default)
 
     async def _store_attached(
@@ -210,6 +213,7 @@ class PaymentMethods:
                 method.stripe_payment_method_id,
                 idempotency_key=idempotency_key(customer.id, f"default:{method.id}:{request_id}"),
             )
+            self.failpoints.hit("payment_methods.set_default.after_stripe")
             async with self.uow_factory() as uow:
                 stored = await _customer(uow, customer.id)
                 await _set_default(uow, stored, method.id)

@@ -1,0 +1,1 @@
+"""The crash matrix: every write crashed after Stripe answered, restarted and retried."""
