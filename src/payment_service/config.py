@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "PAYMENT_"
@@ -28,6 +36,15 @@ MIN_HMAC_SECRET_BYTES = 32  # RFC 7518 3.2: a key of at least the hash size (HS2
 JwtAlgorithm = Literal[
     "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256"
 ]
+
+
+class RateSetting(BaseModel):
+    """A rate limit: calls per second, and how many may come at once."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    per_s: float = Field(gt=0)
+    burst: int = Field(ge=1)
 
 
 class ConfigError(Exception):
@@ -90,18 +107,22 @@ class Settings(BaseSettings):
     auth_leeway_s: float = Field(30.0, ge=0)
     auth_cache_size: int = Field(10_000, ge=0)
 
-    # --- rate limits (security/rate_limits.py): calls per second and burst --------
-    # Per caller and method class, shared by replicas through Redis when configured.
+    # --- rate limits (security/rate_limits.py) -----------------------------
+    # Per caller and method class, shared by replicas through Redis when configured;
+    # "unauthenticated" is per peer address, for calls without a valid token.
     rate_limit_enabled: bool = True
-    rate_limit_reads_per_s: float = Field(5000.0, gt=0)
-    rate_limit_reads_burst: int = Field(10000, ge=1)
-    rate_limit_writes_per_s: float = Field(500.0, gt=0)
-    rate_limit_writes_burst: int = Field(1000, ge=1)
-    rate_limit_refunds_per_s: float = Field(50.0, gt=0)
-    rate_limit_refunds_burst: int = Field(100, ge=1)
-    # Per peer address, for calls without a valid token.
-    rate_limit_unauthenticated_per_s: float = Field(50.0, gt=0)
-    rate_limit_unauthenticated_burst: int = Field(200, ge=1)
+    rate_limit_reads: RateSetting = Field(
+        default_factory=lambda: RateSetting(per_s=5000, burst=10000)
+    )
+    rate_limit_writes: RateSetting = Field(
+        default_factory=lambda: RateSetting(per_s=500, burst=1000)
+    )
+    rate_limit_refunds: RateSetting = Field(
+        default_factory=lambda: RateSetting(per_s=50, burst=100)
+    )
+    rate_limit_unauthenticated: RateSetting = Field(
+        default_factory=lambda: RateSetting(per_s=50, burst=200)
+    )
 
     # --- personal data at rest -----------------------------------------
     pii_encryption_keys: list[SecretStr] = Field(default_factory=list)

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from payment_service.adapters.ratelimit.local import LocalRateLimiter
 from payment_service.adapters.ratelimit.redis import RedisRateLimiter
 from payment_service.app.ports.rate_limit import Limit
-from payment_service.config import Settings
+from payment_service.config import RateSetting, Settings
 from payment_service.security.rate_limits import (
     RateLimited,
     RateLimitPolicy,
@@ -107,7 +107,7 @@ async def test_redis_down_falls_back_to_the_local_limiter() -> None:
 
 
 async def test_the_policy_classes_methods_and_names_the_limit() -> None:
-    settings = Settings(rate_limit_refunds_per_s=1, rate_limit_refunds_burst=1)
+    settings = Settings(rate_limit_refunds=RateSetting(per_s=1, burst=1))
     rejected: list[str] = []
     policy = RateLimitPolicy(
         LocalRateLimiter(), RateLimits.from_settings(settings), rejected.append

@@ -42,8 +42,8 @@ class RateLimits:
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimits:
         def limit(name: str) -> Limit:
-            per_s = getattr(settings, f"rate_limit_{name}_per_s")
-            return Limit(name, per_s, getattr(settings, f"rate_limit_{name}_burst"))
+            setting = getattr(settings, f"rate_limit_{name}")
+            return Limit(name, setting.per_s, setting.burst)
 
         return cls(limit(READS), limit(WRITES), limit(REFUNDS), limit(UNAUTHENTICATED))
 
