@@ -5,8 +5,9 @@ store to ``/tmp/localstripe.pickle`` after every write (and reloads it at start)
 This runner serves the same aiohttp ``app`` on 127.0.0.1 and turns the disk
 store into no-ops, so runs share nothing and leave nothing behind. It always
 installs the billing patch layer (tools/localstripe_billing.py: Prices, trials,
-prorations, invoice finalization, a per-subscription test clock; see
-docs/localstripe.md).
+prorations, invoice finalization, a per-subscription test clock) and the
+idempotency patch layer (tools/localstripe_idempotency.py: Stripe's Idempotency-Key
+replays and refusals, which stock localstripe ignores); see docs/localstripe.md.
 
     python tools/localstripe_server.py [--port 0] [--no-access-log]
 
@@ -14,7 +15,9 @@ When the socket is bound it prints exactly one line on stdout::
 
     LOCALSTRIPE_LISTENING http://127.0.0.1:PORT
 
-Access-log lines (request line, status, Idempotency-Key header) go to stderr.
+Access-log lines (request line, status, Idempotency-Key header, whether the answer
+was an idempotent replay) go to stderr, and so do the idempotency layer's refusals
+(``IDEMPOTENCY_MISMATCH key=... <what differs>``, ``IDEMPOTENCY_IN_USE key=...``).
 SIGTERM or SIGINT stops it cleanly with exit status 0.
 """
 
@@ -29,8 +32,11 @@ from typing import Any
 
 HOST = "127.0.0.1"
 READY_PREFIX = "LOCALSTRIPE_LISTENING"
-# aiohttp access-log format: request line, status, and the Idempotency-Key header ("-" if absent).
-ACCESS_LOG_FORMAT = 'ACCESS "%r" %s idempotency_key=%{Idempotency-Key}i'
+# aiohttp access-log format: request line, status, the Idempotency-Key header and the
+# Idempotent-Replayed answer header ("-" when absent).
+ACCESS_LOG_FORMAT = (
+    'ACCESS "%r" %s idempotency_key=%{Idempotency-Key}i replayed=%{Idempotent-Replayed}o'
+)
 
 
 def _memory_only_store() -> None:
@@ -58,20 +64,30 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _log_to_stderr(name: str, level: int) -> None:
+    logger = logging.getLogger(name)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+
 async def serve(host: str, port: int, access_log: bool) -> None:
     _memory_only_store()
     from aiohttp import web
-    from localstripe_billing import install  # tools/ is this script's own directory
 
-    app = install()  # before localstripe.server is imported: it registers the billing routes
+    # tools/ is this script's own directory
+    from localstripe_billing import install as install_billing
+    from localstripe_idempotency import install as install_idempotency
 
+    app = install_billing()  # before localstripe.server is imported: it registers the routes
+    install_idempotency(app)
+
+    _log_to_stderr("localstripe.idempotency", logging.WARNING)  # its refusals, key and why
     logger = logging.getLogger("aiohttp.access")
     if access_log:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
+        _log_to_stderr("aiohttp.access", logging.INFO)
     runner = web.AppRunner(
         app,
         access_log=logger if access_log else None,

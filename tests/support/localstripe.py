@@ -38,7 +38,8 @@ READY_PREFIX = "LOCALSTRIPE_LISTENING "
 TEST_API_KEY = "sk_test_localstripe"
 HELPER_KEY_PREFIX = "test-helper-"
 _ACCESS = re.compile(
-    r'^ACCESS "(?P<method>\S+) (?P<target>\S+) [^"]*" (?P<status>\d+) idempotency_key=(?P<key>.*)$'
+    r'^ACCESS "(?P<method>\S+) (?P<target>\S+) [^"]*" (?P<status>\d+)'
+    r" idempotency_key=(?P<key>.*) replayed=(?P<replayed>\S+)$"
 )
 
 
@@ -112,7 +113,8 @@ class LocalStripe:
             return list(self._log)
 
     def requests(self, method: str | None = None, path_prefix: str = "") -> list[dict[str, str]]:
-        """Requests localstripe has answered, from its access log: method, target, status, key."""
+        """Requests localstripe has answered, from its access log: method, target, status, key,
+        replayed ("true" when the idempotency layer answered with a saved response, else "-")."""
         out = []
         for line in self.log_lines():
             match = _ACCESS.match(line)
