@@ -9,7 +9,7 @@ BUF := node_modules/.bin/buf
 PROTOS := $(wildcard protos/payments/v1/*.proto)
 PYTEST_ARGS ?=
 
-.PHONY: run test lint generate migrate check-generated check-stubs check-paths buf-breaking clean
+.PHONY: run test chaos lint generate migrate check-generated check-stubs check-paths buf-breaking clean
 
 $(STAMP): requirements-dev.lock pyproject.toml generated/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ run: $(STAMP)
 ## test: unit, integration and end-to-end tests (SQLite always; PostgreSQL and Redis when reachable)
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## chaos: faults under load, on private PostgreSQL/Redis/localstripe (tests/chaos; not in `make test`)
+chaos: $(STAMP)
+	$(BIN)/pytest -m chaos tests/chaos $(PYTEST_ARGS)
 
 ## lint: ruff, mypy strict, import-linter, buf lint
 lint: $(STAMP) $(BUF)
