@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.domain.errors import Aborted
@@ -86,3 +88,21 @@ async def test_not_reentrant_and_closed_after_use(uow_factory: SqlUnitOfWorkFact
             await uow.__aenter__()
     with pytest.raises(RuntimeError, match="not open"):
         _ = uow.connection
+
+
+async def test_a_server_gone_after_the_work_does_not_turn_the_answer_into_an_error(
+    db_backend: str, engine: AsyncEngine, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    """PostgreSQL died between the last query and the end of the block (the chaos suite
+    saw it as INTERNAL): the rollback fails, but the work was done and nothing was left
+    to undo, so the block's answer stands and the pool stays usable."""
+    if db_backend != "postgresql":
+        pytest.skip("a PostgreSQL backend can be killed from inside its own session")
+    async with uow_factory(read_only=True) as uow:
+        assert await uow.payments.get("pay_missing") is None
+        pid = (await uow.connection.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one()
+        async with engine.connect() as other:
+            await other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    async with uow_factory(read_only=True) as uow:
+        assert await uow.payments.get("pay_missing") is None

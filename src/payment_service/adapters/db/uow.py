@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payment_service.adapters.db.engine import SQLITE_BEGIN_MODE
@@ -93,8 +95,15 @@ class SqlUnitOfWork:
         try:
             if connection.in_transaction():
                 await connection.rollback()
+        except (SQLAlchemyError, OSError):
+            # The server went away after the work was done (or failed): an uncommitted
+            # transaction is gone with the connection, so there is nothing to undo, and
+            # what the block answered (or the error already on its way) stands.
+            with contextlib.suppress(SQLAlchemyError, OSError):
+                await connection.invalidate()
         finally:
-            await connection.close()
+            with contextlib.suppress(SQLAlchemyError, OSError):
+                await connection.close()
 
     async def commit(self) -> None:
         """Commit the work so far. Statements after it run in a new transaction."""
@@ -102,7 +111,8 @@ class SqlUnitOfWork:
             await self.connection.commit()
 
     async def rollback(self) -> None:
-        await self.connection.rollback()
+        with translated_errors():
+            await self.connection.rollback()
 
 
 class SqlUnitOfWorkFactory:
