@@ -133,6 +133,13 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None
     stripe_timeout_s: float = Field(20.0, gt=0)
     stripe_max_network_retries: int = Field(2, ge=0, le=10)
+    # Our own budget below Stripe's limits (live: 100/s per account, 25/s per endpoint),
+    # shared by replicas through Redis; a 429 is waited out within the caller's deadline.
+    stripe_rate_limit_enabled: bool = True
+    stripe_rate_limit: RateSetting = Field(default_factory=lambda: RateSetting(per_s=90, burst=90))
+    stripe_endpoint_rate_limit: RateSetting = Field(
+        default_factory=lambda: RateSetting(per_s=24, burst=24)
+    )
     stripe_webhook_secrets: list[SecretStr] = Field(default_factory=list)
     stripe_webhook_tolerance_s: int = Field(300, ge=1)
 

@@ -39,6 +39,12 @@ from payment_service.api.grpc.subscription_servicer import SubscriptionServicer
 from payment_service.api.http.routes import builtin_routes
 from payment_service.api.http.sidecar import HttpSidecar
 from payment_service.api.http.webhooks import webhook_route
+from payment_service.bootstrap.limits import (
+    JwksRefresh,
+    build_rate_limiter,
+    jwks_keys,
+    rate_limit_policy,
+)
 from payment_service.bootstrap.services import (
     Component,
     Overrides,
@@ -154,6 +160,7 @@ def build_app(
     resources: list[Component] = []
     workers: list[Component] = []
     routes = list(http_routes)
+    services: Services | None = None
     if servicers is None:
         given = overrides or Overrides()
         if given.metrics_registry is None:
@@ -170,9 +177,7 @@ def build_app(
         )
         routes.append(webhook_route(services.webhooks, services.verifier))
         workers.extend(_workers(settings, services))
-    interceptor = ServiceInterceptor(
-        verifier=JwtVerifier.from_settings(settings), metrics=metrics.rpc
-    )
+    interceptor = _interceptor(settings, metrics, services, resources)
     return App(
         settings=settings,
         metrics=metrics,
@@ -185,6 +190,27 @@ def build_app(
         ),
         resources=resources,
         workers=workers,
+    )
+
+
+def _interceptor(
+    settings: Settings, metrics: Metrics, services: Services | None, resources: list[Component]
+) -> ServiceInterceptor:
+    """Auth (static keys, and the JWKS when configured) and the rate limits, over the
+    services' limiter (one of its own for servicers a test supplied)."""
+    keys = jwks_keys(settings)
+    if keys is not None:
+        resources.append(JwksRefresh(keys))
+    if services is not None:
+        limiter = services.rate_limiter
+    else:
+        limiter, closing = build_rate_limiter(settings)
+        if closing is not None:
+            resources.append(closing)
+    return ServiceInterceptor(
+        verifier=JwtVerifier.from_settings(settings, keys),
+        metrics=metrics.rpc,
+        rate_limits=rate_limit_policy(settings, limiter, metrics.rpc),
     )
 
 

@@ -29,6 +29,7 @@ from payment_service.adapters.stripe.billing_gateway import StripeBillingGateway
 from payment_service.adapters.stripe.billing_mapping import CURRENT_API
 from payment_service.adapters.stripe.config import StripeGatewayConfig
 from payment_service.adapters.stripe.gateway import StripeGateway
+from payment_service.adapters.stripe.outbound import OutboundLimiter
 from payment_service.adapters.stripe.webhook_signature import StripeSignatureVerifier
 from payment_service.app.billing.events import billing_event_handlers
 from payment_service.app.billing.service import Billing
@@ -43,6 +44,7 @@ from payment_service.app.ports.cache import Cache
 from payment_service.app.ports.events import EventHandler
 from payment_service.app.ports.failpoints import Failpoints
 from payment_service.app.ports.processor import PaymentProcessor
+from payment_service.app.ports.rate_limit import RateLimiter
 from payment_service.app.ports.reconcile import ReconcileLock, RepairTask
 from payment_service.app.reconcile.reconciler import Reconciler
 from payment_service.app.reconcile.rules import ReconcilerRules
@@ -54,6 +56,7 @@ from payment_service.app.webhooks.registry import EventRegistry, build_event_reg
 from payment_service.app.webhooks.service import Webhooks
 from payment_service.bootstrap.billing import billing_rules, build_billing
 from payment_service.bootstrap.failpoints import failpoints_from
+from payment_service.bootstrap.limits import build_rate_limiter, outbound_limiter
 from payment_service.config import ConfigError, Settings
 from payment_service.observability.webhook_metrics import ReconcilerMetrics, WebhookMetrics
 from payment_service.security.field_cipher import FieldCipher, FieldCipherError
@@ -124,6 +127,7 @@ class Overrides:
     reconcile_lock: ReconcileLock | None = None
     failpoints: Failpoints | None = None
     metrics_registry: CollectorRegistry | None = None
+    rate_limiter: RateLimiter | None = None
     extra_handlers: Sequence[Mapping[str, EventHandler]] = ()
     extra_repairs: Sequence[RepairTask] = ()
 
@@ -144,6 +148,7 @@ class Services:
     verifier: StripeSignatureVerifier
     reconciler: Reconciler
     metrics_registry: CollectorRegistry
+    rate_limiter: RateLimiter
     resources: list[Component] = field(default_factory=list)
 
     _running: AsyncExitStack = field(default_factory=AsyncExitStack)
@@ -165,7 +170,9 @@ class Services:
 def build_services(settings: Settings, overrides: Overrides | None = None) -> Services:
     given = overrides or Overrides()
     resources: list[Component] = []
-    uow_factory, cache, processor = _adapters(settings, given, resources)
+    rate_limiter = _rate_limiter(settings, given, resources)
+    outbound = outbound_limiter(settings, rate_limiter)
+    uow_factory, cache, processor = _adapters(settings, given, resources, outbound)
     failpoints = given.failpoints or failpoints_from(settings)
     metrics_registry = given.metrics_registry or CollectorRegistry(auto_describe=True)
     payment_rules = given.payment_rules or _payment_rules(settings)
@@ -182,7 +189,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         settings,
         given,
         resources,
-        BillingParts(uow_factory, cache, processor, customers),
+        BillingParts(uow_factory, cache, processor, customers, outbound),
         payment_rules.stripe_lease_s,
         failpoints,
     )
@@ -220,12 +227,25 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         verifier=_verifier(settings),
         reconciler=reconciler,
         metrics_registry=metrics_registry,
+        rate_limiter=rate_limiter,
         resources=resources,
     )
 
 
+def _rate_limiter(settings: Settings, given: Overrides, resources: list[Component]) -> RateLimiter:
+    if given.rate_limiter is not None:
+        return given.rate_limiter
+    limiter, closing = build_rate_limiter(settings)
+    if closing is not None:
+        resources.append(closing)
+    return limiter
+
+
 def _adapters(
-    settings: Settings, given: Overrides, resources: list[Component]
+    settings: Settings,
+    given: Overrides,
+    resources: list[Component],
+    outbound: OutboundLimiter | None,
 ) -> tuple[SqlUnitOfWorkFactory, Cache, PaymentProcessor]:
     """The database, cache and Stripe gateway the test did not supply, as resources."""
     uow_factory = given.uow_factory
@@ -239,7 +259,7 @@ def _adapters(
         resources.append(Closing(cache))
     processor = given.processor
     if processor is None:
-        processor = StripeGateway(StripeGatewayConfig.from_settings(settings))
+        processor = StripeGateway(StripeGatewayConfig.from_settings(settings, outbound))
         resources.append(Closing(processor))
     return uow_factory, cache, processor
 
@@ -259,6 +279,7 @@ class BillingParts:
     cache: Cache
     processor: PaymentProcessor
     customers: Customers
+    outbound: OutboundLimiter | None = None
 
 
 def _billing(
@@ -270,7 +291,9 @@ def _billing(
     failpoints: Failpoints,
 ) -> tuple[Billing, Mapping[str, EventHandler]]:
     """The billing capability and its event handlers."""
-    billing_processor, billing_mapping = _billing_adapters(settings, given, resources)
+    billing_processor, billing_mapping = _billing_adapters(
+        settings, given, resources, parts.outbound
+    )
     billing = build_billing(
         parts.uow_factory,
         parts.cache,
@@ -285,12 +308,15 @@ def _billing(
 
 
 def _billing_adapters(
-    settings: Settings, given: Overrides, resources: list[Component]
+    settings: Settings,
+    given: Overrides,
+    resources: list[Component],
+    outbound: OutboundLimiter | None,
 ) -> tuple[BillingProcessor, BillingMapping]:
     """Stripe Billing and its event mapping, unless the test supplied them."""
     if given.billing_processor is not None:
         return given.billing_processor, given.billing_mapping or CURRENT_API
-    gateway = StripeBillingGateway(StripeGatewayConfig.from_settings(settings))
+    gateway = StripeBillingGateway(StripeGatewayConfig.from_settings(settings, outbound))
     resources.append(Closing(gateway))
     return gateway, given.billing_mapping or gateway.mapping
 

@@ -43,8 +43,17 @@ class RpcMetrics:
             buckets=RPC_LATENCY_BUCKETS,
             registry=registry,
         )
+        self._rate_limited = Counter(
+            "rate_limit_rejections",
+            "Calls refused by a rate limit before any work, by limit.",
+            ("limit",),
+            registry=registry,
+        )
         # Label lookups take a lock and build a tuple; cache the children per (method, code).
         self._children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+
+    def rate_limited(self, limit: str) -> None:
+        self._rate_limited.labels(limit).inc()
 
     def observe(self, method: str, code: str, seconds: float) -> None:
         children = self._children.get((method, code))

@@ -28,6 +28,7 @@ class RateLimited(ResourceExhausted):
             retry_after_seconds=retry_after_s,
         )
         self.metadata["limit"] = limit.name
+        self.metadata["quota_subject"] = subject
         self.limit = limit
         self.subject = subject  # what QuotaFailure names: "caller:svc-orders", "peer:10.0.0.7"
 

@@ -6,6 +6,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from payment_service.adapters.stripe.outbound import OutboundLimiter
 from payment_service.config import ConfigError, Settings
 
 
@@ -30,6 +31,8 @@ class StripeGatewayConfig:
     max_network_retries: int = 2
     # Shape calls for localstripe (see compat.py); None: on when api_base is loopback.
     localstripe_compat: bool | None = None
+    # Our budget below Stripe's rate limits (outbound.py); None: calls go out unmetered.
+    outbound: OutboundLimiter | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.api_key:
@@ -46,11 +49,14 @@ class StripeGatewayConfig:
         return is_loopback_url(self.api_base)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> StripeGatewayConfig:
+    def from_settings(
+        cls, settings: Settings, outbound: OutboundLimiter | None = None
+    ) -> StripeGatewayConfig:
         key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else ""
         return cls(
             api_key=key,
             api_base=settings.stripe_api_base,
             timeout_s=settings.stripe_timeout_s,
             max_network_retries=settings.stripe_max_network_retries,
+            outbound=outbound,
         )

@@ -18,7 +18,7 @@ from typing import TypeVar
 import aiohttp
 import stripe
 
-from payment_service.adapters.stripe import compat, errors, mapping
+from payment_service.adapters.stripe import compat, errors, mapping, outbound
 from payment_service.adapters.stripe.config import StripeGatewayConfig
 from payment_service.adapters.stripe.errors import CallContext
 from payment_service.app.common.request_context import remaining
@@ -30,6 +30,8 @@ R = TypeVar("R")
 MIN_CALL_SECONDS = 0.01
 # Kept back from the caller's deadline so our UNAVAILABLE answer still reaches it in time.
 ANSWER_MARGIN_SECONDS = 0.05
+# 429s waited out before the call is UNAVAILABLE (each wait bounded by the deadline).
+MAX_RATE_LIMIT_RETRIES = 3
 # PaymentIntents come with their latest charge (receipt_url, amount_refunded).
 PI_EXPAND = ["latest_charge"]
 
@@ -112,8 +114,29 @@ class StripeCalls:
         *,
         declined: DeclinedReader | None = None,
     ) -> R:
-        """Run ``call`` within the timeout; a card error becomes ProcessorCardDeclined with
-        the PaymentIntent ``declined`` (default: the PaymentIntent call's) reads."""
+        """Run ``call`` within our Stripe budget and the timeout; a 429 is waited out (its
+        Retry-After) while the deadline allows, then UNAVAILABLE with RetryInfo; a card
+        error becomes ProcessorCardDeclined with the PaymentIntent ``declined`` (default:
+        the PaymentIntent call's) reads."""
+        attempt = 0
+        while True:
+            if self._config.outbound is not None:
+                await self._config.outbound.acquire(ctx.operation)
+            try:
+                return await self._call_once(ctx, call, declined)
+            except stripe.RateLimitError as exc:
+                wait = outbound.retry_after(exc)
+                attempt += 1
+                if attempt > MAX_RATE_LIMIT_RETRIES or not outbound.fits_deadline(wait):
+                    raise outbound.rate_limited(wait) from exc
+                await asyncio.sleep(wait)
+
+    async def _call_once(
+        self,
+        ctx: CallContext,
+        call: Callable[[], Awaitable[R]],
+        declined: DeclinedReader | None,
+    ) -> R:
         timeout, deadline_bound = self._timeout(ctx)
         try:
             async with asyncio.timeout(timeout):
@@ -122,6 +145,8 @@ class StripeCalls:
             raise errors.timed_out(ctx, deadline_bound=deadline_bound) from exc
         except stripe.CardError as exc:
             card_error = exc
+        except stripe.RateLimitError:
+            raise
         except stripe.StripeError as exc:
             raise errors.map_stripe_error(exc, ctx) from exc
         except mapping.StripeShapeError as exc:

@@ -113,6 +113,14 @@ def _field_violations(
     ]
 
 
+def _quota_failure(error: errors.ResourceExhausted) -> error_details_pb2.QuotaFailure:
+    """Which limit a rate-limited call hit, and for whom (security/rate_limits.py)."""
+    subject = bounded_text(error.metadata.get("quota_subject", ""), MAX_TEXT_BYTES)
+    description = bounded_text(error.message, MAX_TEXT_BYTES)
+    violation = error_details_pb2.QuotaFailure.Violation(subject=subject, description=description)
+    return error_details_pb2.QuotaFailure(violations=[violation])
+
+
 def rich_status_for(error: errors.DomainError) -> status_pb2.Status:
     """The google.rpc.Status for a domain error: always ErrorInfo, plus BadRequest or RetryInfo."""
     code = status_code_for(error)
@@ -124,6 +132,8 @@ def rich_status_for(error: errors.DomainError) -> status_pb2.Status:
     if isinstance(error, errors.RetryableError):
         delay = _retry_delay(error.retry_after_seconds)
         retry.append(_packed(error_details_pb2.RetryInfo(retry_delay=delay)))
+    if isinstance(error, errors.ResourceExhausted) and "limit" in error.metadata:
+        retry.append(_packed(_quota_failure(error)))
     violations = _field_violations(error)
     while True:
         bad_request = (

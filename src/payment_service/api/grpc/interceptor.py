@@ -24,12 +24,15 @@ import grpc.aio
 from payment_service.api.grpc.context import bind_caller, unbind_caller
 from payment_service.api.grpc.errors import internal_status, rich_status_for, to_grpc_status
 from payment_service.api.grpc.request_checks import check_request, tolerant
+from payment_service.api.grpc.tls import certificate_identity
+from payment_service.app.common.audit_context import RpcFacts, bind_rpc_facts
 from payment_service.app.common.request_context import reset_deadline, set_deadline
 from payment_service.app.common.validation import is_loggable_request_id
 from payment_service.domain.caller import Caller
 from payment_service.domain.errors import DomainError, PermissionDenied, Unauthenticated
 from payment_service.observability.metrics import RpcMetrics
 from payment_service.security.jwt_verifier import TOKEN_INVALID, TOKEN_MISSING, JwtVerifier
+from payment_service.security.rate_limits import RateLimitPolicy
 from payment_service.security.scopes import is_public, required_scope
 
 ACCESS_LOGGER = "payment_service.access"
@@ -59,9 +62,16 @@ class _Method:
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, *, verifier: JwtVerifier, metrics: RpcMetrics) -> None:
+    def __init__(
+        self,
+        *,
+        verifier: JwtVerifier,
+        metrics: RpcMetrics,
+        rate_limits: RateLimitPolicy | None = None,
+    ) -> None:
         self._verifier = verifier
         self._metrics = metrics
+        self._rate_limits = rate_limits
         self._access_log = logging.getLogger(ACCESS_LOGGER)
         self._log = logging.getLogger(__name__)
         self._handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
@@ -115,7 +125,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             started = time.perf_counter()
             caller: Caller | None = None
             try:
-                caller = self._authorize(method, context)
+                caller = await self._authorize(method, context, request)
                 check_request(request)
                 caller_token = bind_caller(caller)
                 deadline_token = set_deadline(context.time_remaining())
@@ -133,9 +143,18 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     # --- per-call steps --------------------------------------------------------------
 
-    def _authorize(self, method: _Method, context: Context) -> Caller:
-        token = _bearer_token(context)
-        caller = self._verifier.verify(token)
+    async def _authorize(self, method: _Method, context: Context, request: Any) -> Caller:
+        """The caller, within its rate limit (a call without a valid token counts against
+        its peer's); the RPC's facts bound for the audit trail."""
+        try:
+            caller = await self._verifier.authenticate(_bearer_token(context))
+        except Unauthenticated:
+            if self._rate_limits is not None:
+                await self._rate_limits.check_peer(context.peer())
+            raise
+        if self._rate_limits is not None:
+            await self._rate_limits.check_caller(caller.sub, method.name)
+        bind_rpc_facts(_facts(context, request, caller))
         if method.scope is None:
             raise PermissionDenied(
                 f"{method.name} is not open to any scope",
@@ -184,6 +203,18 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             else:
                 fields["request_id_withheld"] = True
         self._access_log.info("rpc", extra=fields)
+
+
+def _facts(context: Context, request: Any, caller: Caller) -> RpcFacts:
+    """What an audit row tells of this RPC (bound in the call's own context)."""
+    account_id = getattr(request, "account_id", "")
+    request_id = getattr(request, "request_id", "")
+    return RpcFacts(
+        account_id=account_id if isinstance(account_id, str) and account_id else caller.account_id,
+        request_id=request_id if isinstance(request_id, str) and request_id else None,
+        peer=context.peer(),
+        certificate=certificate_identity(context.auth_context()),
+    )
 
 
 def _bearer_token(context: Context) -> str:

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -119,10 +119,10 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
-def certificate_identity(auth_context: Mapping[str, Sequence[bytes]]) -> str | None:
+def certificate_identity(auth_context: Mapping[str, Iterable[bytes]]) -> str | None:
     """The client certificate's subject (or common name) from gRPC's auth context."""
     for key, prefix in (("x509_subject", ""), ("x509_common_name", "CN=")):
-        values = auth_context.get(key)
-        if values:
-            return prefix + values[0].decode("utf-8", "replace")[:500]
+        value = next(iter(auth_context.get(key, ())), None)
+        if value:
+            return prefix + value.decode("utf-8", "replace")[:500]
     return None
