@@ -178,13 +178,8 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
     payment_rules = given.payment_rules or _payment_rules(settings)
     customers = Customers(uow_factory, processor)
     payments = Payments(uow_factory, processor, cache, customers, payment_rules, failpoints)
-    refunds = Refunds(
-        uow_factory,
-        processor,
-        cache,
-        given.refund_rules or RefundRules(pending_grace_s=payment_rules.stripe_lease_s),
-        failpoints,
-    )
+    refund_rules = given.refund_rules or RefundRules(pending_grace_s=payment_rules.stripe_lease_s)
+    refunds = Refunds(uow_factory, processor, cache, refund_rules, failpoints)
     billing, billing_handlers = _billing(
         settings,
         given,
@@ -194,13 +189,9 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         failpoints,
     )
     registry = event_registry(processor, *given.extra_handlers, billing=billing_handlers)
+    retrying = given.retry_policy or retry_policy(settings)
     webhooks = Webhooks(
-        uow_factory,
-        registry,
-        mapping,
-        cache,
-        WebhookMetrics(metrics_registry),
-        given.retry_policy or retry_policy(settings),
+        uow_factory, registry, mapping, cache, WebhookMetrics(metrics_registry), retrying
     )
     reconciler = Reconciler(
         uow_factory,
