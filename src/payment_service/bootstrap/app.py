@@ -40,12 +40,12 @@ from payment_service.api.http.routes import builtin_routes
 from payment_service.api.http.sidecar import HttpSidecar
 from payment_service.api.http.webhooks import webhook_route
 from payment_service.bootstrap.limits import (
-    JwksRefresh,
     build_rate_limiter,
     jwks_keys,
     rate_limit_policy,
 )
 from payment_service.bootstrap.services import (
+    Closing,
     Component,
     Overrides,
     Services,
@@ -200,13 +200,13 @@ def _interceptor(
     services' limiter (one of its own for servicers a test supplied)."""
     keys = jwks_keys(settings)
     if keys is not None:
-        resources.append(JwksRefresh(keys))
+        resources.append(keys)
     if services is not None:
         limiter = services.rate_limiter
     else:
-        limiter, closing = build_rate_limiter(settings)
-        if closing is not None:
-            resources.append(closing)
+        limiter, redis_limiter = build_rate_limiter(settings)
+        if redis_limiter is not None:
+            resources.append(Closing(redis_limiter))
     return ServiceInterceptor(
         verifier=JwtVerifier.from_settings(settings, keys),
         metrics=metrics.rpc,

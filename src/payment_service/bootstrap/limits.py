@@ -1,10 +1,8 @@
 """The rate limiter (one per process, in Redis when configured so replicas share it), the
-inbound policy and Stripe's outbound budget over it, and the JWKS key set: built from the
-settings, with the components that give them a lifetime."""
+inbound policy and Stripe's outbound budget over it, and the JWKS key set (a component
+itself: ``start`` fetches, ``stop`` ends its refresh), built from the settings."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from payment_service.adapters.ratelimit.local import LocalRateLimiter
 from payment_service.adapters.ratelimit.redis import RedisRateLimiter
@@ -16,33 +14,12 @@ from payment_service.security.jwks import JwksConfig, JwksKeys
 from payment_service.security.rate_limits import RateLimitPolicy, RateLimits
 
 
-@dataclass(frozen=True)
-class LimiterClosing:
-    limiter: RedisRateLimiter
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        await self.limiter.close()
-
-
-@dataclass(frozen=True)
-class JwksRefresh:
-    keys: JwksKeys
-
-    async def start(self) -> None:
-        await self.keys.start()
-
-    async def stop(self) -> None:
-        await self.keys.stop()
-
-
-def build_rate_limiter(settings: Settings) -> tuple[RateLimiter, LimiterClosing | None]:
+def build_rate_limiter(settings: Settings) -> tuple[RateLimiter, RedisRateLimiter | None]:
+    """The limiter, and the Redis one again when it is that (it has a client to close)."""
     if settings.redis_url is None:
         return LocalRateLimiter(), None
     limiter = RedisRateLimiter.from_url(settings.redis_url.get_secret_value())
-    return limiter, LimiterClosing(limiter)
+    return limiter, limiter
 
 
 def _limit(name: str, setting: RateSetting) -> Limit:

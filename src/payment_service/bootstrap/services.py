@@ -226,9 +226,9 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
 def _rate_limiter(settings: Settings, given: Overrides, resources: list[Component]) -> RateLimiter:
     if given.rate_limiter is not None:
         return given.rate_limiter
-    limiter, closing = build_rate_limiter(settings)
-    if closing is not None:
-        resources.append(closing)
+    limiter, redis_limiter = build_rate_limiter(settings)
+    if redis_limiter is not None:
+        resources.append(Closing(redis_limiter))
     return limiter
 
 
