@@ -34,6 +34,10 @@ FAILPOINTS = "PAYMENT_TEST_FAILPOINTS"
 
 # A short Stripe timeout keeps the create lease (timeout x attempts + 5 s) short.
 FAST_LEASE = {"stripe_timeout_s": "1", "stripe_max_network_retries": "0"}
+# An operator's pass reads Stripe's whole event history (the suite's shared localstripe
+# holds every test's events): it gets the normal timeout, only the crashing server's
+# lease needs the short one.
+PATIENT_PASS = {"PAYMENT_STRIPE_TIMEOUT_S": "20"}
 
 
 def _create_request(pm: str, *, confirm: bool) -> pb.CreatePaymentRequest:
@@ -93,7 +97,7 @@ async def test_crash_after_stripe_created_the_payment_intent_is_finished_once(
     assert payment.state is PaymentState.SUCCEEDED
     assert await localstripe.count_payment_intents(metadata={"payment_id": pending.id}) == 1
     # An operator's pass afterwards changes nothing and makes no second PaymentIntent.
-    result = run_cli(env, "reconcile")
+    result = run_cli({**env, **PATIENT_PASS}, "reconcile")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "finish_pending_payments: repaired=0" in result.stdout
     assert await localstripe.count_payment_intents(metadata={"payment_id": pending.id}) == 1
@@ -119,7 +123,7 @@ async def test_crash_then_reconcile_command_finishes_it(
         return payment.lease_until is None or payment.lease_until <= utcnow()
 
     await wait_for(lease_over, within_s=15, what="the create lease to run out")
-    result = run_cli(env, "reconcile")
+    result = run_cli({**env, **PATIENT_PASS}, "reconcile")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "finish_pending_payments: repaired=1" in result.stdout
     assert (await _payment(uow_factory, pending.id)).state is PaymentState.SUCCEEDED
@@ -143,7 +147,7 @@ async def test_events_missed_while_the_sidecar_was_down_are_recovered(
                 )
             ).payment
         # A first pass sets the events cursor while everything is delivered.
-        first = run_cli(env, "reconcile")
+        first = run_cli({**env, **PATIENT_PASS}, "reconcile")
         assert first.returncode == 0, first.stdout + first.stderr
     # The sidecar is down now: the confirmation's webhook cannot be delivered.
     gateway = StripeGateway(
@@ -161,7 +165,7 @@ async def test_events_missed_while_the_sidecar_was_down_are_recovered(
     assert (await _payment(uow_factory, created.id)).state is PaymentState.REQUIRES_CONFIRMATION
     await localstripe.register_webhook(webhook_id, url, SECRET, events=["test.never"])
 
-    result = run_cli(env, "reconcile")
+    result = run_cli({**env, **PATIENT_PASS}, "reconcile")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "catch_up_events: repaired=" in result.stdout, result.stdout + result.stderr
     assert (await _payment(uow_factory, created.id)).state is PaymentState.SUCCEEDED
