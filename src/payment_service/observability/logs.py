@@ -53,7 +53,7 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
     # The stripe library logs whole request and response bodies (emails, names, client
     # secrets) at DEBUG: never let them through, whatever our own level is.
     logging.getLogger("stripe").setLevel(max(logging.INFO, root.level))
-    # The database drivers log every statement with its parameters at DEBUG (aiosqlite
-    # prints the values: encrypted personal data, ids, amounts): never below INFO either.
+    # The database drivers log every statement with its parameters at DEBUG, SQLAlchemy at
+    # INFO (values of encrypted personal data, ids, amounts): only their warnings pass.
     for driver in ("aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool", "psycopg"):
-        logging.getLogger(driver).setLevel(max(logging.INFO, root.level))
+        logging.getLogger(driver).setLevel(max(logging.WARNING, root.level))
