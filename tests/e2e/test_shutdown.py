@@ -65,7 +65,7 @@ async def test_watch_sees_not_serving_then_process_exits_0(signum: signal.Signal
             server.process.send_signal(signum)
             assert (await asyncio.wait_for(overall.read(), EVENT_TIMEOUT_S)).status == NOT_SERVING
             assert (await asyncio.wait_for(payments.read(), EVENT_TIMEOUT_S)).status == NOT_SERVING
-            # Check agrees while shutdown waits (workers stopping, then the drain): the listener
+            # Check agrees while shutdown waits (the drain, workers stopping meanwhile): the listener
             # closes after the drain and refuses new calls, so any answer came before that.
             check = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
             assert check.status == NOT_SERVING
@@ -144,7 +144,7 @@ async def test_open_watch_streams_end_after_the_drain_instead_of_holding_the_gra
     env = server_env(
         shutdown_drain_s=str(drain_s),
         shutdown_grace_s=str(grace_s),
-        # Workers stop before the drain begins; the reconciler's first pass against the
+        # Workers have until the end of the grace; the reconciler's first pass against the
         # unreachable Stripe retries for seconds and is not what this test measures.
         reconcile_interval_s="0",
     )

@@ -9,6 +9,9 @@ mid-test without restarting localstripe (which would lose its in-memory state)::
     proxy.stall()                # connections are accepted, nothing is ever answered
     proxy.up()                   # traffic flows again (stalled connections are cut)
     await proxy.close()
+
+``proxy.stalled`` lists the request line ("POST /v1/payment_intents") of every request
+held by stall(), so a test can wait until the calls it means to hang are hanging.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class OutageProxy:
         self._handlers: set[asyncio.Task[None]] = set()
         self.accepted = 0  # connections accepted in any mode
         self.forwarded = 0  # connections piped to the target
+        self.stalled: list[str] = []  # request lines held by stall(), in arrival order
 
     # --- lifecycle ------------------------------------------------------------------
     async def start(self) -> OutageProxy:
@@ -109,11 +113,17 @@ class OutageProxy:
             writer.transport.abort()
             self._handlers.discard(task)
 
-    @staticmethod
-    async def _drain_forever(reader: asyncio.StreamReader) -> None:
-        with contextlib.suppress(ConnectionError, OSError):
+    async def _drain_forever(self, reader: asyncio.StreamReader) -> None:
+        with contextlib.suppress(ConnectionError, OSError, ValueError):
+            first = await reader.readline()
+            if first:
+                self.stalled.append(" ".join(first.decode("latin-1").split()[:2]))
             while await reader.read(_CHUNK):
                 pass
+
+    def stalled_count(self, prefix: str) -> int:
+        """How many requests whose line starts with ``prefix`` stall() holds or has held."""
+        return sum(1 for line in self.stalled if line.startswith(prefix))
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

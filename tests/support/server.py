@@ -42,19 +42,24 @@ UNREACHABLE_STRIPE = "http://127.0.0.1:9"
 def migrated_sqlite_url() -> str:
     """A SQLite database at Alembic head, made once per test session for servers that need one."""
     if "url" not in _MIGRATED_SQLITE:
-        directory = Path(tempfile.mkdtemp(prefix="payment-service-e2e-"))
-        url = f"sqlite+aiosqlite:///{directory / 'service.db'}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENT_")}
-        env["PAYMENT_DATABASE_URL"] = url
-        subprocess.run(
-            [sys.executable, "-m", "payment_service.cli", "migrate"],
-            cwd=REPO_ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        _MIGRATED_SQLITE["url"] = url
+        _MIGRATED_SQLITE["url"] = new_migrated_sqlite_url()
     return _MIGRATED_SQLITE["url"]
+
+
+def new_migrated_sqlite_url() -> str:
+    """A new SQLite database at Alembic head, for a test whose servers must see only its rows."""
+    directory = Path(tempfile.mkdtemp(prefix="payment-service-e2e-"))
+    url = f"sqlite+aiosqlite:///{directory / 'service.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENT_")}
+    env["PAYMENT_DATABASE_URL"] = url
+    subprocess.run(
+        [sys.executable, "-m", "payment_service.cli", "migrate"],
+        cwd=REPO_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return url
 
 
 def server_env(**overrides: str) -> dict[str, str]:

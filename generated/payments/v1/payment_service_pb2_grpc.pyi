@@ -33,6 +33,13 @@ class PaymentServiceStub:
     Every RPC needs a bearer token. Reads need the `payments:read` scope and
     writes `payments:write`. A token restricted to one account answers
     NOT_FOUND for every other account's objects.
+
+    UNAVAILABLE on a write means the outcome is not known yet: retry with the
+    same request_id, and the service finishes the work either way (the retry
+    returns what was done, or does it then; never twice). It comes with
+    google.rpc.RetryInfo, and before the caller's deadline: a Stripe or database
+    stall the server can report is never left to end in the caller's own
+    DEADLINE_EXCEEDED, so set a deadline on every call.
     """
 
     @_typing.overload
@@ -103,6 +110,13 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     Every RPC needs a bearer token. Reads need the `payments:read` scope and
     writes `payments:write`. A token restricted to one account answers
     NOT_FOUND for every other account's objects.
+
+    UNAVAILABLE on a write means the outcome is not known yet: retry with the
+    same request_id, and the service finishes the work either way (the retry
+    returns what was done, or does it then; never twice). It comes with
+    google.rpc.RetryInfo, and before the caller's deadline: a Stripe or database
+    stall the server can report is never left to end in the caller's own
+    DEADLINE_EXCEEDED, so set a deadline on every call.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -169,6 +183,13 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     Every RPC needs a bearer token. Reads need the `payments:read` scope and
     writes `payments:write`. A token restricted to one account answers
     NOT_FOUND for every other account's objects.
+
+    UNAVAILABLE on a write means the outcome is not known yet: retry with the
+    same request_id, and the service finishes the work either way (the retry
+    returns what was done, or does it then; never twice). It comes with
+    google.rpc.RetryInfo, and before the caller's deadline: a Stripe or database
+    stall the server can report is never left to end in the caller's own
+    DEADLINE_EXCEEDED, so set a deadline on every call.
     """
 
     @_abc_1.abstractmethod

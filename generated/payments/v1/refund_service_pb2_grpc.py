@@ -31,6 +31,13 @@ class RefundServiceStub:
 
     CreateRefund needs the `refunds:write` scope, reads need `refunds:read`. A
     token restricted to one account answers NOT_FOUND for other accounts.
+
+    UNAVAILABLE on a write means the outcome is not known yet: retry with the
+    same request_id, and the service finishes the work either way (the retry
+    returns what was done, or does it then; never twice). It comes with
+    google.rpc.RetryInfo, and before the caller's deadline: a Stripe or database
+    stall the server can report is never left to end in the caller's own
+    DEADLINE_EXCEEDED, so set a deadline on every call.
     """
 
     def __init__(self, channel):
@@ -62,6 +69,13 @@ class RefundServiceServicer:
 
     CreateRefund needs the `refunds:write` scope, reads need `refunds:read`. A
     token restricted to one account answers NOT_FOUND for other accounts.
+
+    UNAVAILABLE on a write means the outcome is not known yet: retry with the
+    same request_id, and the service finishes the work either way (the retry
+    returns what was done, or does it then; never twice). It comes with
+    google.rpc.RetryInfo, and before the caller's deadline: a Stripe or database
+    stall the server can report is never left to end in the caller's own
+    DEADLINE_EXCEEDED, so set a deadline on every call.
     """
 
     def CreateRefund(self, request, context):
@@ -124,6 +138,13 @@ class RefundService:
 
     CreateRefund needs the `refunds:write` scope, reads need `refunds:read`. A
     token restricted to one account answers NOT_FOUND for other accounts.
+
+    UNAVAILABLE on a write means the outcome is not known yet: retry with the
+    same request_id, and the service finishes the work either way (the retry
+    returns what was done, or does it then; never twice). It comes with
+    google.rpc.RetryInfo, and before the caller's deadline: a Stripe or database
+    stall the server can report is never left to end in the caller's own
+    DEADLINE_EXCEEDED, so set a deadline on every call.
     """
 
     @staticmethod

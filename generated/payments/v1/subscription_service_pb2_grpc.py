@@ -31,6 +31,13 @@ class SubscriptionServiceStub:
 
     Writes need the `subscriptions:write` scope, reads `subscriptions:read`. A
     token restricted to one account answers NOT_FOUND for other accounts.
+
+    UNAVAILABLE on a write means the outcome is not known yet: retry with the
+    same request_id, and the service finishes the work either way (the retry
+    returns what was done, or does it then; never twice). It comes with
+    google.rpc.RetryInfo, and before the caller's deadline: a Stripe or database
+    stall the server can report is never left to end in the caller's own
+    DEADLINE_EXCEEDED, so set a deadline on every call.
     """
 
     def __init__(self, channel):
@@ -97,6 +104,13 @@ class SubscriptionServiceServicer:
 
     Writes need the `subscriptions:write` scope, reads `subscriptions:read`. A
     token restricted to one account answers NOT_FOUND for other accounts.
+
+    UNAVAILABLE on a write means the outcome is not known yet: retry with the
+    same request_id, and the service finishes the work either way (the retry
+    returns what was done, or does it then; never twice). It comes with
+    google.rpc.RetryInfo, and before the caller's deadline: a Stripe or database
+    stall the server can report is never left to end in the caller's own
+    DEADLINE_EXCEEDED, so set a deadline on every call.
     """
 
     def CreateSubscription(self, request, context):
@@ -253,6 +267,13 @@ class SubscriptionService:
 
     Writes need the `subscriptions:write` scope, reads `subscriptions:read`. A
     token restricted to one account answers NOT_FOUND for other accounts.
+
+    UNAVAILABLE on a write means the outcome is not known yet: retry with the
+    same request_id, and the service finishes the work either way (the retry
+    returns what was done, or does it then; never twice). It comes with
+    google.rpc.RetryInfo, and before the caller's deadline: a Stripe or database
+    stall the server can report is never left to end in the caller's own
+    DEADLINE_EXCEEDED, so set a deadline on every call.
     """
 
     @staticmethod

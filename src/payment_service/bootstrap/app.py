@@ -10,8 +10,9 @@ To add to the service:
   None answer UNIMPLEMENTED);
 - a background task (webhook retrier, reconciler): ``BackgroundTask("name", coro_fn)``
   where ``coro_fn(stopping: asyncio.Event)`` returns soon after ``stopping`` is set
-  appended to ``workers``; workers start after the listeners and stop before the
-  resources they use;
+  appended to ``workers``; workers start after the listeners; at shutdown they are told
+  to stop at once and have until the end of the grace (then they are cancelled), and
+  they stop before the resources they use;
 - an HTTP route (the Stripe webhook): an ``aiohttp.web.RouteDef`` appended to
   ``http_routes``.
 """
@@ -19,16 +20,17 @@ To add to the service:
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import gc
 import logging
 import signal
-from collections.abc import Callable, Coroutine, Sequence
-from contextlib import AsyncExitStack
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
 
+from payment_service.api.grpc.in_flight import InFlightCalls
 from payment_service.api.grpc.interceptor import ServiceInterceptor
 from payment_service.api.grpc.invoice_servicer import InvoiceServicer
 from payment_service.api.grpc.payment_servicer import PaymentServicer
@@ -50,7 +52,6 @@ from payment_service.bootstrap.services import (
     Overrides,
     Services,
     build_services,
-    start_in_order,
 )
 from payment_service.config import Settings
 from payment_service.observability.logs import configure_logging
@@ -60,24 +61,34 @@ from payment_service.security.jwt_verifier import JwtVerifier
 _log = logging.getLogger("payment_service")
 
 
-class BackgroundTask:
-    """Runs ``run(stopping)`` as an asyncio task from ``start()`` until ``stop()``.
+# Past the deadline (drain + grace), each a bound on a step that normally takes
+# milliseconds: a listener's own stop may overrun it by STOP_SLACK_S before it is left
+# behind; a call or pass cancelled there gets UNWIND_S to unwind (roll back, give its
+# Stripe-call lease back); then closing the resources gets CLOSE_S. All together half a
+# second at worst, inside the second the whole shutdown may take past drain + grace, so
+# the rest is left for the interpreter to exit.
+STOP_SLACK_S = 0.1
+UNWIND_S = 0.25
+CLOSE_S = 0.15
 
-    ``stop()`` first sets ``stopping`` and lets the loop finish the pass it is in
-    (so no database transaction or Stripe call is cut in half), and cancels the
-    task only when it has not ended within ``stop_timeout_s``.
+
+class BackgroundTask:
+    """Runs ``run(stopping)`` as an asyncio task from ``start()`` until ``stop(deadline)``.
+
+    ``request_stop()`` sets ``stopping``: the loop finishes the pass it is in and starts
+    no other. ``stop(deadline)`` waits for that until ``deadline`` (``time.monotonic()``),
+    then cancels the task and gives it ``UNWIND_S`` to unwind. A pass cut there leaves its
+    work repairable, as every pass must: a Stripe call carries an idempotency key made from
+    our row id and leaves its row PENDING (the lease given back, or expiring), a claimed
+    webhook event comes due again when its claim lease ends, the reconciler's event cursor
+    moves only after a page is stored, and an uncommitted transaction rolls back.
     """
 
     def __init__(
-        self,
-        name: str,
-        run: Callable[[asyncio.Event], Coroutine[Any, Any, None]],
-        *,
-        stop_timeout_s: float = 10.0,
+        self, name: str, run: Callable[[asyncio.Event], Coroutine[Any, Any, None]]
     ) -> None:
         self.name = name
         self._run = run
-        self._stop_timeout_s = stop_timeout_s
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -85,19 +96,25 @@ class BackgroundTask:
         self._stopping.clear()
         self._task = asyncio.create_task(self._guarded(), name=self.name)
 
-    async def stop(self) -> None:
-        if self._task is None:
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def stop(self, deadline: float) -> None:
+        task, self._task = self._task, None
+        if task is None:
             return
         self._stopping.set()
-        done, _ = await asyncio.wait({self._task}, timeout=self._stop_timeout_s)
+        done, _ = await asyncio.wait({task}, timeout=_left(deadline))
+        if done:
+            return
+        _log.warning(
+            "background task did not finish its pass in time; cancelling",
+            extra={"task": self.name},
+        )
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=UNWIND_S)
         if not done:
-            _log.warning(
-                "background task did not stop in time; cancelling", extra={"task": self.name}
-            )
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._task = None
+            _log.error("background task did not unwind in time", extra={"task": self.name})
 
     async def _guarded(self) -> None:
         try:
@@ -106,6 +123,19 @@ class BackgroundTask:
             raise
         except Exception:
             _log.exception("background task crashed", extra={"task": self.name})
+
+
+def _left(until: float) -> float:
+    return max(0.0, until - time.monotonic())
+
+
+async def _within(step: Awaitable[None], until: float, what: str) -> None:
+    """Await ``step`` until ``until`` (``time.monotonic()``); past it, cancel it and go on."""
+    try:
+        async with asyncio.timeout(_left(until)):
+            await step
+    except TimeoutError:
+        _log.error("shutdown step did not end in time; cut", extra={"step": what})
 
 
 @dataclass
@@ -117,30 +147,83 @@ class App:
     grpc: GrpcServer
     http: HttpSidecar
     resources: list[Component] = field(default_factory=list)
-    workers: list[Component] = field(default_factory=list)
-    _running: AsyncExitStack = field(default_factory=AsyncExitStack)
+    workers: list[BackgroundTask] = field(default_factory=list)
+    in_flight: InFlightCalls = field(default_factory=InFlightCalls)
+    _started: list[Component] = field(default_factory=list)
+    _http_started: bool = False
+    _grpc_started: bool = False
+    _running_workers: list[BackgroundTask] = field(default_factory=list)
 
     async def start(self) -> None:
         try:
-            await start_in_order([*self.resources, self.http], self._running)
+            for resource in self.resources:
+                await resource.start()
+                self._started.append(resource)
+            await self.http.start()
+            self._http_started = True
             await self.grpc.start()
-            self._running.push_async_callback(self._stop_grpc)
-            await start_in_order(self.workers, self._running)
+            self._grpc_started = True
+            for worker in self.workers:
+                await worker.start()
+                self._running_workers.append(worker)
         except BaseException:
             await self.stop()
             raise
 
     async def stop(self) -> None:
-        """Health NOT_SERVING at once; then, in reverse order of start: workers (they finish
-        their pass), gRPC (drain, then grace for calls in flight), HTTP, resources."""
-        if self.grpc.started:
-            await self.grpc.health.mark_not_serving()
-        await self._running.aclose()
+        """The whole shutdown within drain + grace (and the slack above), however busy.
 
-    async def _stop_grpc(self) -> None:
-        await self.grpc.stop(
-            drain_s=self.settings.shutdown_drain_s, grace_s=self.settings.shutdown_grace_s
+        At once: health NOT_SERVING, and every background task is told to finish its pass.
+        For the drain both listeners still answer (balancers move away); then gRPC and the
+        HTTP sidecar refuse new calls and give those in flight the rest of the grace. At
+        drain + grace whatever still runs (calls, passes) is cancelled and gets UNWIND_S
+        to unwind; only then, nothing left using them, the resources close in reverse order.
+        """
+        settings = self.settings
+        deadline = time.monotonic() + settings.shutdown_drain_s + settings.shutdown_grace_s
+        if self._grpc_started:
+            await self.grpc.health.mark_not_serving()
+        workers, self._running_workers = self._running_workers, []
+        for worker in workers:
+            worker.request_stop()
+        outcomes = await asyncio.gather(
+            self._stop_listeners(deadline),
+            *(worker.stop(deadline) for worker in workers),
+            return_exceptions=True,
         )
+        await self._close_resources(time.monotonic() + CLOSE_S)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _stop_listeners(self, deadline: float) -> None:
+        steps: list[Awaitable[None]] = []
+        if self._grpc_started:
+            self._grpc_started = False
+            # The drain: both listeners still answer while balancers see NOT_SERVING.
+            await asyncio.sleep(min(self.settings.shutdown_drain_s, _left(deadline)))
+            steps.append(self._stop_grpc(deadline))
+        if self._http_started:
+            self._http_started = False
+            steps.append(_within(self.http.stop(), deadline + STOP_SLACK_S, "http"))
+        await asyncio.gather(*steps)
+
+    async def _stop_grpc(self, deadline: float) -> None:
+        """New calls refused; the work of calls still running (also of those answered
+        already) goes on until ``deadline``, then is cancelled and gets UNWIND_S."""
+        grpc_stop = self.grpc.stop(drain_s=0.0, grace_s=_left(deadline))
+        await _within(grpc_stop, deadline + STOP_SLACK_S, "grpc")
+        left = await self.in_flight.settle(_left(deadline), UNWIND_S)
+        if left:
+            _log.error("calls did not unwind in time", extra={"calls": left})
+
+    async def _close_resources(self, until: float) -> None:
+        started, self._started = self._started, []
+        for resource in reversed(started):
+            try:
+                await _within(resource.stop(), until, type(resource).__name__)
+            except Exception:
+                _log.exception("closing a resource failed", extra={"step": type(resource).__name__})
 
 
 def build_app(
@@ -158,7 +241,7 @@ def build_app(
     """
     metrics = Metrics()
     resources: list[Component] = []
-    workers: list[Component] = []
+    workers: list[BackgroundTask] = []
     routes = list(http_routes)
     services: Services | None = None
     if servicers is None:
@@ -186,10 +269,13 @@ def build_app(
             host=settings.http_host,
             port=settings.http_port,
             routes=[*builtin_routes(metrics), *routes],
-            shutdown_timeout_s=settings.shutdown_grace_s,
+            # aiohttp waits this long for a request in flight, then as long again for it
+            # to end once cancelled: the two together fit in the grace.
+            shutdown_timeout_s=settings.shutdown_grace_s / 2,
         ),
         resources=resources,
         workers=workers,
+        in_flight=interceptor.in_flight,
     )
 
 
@@ -214,7 +300,7 @@ def _interceptor(
     )
 
 
-def _workers(settings: Settings, services: Services) -> list[Component]:
+def _workers(settings: Settings, services: Services) -> list[BackgroundTask]:
     """The webhook retrier and the reconciler, as background tasks."""
     webhooks, reconciler = services.webhooks, services.reconciler
 
@@ -240,6 +326,11 @@ async def serve(settings: Settings, *, servicers: Servicers | None = None) -> No
         loop.add_signal_handler(signum, stop_requested.set)
     try:
         await app.start()
+        # What is on the heap now (modules, the service's own objects) lives as long as
+        # the process: keep it out of the collector's full passes, which would otherwise
+        # stop the event loop for a tenth of a second or more each, long enough for an
+        # answer to miss its caller's deadline.
+        gc.freeze()
         _log.info("serving", extra={"grpc_port": app.grpc.port, "http_port": app.http.port})
         await stop_requested.wait()
         _log.info(
@@ -247,7 +338,12 @@ async def serve(settings: Settings, *, servicers: Servicers | None = None) -> No
             extra={"drain_s": settings.shutdown_drain_s, "grace_s": settings.shutdown_grace_s},
         )
     finally:
+        stopping = time.monotonic()
         await app.stop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
-    _log.info("stopped")
+    _log.info("stopped", extra={"shutdown_s": round(time.monotonic() - stopping, 3)})
+    # The interpreter's exit collects the whole heap (stripe-python, protobuf and SQLAlchemy
+    # are large): over half a second idle, seconds on a loaded machine, all of it past the
+    # shutdown's budget. Everything that needed closing is closed; leave the rest to the OS.
+    gc.freeze()

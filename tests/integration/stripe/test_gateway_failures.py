@@ -8,7 +8,6 @@ import uuid
 import pytest
 
 from payment_service.adapters.stripe import StripeGateway, StripeGatewayConfig
-from payment_service.adapters.stripe.connection import ANSWER_MARGIN_SECONDS
 from payment_service.adapters.stripe.errors import (
     REASON_DEADLINE_TOO_SHORT,
     REASON_MISCONFIGURED,
@@ -80,8 +79,9 @@ async def test_stalled_stripe_is_cut_at_the_remaining_deadline(
         await proxied_gateway.retrieve_customer("cus_whatever")
     elapsed = time.monotonic() - started
     assert caught.value.reason == REASON_TIMEOUT
-    # Cut a little before the deadline, so the UNAVAILABLE answer still reaches the caller.
-    assert 0.2 - ANSWER_MARGIN_SECONDS - 0.02 <= elapsed < 0.2
+    # Cut at the deadline: it is the work's (the interceptor kept the answer's margin back),
+    # bounded above only loosely, against a slow machine.
+    assert 0.2 - 0.02 <= elapsed < 1.0
 
 
 async def test_stalled_stripe_without_deadline_is_cut_at_the_configured_timeout(

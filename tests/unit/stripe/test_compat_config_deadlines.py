@@ -164,3 +164,20 @@ async def test_each_task_sees_its_own_deadline() -> None:
     assert long_ is not None
     assert short <= 0.5 < 49 < long_
     assert deadlines.remaining() is None
+
+
+@pytest.mark.parametrize(
+    ("caller_s", "margin_s"), [(0.0, 0.0), (0.5, 0.05), (2.0, 0.2), (2.5, 0.25), (30.0, 0.25)]
+)
+def test_the_answer_margin_is_a_tenth_of_the_callers_time_and_at_most_a_quarter_second(
+    caller_s: float, margin_s: float
+) -> None:
+    assert deadlines.answer_margin(caller_s) == pytest.approx(margin_s)
+    # The work stops at the whole margin, the answer leaves at half of it.
+    assert deadlines.work_time(caller_s) == pytest.approx(caller_s - margin_s)
+    assert deadlines.answer_time(caller_s) == pytest.approx(caller_s - margin_s / 2)
+
+
+def test_no_caller_deadline_means_no_work_or_answer_deadline() -> None:
+    assert deadlines.work_time(None) is None
+    assert deadlines.answer_time(None) is None

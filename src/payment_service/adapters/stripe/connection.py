@@ -28,8 +28,6 @@ R = TypeVar("R")
 
 # Below this many seconds left, a call cannot complete: fail before sending it.
 MIN_CALL_SECONDS = 0.01
-# Kept back from the caller's deadline so our UNAVAILABLE answer still reaches it in time.
-ANSWER_MARGIN_SECONDS = 0.05
 # 429s waited out before the call is UNAVAILABLE (each wait bounded by the deadline).
 MAX_RATE_LIMIT_RETRIES = 3
 # PaymentIntents come with their latest charge (receipt_url, amount_refunded).
@@ -99,8 +97,6 @@ class StripeCalls:
     # --- the one call path ----------------------------------------------------------------
     def _timeout(self, ctx: CallContext) -> tuple[float, bool]:
         left = remaining()
-        if left is not None:
-            left -= ANSWER_MARGIN_SECONDS
         if left is None or left >= self._config.timeout_s:
             return self._config.timeout_s, False
         if left < MIN_CALL_SECONDS:

@@ -4,8 +4,9 @@ log and error mapping per call.
 Health checks and reflection pass through untouched (no token, no log line). Every
 other method's handler is wrapped once and cached by method name, so the per-call
 cost is the wrapper itself: one dictionary lookup for the cached token, one walk over
-the request's set fields (``request_checks``), one contextvar set, one metrics update
-and one log line.
+the request's set fields (``request_checks``), the contextvar sets, one task for the work
+(in_flight.py: answered before the caller's deadline, seen by shutdown), one metrics
+update and one log line.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -23,10 +24,16 @@ import grpc.aio
 
 from payment_service.api.grpc.context import bind_caller, unbind_caller
 from payment_service.api.grpc.errors import internal_status, rich_status_for, to_grpc_status
+from payment_service.api.grpc.in_flight import InFlightCalls, answer_within
 from payment_service.api.grpc.request_checks import check_request, tolerant
 from payment_service.api.grpc.tls import certificate_identity
 from payment_service.app.common.audit_context import RpcFacts, bind_rpc_facts
-from payment_service.app.common.request_context import reset_deadline, set_deadline
+from payment_service.app.common.request_context import (
+    answer_time,
+    reset_deadline,
+    set_deadline,
+    work_time,
+)
 from payment_service.app.common.validation import is_loggable_request_id
 from payment_service.domain.caller import Caller
 from payment_service.domain.errors import DomainError, PermissionDenied, Unauthenticated
@@ -49,7 +56,7 @@ _PASS_THROUGH = (
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Behavior = Callable[..., Any]
-_Finish = Callable[[Any, Context], Awaitable[Any]]
+_Finish = Callable[[Any, Context], Coroutine[Any, Any, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         metrics: RpcMetrics,
         rate_limits: RateLimitPolicy | None = None,
     ) -> None:
+        self.in_flight = InFlightCalls()
         self._verifier = verifier
         self._metrics = metrics
         self._rate_limits = rate_limits
@@ -118,28 +126,50 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         mapping and the access record.
 
         ``finish`` turns what the inner behavior returned into the call's answer: the
-        awaited response for a unary response, the messages written for a stream.
+        awaited response for a unary response, the messages written for a stream. The
+        work runs in a task of its own (in_flight.py); a unary response is answered in
+        time for the caller's deadline, done or not.
         """
+        answers_once = finish is _respond
 
         async def behavior(request: Any, context: Context) -> Any:
             started = time.perf_counter()
             caller: Caller | None = None
+            cancelled = False
             try:
                 caller = await self._authorize(method, context, request)
                 check_request(request)
-                caller_token = bind_caller(caller)
-                deadline_token = set_deadline(context.time_remaining())
-                try:
-                    return await finish(method.behavior(request, context), context)
-                finally:
-                    reset_deadline(deadline_token)
-                    unbind_caller(caller_token)
+                caller_left = context.time_remaining()
+                work = self._start(method, finish, request, context, caller, caller_left)
+                answer_in = answer_time(caller_left) if answers_once else None
+                return await answer_within(work, answer_in, method.name)
+            except asyncio.CancelledError:
+                cancelled = True
+                raise
             except BaseException as exc:
                 await self._fail(method, context, exc)
             finally:
-                self._record(method, context, request, caller, started)
+                self._record(method, context, request, caller, started, cancelled=cancelled)
 
         return behavior
+
+    def _start(
+        self,
+        method: _Method,
+        finish: _Finish,
+        request: Any,
+        context: Context,
+        caller: Caller,
+        caller_left: float | None,
+    ) -> asyncio.Task[Any]:
+        """The behavior started in its task, which sees the caller and the work deadline."""
+        caller_token = bind_caller(caller)
+        deadline_token = set_deadline(work_time(caller_left))
+        try:
+            return self.in_flight.start(finish(method.behavior(request, context), context))
+        finally:
+            reset_deadline(deadline_token)
+            unbind_caller(caller_token)
 
     # --- per-call steps --------------------------------------------------------------
 
@@ -183,10 +213,17 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         await context.abort(status.code, status.details, status.trailing_metadata)
 
     def _record(
-        self, method: _Method, context: Context, request: Any, caller: Caller | None, started: float
+        self,
+        method: _Method,
+        context: Context,
+        request: Any,
+        caller: Caller | None,
+        started: float,
+        *,
+        cancelled: bool,
     ) -> None:
         elapsed = time.perf_counter() - started
-        code = _final_code(context)
+        code = _final_code(context, cancelled=cancelled)
         self._metrics.observe(method.name, code, elapsed)
         fields: dict[str, Any] = {
             "method": method.name,
@@ -232,10 +269,10 @@ def _bearer_token(context: Context) -> str:
     raise Unauthenticated("authorization metadata is missing", reason=TOKEN_MISSING)
 
 
-def _final_code(context: Context) -> str:
+def _final_code(context: Context, *, cancelled: bool) -> str:
     code = context.code()
     if code is None:
-        code = grpc.StatusCode.CANCELLED if context.cancelled() else _OK
+        code = grpc.StatusCode.CANCELLED if cancelled or context.cancelled() else _OK
     return str(code.name)
 
 

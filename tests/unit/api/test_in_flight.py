@@ -1,0 +1,75 @@
+"""The interceptor's work tasks: answered in time or UNAVAILABLE while the work goes on,
+cancelled with their caller, settled by shutdown within its time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from payment_service.api.grpc.in_flight import OUTCOME_PENDING, InFlightCalls, answer_within
+from payment_service.domain.errors import Unavailable
+
+
+async def _done_after(seconds: float, value: str = "done") -> str:
+    await asyncio.sleep(seconds)
+    return value
+
+
+async def test_work_done_in_time_is_the_answer() -> None:
+    calls = InFlightCalls()
+    assert await answer_within(calls.start(_done_after(0.0)), 1.0, "M") == "done"
+    assert len(calls) == 0
+
+
+async def test_work_not_done_in_time_is_unavailable_and_goes_on_to_its_end() -> None:
+    calls = InFlightCalls()
+    work = calls.start(_done_after(0.2))
+    started = time.monotonic()
+    with pytest.raises(Unavailable) as raised:
+        await answer_within(work, 0.05, "M")
+    assert time.monotonic() - started < 0.2
+    assert raised.value.reason == OUTCOME_PENDING
+    assert raised.value.retry_after_seconds > 0
+    assert len(calls) == 1
+    assert await work == "done"
+    assert len(calls) == 0
+
+
+async def test_the_caller_going_away_cancels_the_work() -> None:
+    calls = InFlightCalls()
+    work = calls.start(_done_after(10.0))
+    waiting = asyncio.ensure_future(answer_within(work, None, "M"))
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    with pytest.raises(asyncio.CancelledError):
+        await work
+
+
+async def _ignores_one_cancel(release: asyncio.Event) -> None:
+    try:
+        await asyncio.sleep(10)
+    except asyncio.CancelledError:
+        await release.wait()  # unwinds slowly (a stuck rollback)
+        raise
+
+
+async def test_settle_waits_for_work_then_cancels_what_is_left_within_its_time() -> None:
+    calls = InFlightCalls()
+    quick = calls.start(_done_after(0.05))
+    stuck = calls.start(_done_after(10.0))
+    release = asyncio.Event()
+    slow_to_unwind = calls.start(_ignores_one_cancel(release))
+    started = time.monotonic()
+    left = await calls.settle(0.2, 0.1)
+    assert 0.3 - 0.02 <= time.monotonic() - started < 2.0
+    assert left == 1
+    assert await quick == "done"
+    assert stuck.cancelled()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await slow_to_unwind
+    assert await calls.settle(0.0, 0.0) == 0
