@@ -4,23 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import grpc.aio
 from payments.v1 import invoice_service_pb2 as pb
 from payments.v1.invoice_service_pb2_grpc import InvoiceServiceServicer
 
-from payment_service.api.grpc.context import current_caller
 from payment_service.api.grpc.convert import EnumMap, timestamp
+from payment_service.api.grpc.rpc import answers, answers_page, page_of
 from payment_service.app.billing.queries import InvoiceView
 from payment_service.app.billing.service import Billing
 from payment_service.domain.billing import RemoteInvoiceLine
+from payment_service.domain.caller import Caller
 from payment_service.domain.clock import maybe_from_unix
 from payment_service.domain.entities import InvoiceLine, PaymentAction
-from payment_service.domain.pagination import PageRequest
+from payment_service.domain.pagination import Page
 from payment_service.domain.states import InvoiceState
 
 INVOICE_STATES = EnumMap(InvoiceState, pb.InvoiceState, "INVOICE_STATE_")
-
-_Context = grpc.aio.ServicerContext[object, object]
 
 
 def line_to_proto(line: InvoiceLine, price_ids: Mapping[str, str]) -> pb.InvoiceLine:
@@ -100,37 +98,28 @@ class InvoiceServicer(InvoiceServiceServicer):
     def __init__(self, billing: Billing) -> None:
         self._billing = billing
 
-    async def GetInvoice(
-        self, request: pb.GetInvoiceRequest, context: _Context
-    ) -> pb.GetInvoiceResponse:
-        view = await self._billing.get_invoice(current_caller(), request.id)
-        return pb.GetInvoiceResponse(invoice=invoice_to_proto(view))
+    @answers(pb.GetInvoiceResponse, "invoice", invoice_to_proto)
+    async def GetInvoice(self, request: pb.GetInvoiceRequest, caller: Caller) -> InvoiceView:
+        return await self._billing.get_invoice(caller, request.id)
 
+    @answers_page(pb.ListInvoicesResponse, "invoices", invoice_to_proto)
     async def ListInvoices(
-        self, request: pb.ListInvoicesRequest, context: _Context
-    ) -> pb.ListInvoicesResponse:
-        page = await self._billing.list_invoices(
-            current_caller(),
-            PageRequest(request.page_size, request.page_token),
+        self, request: pb.ListInvoicesRequest, caller: Caller
+    ) -> Page[InvoiceView]:
+        return await self._billing.list_invoices(
+            caller,
+            page_of(request),
             account_id=request.account_id,
             subscription_id=request.subscription_id,
             states=INVOICE_STATES.from_protos(request.states, "states"),
         )
-        return pb.ListInvoicesResponse(
-            invoices=[invoice_to_proto(v) for v in page.items],
-            next_page_token=page.next_page_token,
+
+    @answers(pb.PayInvoiceResponse, "invoice", invoice_to_proto)
+    async def PayInvoice(self, request: pb.PayInvoiceRequest, caller: Caller) -> InvoiceView:
+        return await self._billing.pay_invoice(
+            caller, request.request_id, request.id, request.stripe_payment_method_id
         )
 
-    async def PayInvoice(
-        self, request: pb.PayInvoiceRequest, context: _Context
-    ) -> pb.PayInvoiceResponse:
-        view = await self._billing.pay_invoice(
-            current_caller(), request.request_id, request.id, request.stripe_payment_method_id
-        )
-        return pb.PayInvoiceResponse(invoice=invoice_to_proto(view))
-
-    async def VoidInvoice(
-        self, request: pb.VoidInvoiceRequest, context: _Context
-    ) -> pb.VoidInvoiceResponse:
-        view = await self._billing.void_invoice(current_caller(), request.request_id, request.id)
-        return pb.VoidInvoiceResponse(invoice=invoice_to_proto(view))
+    @answers(pb.VoidInvoiceResponse, "invoice", invoice_to_proto)
+    async def VoidInvoice(self, request: pb.VoidInvoiceRequest, caller: Caller) -> InvoiceView:
+        return await self._billing.void_invoice(caller, request.request_id, request.id)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import grpc.aio
 from payments.v1 import common_pb2
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceServicer
 
-from payment_service.api.grpc.context import current_caller
 from payment_service.api.grpc.convert import EnumMap, optional_time, timestamp
+from payment_service.api.grpc.rpc import answers, answers_page, page_of
 from payment_service.app.customers.accounts import Customers
 from payment_service.app.customers.payment_methods import PaymentMethods, PaymentMethodView
 from payment_service.app.payments.rules import CreatePayment, ListPayments
 from payment_service.app.payments.service import Payments
+from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Customer, Payment
-from payment_service.domain.pagination import PageRequest
+from payment_service.domain.pagination import Page
 from payment_service.domain.states import (
     CaptureMethod,
     PaymentMethodState,
@@ -32,8 +32,6 @@ _CANCELLATION_REASONS = {
     pb.CANCELLATION_REASON_REQUESTED_BY_CUSTOMER: "requested_by_customer",
     pb.CANCELLATION_REASON_ABANDONED: "abandoned",
 }
-
-_Context = grpc.aio.ServicerContext[object, object]
 
 
 def payment_to_proto(payment: Payment) -> pb.Payment:
@@ -111,9 +109,8 @@ class PaymentServicer(PaymentServiceServicer):
         self._customers = customers
         self._methods = payment_methods
 
-    async def CreatePayment(
-        self, request: pb.CreatePaymentRequest, context: _Context
-    ) -> pb.CreatePaymentResponse:
+    @answers(pb.CreatePaymentResponse, "payment", payment_to_proto)
+    async def CreatePayment(self, request: pb.CreatePaymentRequest, caller: Caller) -> Payment:
         command = CreatePayment(
             request_id=request.request_id,
             account_id=request.account_id,
@@ -127,99 +124,73 @@ class PaymentServicer(PaymentServiceServicer):
             receipt_email=request.receipt_email,
             metadata=dict(request.metadata),
         )
-        payment = await self._payments.create(current_caller(), command)
-        return pb.CreatePaymentResponse(payment=payment_to_proto(payment))
+        return await self._payments.create(caller, command)
 
-    async def GetPayment(
-        self, request: pb.GetPaymentRequest, context: _Context
-    ) -> pb.GetPaymentResponse:
-        payment = await self._payments.get(current_caller(), request.id)
-        return pb.GetPaymentResponse(payment=payment_to_proto(payment))
+    @answers(pb.GetPaymentResponse, "payment", payment_to_proto)
+    async def GetPayment(self, request: pb.GetPaymentRequest, caller: Caller) -> Payment:
+        return await self._payments.get(caller, request.id)
 
-    async def ListPayments(
-        self, request: pb.ListPaymentsRequest, context: _Context
-    ) -> pb.ListPaymentsResponse:
-        states = PAYMENT_STATES.from_protos(request.states, "states")
+    @answers_page(pb.ListPaymentsResponse, "payments", payment_to_proto)
+    async def ListPayments(self, request: pb.ListPaymentsRequest, caller: Caller) -> Page[Payment]:
         query = ListPayments(
             account_id=request.account_id,
-            page=PageRequest(request.page_size, request.page_token),
-            states=states,
+            page=page_of(request),
+            states=PAYMENT_STATES.from_protos(request.states, "states"),
             created_after=optional_time(request, "created_after", request.created_after),
             created_before=optional_time(request, "created_before", request.created_before),
         )
-        page = await self._payments.list(current_caller(), query)
-        return pb.ListPaymentsResponse(
-            payments=[payment_to_proto(p) for p in page.items], next_page_token=page.next_page_token
+        return await self._payments.list(caller, query)
+
+    @answers(pb.ConfirmPaymentResponse, "payment", payment_to_proto)
+    async def ConfirmPayment(self, request: pb.ConfirmPaymentRequest, caller: Caller) -> Payment:
+        return await self._payments.confirm(
+            caller, request.request_id, request.id, request.stripe_payment_method_id
         )
 
-    async def ConfirmPayment(
-        self, request: pb.ConfirmPaymentRequest, context: _Context
-    ) -> pb.ConfirmPaymentResponse:
-        payment = await self._payments.confirm(
-            current_caller(), request.request_id, request.id, request.stripe_payment_method_id
-        )
-        return pb.ConfirmPaymentResponse(payment=payment_to_proto(payment))
-
-    async def CapturePayment(
-        self, request: pb.CapturePaymentRequest, context: _Context
-    ) -> pb.CapturePaymentResponse:
+    @answers(pb.CapturePaymentResponse, "payment", payment_to_proto)
+    async def CapturePayment(self, request: pb.CapturePaymentRequest, caller: Caller) -> Payment:
         amount = request.amount_to_capture if request.HasField("amount_to_capture") else None
-        payment = await self._payments.capture(
-            current_caller(), request.request_id, request.id, amount
-        )
-        return pb.CapturePaymentResponse(payment=payment_to_proto(payment))
+        return await self._payments.capture(caller, request.request_id, request.id, amount)
 
-    async def CancelPayment(
-        self, request: pb.CancelPaymentRequest, context: _Context
-    ) -> pb.CancelPaymentResponse:
+    @answers(pb.CancelPaymentResponse, "payment", payment_to_proto)
+    async def CancelPayment(self, request: pb.CancelPaymentRequest, caller: Caller) -> Payment:
         reason = _CANCELLATION_REASONS.get(request.reason)
-        payment = await self._payments.cancel(
-            current_caller(), request.request_id, request.id, reason
-        )
-        return pb.CancelPaymentResponse(payment=payment_to_proto(payment))
+        return await self._payments.cancel(caller, request.request_id, request.id, reason)
 
-    async def GetCustomer(
-        self, request: pb.GetCustomerRequest, context: _Context
-    ) -> pb.GetCustomerResponse:
-        customer = await self._customers.get(current_caller(), request.account_id)
-        return pb.GetCustomerResponse(customer=customer_to_proto(customer))
+    @answers(pb.GetCustomerResponse, "customer", customer_to_proto)
+    async def GetCustomer(self, request: pb.GetCustomerRequest, caller: Caller) -> Customer:
+        return await self._customers.get(caller, request.account_id)
 
+    @answers(pb.AttachPaymentMethodResponse, "payment_method", payment_method_to_proto)
     async def AttachPaymentMethod(
-        self, request: pb.AttachPaymentMethodRequest, context: _Context
-    ) -> pb.AttachPaymentMethodResponse:
-        view = await self._methods.attach(
-            current_caller(),
+        self, request: pb.AttachPaymentMethodRequest, caller: Caller
+    ) -> PaymentMethodView:
+        return await self._methods.attach(
+            caller,
             request.request_id,
             request.account_id,
             request.stripe_payment_method_id,
             request.set_default,
         )
-        return pb.AttachPaymentMethodResponse(payment_method=payment_method_to_proto(view))
 
+    @answers_page(pb.ListPaymentMethodsResponse, "payment_methods", payment_method_to_proto)
     async def ListPaymentMethods(
-        self, request: pb.ListPaymentMethodsRequest, context: _Context
-    ) -> pb.ListPaymentMethodsResponse:
-        page = await self._methods.list(
-            current_caller(),
-            request.account_id,
-            request.include_detached,
-            PageRequest(request.page_size, request.page_token),
-        )
-        return pb.ListPaymentMethodsResponse(
-            payment_methods=[payment_method_to_proto(v) for v in page.items],
-            next_page_token=page.next_page_token,
+        self, request: pb.ListPaymentMethodsRequest, caller: Caller
+    ) -> Page[PaymentMethodView]:
+        return await self._methods.list(
+            caller, request.account_id, request.include_detached, page_of(request)
         )
 
+    @answers(pb.DetachPaymentMethodResponse, "payment_method", payment_method_to_proto)
     async def DetachPaymentMethod(
-        self, request: pb.DetachPaymentMethodRequest, context: _Context
-    ) -> pb.DetachPaymentMethodResponse:
-        view = await self._methods.detach(current_caller(), request.request_id, request.id)
-        return pb.DetachPaymentMethodResponse(payment_method=payment_method_to_proto(view))
+        self, request: pb.DetachPaymentMethodRequest, caller: Caller
+    ) -> PaymentMethodView:
+        return await self._methods.detach(caller, request.request_id, request.id)
 
+    @answers(pb.SetDefaultPaymentMethodResponse, "customer", customer_to_proto)
     async def SetDefaultPaymentMethod(
-        self, request: pb.SetDefaultPaymentMethodRequest, context: _Context
-    ) -> pb.SetDefaultPaymentMethodResponse:
-        customer = await self._methods.set_default(
-            current_caller(), request.request_id, request.account_id, request.id
+        self, request: pb.SetDefaultPaymentMethodRequest, caller: Caller
+    ) -> Customer:
+        return await self._methods.set_default(
+            caller, request.request_id, request.account_id, request.id
         )
-        return pb.SetDefaultPaymentMethodResponse(customer=customer_to_proto(customer))

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import grpc.aio
 from payments.v1 import refund_service_pb2 as pb
 from payments.v1.refund_service_pb2_grpc import RefundServiceServicer
 
-from payment_service.api.grpc.context import current_caller
 from payment_service.api.grpc.convert import EnumMap, timestamp
+from payment_service.api.grpc.rpc import answers, answers_page, page_of
 from payment_service.app.refunds.rules import CreateRefund, ListRefunds
 from payment_service.app.refunds.service import Refunds
+from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Refund
-from payment_service.domain.pagination import PageRequest
+from payment_service.domain.pagination import Page
 from payment_service.domain.states import RefundReason, RefundState
 
 REFUND_STATES = EnumMap(RefundState, pb.RefundState, "REFUND_STATE_")
 REFUND_REASONS = EnumMap(RefundReason, pb.RefundReason, "REFUND_REASON_")
-
-_Context = grpc.aio.ServicerContext[object, object]
 
 
 def refund_to_proto(refund: Refund) -> pb.Refund:
@@ -41,9 +39,8 @@ class RefundServicer(RefundServiceServicer):
     def __init__(self, refunds: Refunds) -> None:
         self._refunds = refunds
 
-    async def CreateRefund(
-        self, request: pb.CreateRefundRequest, context: _Context
-    ) -> pb.CreateRefundResponse:
+    @answers(pb.CreateRefundResponse, "refund", refund_to_proto)
+    async def CreateRefund(self, request: pb.CreateRefundRequest, caller: Caller) -> Refund:
         command = CreateRefund(
             request_id=request.request_id,
             payment_id=request.payment_id,
@@ -51,24 +48,15 @@ class RefundServicer(RefundServiceServicer):
             reason=REFUND_REASONS.from_proto(request.reason, "reason"),
             metadata=dict(request.metadata),
         )
-        refund = await self._refunds.create(current_caller(), command)
-        return pb.CreateRefundResponse(refund=refund_to_proto(refund))
+        return await self._refunds.create(caller, command)
 
-    async def GetRefund(
-        self, request: pb.GetRefundRequest, context: _Context
-    ) -> pb.GetRefundResponse:
-        refund = await self._refunds.get(current_caller(), request.id)
-        return pb.GetRefundResponse(refund=refund_to_proto(refund))
+    @answers(pb.GetRefundResponse, "refund", refund_to_proto)
+    async def GetRefund(self, request: pb.GetRefundRequest, caller: Caller) -> Refund:
+        return await self._refunds.get(caller, request.id)
 
-    async def ListRefunds(
-        self, request: pb.ListRefundsRequest, context: _Context
-    ) -> pb.ListRefundsResponse:
+    @answers_page(pb.ListRefundsResponse, "refunds", refund_to_proto)
+    async def ListRefunds(self, request: pb.ListRefundsRequest, caller: Caller) -> Page[Refund]:
         query = ListRefunds(
-            page=PageRequest(request.page_size, request.page_token),
-            payment_id=request.payment_id,
-            account_id=request.account_id,
+            page=page_of(request), payment_id=request.payment_id, account_id=request.account_id
         )
-        page = await self._refunds.list(current_caller(), query)
-        return pb.ListRefundsResponse(
-            refunds=[refund_to_proto(r) for r in page.items], next_page_token=page.next_page_token
-        )
+        return await self._refunds.list(caller, query)

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import grpc.aio
 from payments.v1 import subscription_service_pb2 as pb
 from payments.v1.subscription_service_pb2_grpc import SubscriptionServiceServicer
 
-from payment_service.api.grpc.context import current_caller
 from payment_service.api.grpc.convert import EnumMap, optional_time, timestamp
 from payment_service.api.grpc.invoice_servicer import action_to_proto, remote_line_to_proto
+from payment_service.api.grpc.rpc import answers, answers_page, page_of, replies
 from payment_service.app.billing.changes import ChangePreview
 from payment_service.app.billing.rules import CreateSubscription, Pause, PlanChange
 from payment_service.app.billing.service import Billing
 from payment_service.domain.billing import PauseBehavior, ProrationBehavior
+from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Price, Subscription
-from payment_service.domain.pagination import PageRequest
+from payment_service.domain.pagination import Page
 from payment_service.domain.states import PriceInterval, SubscriptionState
 
 SUBSCRIPTION_STATES = EnumMap(SubscriptionState, pb.SubscriptionState, "SUBSCRIPTION_STATE_")
 INTERVALS = EnumMap(PriceInterval, pb.PriceInterval, "PRICE_INTERVAL_")
 PRORATIONS = EnumMap(ProrationBehavior, pb.ProrationBehavior, "PRORATION_BEHAVIOR_")
 PAUSE_BEHAVIORS = EnumMap(PauseBehavior, pb.PauseBehavior, "PAUSE_BEHAVIOR_")
-
-_Context = grpc.aio.ServicerContext[object, object]
 
 
 def price_to_proto(price: Price) -> pb.Price:
@@ -116,9 +114,10 @@ class SubscriptionServicer(SubscriptionServiceServicer):
     def __init__(self, billing: Billing) -> None:
         self._billing = billing
 
+    @answers(pb.CreateSubscriptionResponse, "subscription", subscription_to_proto)
     async def CreateSubscription(
-        self, request: pb.CreateSubscriptionRequest, context: _Context
-    ) -> pb.CreateSubscriptionResponse:
+        self, request: pb.CreateSubscriptionRequest, caller: Caller
+    ) -> Subscription:
         command = CreateSubscription(
             request_id=request.request_id,
             account_id=request.account_id,
@@ -129,92 +128,69 @@ class SubscriptionServicer(SubscriptionServiceServicer):
             payment_method=request.stripe_payment_method_id,
             metadata=dict(request.metadata),
         )
-        subscription = await self._billing.create_subscription(current_caller(), command)
-        return pb.CreateSubscriptionResponse(subscription=subscription_to_proto(subscription))
+        return await self._billing.create_subscription(caller, command)
 
+    @answers(pb.GetSubscriptionResponse, "subscription", subscription_to_proto)
     async def GetSubscription(
-        self, request: pb.GetSubscriptionRequest, context: _Context
-    ) -> pb.GetSubscriptionResponse:
-        subscription = await self._billing.get_subscription(current_caller(), request.id)
-        return pb.GetSubscriptionResponse(subscription=subscription_to_proto(subscription))
+        self, request: pb.GetSubscriptionRequest, caller: Caller
+    ) -> Subscription:
+        return await self._billing.get_subscription(caller, request.id)
 
+    @answers_page(pb.ListSubscriptionsResponse, "subscriptions", subscription_to_proto)
     async def ListSubscriptions(
-        self, request: pb.ListSubscriptionsRequest, context: _Context
-    ) -> pb.ListSubscriptionsResponse:
-        page = await self._billing.list_subscriptions(
-            current_caller(),
-            request.account_id,
-            PageRequest(request.page_size, request.page_token),
-            SUBSCRIPTION_STATES.from_protos(request.states, "states"),
-        )
-        return pb.ListSubscriptionsResponse(
-            subscriptions=[subscription_to_proto(s) for s in page.items],
-            next_page_token=page.next_page_token,
+        self, request: pb.ListSubscriptionsRequest, caller: Caller
+    ) -> Page[Subscription]:
+        states = SUBSCRIPTION_STATES.from_protos(request.states, "states")
+        return await self._billing.list_subscriptions(
+            caller, request.account_id, page_of(request), states
         )
 
+    @answers_page(pb.ListDelinquentSubscriptionsResponse, "subscriptions", subscription_to_proto)
     async def ListDelinquentSubscriptions(
-        self, request: pb.ListDelinquentSubscriptionsRequest, context: _Context
-    ) -> pb.ListDelinquentSubscriptionsResponse:
-        page = await self._billing.list_delinquent(
-            current_caller(),
-            PageRequest(request.page_size, request.page_token),
-            SUBSCRIPTION_STATES.from_protos(request.states, "states"),
-        )
-        return pb.ListDelinquentSubscriptionsResponse(
-            subscriptions=[subscription_to_proto(s) for s in page.items],
-            next_page_token=page.next_page_token,
-        )
+        self, request: pb.ListDelinquentSubscriptionsRequest, caller: Caller
+    ) -> Page[Subscription]:
+        states = SUBSCRIPTION_STATES.from_protos(request.states, "states")
+        return await self._billing.list_delinquent(caller, page_of(request), states)
 
+    @answers(pb.UpdateSubscriptionResponse, "subscription", subscription_to_proto)
     async def UpdateSubscription(
-        self, request: pb.UpdateSubscriptionRequest, context: _Context
-    ) -> pb.UpdateSubscriptionResponse:
-        subscription = await self._billing.update_subscription(
-            current_caller(), request.request_id, _change(request)
-        )
-        return pb.UpdateSubscriptionResponse(subscription=subscription_to_proto(subscription))
+        self, request: pb.UpdateSubscriptionRequest, caller: Caller
+    ) -> Subscription:
+        return await self._billing.update_subscription(caller, request.request_id, _change(request))
 
+    @replies(_preview_to_proto)
     async def PreviewSubscriptionChange(
-        self, request: pb.PreviewSubscriptionChangeRequest, context: _Context
-    ) -> pb.PreviewSubscriptionChangeResponse:
-        preview = await self._billing.preview_change(current_caller(), _change(request))
-        return _preview_to_proto(preview)
+        self, request: pb.PreviewSubscriptionChangeRequest, caller: Caller
+    ) -> ChangePreview:
+        return await self._billing.preview_change(caller, _change(request))
 
+    @answers(pb.CancelSubscriptionResponse, "subscription", subscription_to_proto)
     async def CancelSubscription(
-        self, request: pb.CancelSubscriptionRequest, context: _Context
-    ) -> pb.CancelSubscriptionResponse:
-        subscription = await self._billing.cancel_subscription(
-            current_caller(), request.request_id, request.id, at_period_end=request.at_period_end
+        self, request: pb.CancelSubscriptionRequest, caller: Caller
+    ) -> Subscription:
+        return await self._billing.cancel_subscription(
+            caller, request.request_id, request.id, at_period_end=request.at_period_end
         )
-        return pb.CancelSubscriptionResponse(subscription=subscription_to_proto(subscription))
 
+    @answers(pb.PauseSubscriptionResponse, "subscription", subscription_to_proto)
     async def PauseSubscription(
-        self, request: pb.PauseSubscriptionRequest, context: _Context
-    ) -> pb.PauseSubscriptionResponse:
+        self, request: pb.PauseSubscriptionRequest, caller: Caller
+    ) -> Subscription:
         pause = Pause(
             subscription_id=request.id,
             behavior=PAUSE_BEHAVIORS.from_proto(request.behavior, "behavior") or PauseBehavior.VOID,
             resume_time=optional_time(request, "resume_time", request.resume_time),
         )
-        subscription = await self._billing.pause_subscription(
-            current_caller(), request.request_id, pause
-        )
-        return pb.PauseSubscriptionResponse(subscription=subscription_to_proto(subscription))
+        return await self._billing.pause_subscription(caller, request.request_id, pause)
 
+    @answers(pb.ResumeSubscriptionResponse, "subscription", subscription_to_proto)
     async def ResumeSubscription(
-        self, request: pb.ResumeSubscriptionRequest, context: _Context
-    ) -> pb.ResumeSubscriptionResponse:
-        subscription = await self._billing.resume_subscription(
-            current_caller(), request.request_id, request.id
-        )
-        return pb.ResumeSubscriptionResponse(subscription=subscription_to_proto(subscription))
+        self, request: pb.ResumeSubscriptionRequest, caller: Caller
+    ) -> Subscription:
+        return await self._billing.resume_subscription(caller, request.request_id, request.id)
 
-    async def ListPrices(
-        self, request: pb.ListPricesRequest, context: _Context
-    ) -> pb.ListPricesResponse:
-        page = await self._billing.list_prices(
-            PageRequest(request.page_size, request.page_token),
-            include_inactive=request.include_inactive,
-        )
-        return pb.ListPricesResponse(
-            prices=[price_to_proto(p) for p in page.items], next_page_token=page.next_page_token
+    @answers_page(pb.ListPricesResponse, "prices", price_to_proto)
+    async def ListPrices(self, request: pb.ListPricesRequest, caller: Caller) -> Page[Price]:
+        return await self._billing.list_prices(
+            page_of(request), include_inactive=request.include_inactive
         )

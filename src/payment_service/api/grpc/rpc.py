@@ -1,0 +1,74 @@
+"""How a unary RPC method is built from the typed call it makes.
+
+A servicer method is written as ``async def Rpc(self, request, caller) -> value``: the use
+case called for the authenticated caller. The decorator makes it the method the generated
+base class expects (``request, context``) and puts the value in the response message, so
+the "current caller, call, wrap the proto" steps are written once here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+import grpc.aio
+
+from payment_service.api.grpc.context import current_caller
+from payment_service.domain.caller import Caller
+from payment_service.domain.pagination import Page, PageRequest
+
+Context = grpc.aio.ServicerContext[object, object]
+
+S = TypeVar("S")
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+T = TypeVar("T")
+
+Call = Callable[[S, Req, Caller], Awaitable[T]]
+Method = Callable[[S, Req, Context], Awaitable[Resp]]
+
+
+class PagedRequest(Protocol):
+    @property
+    def page_size(self) -> int: ...
+    @property
+    def page_token(self) -> str: ...
+
+
+def page_of(request: PagedRequest) -> PageRequest:
+    """The page a List request asks for."""
+    return PageRequest(request.page_size, request.page_token)
+
+
+def replies(
+    answer: Callable[[T], Resp],
+) -> Callable[[Call[S, Req, T]], Method[S, Req, Resp]]:
+    """The RPC answers ``answer(value)`` for the value the call returns."""
+
+    def build(call: Call[S, Req, T]) -> Method[S, Req, Resp]:
+        async def method(self: S, request: Req, context: Context) -> Resp:
+            return answer(await call(self, request, current_caller()))
+
+        method.__name__ = method.__qualname__ = getattr(call, "__name__", "rpc")
+        return method
+
+    return build
+
+
+def answers(
+    response: Callable[..., Resp], field: str, to_proto: Callable[[T], object]
+) -> Callable[[Call[S, Req, T]], Method[S, Req, Resp]]:
+    """The RPC answers ``response(<field>=to_proto(value))``."""
+    return replies(lambda value: response(**{field: to_proto(value)}))
+
+
+def answers_page(
+    response: Callable[..., Resp], field: str, to_proto: Callable[[T], object]
+) -> Callable[[Call[S, Req, Page[T]]], Method[S, Req, Resp]]:
+    """The RPC answers the page: ``response(<field>=[to_proto(item)...], next_page_token=...)``."""
+    return replies(
+        lambda page: response(
+            **{field: [to_proto(item) for item in page.items]},
+            next_page_token=page.next_page_token,
+        )
+    )
