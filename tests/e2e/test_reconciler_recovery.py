@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -38,6 +39,18 @@ FAST_LEASE = {"stripe_timeout_s": "1", "stripe_max_network_retries": "0"}
 # holds every test's events): it gets the normal timeout, only the crashing server's
 # lease needs the short one.
 PATIENT_PASS = {"PAYMENT_STRIPE_TIMEOUT_S": "20"}
+
+
+@pytest.fixture(scope="module")
+def localstripe() -> Iterator[LocalStripe]:
+    """A localstripe of this module's own: the reconciler's catch-up reads Stripe's whole
+    event history, and the suite's shared one grows with every test (under load, past
+    any sensible timeout)."""
+    server = LocalStripe.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _create_request(pm: str, *, confirm: bool) -> pb.CreatePaymentRequest:

@@ -177,6 +177,7 @@ async def test_sigterm_under_load_exits_within_drain_plus_grace_and_loses_nothin
     code, elapsed, outcomes, answered, messages = await _shut_down_under_load(
         loaded, outage_proxy, requests
     )
+    print(f"SIGTERM to exit under load: {elapsed:.2f}s (bound {DRAIN_S + GRACE_S + SLACK_S}s)")
     assert code == 0
     assert elapsed <= DRAIN_S + GRACE_S + SLACK_S, f"SIGTERM to exit took {elapsed:.2f}s"
     # The hanging calls were cut (none answered), the reads were answered until the end.

@@ -5,6 +5,7 @@ subscription is finished by the reconciler with exactly one Stripe subscription,
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -28,6 +29,20 @@ FAST_LEASE = {"stripe_timeout_s": "1", "stripe_max_network_retries": "0"}
 # holds every test's events): it gets the normal timeout, only the crashing server's
 # lease needs the short one.
 PATIENT_PASS = {"PAYMENT_STRIPE_TIMEOUT_S": "20"}
+
+
+@pytest.fixture(scope="module")
+def localstripe() -> Iterator[LocalStripe]:
+    """A localstripe of this module's own: the reconciler's catch-up reads Stripe's whole
+    event history, and the suite's shared one grows with every test (under load, past
+    any sensible timeout)."""
+    server = LocalStripe.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 SCOPES = "payments:read payments:write subscriptions:read subscriptions:write"
 
 
