@@ -73,3 +73,25 @@ async def test_settle_waits_for_work_then_cancels_what_is_left_within_its_time()
     with pytest.raises(asyncio.CancelledError):
         await slow_to_unwind
     assert await calls.settle(0.0, 0.0) == 0
+
+
+async def test_settle_lets_the_cleanup_a_first_cancellation_started_finish() -> None:
+    calls = InFlightCalls()
+    cleaned: list[bool] = []
+
+    async def give_the_lease_back() -> None:
+        await asyncio.sleep(0.05)
+        cleaned.append(True)
+
+    async def stalled_call() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            await asyncio.shield(give_the_lease_back())
+            raise
+
+    work = calls.start(stalled_call())
+    await asyncio.sleep(0)
+    work.cancel()  # the caller went away, or gRPC cut the call at the end of the grace
+    assert await calls.settle(0.0, 1.0) == 0
+    assert cleaned == [True]

@@ -60,7 +60,7 @@ class InFlightCalls:
         if not pending:
             return 0
         for task in pending:
-            task.cancel()
+            _cancel_once(task)
         _, pending = await asyncio.wait(pending, timeout=unwind_s)
         return len(pending)
 
@@ -71,7 +71,7 @@ async def answer_within(work: asyncio.Task[T], seconds: float | None, method: st
     try:
         done, _ = await asyncio.wait({work}, timeout=seconds)
     except asyncio.CancelledError:
-        work.cancel()
+        _cancel_once(work)
         raise
     if done:
         return work.result()
@@ -81,6 +81,14 @@ async def answer_within(work: asyncio.Task[T], seconds: float | None, method: st
         reason=OUTCOME_PENDING,
         retry_after_seconds=RETRY_AFTER_S,
     )
+
+
+def _cancel_once(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` unless it is being cancelled already (its caller went away, or gRPC
+    cut the call at the end of the grace): a second cancellation would cut the cleanup the
+    first one started (a shielded Stripe-call lease release) and leave it unfinished."""
+    if not task.cancelling():
+        task.cancel()
 
 
 def _report_late_outcome(method: str, work: asyncio.Task[Any]) -> None:
