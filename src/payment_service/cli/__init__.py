@@ -202,18 +202,12 @@ def _rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
 
 def _audit(settings: Settings, args: argparse.Namespace) -> int:
     from payment_service.cli.audit import audit_command, audit_query
-    from payment_service.cli.commands import open_services
 
     try:
         query = audit_query(args)
     except ValueError as exc:
         return _fail(str(exc), EXIT_USAGE)
-
-    async def run() -> int:
-        async with open_services(settings) as parts:
-            return await audit_command(parts.uow_factory, query, sys.stdout)
-
-    return asyncio.run(run())
+    return asyncio.run(audit_command(settings, query, sys.stdout))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,7 +8,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from payment_service.app.ports.storage import AuditQuery, UnitOfWorkFactory
+from payment_service.adapters.db.engine import create_engine
+from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
+from payment_service.app.ports.storage import AuditQuery
+from payment_service.config import Settings
 from payment_service.domain.entities import AuditEntry
 
 MAX_LIMIT = 100_000
@@ -75,9 +78,14 @@ def audit_line(entry: AuditEntry) -> str:
     )
 
 
-async def audit_command(uow_factory: UnitOfWorkFactory, query: AuditQuery, out: TextIO) -> int:
-    async with uow_factory(read_only=True) as uow:
-        rows = await uow.audit.search(query)
+async def audit_command(settings: Settings, query: AuditQuery, out: TextIO) -> int:
+    """Reads the audit table only: a connection of its own, no Stripe, cache or service."""
+    engine = create_engine(settings.database_url, pool_size=1, max_overflow=0)
+    try:
+        async with SqlUnitOfWorkFactory(engine)(read_only=True) as uow:
+            rows = await uow.audit.search(query)
+    finally:
+        await engine.dispose()
     for entry in rows:
         out.write(audit_line(entry) + "\n")
     return 0

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from payment_service.app.ports.rate_limit import Limit, RateLimiter
-from payment_service.config import Settings
+from payment_service.config import RateSetting, Settings
 from payment_service.domain.errors import ResourceExhausted
 from payment_service.security.scopes import REFUNDS_WRITE, SCOPE_BY_METHOD
 
@@ -42,11 +42,15 @@ class RateLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimits:
-        def limit(name: str) -> Limit:
-            setting = getattr(settings, f"rate_limit_{name}")
+        def limit(name: str, setting: RateSetting) -> Limit:
             return Limit(name, setting.per_s, setting.burst)
 
-        return cls(limit(READS), limit(WRITES), limit(REFUNDS), limit(UNAUTHENTICATED))
+        return cls(
+            limit(READS, settings.rate_limit_reads),
+            limit(WRITES, settings.rate_limit_writes),
+            limit(REFUNDS, settings.rate_limit_refunds),
+            limit(UNAUTHENTICATED, settings.rate_limit_unauthenticated),
+        )
 
     def for_method(self, method: str) -> Limit:
         scope = SCOPE_BY_METHOD.get(method, "")

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import stripe
 
+from payment_service.adapters.stripe.errors import REASON_RATE_LIMITED
 from payment_service.app.common.request_context import remaining
 from payment_service.app.ports.rate_limit import Limit, RateLimiter
 from payment_service.domain.errors import Unavailable
 
-REASON_RATE_LIMITED = "PROCESSOR_RATE_LIMITED"
 DEFAULT_RETRY_AFTER_S = 1.0
 MAX_RETRY_AFTER_S = 30.0
 # What a call needs after the wait: sending it and reading Stripe's answer.

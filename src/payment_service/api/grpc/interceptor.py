@@ -12,6 +12,7 @@ update and one log line.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import time
@@ -184,7 +185,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             raise
         if self._rate_limits is not None:
             await self._rate_limits.check_caller(caller.sub, method.name)
-        bind_rpc_facts(_facts(context, request, caller))
+        bind_rpc_facts(functools.partial(_facts, context, request, caller))
         if method.scope is None:
             raise PermissionDenied(
                 f"{method.name} is not open to any scope",

@@ -2,11 +2,14 @@
 request id, the peer and the client certificate, in a contextvar the gRPC layer sets.
 
 Each asyncio task copies the context, so concurrent RPCs never see each other's facts;
-background work (webhooks, the reconciler) runs with none.
+background work (webhooks, the reconciler) runs with none. The gRPC layer binds how to
+read them, not the facts: most calls (every read) write no audit row, and reading the
+peer's certificate costs a dictionary built by gRPC.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
@@ -20,16 +23,18 @@ class RpcFacts:
 
 
 NO_FACTS = RpcFacts()
-_FACTS: ContextVar[RpcFacts] = ContextVar("payment_service_rpc_facts", default=NO_FACTS)
+Facts = Callable[[], RpcFacts]
+_FACTS: ContextVar[Facts] = ContextVar("payment_service_rpc_facts", default=lambda: NO_FACTS)
 
 
-def bind_rpc_facts(facts: RpcFacts) -> Token[RpcFacts]:
-    return _FACTS.set(facts)
+def bind_rpc_facts(facts: RpcFacts | Facts) -> Token[Facts]:
+    """Bind the facts, or how to read them when an audit row needs them."""
+    return _FACTS.set(facts if callable(facts) else lambda: facts)
 
 
-def unbind_rpc_facts(token: Token[RpcFacts]) -> None:
+def unbind_rpc_facts(token: Token[Facts]) -> None:
     _FACTS.reset(token)
 
 
 def current_rpc_facts() -> RpcFacts:
-    return _FACTS.get()
+    return _FACTS.get()()
