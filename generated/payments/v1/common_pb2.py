@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18payments/v1/common.proto\x12\x0bpayments.v1*\xa0\x05\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12!\n\x1d\x45RROR_REASON_INVALID_ARGUMENT\x10\x01\x12\"\n\x1e\x45RROR_REASON_REQUEST_ID_REUSED\x10\x02\x12\x1a\n\x16\x45RROR_REASON_NOT_FOUND\x10\x03\x12)\n%ERROR_REASON_INVALID_STATE_TRANSITION\x10\x04\x12\x1e\n\x1a\x45RROR_REASON_CARD_DECLINED\x10\x05\x12\'\n#ERROR_REASON_PAYMENT_NOT_REFUNDABLE\x10\x06\x12*\n&ERROR_REASON_REFUND_EXCEEDS_REFUNDABLE\x10\x07\x12\"\n\x1e\x45RROR_REASON_CONCURRENT_UPDATE\x10\x08\x12\x1e\n\x1a\x45RROR_REASON_TOKEN_MISSING\x10\t\x12\x1e\n\x1a\x45RROR_REASON_TOKEN_INVALID\x10\n\x12\x1e\n\x1a\x45RROR_REASON_TOKEN_EXPIRED\x10\x0b\x12\x1e\n\x1a\x45RROR_REASON_MISSING_SCOPE\x10\x0c\x12\x1d\n\x19\x45RROR_REASON_RATE_LIMITED\x10\r\x12\x1c\n\x18\x45RROR_REASON_UNAVAILABLE\x10\x0e\x12\x1f\n\x1b\x45RROR_REASON_ALREADY_EXISTS\x10\x0f\x12(\n$ERROR_REASON_PAYMENT_METHOD_REQUIRED\x10\x10\x12\x1f\n\x1b\x45RROR_REASON_PRICE_INACTIVE\x10\x11\x12#\n\x1f\x45RROR_REASON_ACCOUNT_RESTRICTED\x10\x12*h\n\rCaptureMethod\x12\x1e\n\x1a\x43\x41PTURE_METHOD_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43\x41PTURE_METHOD_AUTOMATIC\x10\x01\x12\x19\n\x15\x43\x41PTURE_METHOD_MANUAL\x10\x02\x42L\n\x17\x63om.example.payments.v1P\x01Z/example.com/payments/gen/payments/v1;paymentsv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18payments/v1/common.proto\x12\x0bpayments.v1*\xed\x05\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12!\n\x1d\x45RROR_REASON_INVALID_ARGUMENT\x10\x01\x12\"\n\x1e\x45RROR_REASON_REQUEST_ID_REUSED\x10\x02\x12\x1a\n\x16\x45RROR_REASON_NOT_FOUND\x10\x03\x12)\n%ERROR_REASON_INVALID_STATE_TRANSITION\x10\x04\x12\x1e\n\x1a\x45RROR_REASON_CARD_DECLINED\x10\x05\x12\'\n#ERROR_REASON_PAYMENT_NOT_REFUNDABLE\x10\x06\x12*\n&ERROR_REASON_REFUND_EXCEEDS_REFUNDABLE\x10\x07\x12\"\n\x1e\x45RROR_REASON_CONCURRENT_UPDATE\x10\x08\x12\x1e\n\x1a\x45RROR_REASON_TOKEN_MISSING\x10\t\x12\x1e\n\x1a\x45RROR_REASON_TOKEN_INVALID\x10\n\x12\x1e\n\x1a\x45RROR_REASON_TOKEN_EXPIRED\x10\x0b\x12\x1e\n\x1a\x45RROR_REASON_MISSING_SCOPE\x10\x0c\x12\x1d\n\x19\x45RROR_REASON_RATE_LIMITED\x10\r\x12\x1c\n\x18\x45RROR_REASON_UNAVAILABLE\x10\x0e\x12\x1f\n\x1b\x45RROR_REASON_ALREADY_EXISTS\x10\x0f\x12(\n$ERROR_REASON_PAYMENT_METHOD_REQUIRED\x10\x10\x12\x1f\n\x1b\x45RROR_REASON_PRICE_INACTIVE\x10\x11\x12#\n\x1f\x45RROR_REASON_ACCOUNT_RESTRICTED\x10\x12\x12(\n$ERROR_REASON_AUTHENTICATION_REQUIRED\x10\x13\x12!\n\x1d\x45RROR_REASON_PAYMENT_DISPUTED\x10\x14*h\n\rCaptureMethod\x12\x1e\n\x1a\x43\x41PTURE_METHOD_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43\x41PTURE_METHOD_AUTOMATIC\x10\x01\x12\x19\n\x15\x43\x41PTURE_METHOD_MANUAL\x10\x02\x42L\n\x17\x63om.example.payments.v1P\x01Z/example.com/payments/gen/payments/v1;paymentsv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,7 +33,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\027com.example.payments.v1P\001Z/example.com/payments/gen/payments/v1;paymentsv1'
   _globals['_ERRORREASON']._serialized_start=42
-  _globals['_ERRORREASON']._serialized_end=714
-  _globals['_CAPTUREMETHOD']._serialized_start=716
-  _globals['_CAPTUREMETHOD']._serialized_end=820
+  _globals['_ERRORREASON']._serialized_end=791
+  _globals['_CAPTUREMETHOD']._serialized_start=793
+  _globals['_CAPTUREMETHOD']._serialized_end=897
 # @@protoc_insertion_point(module_scope)

@@ -25,6 +25,8 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_PAYMENT_METHOD_REQUIRED: _ClassVar[ErrorReason]
     ERROR_REASON_PRICE_INACTIVE: _ClassVar[ErrorReason]
     ERROR_REASON_ACCOUNT_RESTRICTED: _ClassVar[ErrorReason]
+    ERROR_REASON_AUTHENTICATION_REQUIRED: _ClassVar[ErrorReason]
+    ERROR_REASON_PAYMENT_DISPUTED: _ClassVar[ErrorReason]
 
 class CaptureMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -50,6 +52,8 @@ ERROR_REASON_ALREADY_EXISTS: ErrorReason
 ERROR_REASON_PAYMENT_METHOD_REQUIRED: ErrorReason
 ERROR_REASON_PRICE_INACTIVE: ErrorReason
 ERROR_REASON_ACCOUNT_RESTRICTED: ErrorReason
+ERROR_REASON_AUTHENTICATION_REQUIRED: ErrorReason
+ERROR_REASON_PAYMENT_DISPUTED: ErrorReason
 CAPTURE_METHOD_UNSPECIFIED: CaptureMethod
 CAPTURE_METHOD_AUTOMATIC: CaptureMethod
 CAPTURE_METHOD_MANUAL: CaptureMethod

@@ -44,6 +44,24 @@ class PaymentMethodState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PAYMENT_METHOD_STATE_UNSPECIFIED: _ClassVar[PaymentMethodState]
     PAYMENT_METHOD_STATE_ATTACHED: _ClassVar[PaymentMethodState]
     PAYMENT_METHOD_STATE_DETACHED: _ClassVar[PaymentMethodState]
+
+class PaymentMethodUsage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PAYMENT_METHOD_USAGE_UNSPECIFIED: _ClassVar[PaymentMethodUsage]
+    PAYMENT_METHOD_USAGE_ON_SESSION: _ClassVar[PaymentMethodUsage]
+    PAYMENT_METHOD_USAGE_OFF_SESSION: _ClassVar[PaymentMethodUsage]
+
+class SetupIntentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SETUP_INTENT_STATE_UNSPECIFIED: _ClassVar[SetupIntentState]
+    SETUP_INTENT_STATE_PENDING: _ClassVar[SetupIntentState]
+    SETUP_INTENT_STATE_REQUIRES_PAYMENT_METHOD: _ClassVar[SetupIntentState]
+    SETUP_INTENT_STATE_REQUIRES_CONFIRMATION: _ClassVar[SetupIntentState]
+    SETUP_INTENT_STATE_REQUIRES_ACTION: _ClassVar[SetupIntentState]
+    SETUP_INTENT_STATE_PROCESSING: _ClassVar[SetupIntentState]
+    SETUP_INTENT_STATE_SUCCEEDED: _ClassVar[SetupIntentState]
+    SETUP_INTENT_STATE_CANCELED: _ClassVar[SetupIntentState]
+    SETUP_INTENT_STATE_FAILED: _ClassVar[SetupIntentState]
 PAYMENT_STATE_UNSPECIFIED: PaymentState
 PAYMENT_STATE_PENDING: PaymentState
 PAYMENT_STATE_REQUIRES_PAYMENT_METHOD: PaymentState
@@ -66,6 +84,18 @@ CANCELLATION_REASON_ABANDONED: CancellationReason
 PAYMENT_METHOD_STATE_UNSPECIFIED: PaymentMethodState
 PAYMENT_METHOD_STATE_ATTACHED: PaymentMethodState
 PAYMENT_METHOD_STATE_DETACHED: PaymentMethodState
+PAYMENT_METHOD_USAGE_UNSPECIFIED: PaymentMethodUsage
+PAYMENT_METHOD_USAGE_ON_SESSION: PaymentMethodUsage
+PAYMENT_METHOD_USAGE_OFF_SESSION: PaymentMethodUsage
+SETUP_INTENT_STATE_UNSPECIFIED: SetupIntentState
+SETUP_INTENT_STATE_PENDING: SetupIntentState
+SETUP_INTENT_STATE_REQUIRES_PAYMENT_METHOD: SetupIntentState
+SETUP_INTENT_STATE_REQUIRES_CONFIRMATION: SetupIntentState
+SETUP_INTENT_STATE_REQUIRES_ACTION: SetupIntentState
+SETUP_INTENT_STATE_PROCESSING: SetupIntentState
+SETUP_INTENT_STATE_SUCCEEDED: SetupIntentState
+SETUP_INTENT_STATE_CANCELED: SetupIntentState
+SETUP_INTENT_STATE_FAILED: SetupIntentState
 
 class NextAction(_message.Message):
     __slots__ = ("type", "redirect_url")
@@ -86,7 +116,7 @@ class PaymentError(_message.Message):
     def __init__(self, code: _Optional[str] = ..., decline_code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Payment(_message.Message):
-    __slots__ = ("id", "account_id", "amount", "currency_code", "amount_capturable", "amount_received", "amount_refunded", "state", "refund_state", "capture_method", "next_action", "client_secret", "last_error", "receipt_url", "receipt_email", "description", "stripe_payment_method_id", "stripe_payment_intent_id", "stripe_customer_id", "metadata", "create_time", "update_time", "invoice_id")
+    __slots__ = ("id", "account_id", "amount", "currency_code", "amount_capturable", "amount_received", "amount_refunded", "state", "refund_state", "capture_method", "next_action", "client_secret", "last_error", "receipt_url", "receipt_email", "description", "stripe_payment_method_id", "stripe_payment_intent_id", "stripe_customer_id", "metadata", "create_time", "update_time", "invoice_id", "off_session", "setup_future_usage", "disputed", "dispute_id")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -117,6 +147,10 @@ class Payment(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
+    OFF_SESSION_FIELD_NUMBER: _ClassVar[int]
+    SETUP_FUTURE_USAGE_FIELD_NUMBER: _ClassVar[int]
+    DISPUTED_FIELD_NUMBER: _ClassVar[int]
+    DISPUTE_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     account_id: str
     amount: int
@@ -140,10 +174,14 @@ class Payment(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     invoice_id: str
-    def __init__(self, id: _Optional[str] = ..., account_id: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., amount_capturable: _Optional[int] = ..., amount_received: _Optional[int] = ..., amount_refunded: _Optional[int] = ..., state: _Optional[_Union[PaymentState, str]] = ..., refund_state: _Optional[_Union[PaymentRefundState, str]] = ..., capture_method: _Optional[_Union[_common_pb2.CaptureMethod, str]] = ..., next_action: _Optional[_Union[NextAction, _Mapping]] = ..., client_secret: _Optional[str] = ..., last_error: _Optional[_Union[PaymentError, _Mapping]] = ..., receipt_url: _Optional[str] = ..., receipt_email: _Optional[str] = ..., description: _Optional[str] = ..., stripe_payment_method_id: _Optional[str] = ..., stripe_payment_intent_id: _Optional[str] = ..., stripe_customer_id: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., invoice_id: _Optional[str] = ...) -> None: ...
+    off_session: bool
+    setup_future_usage: PaymentMethodUsage
+    disputed: bool
+    dispute_id: str
+    def __init__(self, id: _Optional[str] = ..., account_id: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., amount_capturable: _Optional[int] = ..., amount_received: _Optional[int] = ..., amount_refunded: _Optional[int] = ..., state: _Optional[_Union[PaymentState, str]] = ..., refund_state: _Optional[_Union[PaymentRefundState, str]] = ..., capture_method: _Optional[_Union[_common_pb2.CaptureMethod, str]] = ..., next_action: _Optional[_Union[NextAction, _Mapping]] = ..., client_secret: _Optional[str] = ..., last_error: _Optional[_Union[PaymentError, _Mapping]] = ..., receipt_url: _Optional[str] = ..., receipt_email: _Optional[str] = ..., description: _Optional[str] = ..., stripe_payment_method_id: _Optional[str] = ..., stripe_payment_intent_id: _Optional[str] = ..., stripe_customer_id: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., invoice_id: _Optional[str] = ..., off_session: _Optional[bool] = ..., setup_future_usage: _Optional[_Union[PaymentMethodUsage, str]] = ..., disputed: _Optional[bool] = ..., dispute_id: _Optional[str] = ...) -> None: ...
 
 class CreatePaymentRequest(_message.Message):
-    __slots__ = ("request_id", "account_id", "amount", "currency_code", "stripe_payment_method_id", "capture_method", "confirm", "description", "receipt_email", "metadata")
+    __slots__ = ("request_id", "account_id", "amount", "currency_code", "stripe_payment_method_id", "capture_method", "confirm", "description", "receipt_email", "metadata", "off_session", "setup_future_usage")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -161,6 +199,8 @@ class CreatePaymentRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     RECEIPT_EMAIL_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    OFF_SESSION_FIELD_NUMBER: _ClassVar[int]
+    SETUP_FUTURE_USAGE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     account_id: str
     amount: int
@@ -171,7 +211,9 @@ class CreatePaymentRequest(_message.Message):
     description: str
     receipt_email: str
     metadata: _containers.ScalarMap[str, str]
-    def __init__(self, request_id: _Optional[str] = ..., account_id: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., stripe_payment_method_id: _Optional[str] = ..., capture_method: _Optional[_Union[_common_pb2.CaptureMethod, str]] = ..., confirm: _Optional[bool] = ..., description: _Optional[str] = ..., receipt_email: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    off_session: bool
+    setup_future_usage: PaymentMethodUsage
+    def __init__(self, request_id: _Optional[str] = ..., account_id: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., stripe_payment_method_id: _Optional[str] = ..., capture_method: _Optional[_Union[_common_pb2.CaptureMethod, str]] = ..., confirm: _Optional[bool] = ..., description: _Optional[str] = ..., receipt_email: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., off_session: _Optional[bool] = ..., setup_future_usage: _Optional[_Union[PaymentMethodUsage, str]] = ...) -> None: ...
 
 class CreatePaymentResponse(_message.Message):
     __slots__ = ("payment",)
@@ -396,3 +438,59 @@ class SetDefaultPaymentMethodResponse(_message.Message):
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     customer: Customer
     def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ...) -> None: ...
+
+class SetupIntent(_message.Message):
+    __slots__ = ("id", "account_id", "usage", "state", "client_secret", "next_action", "last_error", "stripe_setup_intent_id", "stripe_payment_method_id", "payment_method_id", "create_time", "update_time")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_SECRET_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ACTION_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    STRIPE_SETUP_INTENT_ID_FIELD_NUMBER: _ClassVar[int]
+    STRIPE_PAYMENT_METHOD_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_METHOD_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    account_id: str
+    usage: PaymentMethodUsage
+    state: SetupIntentState
+    client_secret: str
+    next_action: NextAction
+    last_error: PaymentError
+    stripe_setup_intent_id: str
+    stripe_payment_method_id: str
+    payment_method_id: str
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., account_id: _Optional[str] = ..., usage: _Optional[_Union[PaymentMethodUsage, str]] = ..., state: _Optional[_Union[SetupIntentState, str]] = ..., client_secret: _Optional[str] = ..., next_action: _Optional[_Union[NextAction, _Mapping]] = ..., last_error: _Optional[_Union[PaymentError, _Mapping]] = ..., stripe_setup_intent_id: _Optional[str] = ..., stripe_payment_method_id: _Optional[str] = ..., payment_method_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateSetupIntentRequest(_message.Message):
+    __slots__ = ("request_id", "account_id", "usage")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    account_id: str
+    usage: PaymentMethodUsage
+    def __init__(self, request_id: _Optional[str] = ..., account_id: _Optional[str] = ..., usage: _Optional[_Union[PaymentMethodUsage, str]] = ...) -> None: ...
+
+class CreateSetupIntentResponse(_message.Message):
+    __slots__ = ("setup_intent",)
+    SETUP_INTENT_FIELD_NUMBER: _ClassVar[int]
+    setup_intent: SetupIntent
+    def __init__(self, setup_intent: _Optional[_Union[SetupIntent, _Mapping]] = ...) -> None: ...
+
+class GetSetupIntentRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetSetupIntentResponse(_message.Message):
+    __slots__ = ("setup_intent",)
+    SETUP_INTENT_FIELD_NUMBER: _ClassVar[int]
+    setup_intent: SetupIntent
+    def __init__(self, setup_intent: _Optional[_Union[SetupIntent, _Mapping]] = ...) -> None: ...

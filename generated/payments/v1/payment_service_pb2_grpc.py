@@ -102,6 +102,16 @@ class PaymentServiceStub:
                 request_serializer=payments_dot_v1_dot_payment__service__pb2.SetDefaultPaymentMethodRequest.SerializeToString,
                 response_deserializer=payments_dot_v1_dot_payment__service__pb2.SetDefaultPaymentMethodResponse.FromString,
                 _registered_method=True)
+        self.CreateSetupIntent = channel.unary_unary(
+                '/payments.v1.PaymentService/CreateSetupIntent',
+                request_serializer=payments_dot_v1_dot_payment__service__pb2.CreateSetupIntentRequest.SerializeToString,
+                response_deserializer=payments_dot_v1_dot_payment__service__pb2.CreateSetupIntentResponse.FromString,
+                _registered_method=True)
+        self.GetSetupIntent = channel.unary_unary(
+                '/payments.v1.PaymentService/GetSetupIntent',
+                request_serializer=payments_dot_v1_dot_payment__service__pb2.GetSetupIntentRequest.SerializeToString,
+                response_deserializer=payments_dot_v1_dot_payment__service__pb2.GetSetupIntentResponse.FromString,
+                _registered_method=True)
 
 
 class PaymentServiceServicer:
@@ -219,6 +229,29 @@ class PaymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSetupIntent(self, request, context):
+        """Starts saving a card for later without charging it: a Stripe SetupIntent for the
+        account's customer (created on first use). The client collects and authenticates
+        the card with the returned client_secret (Stripe.js confirmCardSetup); once the
+        SetupIntent succeeds its payment method is attached to the account (by Stripe's
+        setup_intent.succeeded event, or when GetSetupIntent reads it). Replaying the same
+        request_id returns the same SetupIntent. Errors: INVALID_ARGUMENT (bad field, or
+        REQUEST_ID_REUSED), UNAVAILABLE (the SetupIntent stays SETUP_INTENT_STATE_PENDING;
+        retry with the same request_id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSetupIntent(self, request, context):
+        """Returns one SetupIntent; one that is not final and was last read a few seconds ago or
+        more is refreshed from Stripe first (attaching its payment method once it succeeded).
+        Errors: NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PaymentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -276,6 +309,16 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     servicer.SetDefaultPaymentMethod,
                     request_deserializer=payments_dot_v1_dot_payment__service__pb2.SetDefaultPaymentMethodRequest.FromString,
                     response_serializer=payments_dot_v1_dot_payment__service__pb2.SetDefaultPaymentMethodResponse.SerializeToString,
+            ),
+            'CreateSetupIntent': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSetupIntent,
+                    request_deserializer=payments_dot_v1_dot_payment__service__pb2.CreateSetupIntentRequest.FromString,
+                    response_serializer=payments_dot_v1_dot_payment__service__pb2.CreateSetupIntentResponse.SerializeToString,
+            ),
+            'GetSetupIntent': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSetupIntent,
+                    request_deserializer=payments_dot_v1_dot_payment__service__pb2.GetSetupIntentRequest.FromString,
+                    response_serializer=payments_dot_v1_dot_payment__service__pb2.GetSetupIntentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -588,6 +631,60 @@ class PaymentService:
             '/payments.v1.PaymentService/SetDefaultPaymentMethod',
             payments_dot_v1_dot_payment__service__pb2.SetDefaultPaymentMethodRequest.SerializeToString,
             payments_dot_v1_dot_payment__service__pb2.SetDefaultPaymentMethodResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSetupIntent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payments.v1.PaymentService/CreateSetupIntent',
+            payments_dot_v1_dot_payment__service__pb2.CreateSetupIntentRequest.SerializeToString,
+            payments_dot_v1_dot_payment__service__pb2.CreateSetupIntentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSetupIntent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payments.v1.PaymentService/GetSetupIntent',
+            payments_dot_v1_dot_payment__service__pb2.GetSetupIntentRequest.SerializeToString,
+            payments_dot_v1_dot_payment__service__pb2.GetSetupIntentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -101,6 +101,21 @@ class PaymentServiceStub:
     """Makes an attached payment method the account's default for payments and
     subscriptions. Errors: NOT_FOUND, FAILED_PRECONDITION (detached), UNAVAILABLE.
     """
+    CreateSetupIntent: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.CreateSetupIntentRequest, _payment_service_pb2.CreateSetupIntentResponse]
+    """Starts saving a card for later without charging it: a Stripe SetupIntent for the
+    account's customer (created on first use). The client collects and authenticates
+    the card with the returned client_secret (Stripe.js confirmCardSetup); once the
+    SetupIntent succeeds its payment method is attached to the account (by Stripe's
+    setup_intent.succeeded event, or when GetSetupIntent reads it). Replaying the same
+    request_id returns the same SetupIntent. Errors: INVALID_ARGUMENT (bad field, or
+    REQUEST_ID_REUSED), UNAVAILABLE (the SetupIntent stays SETUP_INTENT_STATE_PENDING;
+    retry with the same request_id).
+    """
+    GetSetupIntent: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.GetSetupIntentRequest, _payment_service_pb2.GetSetupIntentResponse]
+    """Returns one SetupIntent; one that is not final and was last read a few seconds ago or
+    more is refreshed from Stripe first (attaching its payment method once it succeeded).
+    Errors: NOT_FOUND.
+    """
 
 @_typing.type_check_only
 class PaymentServiceAsyncStub(PaymentServiceStub):
@@ -174,6 +189,21 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     SetDefaultPaymentMethod: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.SetDefaultPaymentMethodRequest, _payment_service_pb2.SetDefaultPaymentMethodResponse]  # type: ignore[assignment]
     """Makes an attached payment method the account's default for payments and
     subscriptions. Errors: NOT_FOUND, FAILED_PRECONDITION (detached), UNAVAILABLE.
+    """
+    CreateSetupIntent: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.CreateSetupIntentRequest, _payment_service_pb2.CreateSetupIntentResponse]  # type: ignore[assignment]
+    """Starts saving a card for later without charging it: a Stripe SetupIntent for the
+    account's customer (created on first use). The client collects and authenticates
+    the card with the returned client_secret (Stripe.js confirmCardSetup); once the
+    SetupIntent succeeds its payment method is attached to the account (by Stripe's
+    setup_intent.succeeded event, or when GetSetupIntent reads it). Replaying the same
+    request_id returns the same SetupIntent. Errors: INVALID_ARGUMENT (bad field, or
+    REQUEST_ID_REUSED), UNAVAILABLE (the SetupIntent stays SETUP_INTENT_STATE_PENDING;
+    retry with the same request_id).
+    """
+    GetSetupIntent: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.GetSetupIntentRequest, _payment_service_pb2.GetSetupIntentResponse]  # type: ignore[assignment]
+    """Returns one SetupIntent; one that is not final and was last read a few seconds ago or
+    more is refreshed from Stripe first (attaching its payment method once it succeeded).
+    Errors: NOT_FOUND.
     """
 
 class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -311,6 +341,33 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_payment_service_pb2.SetDefaultPaymentMethodResponse, _abc.Awaitable[_payment_service_pb2.SetDefaultPaymentMethodResponse]]:
         """Makes an attached payment method the account's default for payments and
         subscriptions. Errors: NOT_FOUND, FAILED_PRECONDITION (detached), UNAVAILABLE.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateSetupIntent(
+        self,
+        request: _payment_service_pb2.CreateSetupIntentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.CreateSetupIntentResponse, _abc.Awaitable[_payment_service_pb2.CreateSetupIntentResponse]]:
+        """Starts saving a card for later without charging it: a Stripe SetupIntent for the
+        account's customer (created on first use). The client collects and authenticates
+        the card with the returned client_secret (Stripe.js confirmCardSetup); once the
+        SetupIntent succeeds its payment method is attached to the account (by Stripe's
+        setup_intent.succeeded event, or when GetSetupIntent reads it). Replaying the same
+        request_id returns the same SetupIntent. Errors: INVALID_ARGUMENT (bad field, or
+        REQUEST_ID_REUSED), UNAVAILABLE (the SetupIntent stays SETUP_INTENT_STATE_PENDING;
+        retry with the same request_id).
+        """
+
+    @_abc_1.abstractmethod
+    def GetSetupIntent(
+        self,
+        request: _payment_service_pb2.GetSetupIntentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.GetSetupIntentResponse, _abc.Awaitable[_payment_service_pb2.GetSetupIntentResponse]]:
+        """Returns one SetupIntent; one that is not final and was last read a few seconds ago or
+        more is refreshed from Stripe first (attaching its payment method once it succeeded).
+        Errors: NOT_FOUND.
         """
 
 def add_PaymentServiceServicer_to_server(servicer: PaymentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
