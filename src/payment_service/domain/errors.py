@@ -116,8 +116,18 @@ class InvalidTransition(FailedPrecondition):
         self.target = target
 
 
+# Stripe's code (and decline code) when the bank wants the customer to authenticate.
+AUTHENTICATION_REQUIRED_CODE = "authentication_required"
+
+
 class CardDeclined(FailedPrecondition):
-    """The processor declined the card; codes are Stripe's (``card_declined``, ``insufficient_funds``)."""
+    """The processor declined the card; codes are Stripe's (``card_declined``, ``insufficient_funds``).
+
+    A decline because the bank wants the customer to authenticate (an off-session charge,
+    Stripe's ``authentication_required``) has the reason AUTHENTICATION_REQUIRED instead:
+    the caller does something else about it (brings the customer back), so it has a reason
+    of its own wherever the decline is raised or replayed.
+    """
 
     default_reason = "CARD_DECLINED"
 
@@ -127,7 +137,9 @@ class CardDeclined(FailedPrecondition):
         metadata = {"code": code, "decline_code": decline_code}
         if payment_id:
             metadata["payment_id"] = payment_id
-        super().__init__(message, metadata=metadata)
+        needs_authentication = AUTHENTICATION_REQUIRED_CODE in (code, decline_code)
+        reason = "AUTHENTICATION_REQUIRED" if needs_authentication else None
+        super().__init__(message, reason=reason, metadata=metadata)
         self.code = code
         self.decline_code = decline_code
         self.payment_id = payment_id

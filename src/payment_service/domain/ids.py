@@ -25,6 +25,8 @@ class IdPrefix(StrEnum):
     PRICE = "price"
     WEBHOOK_EVENT = "whe"
     AUDIT = "aud"
+    DISPUTE = "dsp"
+    SETUP_INTENT = "setup"
 
 
 class _MonotonicUlid:

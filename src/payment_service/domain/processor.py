@@ -16,6 +16,7 @@ from typing import Any
 from payment_service.domain.errors import CardDeclined
 from payment_service.domain.states import (
     CaptureMethod,
+    PaymentMethodUsage,
     PaymentState,
     RefundReason,
     RefundState,
@@ -98,6 +99,8 @@ class NewPaymentIntent:
     description: str | None = None
     receipt_email: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    off_session: bool = False  # the customer is away: Stripe's off_session=true (with confirm)
+    setup_future_usage: PaymentMethodUsage | None = None
 
 
 @dataclass(frozen=True, slots=True)

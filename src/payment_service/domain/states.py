@@ -80,3 +80,33 @@ class WebhookEventState(StrEnum):
     DEAD = "dead"  # retries exhausted; only an operator replay revives it
     QUARANTINED = "quarantined"  # payload not trusted or not understood; kept for an operator
     IGNORED = "ignored"  # a type we do not handle, or judged irrelevant by an operator
+
+
+class PaymentMethodUsage(StrEnum):
+    """How a saved payment method will be used (Stripe's ``usage``, ``setup_future_usage``)."""
+
+    ON_SESSION = "on_session"
+    OFF_SESSION = "off_session"
+
+
+class SetupIntentState(StrEnum):
+    PENDING = "pending"  # local row exists, Stripe does not know the SetupIntent yet
+    REQUIRES_PAYMENT_METHOD = "requires_payment_method"
+    REQUIRES_CONFIRMATION = "requires_confirmation"
+    REQUIRES_ACTION = "requires_action"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+    FAILED = "failed"  # Stripe refused to create it
+
+
+class DisputeState(StrEnum):
+    """Stripe's dispute statuses; the warning_* ones are inquiries."""
+
+    WARNING_NEEDS_RESPONSE = "warning_needs_response"
+    WARNING_UNDER_REVIEW = "warning_under_review"
+    WARNING_CLOSED = "warning_closed"
+    NEEDS_RESPONSE = "needs_response"
+    UNDER_REVIEW = "under_review"
+    WON = "won"
+    LOST = "lost"

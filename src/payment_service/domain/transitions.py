@@ -15,10 +15,12 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 from payment_service.domain.clock import require_aware, utcnow
 from payment_service.domain.errors import InvalidTransition
 from payment_service.domain.states import (
+    DisputeState,
     InvoiceState,
     PaymentMethodState,
     PaymentState,
     RefundState,
+    SetupIntentState,
     SubscriptionState,
     WebhookEventState,
 )
@@ -183,6 +185,43 @@ INVOICE_TRANSITIONS: TransitionTable[InvoiceState] = _table(
         _I.DRAFT: (_I.OPEN, _I.PAID),  # a zero-amount invoice is paid when finalized
         _I.OPEN: (_I.PAID, _I.VOID, _I.UNCOLLECTIBLE),
         _I.UNCOLLECTIBLE: (_I.PAID, _I.VOID),
+    },
+)
+
+_SI = SetupIntentState
+_SETUP_LIVE = (
+    _SI.REQUIRES_PAYMENT_METHOD,
+    _SI.REQUIRES_CONFIRMATION,
+    _SI.REQUIRES_ACTION,
+    _SI.PROCESSING,
+    _SI.SUCCEEDED,
+    _SI.CANCELED,
+)
+# Like a PaymentIntent: an unsettled SetupIntent may go to any other live state (a failed
+# authentication sends it back to requires_payment_method).
+SETUP_INTENT_TRANSITIONS: TransitionTable[SetupIntentState] = _table(
+    "setup_intent",
+    SetupIntentState,
+    {
+        _SI.PENDING: (*_SETUP_LIVE, _SI.FAILED),
+        _SI.REQUIRES_PAYMENT_METHOD: _SETUP_LIVE,
+        _SI.REQUIRES_CONFIRMATION: _SETUP_LIVE,
+        _SI.REQUIRES_ACTION: _SETUP_LIVE,
+        _SI.PROCESSING: (_SI.REQUIRES_PAYMENT_METHOD, _SI.SUCCEEDED, _SI.CANCELED),
+    },
+)
+
+_D = DisputeState
+# An inquiry (warning_*) is answered, closed, or escalated to a chargeback; a chargeback
+# is answered and then won or lost (accepting it, or no answer in time, loses it).
+DISPUTE_TRANSITIONS: TransitionTable[DisputeState] = _table(
+    "dispute",
+    DisputeState,
+    {
+        _D.WARNING_NEEDS_RESPONSE: (_D.WARNING_UNDER_REVIEW, _D.WARNING_CLOSED, _D.NEEDS_RESPONSE),
+        _D.WARNING_UNDER_REVIEW: (_D.WARNING_CLOSED, _D.NEEDS_RESPONSE),
+        _D.NEEDS_RESPONSE: (_D.UNDER_REVIEW, _D.WON, _D.LOST),
+        _D.UNDER_REVIEW: (_D.WON, _D.LOST),
     },
 )
 

@@ -120,6 +120,18 @@ SCHEMA: dict[str, TableSpec] = {
             foreign_keys=(("customer_id", "customers"), ("subscription_id", "subscriptions")),
             versioned=True,
         ),
+        TableSpec(
+            "disputes",
+            uniques=(("stripe_dispute_id",),),
+            foreign_keys=(("payment_id", "transactions"),),
+            versioned=True,
+        ),
+        TableSpec(
+            "setup_intents",
+            uniques=(_CALLER_REQUEST, ("stripe_setup_intent_id",)),
+            foreign_keys=(("customer_id", "customers"), ("payment_method_id", "payment_methods")),
+            versioned=True,
+        ),
         TableSpec("webhook_events", uniques=(("stripe_event_id",),)),
         TableSpec("reconciler_state", primary_key=("key",)),
         TableSpec("audit_log"),

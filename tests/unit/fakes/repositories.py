@@ -20,22 +20,26 @@ from payment_service.domain.entities import (
     RESERVING_REFUND_STATES,
     AuditEntry,
     Customer,
+    Dispute,
     Invoice,
     Payment,
     PaymentMethod,
     Price,
     Refund,
     RequestRecord,
+    SetupIntent,
     Subscription,
     WebhookEvent,
 )
 from payment_service.domain.errors import Aborted
 from payment_service.domain.pagination import Cursor, Page, PageRequest
 from payment_service.domain.states import (
+    DisputeState,
     InvoiceState,
     PaymentMethodState,
     PaymentState,
     RefundState,
+    SetupIntentState,
     SubscriptionState,
     WebhookEventState,
 )
@@ -395,6 +399,65 @@ class FakeInvoiceRepository(_Versioned[Invoice]):
         self, states: Collection[InvoiceState], older_than: datetime, *, limit: int = 100
     ) -> list[Invoice]:
         return self._refresh_queue(states, older_than, limit)
+
+
+class FakeDisputeRepository(_Versioned[Dispute]):
+    table = "disputes"
+    stripe_id = "stripe_dispute_id"
+
+    async def list_disputes(
+        self,
+        *,
+        page: PageRequest,
+        account_id: str | None = None,
+        payment_id: str | None = None,
+        states: Collection[DisputeState] = (),
+    ) -> Page[Dispute]:
+        if account_id is None and payment_id is None:
+            raise ValueError("list the disputes of an account or of a payment")
+        filters = {"list": "disputes", "account_id": account_id, "payment_id": payment_id}
+
+        def where(row: Dispute) -> bool:
+            return (
+                _in(states, row)
+                and (account_id is None or row.account_id == account_id)
+                and (payment_id is None or row.payment_id == payment_id)
+            )
+
+        return self._page(where, page, {**filters, "states": states})
+
+    async def list_to_refresh(
+        self, states: Collection[DisputeState], older_than: datetime, *, limit: int = 100
+    ) -> list[Dispute]:
+        return self._refresh_queue(states, older_than, limit)
+
+    async def count_open(
+        self, states: Collection[DisputeState], due_before: datetime
+    ) -> tuple[int, int]:
+        rows = self._where(lambda row: _in(states, row))
+        due = [r for r in rows if r.evidence_due_by is not None and r.evidence_due_by < due_before]
+        return len(rows), len(due)
+
+
+class FakeSetupIntentRepository(_Requested[SetupIntent]):
+    table = "setup_intents"
+    stripe_id = "stripe_setup_intent_id"
+    account_list = "setup_intents"
+
+    async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[SetupIntent]:
+        return self._oldest_first(
+            lambda r: r.state is SetupIntentState.PENDING and r.create_time < older_than,
+            lambda r: r.create_time,
+            limit,
+        )
+
+    async def list_to_refresh(
+        self, states: Collection[SetupIntentState], older_than: datetime, *, limit: int = 100
+    ) -> list[SetupIntent]:
+        def known(row: SetupIntent) -> bool:
+            return row.stripe_setup_intent_id is not None
+
+        return self._refresh_queue(states, older_than, limit, known)
 
 
 class FakeWebhookEventRepository(_EntityRepository[WebhookEvent]):

@@ -17,6 +17,7 @@ from tests.unit.fakes.database import InMemoryStorage, Transaction
 from tests.unit.fakes.repositories import (
     FakeAuditLog,
     FakeCustomerRepository,
+    FakeDisputeRepository,
     FakeInvoiceRepository,
     FakePaymentMethodRepository,
     FakePaymentRepository,
@@ -24,6 +25,7 @@ from tests.unit.fakes.repositories import (
     FakeReconcilerStateStore,
     FakeRefundRepository,
     FakeRequestRecordRepository,
+    FakeSetupIntentRepository,
     FakeSubscriptionRepository,
     FakeWebhookEventRepository,
 )
@@ -86,6 +88,14 @@ class FakeUnitOfWork:
     @property
     def reconciler_state(self) -> FakeReconcilerStateStore:
         return FakeReconcilerStateStore(self._open())
+
+    @property
+    def disputes(self) -> FakeDisputeRepository:
+        return FakeDisputeRepository(self._open())
+
+    @property
+    def setup_intents(self) -> FakeSetupIntentRepository:
+        return FakeSetupIntentRepository(self._open())
 
     async def __aenter__(self) -> Self:
         if self._txn is not None:

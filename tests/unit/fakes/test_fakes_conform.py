@@ -41,6 +41,8 @@ PAIRS: list[tuple[type[Any], type[Any]]] = [
     (ports.RequestRecordRepository, fakes.FakeRequestRecordRepository),
     (ports.AuditLog, fakes.FakeAuditLog),
     (ports.ReconcilerStateStore, fakes.FakeReconcilerStateStore),
+    (ports.DisputeRepository, fakes.FakeDisputeRepository),
+    (ports.SetupIntentRepository, fakes.FakeSetupIntentRepository),
     (UnitOfWork, FakeUnitOfWork),
     (UnitOfWorkFactory, FakeUnitOfWorkFactory),
     (PaymentProcessor, FakeStripe),

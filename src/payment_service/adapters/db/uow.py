@@ -14,6 +14,7 @@ from payment_service.adapters.db.errors import translated_errors
 from payment_service.adapters.db.repositories import (
     SqlAuditLog,
     SqlCustomerRepository,
+    SqlDisputeRepository,
     SqlInvoiceRepository,
     SqlPaymentMethodRepository,
     SqlPaymentRepository,
@@ -21,6 +22,7 @@ from payment_service.adapters.db.repositories import (
     SqlReconcilerStateStore,
     SqlRefundRepository,
     SqlRequestRecordRepository,
+    SqlSetupIntentRepository,
     SqlSubscriptionRepository,
     SqlWebhookEventRepository,
 )
@@ -45,6 +47,8 @@ class SqlUnitOfWork:
     request_records: SqlRequestRecordRepository
     audit: SqlAuditLog
     reconciler_state: SqlReconcilerStateStore
+    disputes: SqlDisputeRepository
+    setup_intents: SqlSetupIntentRepository
 
     def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
         self._engine = engine
@@ -81,6 +85,8 @@ class SqlUnitOfWork:
         self.request_records = SqlRequestRecordRepository(connection)
         self.audit = SqlAuditLog(connection)
         self.reconciler_state = SqlReconcilerStateStore(connection)
+        self.disputes = SqlDisputeRepository(connection)
+        self.setup_intents = SqlSetupIntentRepository(connection)
         return self
 
     async def __aexit__(

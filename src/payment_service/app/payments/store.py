@@ -90,7 +90,7 @@ class PaymentStore:
                 payment.caller,
                 action,
                 ("payment", payment.id),
-                "CARD_DECLINED",
+                error.reason,
                 {"decline_code": error.decline_code},
             )
             await uow.commit()

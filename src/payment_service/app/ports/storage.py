@@ -19,21 +19,25 @@ from typing import Protocol, Self, TypeVar
 from payment_service.domain.entities import (
     AuditEntry,
     Customer,
+    Dispute,
     Invoice,
     Payment,
     PaymentMethod,
     Price,
     Refund,
     RequestRecord,
+    SetupIntent,
     Subscription,
     WebhookEvent,
 )
 from payment_service.domain.pagination import Page, PageRequest
 from payment_service.domain.states import (
+    DisputeState,
     InvoiceState,
     PaymentMethodState,
     PaymentState,
     RefundState,
+    SetupIntentState,
     SubscriptionState,
     WebhookEventState,
 )
@@ -163,6 +167,39 @@ class InvoiceRepository(LockingStore[Invoice], Protocol):
         """Invoices in ``states`` not synced since ``older_than`` (never synced first)."""
 
 
+class DisputeRepository(LockingStore[Dispute], Protocol):
+    async def list_disputes(
+        self,
+        *,
+        page: PageRequest,
+        account_id: str | None = None,
+        payment_id: str | None = None,
+        states: Collection[DisputeState] = (),
+    ) -> Page[Dispute]:
+        """Newest first; at least one of ``account_id`` and ``payment_id`` is given."""
+
+    async def list_to_refresh(
+        self, states: Collection[DisputeState], older_than: datetime, *, limit: int = 100
+    ) -> list[Dispute]:
+        """Disputes in ``states`` not read from Stripe since ``older_than`` (never read first)."""
+
+    async def count_open(
+        self, states: Collection[DisputeState], due_before: datetime
+    ) -> tuple[int, int]:
+        """How many disputes are in ``states``, and how many of them have evidence due
+        before ``due_before``."""
+
+
+class SetupIntentRepository(RequestedStore[SetupIntent], Protocol):
+    async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[SetupIntent]:
+        """PENDING SetupIntents created before ``older_than``, oldest first."""
+
+    async def list_to_refresh(
+        self, states: Collection[SetupIntentState], older_than: datetime, *, limit: int = 100
+    ) -> list[SetupIntent]:
+        """Known-to-Stripe SetupIntents in ``states`` not read since ``older_than``."""
+
+
 class WebhookEventRepository(Protocol):
     async def get(self, entity_id: str) -> WebhookEvent | None: ...
     async def get_for_update(self, entity_id: str) -> WebhookEvent | None:
@@ -247,6 +284,10 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditLog: ...
     @property
     def reconciler_state(self) -> ReconcilerStateStore: ...
+    @property
+    def disputes(self) -> DisputeRepository: ...
+    @property
+    def setup_intents(self) -> SetupIntentRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -2,12 +2,14 @@
 
 from payment_service.domain.entities.audit import AuditEntry
 from payment_service.domain.entities.customer import Customer
+from payment_service.domain.entities.dispute import Dispute
 from payment_service.domain.entities.invoice import Invoice, InvoiceLine
 from payment_service.domain.entities.payment import Payment
 from payment_service.domain.entities.payment_method import PaymentMethod
 from payment_service.domain.entities.price import Price
 from payment_service.domain.entities.refund import RESERVING_REFUND_STATES, Refund
 from payment_service.domain.entities.request_record import RequestRecord
+from payment_service.domain.entities.setup_intent import SetupIntent
 from payment_service.domain.entities.subscription import (
     PaymentAction,
     Subscription,
@@ -19,6 +21,7 @@ __all__ = [
     "RESERVING_REFUND_STATES",
     "AuditEntry",
     "Customer",
+    "Dispute",
     "Invoice",
     "InvoiceLine",
     "Payment",
@@ -27,6 +30,7 @@ __all__ = [
     "Price",
     "Refund",
     "RequestRecord",
+    "SetupIntent",
     "Subscription",
     "SubscriptionItem",
     "WebhookEvent",

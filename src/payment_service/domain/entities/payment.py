@@ -12,7 +12,12 @@ from datetime import datetime
 from payment_service.domain.clock import utcnow
 from payment_service.domain.entities.mirror import StripeMirror, linked_id
 from payment_service.domain.processor import NewPaymentIntent, RemotePaymentIntent
-from payment_service.domain.states import CaptureMethod, PaymentRefundState, PaymentState
+from payment_service.domain.states import (
+    CaptureMethod,
+    PaymentMethodUsage,
+    PaymentRefundState,
+    PaymentState,
+)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -48,6 +53,15 @@ class Payment(StripeMirror[PaymentState]):
     invoice_id: str | None = None  # set when the PaymentIntent pays one of our invoices
     confirm_on_create: bool = False  # confirm at Stripe in the create call (repeated on recovery)
     lease_until: datetime | None = None  # a request owns the Stripe call for this row until then
+    off_session: bool = False  # charged with the customer away (confirmed on create)
+    setup_future_usage: PaymentMethodUsage | None = None  # save the card once it succeeds
+    dispute_id: str | None = None  # the latest dispute (dsp_) the customer's bank opened
+    # Stripe's word (the latest dispute's is_charge_refundable): no refund may be sent.
+    refund_blocked_by_dispute: bool = False
+
+    @property
+    def disputed(self) -> bool:
+        return self.dispute_id is not None
 
     @property
     def last_read(self) -> datetime:
@@ -71,7 +85,9 @@ class Payment(StripeMirror[PaymentState]):
             customer=self.stripe_customer_id,
             payment_method=self.payment_method,
             capture_method=self.capture_method,
-            confirm=self.confirm_on_create,
+            confirm=self.confirm_on_create or self.off_session,
+            off_session=self.off_session,
+            setup_future_usage=self.setup_future_usage,
             description=self.description,
             receipt_email=self.receipt_email,
             metadata=self.metadata,

@@ -1,0 +1,56 @@
+"""Disputes of payments; their text evidence is encrypted JSON (see ``_codec``)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+
+from payment_service.adapters.db.repositories._base import (
+    VersionedSqlRepository,
+    equal_where_given,
+    state_in,
+)
+from payment_service.adapters.db.repositories._codec import RowCodec
+from payment_service.adapters.db.tables import disputes
+from payment_service.domain.entities import Dispute
+from payment_service.domain.pagination import Page, PageRequest
+from payment_service.domain.states import DisputeState
+
+
+class SqlDisputeRepository(VersionedSqlRepository[Dispute]):
+    table = disputes
+    codec = RowCodec(Dispute)
+    stripe_id = "stripe_dispute_id"
+
+    async def list_disputes(
+        self,
+        *,
+        page: PageRequest,
+        account_id: str | None = None,
+        payment_id: str | None = None,
+        states: Collection[DisputeState] = (),
+    ) -> Page[Dispute]:
+        if account_id is None and payment_id is None:
+            raise ValueError("list the disputes of an account or of a payment")
+        owners = {"account_id": account_id, "payment_id": payment_id}
+        conditions = [*state_in(self.table, states), *equal_where_given(self.table, **owners)]
+        filters = {"list": "disputes", **owners, "states": states}
+        return await self._page(conditions, page, filters)
+
+    async def list_to_refresh(
+        self, states: Collection[DisputeState], older_than: datetime, *, limit: int = 100
+    ) -> list[Dispute]:
+        return await self._refresh_queue(states, older_than, limit)
+
+    async def count_open(
+        self, states: Collection[DisputeState], due_before: datetime
+    ) -> tuple[int, int]:
+        c = disputes.c
+        due = case((c.evidence_due_by < due_before, 1), else_=0)
+        statement = select(func.count(), func.coalesce(func.sum(due), 0)).where(
+            *state_in(self.table, states)
+        )
+        row = (await self._execute(statement)).one()
+        return int(row[0]), int(row[1])

@@ -1,0 +1,39 @@
+"""What Stripe says about a SetupIntent (an immutable snapshot), and what one is created with."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from payment_service.domain.processor import RemotePaymentError
+from payment_service.domain.states import PaymentMethodUsage, SetupIntentState
+
+
+@dataclass(frozen=True, slots=True)
+class NewSetupIntent:
+    """A card SetupIntent for a customer; ``metadata`` gets our ``setup_intent_id`` added."""
+
+    setup_intent_id: str
+    customer: str
+    usage: PaymentMethodUsage
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteSetupIntent:
+    stripe_id: str
+    state: SetupIntentState
+    usage: PaymentMethodUsage
+    customer: str | None
+    payment_method: str | None
+    client_secret: str | None
+    next_action_type: str | None
+    next_action_url: str | None
+    last_error: RemotePaymentError | None
+    metadata: Mapping[str, str]
+    created: int
+
+    @property
+    def setup_intent_id(self) -> str | None:
+        """Our own id, stored under ``metadata["setup_intent_id"]`` at creation."""
+        return self.metadata.get("setup_intent_id")
