@@ -30,7 +30,8 @@ TEST_ISSUER = "payment-service-tests"
 TEST_AUDIENCE = "payment-service"
 ALL_SCOPES = (
     "payments:read payments:write refunds:read refunds:write "
-    "subscriptions:read subscriptions:write invoices:read invoices:write"
+    "subscriptions:read subscriptions:write invoices:read invoices:write "
+    "disputes:read disputes:write"
 )
 
 

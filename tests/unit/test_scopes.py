@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from payments.v1 import (
+    dispute_service_pb2,
     invoice_service_pb2,
     payment_service_pb2,
     refund_service_pb2,
@@ -17,6 +18,7 @@ SERVICE_FILES = (
     refund_service_pb2,
     subscription_service_pb2,
     invoice_service_pb2,
+    dispute_service_pb2,
 )
 
 
@@ -29,13 +31,14 @@ def _all_rpcs() -> set[str]:
     return methods
 
 
-def test_descriptors_list_the_four_services() -> None:
+def test_descriptors_list_the_five_services() -> None:
     services = {s.full_name for m in SERVICE_FILES for s in m.DESCRIPTOR.services_by_name.values()}
     assert services == {
         "payments.v1.PaymentService",
         "payments.v1.RefundService",
         "payments.v1.SubscriptionService",
         "payments.v1.InvoiceService",
+        "payments.v1.DisputeService",
     }
 
 
@@ -61,6 +64,9 @@ def test_only_known_scopes_are_used() -> None:
         ("/payments.v1.RefundService/CreateRefund", "refunds:write"),
         ("/payments.v1.SubscriptionService/ListPrices", "subscriptions:read"),
         ("/payments.v1.InvoiceService/VoidInvoice", "invoices:write"),
+        ("/payments.v1.DisputeService/ListDisputes", "disputes:read"),
+        ("/payments.v1.DisputeService/CloseDispute", "disputes:write"),
+        ("/payments.v1.PaymentService/CreateSetupIntent", "payments:write"),
     ],
 )
 def test_reads_and_writes_get_their_scopes(method: str, scope: str) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
+from payment_service.api.grpc.dispute_servicer import DisputeServicer
 from payment_service.api.grpc.in_flight import InFlightCalls
 from payment_service.api.grpc.interceptor import ServiceInterceptor
 from payment_service.api.grpc.invoice_servicer import InvoiceServicer
@@ -253,11 +254,15 @@ def build_app(
         resources.extend(services.resources)
         servicers = Servicers(
             payment=PaymentServicer(
-                services.payments, services.customers, services.payment_methods
+                services.payments,
+                services.customers,
+                services.payment_methods,
+                services.setup_intents,
             ),
             refund=RefundServicer(services.refunds),
             subscription=SubscriptionServicer(services.billing),
             invoice=InvoiceServicer(services.billing),
+            dispute=DisputeServicer(services.disputes),
         )
         routes.append(webhook_route(services.webhooks, services.verifier))
         workers.extend(_workers(settings, services))

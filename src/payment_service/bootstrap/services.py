@@ -36,6 +36,7 @@ from payment_service.app.billing.service import Billing
 from payment_service.app.customers.accounts import Customers
 from payment_service.app.customers.events import customer_event_handlers
 from payment_service.app.customers.payment_methods import PaymentMethods
+from payment_service.app.disputes.service import Disputes
 from payment_service.app.payments.events import payment_event_handlers
 from payment_service.app.payments.rules import PaymentRules
 from payment_service.app.payments.service import Payments
@@ -51,10 +52,12 @@ from payment_service.app.reconcile.rules import ReconcilerRules
 from payment_service.app.refunds.events import refund_event_handlers
 from payment_service.app.refunds.rules import RefundRules
 from payment_service.app.refunds.service import Refunds
+from payment_service.app.setup_intents.service import SetupIntents
 from payment_service.app.webhooks.policy import RetryPolicy
 from payment_service.app.webhooks.registry import EventRegistry, build_event_registry
 from payment_service.app.webhooks.service import Webhooks
 from payment_service.bootstrap.billing import billing_rules, build_billing
+from payment_service.bootstrap.disputes import build_cards_and_disputes
 from payment_service.bootstrap.failpoints import failpoints_from
 from payment_service.bootstrap.limits import build_rate_limiter, outbound_limiter
 from payment_service.config import ConfigError, Settings
@@ -149,6 +152,8 @@ class Services:
     reconciler: Reconciler
     metrics_registry: CollectorRegistry
     rate_limiter: RateLimiter
+    disputes: Disputes
+    setup_intents: SetupIntents
     resources: list[Component] = field(default_factory=list)
 
     _running: AsyncExitStack = field(default_factory=AsyncExitStack)
@@ -188,7 +193,21 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         payment_rules.stripe_lease_s,
         failpoints,
     )
-    registry = event_registry(processor, *given.extra_handlers, billing=billing_handlers)
+    cards = build_cards_and_disputes(
+        settings,
+        uow_factory=uow_factory,
+        cache=cache,
+        processor=processor,
+        customers=customers,
+        registry=metrics_registry,
+        stripe_lease_s=payment_rules.stripe_lease_s,
+        failpoints=failpoints,
+        outbound=outbound,
+    )
+    resources.append(Closing(cards.connection))
+    registry = event_registry(
+        processor, cards.handlers, *given.extra_handlers, billing=billing_handlers
+    )
     retrying = given.retry_policy or retry_policy(settings)
     webhooks = Webhooks(
         uow_factory, registry, mapping, cache, WebhookMetrics(metrics_registry), retrying
@@ -201,7 +220,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         given.reconcile_lock or AdvisoryLock(uow_factory.engine, RECONCILER_LOCK_NAME),
         ReconcilerMetrics(metrics_registry),
         given.reconciler_rules or ReconcilerRules(stuck_after_s=settings.reconcile_stuck_after_s),
-        [refunds.repair_pending, *billing.repair.tasks(), *given.extra_repairs],
+        [refunds.repair_pending, *billing.repair.tasks(), *cards.repairs, *given.extra_repairs],
     )
     return Services(
         settings=settings,
@@ -219,6 +238,8 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         reconciler=reconciler,
         metrics_registry=metrics_registry,
         rate_limiter=rate_limiter,
+        disputes=cards.disputes,
+        setup_intents=cards.setup_intents,
         resources=resources,
     )
 

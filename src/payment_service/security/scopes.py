@@ -18,6 +18,8 @@ SUBSCRIPTIONS_READ = "subscriptions:read"
 SUBSCRIPTIONS_WRITE = "subscriptions:write"
 INVOICES_READ = "invoices:read"
 INVOICES_WRITE = "invoices:write"
+DISPUTES_READ = "disputes:read"
+DISPUTES_WRITE = "disputes:write"
 
 ALL_SCOPES = frozenset(
     {
@@ -29,6 +31,8 @@ ALL_SCOPES = frozenset(
         SUBSCRIPTIONS_WRITE,
         INVOICES_READ,
         INVOICES_WRITE,
+        DISPUTES_READ,
+        DISPUTES_WRITE,
     }
 )
 
@@ -58,6 +62,9 @@ SCOPE_BY_METHOD: Mapping[str, str] = MappingProxyType(
             "ListPaymentMethods": PAYMENTS_READ,
             "DetachPaymentMethod": PAYMENTS_WRITE,
             "SetDefaultPaymentMethod": PAYMENTS_WRITE,
+            # Saving a card is a payment-method write, as AttachPaymentMethod is.
+            "CreateSetupIntent": PAYMENTS_WRITE,
+            "GetSetupIntent": PAYMENTS_READ,
         },
     )
     | _service(
@@ -90,6 +97,15 @@ SCOPE_BY_METHOD: Mapping[str, str] = MappingProxyType(
             "ListInvoices": INVOICES_READ,
             "PayInvoice": INVOICES_WRITE,
             "VoidInvoice": INVOICES_WRITE,
+        },
+    )
+    | _service(
+        "DisputeService",
+        {
+            "GetDispute": DISPUTES_READ,
+            "ListDisputes": DISPUTES_READ,
+            "UpdateDisputeEvidence": DISPUTES_WRITE,
+            "CloseDispute": DISPUTES_WRITE,
         },
     )
 )

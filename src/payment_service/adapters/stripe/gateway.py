@@ -127,8 +127,12 @@ class StripeGateway(StripeCalls):
             params["customer"] = intent.customer
         if intent.payment_method:
             params["payment_method"] = intent.payment_method
-        if intent.confirm:
+        if intent.confirm or intent.off_session:
             params["confirm"] = True
+        if intent.off_session:
+            params["off_session"] = True
+        if intent.setup_future_usage is not None:
+            params["setup_future_usage"] = intent.setup_future_usage.value
         if intent.description:
             params["description"] = intent.description
         if intent.receipt_email:

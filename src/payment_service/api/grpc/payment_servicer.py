@@ -12,20 +12,26 @@ from payment_service.app.customers.accounts import Customers
 from payment_service.app.customers.payment_methods import PaymentMethods, PaymentMethodView
 from payment_service.app.payments.rules import CreatePayment, ListPayments
 from payment_service.app.payments.service import Payments
+from payment_service.app.setup_intents.service import SetupIntents
 from payment_service.domain.caller import Caller
-from payment_service.domain.entities import Customer, Payment
+from payment_service.domain.entities import Customer, Payment, SetupIntent
+from payment_service.domain.entities.setup_intent import CLIENT_STATES
 from payment_service.domain.pagination import Page
 from payment_service.domain.states import (
     CaptureMethod,
     PaymentMethodState,
+    PaymentMethodUsage,
     PaymentRefundState,
     PaymentState,
+    SetupIntentState,
 )
 
 PAYMENT_STATES = EnumMap(PaymentState, pb.PaymentState, "PAYMENT_STATE_")
 REFUND_STATES = EnumMap(PaymentRefundState, pb.PaymentRefundState, "PAYMENT_REFUND_STATE_")
 CAPTURE_METHODS = EnumMap(CaptureMethod, common_pb2.CaptureMethod, "CAPTURE_METHOD_")
 METHOD_STATES = EnumMap(PaymentMethodState, pb.PaymentMethodState, "PAYMENT_METHOD_STATE_")
+USAGES = EnumMap(PaymentMethodUsage, pb.PaymentMethodUsage, "PAYMENT_METHOD_USAGE_")
+SETUP_STATES = EnumMap(SetupIntentState, pb.SetupIntentState, "SETUP_INTENT_STATE_")
 _CANCELLATION_REASONS = {
     pb.CANCELLATION_REASON_DUPLICATE: "duplicate",
     pb.CANCELLATION_REASON_FRAUDULENT: "fraudulent",
@@ -56,6 +62,10 @@ def payment_to_proto(payment: Payment) -> pb.Payment:
         create_time=timestamp(payment.create_time),
         update_time=timestamp(payment.update_time),
         invoice_id=payment.invoice_id or "",
+        off_session=payment.off_session,
+        setup_future_usage=USAGES.to_proto(payment.setup_future_usage),
+        disputed=payment.disputed,
+        dispute_id=payment.dispute_id or "",
     )
     if payment.state is PaymentState.REQUIRES_ACTION:
         message.client_secret = payment.client_secret or ""
@@ -101,13 +111,42 @@ def payment_method_to_proto(view: PaymentMethodView) -> pb.PaymentMethod:
     return message
 
 
+def setup_intent_to_proto(row: SetupIntent) -> pb.SetupIntent:
+    message = pb.SetupIntent(
+        id=row.id,
+        account_id=row.account_id,
+        usage=USAGES.to_proto(row.usage),
+        state=SETUP_STATES.to_proto(row.state),
+        stripe_setup_intent_id=row.stripe_setup_intent_id or "",
+        stripe_payment_method_id=row.stripe_payment_method_id or "",
+        payment_method_id=row.payment_method_id or "",
+        create_time=timestamp(row.create_time),
+        update_time=timestamp(row.update_time),
+    )
+    if row.state in CLIENT_STATES:
+        message.client_secret = row.client_secret or ""
+    if row.state is SetupIntentState.REQUIRES_ACTION:
+        message.next_action.type = row.next_action_type or ""
+        message.next_action.redirect_url = row.next_action_url or ""
+    if row.last_error_code or row.last_error_message:
+        message.last_error.code = row.last_error_code or ""
+        message.last_error.decline_code = row.last_error_decline_code or ""
+        message.last_error.message = row.last_error_message or ""
+    return message
+
+
 class PaymentServicer(PaymentServiceServicer):
     def __init__(
-        self, payments: Payments, customers: Customers, payment_methods: PaymentMethods
+        self,
+        payments: Payments,
+        customers: Customers,
+        payment_methods: PaymentMethods,
+        setup_intents: SetupIntents,
     ) -> None:
         self._payments = payments
         self._customers = customers
         self._methods = payment_methods
+        self._setup_intents = setup_intents
 
     @answers(pb.CreatePaymentResponse, "payment", payment_to_proto)
     async def CreatePayment(self, request: pb.CreatePaymentRequest, caller: Caller) -> Payment:
@@ -123,6 +162,8 @@ class PaymentServicer(PaymentServiceServicer):
             description=request.description,
             receipt_email=request.receipt_email,
             metadata=dict(request.metadata),
+            off_session=request.off_session,
+            setup_future_usage=USAGES.from_proto(request.setup_future_usage, "setup_future_usage"),
         )
         return await self._payments.create(caller, command)
 
@@ -194,3 +235,18 @@ class PaymentServicer(PaymentServiceServicer):
         return await self._methods.set_default(
             caller, request.request_id, request.account_id, request.id
         )
+
+    @answers(pb.CreateSetupIntentResponse, "setup_intent", setup_intent_to_proto)
+    async def CreateSetupIntent(
+        self, request: pb.CreateSetupIntentRequest, caller: Caller
+    ) -> SetupIntent:
+        usage = USAGES.from_proto(request.usage, "usage")
+        return await self._setup_intents.create(
+            caller, request.request_id, request.account_id, usage
+        )
+
+    @answers(pb.GetSetupIntentResponse, "setup_intent", setup_intent_to_proto)
+    async def GetSetupIntent(
+        self, request: pb.GetSetupIntentRequest, caller: Caller
+    ) -> SetupIntent:
+        return await self._setup_intents.get(caller, request.id)

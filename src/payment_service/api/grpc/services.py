@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 import grpc.aio
 from google.protobuf.descriptor import FileDescriptor
 from payments.v1 import (
+    dispute_service_pb2,
+    dispute_service_pb2_grpc,
     invoice_service_pb2,
     invoice_service_pb2_grpc,
     payment_service_pb2,
@@ -40,8 +42,15 @@ PAYMENT_SERVICE = _full_name(payment_service_pb2.DESCRIPTOR, "PaymentService")
 REFUND_SERVICE = _full_name(refund_service_pb2.DESCRIPTOR, "RefundService")
 SUBSCRIPTION_SERVICE = _full_name(subscription_service_pb2.DESCRIPTOR, "SubscriptionService")
 INVOICE_SERVICE = _full_name(invoice_service_pb2.DESCRIPTOR, "InvoiceService")
+DISPUTE_SERVICE = _full_name(dispute_service_pb2.DESCRIPTOR, "DisputeService")
 
-SERVICE_NAMES = (PAYMENT_SERVICE, REFUND_SERVICE, SUBSCRIPTION_SERVICE, INVOICE_SERVICE)
+SERVICE_NAMES = (
+    PAYMENT_SERVICE,
+    REFUND_SERVICE,
+    SUBSCRIPTION_SERVICE,
+    INVOICE_SERVICE,
+    DISPUTE_SERVICE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,7 @@ class Servicers:
     refund: refund_service_pb2_grpc.RefundServiceServicer | None = None
     subscription: subscription_service_pb2_grpc.SubscriptionServiceServicer | None = None
     invoice: invoice_service_pb2_grpc.InvoiceServiceServicer | None = None
+    dispute: dispute_service_pb2_grpc.DisputeServiceServicer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,5 +100,10 @@ def service_bindings(servicers: Servicers) -> tuple[ServiceBinding, ...]:
             INVOICE_SERVICE,
             servicers.invoice or _unimplemented(invoice_service_pb2_grpc.InvoiceServiceServicer),
             invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server,
+        ),
+        _binding(
+            DISPUTE_SERVICE,
+            servicers.dispute or _unimplemented(dispute_service_pb2_grpc.DisputeServiceServicer),
+            dispute_service_pb2_grpc.add_DisputeServiceServicer_to_server,
         ),
     )

@@ -46,6 +46,15 @@ def _canceled(payment: Payment) -> bool:
     return payment.state is PaymentState.CANCELED
 
 
+def _declined_method(payment: Payment) -> str | None:
+    """The card a declined payment was tried with: a confirmation without a new one tries it
+    again (Stripe drops it from the PaymentIntent on a decline, e.g. the off-session charge
+    that needed authentication and is now confirmed with the customer present)."""
+    if payment.state is PaymentState.REQUIRES_PAYMENT_METHOD:
+        return payment.payment_method
+    return None
+
+
 def _checked(request_id: str, payment_id: str, check: Violations | None = None) -> None:
     check = check or Violations()
     check.request_id(request_id)
@@ -79,7 +88,9 @@ class PaymentCommands:
 
         async def call(payment: Payment, key: str) -> RemotePaymentIntent:
             return await self.processor.confirm_payment_intent(
-                stripe_id(payment), idempotency_key=key, payment_method=payment_method or None
+                stripe_id(payment),
+                idempotency_key=key,
+                payment_method=payment_method or _declined_method(payment),
             )
 
         fields = {"id": payment_id, "payment_method": payment_method}

@@ -95,6 +95,8 @@ class CreatePayments:
         check.free_text(command.description, "description", MAX_DESCRIPTION_LENGTH)
         check.email(command.receipt_email, "receipt_email")
         check.metadata(command.metadata, reserved_keys=RESERVED_METADATA_KEYS)
+        if command.off_session and command.setup_future_usage is not None:
+            check.add("setup_future_usage", "cannot be set on an off_session payment")
         check.raise_if_any()
         return currency
 
@@ -113,6 +115,12 @@ class CreatePayments:
         payment_method = command.payment_method or await default_payment_method(
             self._uow_factory, customer.default_payment_method_id
         )
+        if command.off_session and payment_method is None:
+            raise FailedPrecondition(
+                "an off_session payment needs a saved payment method; the account has none",
+                reason="PAYMENT_METHOD_REQUIRED",
+                metadata={"account_id": command.account_id},
+            )
         payment = Payment(
             id=new_id("pay"),
             account_id=command.account_id,
@@ -128,7 +136,9 @@ class CreatePayments:
             receipt_email=command.receipt_email or None,
             stripe_customer_id=customer.stripe_customer_id,
             metadata=dict(command.metadata),
-            confirm_on_create=command.confirm,
+            confirm_on_create=command.confirm or command.off_session,
+            off_session=command.off_session,
+            setup_future_usage=command.setup_future_usage,
             lease_until=self._lease.new_lease(),  # no second write to claim it
         )
         # When another replica inserted the same (caller, request_id) first, theirs.

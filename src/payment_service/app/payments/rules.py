@@ -15,7 +15,7 @@ from payment_service.domain.errors import (
     Unavailable,
 )
 from payment_service.domain.pagination import PageRequest
-from payment_service.domain.states import CaptureMethod, PaymentState
+from payment_service.domain.states import CaptureMethod, PaymentMethodUsage, PaymentState
 
 # Written on every PaymentIntent by the gateway; callers may not use them.
 RESERVED_METADATA_KEYS = ("payment_id",)
@@ -49,10 +49,18 @@ class CreatePayment:
     description: str = ""
     receipt_email: str = ""
     metadata: Mapping[str, str] = field(default_factory=dict)
+    off_session: bool = False
+    setup_future_usage: PaymentMethodUsage | None = None
 
     def fields(self, currency: str) -> dict[str, object]:
-        """What the request_id fingerprint covers (the currency as normalized)."""
+        """What the request_id fingerprint covers (the currency as normalized); the
+        off-session fields only when set, so earlier requests keep their fingerprints."""
+        saving = (
+            {"setup_future_usage": self.setup_future_usage.value} if self.setup_future_usage else {}
+        )
         return {
+            **({"off_session": True} if self.off_session else {}),
+            **saving,
             "account_id": self.account_id,
             "amount": self.amount,
             "currency": currency,

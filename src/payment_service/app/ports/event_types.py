@@ -45,6 +45,20 @@ INVOICE_EVENT_TYPES = (
 )
 PRICE_EVENT_TYPES = ("price.created", "price.updated", "price.deleted")
 PRODUCT_EVENT_TYPES = ("product.created", "product.updated")
+SETUP_INTENT_EVENT_TYPES = (
+    "setup_intent.created",
+    "setup_intent.requires_action",
+    "setup_intent.setup_failed",
+    "setup_intent.succeeded",
+    "setup_intent.canceled",
+)
+DISPUTE_EVENT_TYPES = (
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+)
 
 # Every type the service must understand; ``payment_intent.created`` tells nothing new.
 REQUIRED_EVENT_TYPES: frozenset[str] = frozenset(
@@ -58,6 +72,8 @@ REQUIRED_EVENT_TYPES: frozenset[str] = frozenset(
         *INVOICE_EVENT_TYPES,
         *PRICE_EVENT_TYPES,
         *PRODUCT_EVENT_TYPES,
+        *SETUP_INTENT_EVENT_TYPES,
+        *DISPUTE_EVENT_TYPES,
     }
-    - {"payment_intent.created"}
+    - {"payment_intent.created", "setup_intent.created"}
 )

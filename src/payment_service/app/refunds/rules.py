@@ -77,6 +77,13 @@ def require_refundable_state(payment: Payment) -> None:
             reason="PAYMENT_NOT_REFUNDABLE",
             metadata={"payment_id": payment.id, "state": payment.state.value},
         )
+    if payment.refund_blocked_by_dispute:
+        # Stripe refuses it too (charge_disputed); refused here before anything is sent.
+        raise FailedPrecondition(
+            f"payment {payment.id} is disputed; answer the dispute instead of refunding",
+            reason="PAYMENT_DISPUTED",
+            metadata={"payment_id": payment.id, "dispute_id": payment.dispute_id or ""},
+        )
 
 
 def exceeds(payment_id: str, amount: int, refundable: int) -> FailedPrecondition:

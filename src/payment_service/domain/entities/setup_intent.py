@@ -58,7 +58,9 @@ class SetupIntent(StripeMirror[SetupIntentState]):
 
     def apply_remote(self, remote: RemoteSetupIntent, observed_at: datetime) -> bool:
         """Copy Stripe's view; False when the observation was stale or refused."""
-        self.stripe_setup_intent_id, linked = linked_id(self.stripe_setup_intent_id, remote.stripe_id)
+        self.stripe_setup_intent_id, linked = linked_id(
+            self.stripe_setup_intent_id, remote.stripe_id
+        )
         if not self.apply_remote_state(remote.state, observed_at):
             return linked
         self.stripe_payment_method_id = remote.payment_method or self.stripe_payment_method_id
@@ -75,6 +77,10 @@ class SetupIntent(StripeMirror[SetupIntentState]):
     def mismatch_with(self, remote: RemoteSetupIntent) -> str | None:
         if self.stripe_setup_intent_id not in (None, remote.stripe_id):
             return f"setup intent {remote.stripe_id} != stored {self.stripe_setup_intent_id}"
-        if self.stripe_customer_id and remote.customer and remote.customer != self.stripe_customer_id:
+        if (
+            self.stripe_customer_id
+            and remote.customer
+            and remote.customer != self.stripe_customer_id
+        ):
             return f"customer {remote.customer} != stored {self.stripe_customer_id}"
         return None

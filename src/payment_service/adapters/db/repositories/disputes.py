@@ -49,8 +49,8 @@ class SqlDisputeRepository(VersionedSqlRepository[Dispute]):
     ) -> tuple[int, int]:
         c = disputes.c
         due = case((c.evidence_due_by < due_before, 1), else_=0)
-        statement = select(func.count(), func.coalesce(func.sum(due), 0)).where(
-            *state_in(self.table, states)
-        )
-        row = (await self._execute(statement)).one()
-        return int(row[0]), int(row[1])
+        statement = select(
+            func.count().label("total"), func.coalesce(func.sum(due), 0).label("due")
+        ).where(*state_in(self.table, states))
+        row = await self._first(statement)
+        return (int(row["total"]), int(row["due"])) if row else (0, 0)

@@ -1,0 +1,80 @@
+"""DisputeService: proto <-> domain mapping only; the rules live in app/disputes."""
+
+from __future__ import annotations
+
+from payments.v1 import dispute_service_pb2 as pb
+from payments.v1.dispute_service_pb2_grpc import DisputeServiceServicer
+
+from payment_service.api.grpc.convert import EnumMap, timestamp
+from payment_service.api.grpc.rpc import answers, answers_page, page_of
+from payment_service.app.disputes.rules import ListDisputes
+from payment_service.app.disputes.service import Disputes
+from payment_service.domain.caller import Caller
+from payment_service.domain.disputes import DisputeEvidence
+from payment_service.domain.entities import Dispute
+from payment_service.domain.pagination import Page
+from payment_service.domain.states import DisputeState
+
+DISPUTE_STATES = EnumMap(DisputeState, pb.DisputeState, "DISPUTE_STATE_")
+_EVIDENCE_FIELDS = DisputeEvidence.field_names()
+
+
+def evidence_from_proto(message: pb.DisputeEvidence) -> DisputeEvidence:
+    return DisputeEvidence(**{name: getattr(message, name) or None for name in _EVIDENCE_FIELDS})
+
+
+def dispute_to_proto(dispute: Dispute) -> pb.Dispute:
+    return pb.Dispute(
+        id=dispute.id,
+        payment_id=dispute.payment_id,
+        account_id=dispute.account_id,
+        amount=dispute.amount,
+        currency_code=dispute.currency,
+        reason=dispute.reason,
+        state=DISPUTE_STATES.to_proto(dispute.state),
+        evidence_due_time=timestamp(dispute.evidence_due_by),
+        evidence_submitted=dispute.evidence_submitted,
+        funds_withdrawn=dispute.funds_withdrawn,
+        funds_reinstated=dispute.funds_reinstated,
+        evidence=pb.DisputeEvidence(**dispute.evidence.given()),
+        payment_refundable=dispute.payment_refundable,
+        stripe_dispute_id=dispute.stripe_dispute_id,
+        stripe_charge_id=dispute.stripe_charge_id,
+        create_time=timestamp(dispute.create_time),
+        update_time=timestamp(dispute.update_time),
+    )
+
+
+class DisputeServicer(DisputeServiceServicer):
+    def __init__(self, disputes: Disputes) -> None:
+        self._disputes = disputes
+
+    @answers(pb.GetDisputeResponse, "dispute", dispute_to_proto)
+    async def GetDispute(self, request: pb.GetDisputeRequest, caller: Caller) -> Dispute:
+        return await self._disputes.get(caller, request.id)
+
+    @answers_page(pb.ListDisputesResponse, "disputes", dispute_to_proto)
+    async def ListDisputes(self, request: pb.ListDisputesRequest, caller: Caller) -> Page[Dispute]:
+        query = ListDisputes(
+            page=page_of(request),
+            account_id=request.account_id,
+            payment_id=request.payment_id,
+            states=DISPUTE_STATES.from_protos(request.states, "states"),
+        )
+        return await self._disputes.list(caller, query)
+
+    @answers(pb.UpdateDisputeEvidenceResponse, "dispute", dispute_to_proto)
+    async def UpdateDisputeEvidence(
+        self, request: pb.UpdateDisputeEvidenceRequest, caller: Caller
+    ) -> Dispute:
+        return await self._disputes.update_evidence(
+            caller,
+            request.request_id,
+            request.id,
+            evidence_from_proto(request.evidence),
+            request.submit,
+        )
+
+    @answers(pb.CloseDisputeResponse, "dispute", dispute_to_proto)
+    async def CloseDispute(self, request: pb.CloseDisputeRequest, caller: Caller) -> Dispute:
+        return await self._disputes.close(caller, request.request_id, request.id)

@@ -1,0 +1,52 @@
+"""GetDispute and ListDisputes (from the stored rows: events and the reconciler keep them
+current)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from payment_service.app.common.validation import Violations
+from payment_service.app.disputes.rules import ListDisputes
+from payment_service.app.ports.storage import UnitOfWorkFactory
+from payment_service.domain.caller import Caller
+from payment_service.domain.entities import Dispute
+from payment_service.domain.errors import NotFound
+from payment_service.domain.pagination import Page
+
+
+@dataclass
+class DisputeQueries:
+    uow_factory: UnitOfWorkFactory
+
+    async def get(self, caller: Caller, dispute_id: str) -> Dispute:
+        check = Violations()
+        check.object_id(dispute_id, "dsp")
+        check.raise_if_any()
+        async with self.uow_factory(read_only=True) as uow:
+            dispute = await uow.disputes.get(dispute_id)
+        if dispute is None or not caller.may_access(dispute.account_id):
+            raise NotFound("dispute", dispute_id)
+        return dispute
+
+    async def list(self, caller: Caller, query: ListDisputes) -> Page[Dispute]:
+        check = Violations()
+        if bool(query.payment_id) == bool(query.account_id):
+            check.add("payment_id", "set exactly one of payment_id and account_id")
+        elif query.payment_id:
+            check.object_id(query.payment_id, "pay", "payment_id")
+        else:
+            check.account_id(query.account_id)
+        check.raise_if_any()
+        if query.account_id:
+            caller.require_account(query.account_id)
+        async with self.uow_factory(read_only=True) as uow:
+            if query.payment_id:
+                payment = await uow.payments.get(query.payment_id)
+                if payment is None or not caller.may_access(payment.account_id):
+                    raise NotFound("payment", query.payment_id)
+            return await uow.disputes.list_disputes(
+                page=query.page,
+                account_id=query.account_id or None,
+                payment_id=query.payment_id or None,
+                states=query.states,
+            )
