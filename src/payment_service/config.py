@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     rate_limit_unauthenticated: RateSetting = Field(
         default_factory=lambda: RateSetting(per_s=50, burst=200)
     )
+    # Refused authentications are written to the audit trail once per peer per window.
+    audit_refusals_window_s: float = Field(10.0, gt=0)
 
     # --- personal data at rest -----------------------------------------
     pii_encryption_keys: list[SecretStr] = Field(default_factory=list)

@@ -41,6 +41,7 @@ from payment_service.api.grpc.subscription_servicer import SubscriptionServicer
 from payment_service.api.http.routes import builtin_routes
 from payment_service.api.http.sidecar import HttpSidecar
 from payment_service.api.http.webhooks import webhook_route
+from payment_service.app.common.refused_auth import RefusedAuthentications
 from payment_service.bootstrap.limits import (
     build_rate_limiter,
     jwks_keys,
@@ -260,7 +261,10 @@ def build_app(
         )
         routes.append(webhook_route(services.webhooks, services.verifier))
         workers.extend(_workers(settings, services))
-    interceptor = _interceptor(settings, metrics, services, resources)
+    refusals = None if services is None else RefusedAuthentications(services.uow_factory)
+    if refusals is not None:
+        workers.append(_refusals_writer(settings, refusals))
+    interceptor = _interceptor(settings, metrics, services, resources, refusals)
     return App(
         settings=settings,
         metrics=metrics,
@@ -280,7 +284,11 @@ def build_app(
 
 
 def _interceptor(
-    settings: Settings, metrics: Metrics, services: Services | None, resources: list[Component]
+    settings: Settings,
+    metrics: Metrics,
+    services: Services | None,
+    resources: list[Component],
+    refusals: RefusedAuthentications | None,
 ) -> ServiceInterceptor:
     """Auth (static keys, and the JWKS when configured) and the rate limits, over the
     services' limiter (one of its own for servicers a test supplied)."""
@@ -297,7 +305,17 @@ def _interceptor(
         verifier=JwtVerifier.from_settings(settings, keys),
         metrics=metrics.rpc,
         rate_limits=rate_limit_policy(settings, limiter, metrics.rpc),
+        refusals=refusals,
     )
+
+
+def _refusals_writer(settings: Settings, refusals: RefusedAuthentications) -> BackgroundTask:
+    """Refused authentications to the audit trail, a window at a time (and one at stop)."""
+
+    async def run(stopping: asyncio.Event) -> None:
+        await refusals.run_forever(settings.audit_refusals_window_s, stopping)
+
+    return BackgroundTask("refused-auth-audit", run)
 
 
 def _workers(settings: Settings, services: Services) -> list[BackgroundTask]:

@@ -29,6 +29,7 @@ from payment_service.api.grpc.in_flight import InFlightCalls, answer_within
 from payment_service.api.grpc.request_checks import check_request, tolerant
 from payment_service.api.grpc.tls import certificate_identity
 from payment_service.app.common.audit_context import RpcFacts, bind_rpc_facts
+from payment_service.app.common.refused_auth import RefusedAuthentications
 from payment_service.app.common.request_context import (
     answer_time,
     reset_deadline,
@@ -40,7 +41,7 @@ from payment_service.domain.caller import Caller
 from payment_service.domain.errors import DomainError, PermissionDenied, Unauthenticated
 from payment_service.observability.metrics import RpcMetrics
 from payment_service.security.jwt_verifier import TOKEN_INVALID, TOKEN_MISSING, JwtVerifier
-from payment_service.security.rate_limits import RateLimitPolicy
+from payment_service.security.rate_limits import RateLimitPolicy, peer_address
 from payment_service.security.scopes import is_public, required_scope
 
 ACCESS_LOGGER = "payment_service.access"
@@ -76,8 +77,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         verifier: JwtVerifier,
         metrics: RpcMetrics,
         rate_limits: RateLimitPolicy | None = None,
+        refusals: RefusedAuthentications | None = None,
     ) -> None:
         self.in_flight = InFlightCalls()
+        self._refusals = refusals
         self._verifier = verifier
         self._metrics = metrics
         self._rate_limits = rate_limits
@@ -179,24 +182,32 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         its peer's); the RPC's facts bound for the audit trail."""
         try:
             caller = await self._verifier.authenticate(_bearer_token(context))
-        except Unauthenticated:
+        except Unauthenticated as refused:
+            self._note_refusal(method, context, refused.reason, None)
             if self._rate_limits is not None:
                 await self._rate_limits.check_peer(context.peer())
             raise
         if self._rate_limits is not None:
             await self._rate_limits.check_caller(caller.sub, method.name)
         bind_rpc_facts(functools.partial(_facts, context, request, caller))
-        if method.scope is None:
-            raise PermissionDenied(
-                f"{method.name} is not open to any scope",
-                reason="METHOD_NOT_ALLOWED",
-                metadata={"method": method.name},
-            )
-        if method.scope not in caller.scopes:
-            raise PermissionDenied(
-                f"the token lacks the {method.scope} scope", metadata={"scope": method.scope}
-            )
+        try:
+            _check_scope(method, caller)
+        except PermissionDenied as refused:
+            self._note_refusal(method, context, refused.reason, caller.sub)
+            raise
         return caller
+
+    def _note_refusal(
+        self, method: _Method, context: Context, reason: str, sub: str | None
+    ) -> None:
+        if self._refusals is not None:
+            self._refusals.note(
+                peer_address(context.peer()),
+                reason,
+                method.name,
+                sub,
+                certificate=lambda: certificate_identity(context.auth_context()),
+            )
 
     async def _fail(self, method: _Method, context: Context, exc: BaseException) -> NoReturn:
         if isinstance(exc, _PASS_THROUGH):
@@ -241,6 +252,19 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             else:
                 fields["request_id_withheld"] = True
         self._access_log.info("rpc", extra=fields)
+
+
+def _check_scope(method: _Method, caller: Caller) -> None:
+    if method.scope is None:
+        raise PermissionDenied(
+            f"{method.name} is not open to any scope",
+            reason="METHOD_NOT_ALLOWED",
+            metadata={"method": method.name},
+        )
+    if method.scope not in caller.scopes:
+        raise PermissionDenied(
+            f"the token lacks the {method.scope} scope", metadata={"scope": method.scope}
+        )
 
 
 def _facts(context: Context, request: Any, caller: Caller) -> RpcFacts:

@@ -24,6 +24,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from payment_service.app.common.audit_context import acting_as
 from payment_service.app.common.repair import RepairTally
 from payment_service.app.payments.service import Payments
 from payment_service.app.ports.processor import PaymentProcessor
@@ -44,6 +45,7 @@ from payment_service.domain.states import PaymentState
 
 log = logging.getLogger(__name__)
 
+RECONCILER_ACTOR = "reconciler"
 # Payments in these states wait on Stripe (or on us), not on the customer.
 _UNRESOLVED_STATES = frozenset({PaymentState.PENDING, PaymentState.PROCESSING})
 
@@ -81,7 +83,7 @@ class Reconciler:
             if not acquired:
                 self._metrics.skipped()
                 return None
-            reports = [await self._run_task(task) for task in self._tasks]
+            reports = [await self.run_task(task) for task in self._tasks]
         self._metrics.observe(reports)
         for report in reports:
             if report.repaired or report.unresolved or report.errors:
@@ -109,11 +111,13 @@ class Reconciler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), interval_s)
 
-    async def _run_task(self, task: RepairTask) -> RepairReport:
+    async def run_task(self, task: RepairTask) -> RepairReport:
+        """Run one task; every audit row it writes says ``via: reconciler.<task>``."""
+        name = getattr(task, "__name__", type(task).__name__)
         try:
-            return await task()
+            with acting_as(RECONCILER_ACTOR, f"reconciler.{name}"):
+                return await task()
         except Exception:
-            name = getattr(task, "__name__", type(task).__name__)
             log.exception("reconciler task failed", extra={"task": name})
             return RepairReport(task=name, errors=1)
 
