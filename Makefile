@@ -9,7 +9,7 @@ BUF := node_modules/.bin/buf
 PROTOS := $(wildcard protos/payments/v1/*.proto)
 PYTEST_ARGS ?=
 
-.PHONY: run test chaos lint lint-client generate migrate check-generated check-stubs check-paths buf-breaking clean
+.PHONY: run test chaos lint lint-client generate api-docs check-api-docs migrate check-generated check-stubs check-paths buf-breaking clean
 
 $(STAMP): requirements-dev.lock pyproject.toml generated/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,14 @@ generate: $(STAMP)
 check-generated: generate
 	git diff --exit-code --stat -- generated
 	test -z "$$(git status --porcelain -- generated)"
+
+## api-docs: write docs/api.md from the protos' comments (tools/api_docs.py)
+api-docs: $(STAMP)
+	$(BIN)/python tools/api_docs.py
+
+## check-api-docs: fails when docs/api.md is not what `make api-docs` writes
+check-api-docs: $(STAMP)
+	$(BIN)/python tools/api_docs.py --check
 
 ## check-stubs: generated/ installs alone in a clean venv and a client can use it
 check-stubs:
