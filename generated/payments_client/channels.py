@@ -133,15 +133,18 @@ class TlsOptions:
         )
 
 
-def channel_options(retry: RetryPolicy | None, extra: ChannelOptions = ()) -> list[tuple[str, Any]]:
-    """The channel arguments: retries on (with ``retry``'s config) or off, then ``extra``."""
+def channel_options(
+    retry: RetryPolicy | None, tls: TlsOptions | None = None, extra: ChannelOptions = ()
+) -> list[tuple[str, Any]]:
+    """The channel arguments: retries on (with ``retry``'s config) or off, ``tls``'s, then
+    ``extra``."""
     options: list[tuple[str, Any]] = [("grpc.primary_user_agent", USER_AGENT)]
     if retry is None:
         options.append(("grpc.enable_retries", 0))
     else:
         options.append(("grpc.enable_retries", 1))
         options.append(("grpc.service_config", json.dumps(retry.service_config())))
-    return [*options, *extra]
+    return [*options, *(tls.options() if tls else []), *extra]
 
 
 def aio_channel(
@@ -162,7 +165,7 @@ def aio_channel(
     """
     policy = CallPolicy(token_provider, default_timeout_s, dict(timeouts or {}))
     interceptors = [AsyncPolicyInterceptor(policy)]
-    all_options = channel_options(retry, [*(tls.options() if tls else []), *options])
+    all_options = channel_options(retry, tls, options)
     if tls is None:
         return grpc.aio.insecure_channel(target, options=all_options, interceptors=interceptors)
     return grpc.aio.secure_channel(
@@ -181,7 +184,7 @@ def channel(
     options: ChannelOptions = (),
 ) -> grpc.Channel:
     """The blocking counterpart of ``aio_channel`` (``token_provider`` must be sync)."""
-    all_options = channel_options(retry, [*(tls.options() if tls else []), *options])
+    all_options = channel_options(retry, tls, options)
     if tls is None:
         raw = grpc.insecure_channel(target, options=all_options)
     else:
