@@ -41,16 +41,16 @@ CALLER_SPAN = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
 
 
-@pytest.fixture(scope="module")
-def exporter() -> Iterator[InMemorySpanExporter]:
+@pytest.fixture(scope="session")
+def exporter() -> InMemorySpanExporter:
+    """One provider for the session: the global one too, for the spans app code starts
+    through the API (a webhook's application), which can be set once per process."""
     memory = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(memory))
-    # Global too, for the spans app code starts through the API (a webhook's application).
     trace.set_tracer_provider(provider)
     memory.provider = provider  # type: ignore[attr-defined]
-    yield memory
-    provider.shutdown()  # later tests record nothing
+    return memory
 
 
 @pytest_asyncio.fixture(loop_scope="session")
