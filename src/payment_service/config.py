@@ -174,6 +174,10 @@ class Settings(BaseSettings):
 
     # --- observability ---------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # OpenTelemetry (observability/tracing.py): where spans go; none keeps the SDK off.
+    tracing_exporter: Literal["none", "console", "otlp-grpc", "otlp-http"] = "none"
+    tracing_endpoint: str | None = None  # the exporter's default (or OTEL_* variables) if unset
+    tracing_sample_ratio: float = Field(1.0, ge=0, le=1)
     # Recovery tests only: comma-separated crash points (bootstrap/failpoints.py).
     test_failpoints: str = ""
 

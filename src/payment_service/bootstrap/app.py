@@ -264,7 +264,11 @@ def build_app(
             invoice=InvoiceServicer(services.billing),
             dispute=DisputeServicer(services.disputes),
         )
-        routes.append(webhook_route(services.webhooks, services.verifier))
+        routes.append(
+            webhook_route(
+                services.webhooks, services.verifier, tracer_provider=services.tracer_provider
+            )
+        )
         workers.extend(_workers(settings, services))
     refusals = None if services is None else RefusedAuthentications(services.uow_factory)
     if refusals is not None:
@@ -311,6 +315,7 @@ def _interceptor(
         metrics=metrics.rpc,
         rate_limits=rate_limit_policy(settings, limiter, metrics.rpc),
         refusals=refusals,
+        tracer_provider=None if services is None else services.tracer_provider,
     )
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,6 +24,7 @@ from payment_service.adapters.db.advisory_lock import AdvisoryLock
 from payment_service.adapters.db.encrypted import use_field_cipher
 from payment_service.adapters.db.engine import create_engine
 from payment_service.adapters.db.schema_check import ensure_schema_current
+from payment_service.adapters.db.tracing import trace_engine
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import mapping
 from payment_service.adapters.stripe.billing_gateway import StripeBillingGateway
@@ -60,6 +62,7 @@ from payment_service.bootstrap.billing import billing_rules, build_billing
 from payment_service.bootstrap.disputes import build_cards_and_disputes
 from payment_service.bootstrap.failpoints import failpoints_from
 from payment_service.bootstrap.limits import build_rate_limiter, outbound_limiter
+from payment_service.bootstrap.tracing import TracingFlush, process_tracer_provider
 from payment_service.config import ConfigError, Settings
 from payment_service.observability.webhook_metrics import ReconcilerMetrics, WebhookMetrics
 from payment_service.security.field_cipher import FieldCipher, FieldCipherError
@@ -133,6 +136,8 @@ class Overrides:
     rate_limiter: RateLimiter | None = None
     extra_handlers: Sequence[Mapping[str, EventHandler]] = ()
     extra_repairs: Sequence[RepairTask] = ()
+    # Spans of the adapters we build (database, Redis, Stripe) and of the RPCs go here.
+    tracer_provider: TracerProvider | None = None
 
 
 @dataclass
@@ -155,6 +160,7 @@ class Services:
     disputes: Disputes
     setup_intents: SetupIntents
     resources: list[Component] = field(default_factory=list)
+    tracer_provider: TracerProvider | None = None
 
     _running: AsyncExitStack = field(default_factory=AsyncExitStack)
 
@@ -175,6 +181,11 @@ class Services:
 def build_services(settings: Settings, overrides: Overrides | None = None) -> Services:
     given = overrides or Overrides()
     resources: list[Component] = []
+    if given.tracer_provider is None:
+        provider = process_tracer_provider(settings)
+        if provider is not None:
+            given = replace(given, tracer_provider=provider)
+            resources.append(Closing(TracingFlush(provider)))
     rate_limiter = _rate_limiter(settings, given, resources)
     outbound = outbound_limiter(settings, rate_limiter)
     uow_factory, cache, processor = _adapters(settings, given, resources, outbound)
@@ -241,6 +252,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         disputes=cards.disputes,
         setup_intents=cards.setup_intents,
         resources=resources,
+        tracer_provider=given.tracer_provider,
     )
 
 
@@ -265,15 +277,25 @@ def _adapters(
         use_field_cipher(build_field_cipher(settings))
         uow_factory = SqlUnitOfWorkFactory(_engine(settings))
         resources.append(Database(uow_factory.engine))
+        if given.tracer_provider is not None:
+            trace_engine(uow_factory.engine, given.tracer_provider)
     cache = given.cache
     if cache is None:
         cache = build_cache(settings)
         resources.append(Closing(cache))
+        if isinstance(cache, RedisCache) and given.tracer_provider is not None:
+            cache.trace(given.tracer_provider)
     processor = given.processor
     if processor is None:
-        processor = StripeGateway(StripeGatewayConfig.from_settings(settings, outbound))
+        processor = StripeGateway(_stripe_config(settings, given, outbound))
         resources.append(Closing(processor))
     return uow_factory, cache, processor
+
+
+def _stripe_config(
+    settings: Settings, given: Overrides, outbound: OutboundLimiter | None
+) -> StripeGatewayConfig:
+    return StripeGatewayConfig.from_settings(settings, outbound, given.tracer_provider)
 
 
 def _verifier(settings: Settings) -> StripeSignatureVerifier:
@@ -328,7 +350,7 @@ def _billing_adapters(
     """Stripe Billing and its event mapping, unless the test supplied them."""
     if given.billing_processor is not None:
         return given.billing_processor, given.billing_mapping or CURRENT_API
-    gateway = StripeBillingGateway(StripeGatewayConfig.from_settings(settings, outbound))
+    gateway = StripeBillingGateway(_stripe_config(settings, given, outbound))
     resources.append(Closing(gateway))
     return gateway, given.billing_mapping or gateway.mapping
 

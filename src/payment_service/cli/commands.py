@@ -7,9 +7,10 @@ settings through the composition root, outside a running server.
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TextIO
 
@@ -47,6 +48,16 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         yield services
     finally:
         await services.stop()
+
+
+def run_with_services(settings: Settings, command: Callable[[Services], Awaitable[int]]) -> int:
+    """Run ``command`` over the opened services (closed afterwards); its exit code."""
+
+    async def run() -> int:
+        async with open_services(settings) as services:
+            return await command(services)
+
+    return asyncio.run(run())
 
 
 def format_event(event: WebhookEvent) -> str:

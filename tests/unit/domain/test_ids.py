@@ -30,6 +30,8 @@ def test_prefixes() -> None:
         "price",
         "whe",
         "aud",
+        "dsp",
+        "setup",
     ]
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from payment_service.adapters.stripe import mapping
+from payment_service.adapters.stripe import dispute_mapping, mapping, setup_intent_mapping
 from payment_service.adapters.stripe.billing_mapping import CURRENT_API
 from payment_service.app.billing.events import billing_event_handlers
 from payment_service.app.customers.events import customer_event_handlers
+from payment_service.app.disputes.events import dispute_event_handlers
 from payment_service.app.payments.events import payment_event_handlers
 from payment_service.app.ports.event_types import REQUIRED_EVENT_TYPES
-from payment_service.app.ports.events import EventOutcome, OutcomeKind
+from payment_service.app.ports.events import EventHandler, EventOutcome, OutcomeKind
+from payment_service.app.setup_intents.events import setup_intent_event_handlers
 from payment_service.app.webhooks.registry import build_event_registry, store_only
 from payment_service.domain.processor import RemoteEvent
 
@@ -32,6 +34,14 @@ def _billing() -> dict[str, object]:
     return billing_event_handlers(CURRENT_API, billing=None, processor=None)  # type: ignore[arg-type]
 
 
+def _cards_and_disputes() -> dict[str, EventHandler]:
+    # Looked up only, never run: no Stripe is needed.
+    return {
+        **setup_intent_event_handlers(setup_intent_mapping, processor=None),  # type: ignore[arg-type]
+        **dispute_event_handlers(dispute_mapping, processor=None),  # type: ignore[arg-type]
+    }
+
+
 def _event(event_type: str) -> RemoteEvent:
     return RemoteEvent("evt_1", event_type, 1, {"id": "x_1", "object": "thing"}, None)
 
@@ -41,6 +51,7 @@ def test_payment_billing_and_refund_maps_cover_every_required_type() -> None:
         customer_event_handlers(mapping, processor=None),  # type: ignore[arg-type]
         payment_event_handlers(mapping),
         _billing(),
+        _cards_and_disputes(),
         dict.fromkeys(REFUND_TYPES, _refund_handler),
     )
     assert registry.missing_required() == frozenset()
@@ -52,6 +63,7 @@ def test_the_payment_and_billing_modules_define_no_refund_handler() -> None:
         customer_event_handlers(mapping, processor=None),  # type: ignore[arg-type]
         payment_event_handlers(mapping),
         _billing(),
+        _cards_and_disputes(),
     )
     assert registry.missing_required() == frozenset(REFUND_TYPES)
 

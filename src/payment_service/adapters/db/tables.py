@@ -182,6 +182,7 @@ transactions = Table(
     Column("metadata", JSON, nullable=False),
     Column("invoice_id", ID, ForeignKey("invoices.id"), index=True),
     Column("confirm_on_create", Boolean, nullable=False),
+    Column("trace_parent", String(64)),
     Column("off_session", Boolean, nullable=False),
     Column("setup_future_usage", Text),
     # No foreign key: disputes.payment_id points here, and the two would make a cycle.
@@ -331,6 +332,7 @@ webhook_events = Table(
     Column("processed_at", UtcDateTime),
     Column("receive_time", UtcDateTime, nullable=False),
     Column("update_time", UtcDateTime, nullable=False),
+    Column("trace_parent", String(64)),
     Index(None, "state", "next_attempt_at"),
     Index(None, "receive_time", "id"),
 )

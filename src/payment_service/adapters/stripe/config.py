@@ -6,6 +6,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from opentelemetry.trace import TracerProvider
+
 from payment_service.adapters.stripe.outbound import OutboundLimiter
 from payment_service.config import ConfigError, Settings
 
@@ -33,6 +35,8 @@ class StripeGatewayConfig:
     localstripe_compat: bool | None = None
     # Our budget below Stripe's rate limits (outbound.py); None: calls go out unmetered.
     outbound: OutboundLimiter | None = field(default=None, compare=False)
+    # Client spans per Stripe request (traced_http.py); None: no spans.
+    tracer_provider: TracerProvider | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.api_key:
@@ -50,7 +54,10 @@ class StripeGatewayConfig:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, outbound: OutboundLimiter | None = None
+        cls,
+        settings: Settings,
+        outbound: OutboundLimiter | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> StripeGatewayConfig:
         key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else ""
         return cls(
@@ -59,4 +66,5 @@ class StripeGatewayConfig:
             timeout_s=settings.stripe_timeout_s,
             max_network_retries=settings.stripe_max_network_retries,
             outbound=outbound,
+            tracer_provider=tracer_provider,
         )

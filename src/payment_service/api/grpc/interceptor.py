@@ -4,9 +4,9 @@ log and error mapping per call.
 Health checks and reflection pass through untouched (no token, no log line). Every
 other method's handler is wrapped once and cached by method name, so the per-call
 cost is the wrapper itself: one dictionary lookup for the cached token, one walk over
-the request's set fields (``request_checks``), the contextvar sets, one task for the work
-(in_flight.py: answered before the caller's deadline, seen by shutdown), one metrics
-update and one log line.
+the request's set fields (``request_checks``), the server span (tracing.py), the
+contextvar sets, one task for the work (in_flight.py: answered before the caller's
+deadline, seen by shutdown), one metrics update and one log line.
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ from typing import Any, NoReturn
 
 import grpc
 import grpc.aio
+from opentelemetry.trace import TracerProvider
 
 from payment_service.api.grpc.context import bind_caller, unbind_caller
 from payment_service.api.grpc.errors import internal_status, rich_status_for, to_grpc_status
 from payment_service.api.grpc.in_flight import InFlightCalls, answer_within
 from payment_service.api.grpc.request_checks import check_request, tolerant
 from payment_service.api.grpc.tls import certificate_identity
+from payment_service.api.grpc.tracing import ServerSpans
 from payment_service.app.common.audit_context import RpcFacts, bind_rpc_facts
 from payment_service.app.common.refused_auth import RefusedAuthentications
 from payment_service.app.common.request_context import (
@@ -78,8 +80,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         metrics: RpcMetrics,
         rate_limits: RateLimitPolicy | None = None,
         refusals: RefusedAuthentications | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.in_flight = InFlightCalls()
+        self._spans = ServerSpans(tracer_provider)
         self._refusals = refusals
         self._verifier = verifier
         self._metrics = metrics
@@ -138,6 +142,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
         async def behavior(request: Any, context: Context) -> Any:
             started = time.perf_counter()
+            span = self._spans.start(method.name, context.invocation_metadata())
             caller: Caller | None = None
             cancelled = False
             try:
@@ -153,7 +158,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             except BaseException as exc:
                 await self._fail(method, context, exc)
             finally:
-                self._record(method, context, request, caller, started, cancelled=cancelled)
+                code = self._record(method, context, request, caller, started, cancelled=cancelled)
+                span.end(code)
 
         return behavior
 
@@ -233,7 +239,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         started: float,
         *,
         cancelled: bool,
-    ) -> None:
+    ) -> str:
+        """Metrics and the access log line; the call's final code."""
         elapsed = time.perf_counter() - started
         code = _final_code(context, cancelled=cancelled)
         self._metrics.observe(method.name, code, elapsed)
@@ -252,6 +259,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             else:
                 fields["request_id_withheld"] = True
         self._access_log.info("rpc", extra=fields)
+        return code
 
 
 def _check_scope(method: _Method, caller: Caller) -> None:

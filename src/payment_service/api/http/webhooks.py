@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, TracerProvider
 
 from payment_service.app.ports.webhooks import MalformedEvent, WebhookRejected, WebhookVerifier
 from payment_service.app.webhooks.policy import Delivery
@@ -56,8 +58,22 @@ def webhook_route(
     *,
     path: str = WEBHOOK_PATH,
     max_body_bytes: int = MAX_BODY_BYTES,
+    tracer_provider: TracerProvider | None = None,
 ) -> web.RouteDef:
+    """The webhook endpoint; each delivery is a server span (Stripe sends no trace context)."""
+    tracer = trace.get_tracer("payment_service.http", tracer_provider=tracer_provider)
+
     async def handle(request: web.Request) -> web.Response:
+        with tracer.start_as_current_span(
+            f"POST {path}",
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": "POST", "http.route": path},
+        ) as span:
+            response = await answer(request)
+            span.set_attribute("http.response.status_code", response.status)
+            return response
+
+    async def answer(request: web.Request) -> web.Response:
         if not verifier.configured:
             return _answer(404, "not found")
         if request.content_type not in _JSON_TYPES:

@@ -10,7 +10,7 @@ from payment_service.app.common.audit_context import (
     current_rpc_facts,
     current_system_actor,
 )
-from payment_service.app.common.request_context import current_trace_id
+from payment_service.app.common.request_context import active_trace_id
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.entities import AuditEntry
 from payment_service.domain.errors import Conflict
@@ -49,7 +49,7 @@ async def audit(
             object_type=object_type,
             object_id=object_id,
             outcome=outcome,
-            trace_id=current_trace_id.get(),
+            trace_id=active_trace_id(),
             detail=details,
             account_id=facts.account_id,
             request_id=facts.request_id,

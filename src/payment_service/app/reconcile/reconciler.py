@@ -24,8 +24,11 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from opentelemetry import trace
+
 from payment_service.app.common.audit_context import acting_as
 from payment_service.app.common.repair import RepairTally
+from payment_service.app.common.trace_links import links_to
 from payment_service.app.payments.service import Payments
 from payment_service.app.ports.processor import PaymentProcessor
 from payment_service.app.ports.reconcile import (
@@ -46,6 +49,7 @@ from payment_service.domain.states import PaymentState
 log = logging.getLogger(__name__)
 
 RECONCILER_ACTOR = "reconciler"
+_TRACER = trace.get_tracer("payment_service.reconcile")
 # Payments in these states wait on Stripe (or on us), not on the customer.
 _UNRESOLVED_STATES = frozenset({PaymentState.PENDING, PaymentState.PROCESSING})
 
@@ -115,7 +119,10 @@ class Reconciler:
         """Run one task; every audit row it writes says ``via: reconciler.<task>``."""
         name = getattr(task, "__name__", type(task).__name__)
         try:
-            with acting_as(RECONCILER_ACTOR, f"reconciler.{name}"):
+            with (
+                _TRACER.start_as_current_span(f"reconcile {name}"),
+                acting_as(RECONCILER_ACTOR, f"reconciler.{name}"),
+            ):
                 return await task()
         except Exception:
             log.exception("reconciler task failed", extra={"task": name})
@@ -130,7 +137,12 @@ class Reconciler:
             pending = await uow.payments.list_pending(older_than, limit=self._rules.batch_size)
         for payment in pending:
             try:
-                finished = await self._payments.finish_pending(payment.id)
+                with _TRACER.start_as_current_span(
+                    "finish pending payment",
+                    attributes={"payment_id": payment.id},
+                    links=links_to(payment.trace_parent),  # the CreatePayment that left it
+                ):
+                    finished = await self._payments.finish_pending(payment.id)
             except DomainError as error:
                 log.warning(
                     "could not finish a pending payment",

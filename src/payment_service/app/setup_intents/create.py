@@ -18,7 +18,6 @@ from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.common.replay import MutationRequest
 from payment_service.app.common.validation import Violations
 from payment_service.app.customers.accounts import Customers
-from payment_service.app.payments.rules import outcome_unknown
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
 from payment_service.app.ports.processor import idempotency_key
 from payment_service.app.ports.setup_intents import SetupIntentProcessor
@@ -27,7 +26,7 @@ from payment_service.app.setup_intents.store import STRIPE_ANSWER, SetupIntentSt
 from payment_service.domain.caller import Caller
 from payment_service.domain.clock import api_read_time
 from payment_service.domain.entities import SetupIntent
-from payment_service.domain.errors import DomainError, NotFound, RequestIdReused
+from payment_service.domain.errors import DomainError, NotFound, RequestIdReused, outcome_unknown
 from payment_service.domain.ids import new_id
 from payment_service.domain.states import PaymentMethodUsage, SetupIntentState
 

@@ -5,8 +5,8 @@ save a card for later payments. Payments gain ``off_session``, ``setup_future_us
 latest dispute's id and whether that dispute forbids refunds (existing rows: not
 off-session, nothing saved, never disputed).
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-03
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
