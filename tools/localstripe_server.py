@@ -5,9 +5,12 @@ store to ``/tmp/localstripe.pickle`` after every write (and reloads it at start)
 This runner serves the same aiohttp ``app`` on 127.0.0.1 and turns the disk
 store into no-ops, so runs share nothing and leave nothing behind. It always
 installs the billing patch layer (tools/localstripe_billing.py: Prices, trials,
-prorations, invoice finalization, a per-subscription test clock) and the
-idempotency patch layer (tools/localstripe_idempotency.py: Stripe's Idempotency-Key
-replays and refusals, which stock localstripe ignores); see docs/localstripe.md.
+prorations, invoice finalization, a per-subscription test clock), the saved-cards and
+disputes layers (tools/localstripe_saved_cards.py: off-session charges that need
+authentication, SetupIntents that save the card; tools/localstripe_disputes.py: disputes,
+and test routes that open and decide them) and the idempotency patch layer
+(tools/localstripe_idempotency.py: Stripe's Idempotency-Key replays and refusals, which
+stock localstripe ignores); see docs/localstripe.md.
 
     python tools/localstripe_server.py [--port 0] [--no-access-log]
 
@@ -79,9 +82,14 @@ async def serve(host: str, port: int, access_log: bool) -> None:
 
     # tools/ is this script's own directory
     from localstripe_billing import install as install_billing
+    from localstripe_disputes import install as install_disputes
     from localstripe_idempotency import install as install_idempotency
+    from localstripe_saved_cards import install as install_saved_cards
 
-    app = install_billing()  # before localstripe.server is imported: it registers the routes
+    # Before localstripe.server is imported (the billing layer does): it registers the routes.
+    install_saved_cards()
+    install_disputes()
+    app = install_billing()
     install_idempotency(app)
 
     _log_to_stderr("localstripe.idempotency", logging.WARNING)  # its refusals, key and why

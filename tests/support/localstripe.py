@@ -233,6 +233,34 @@ class LocalStripe:
         )
         return result
 
+    async def confirm_setup_intent(self, setup_intent_id: str, payment_method: str) -> Any:
+        """What Stripe.js confirmCardSetup does with the card the customer typed in."""
+        path = f"/v1/setup_intents/{setup_intent_id}/confirm"
+        return await self.request("POST", path, {"payment_method": payment_method})
+
+    async def authenticate_setup_intent(self, setup_intent_id: str, success: bool = True) -> Any:
+        """3-D Secure of a SetupIntent (tools/localstripe_saved_cards.py's ``_authenticate``)."""
+        seti = await self.retrieve("setup_intents", setup_intent_id)
+        return await self.request(
+            "POST",
+            f"/v1/setup_intents/{setup_intent_id}/_authenticate",
+            {"client_secret": seti["client_secret"], "success": "true" if success else "false"},
+        )
+
+    async def open_dispute(self, charge_id: str, **params: str) -> dict[str, Any]:
+        """The customer's bank disputes the charge (tools/localstripe_disputes.py)."""
+        result: dict[str, Any] = await self.request(
+            "POST", f"/_test/charges/{charge_id}/dispute", params
+        )
+        return result
+
+    async def decide_dispute(self, dispute_id: str, outcome: str) -> dict[str, Any]:
+        """The bank decides: ``won``, ``lost`` or ``warning_closed``."""
+        result: dict[str, Any] = await self.request(
+            "POST", f"/_test/disputes/{dispute_id}/decide", {"outcome": outcome}
+        )
+        return result
+
     async def register_webhook(
         self, webhook_id: str, url: str, secret: str, events: list[str] | None = None
     ) -> None:
