@@ -38,6 +38,17 @@ def api_read_time() -> datetime:
     return (utcnow() - _API_READ_SLACK).replace(microsecond=0)
 
 
+def answer_time() -> datetime:
+    """The observation time of Stripe's answer to a change we just asked for: this second.
+
+    Not a second earlier as for reads (``api_read_time``): an event of an earlier second
+    is older than the change we made, and one of this same second is still judged by the
+    transition table (equal times), so the answer is never discarded as older than the
+    event its own request caused.
+    """
+    return utcnow().replace(microsecond=0)
+
+
 def refresh_due(
     *, created: datetime, last_read: datetime, now: datetime, min_s: float, max_s: float
 ) -> bool:

@@ -17,7 +17,7 @@ from payment_service.app.ports.disputes import DisputeProcessor
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.caller import Caller
-from payment_service.domain.clock import api_read_time
+from payment_service.domain.clock import answer_time
 from payment_service.domain.disputes import DisputeEvidence, RemoteDispute
 from payment_service.domain.entities import Dispute
 from payment_service.domain.errors import InvalidTransition, found
@@ -104,7 +104,7 @@ class DisputeAnswers(PlainAnswers):
 
     async def store(self, attempt: Attempt, remote: RemoteDispute) -> Dispute:
         async with self.uow_factory() as uow:
-            synced = await apply_dispute(uow, remote, api_read_time(), None)
+            synced = await apply_dispute(uow, remote, answer_time(), None)
             dispute = found(synced.dispute, "dispute", attempt.object_id)
             await record(uow, attempt.request, dispute.id)
             await audit(

@@ -25,7 +25,7 @@ from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
 from payment_service.app.ports.processor import PaymentProcessor
 from payment_service.app.ports.storage import UnitOfWork
 from payment_service.domain.caller import Caller
-from payment_service.domain.clock import api_read_time
+from payment_service.domain.clock import answer_time
 from payment_service.domain.entities import Payment, RequestRecord
 from payment_service.domain.errors import CardDeclined, InvalidTransition
 from payment_service.domain.processor import ProcessorCardDeclined, RemotePaymentIntent
@@ -183,7 +183,7 @@ class PaymentAnswers:
     async def store(self, attempt: Attempt, remote: RemotePaymentIntent) -> Payment:
         async with self.uow_factory() as uow:
             stored = await self.payments.locked(uow, attempt.object_id)
-            stored.apply_intent(remote, api_read_time())
+            stored.apply_intent(remote, answer_time())
             await uow.payments.update(stored)
             await record(uow, attempt.request, stored.id)
             await audit(uow, attempt.caller.sub, attempt.action, ("payment", stored.id))

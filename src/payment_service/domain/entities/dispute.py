@@ -24,6 +24,7 @@ from payment_service.domain.states import DisputeState
 
 @dataclass(slots=True, kw_only=True)
 class Dispute(StripeMirror[DisputeState]):
+    state: DisputeState
     payment_id: str
     account_id: str
     stripe_dispute_id: str
