@@ -146,6 +146,10 @@ def _set(
             setattr(request, f.name, draw(_enums(f, hostile)))
     elif f.type == FieldDescriptor.TYPE_BOOL:
         setattr(request, f.name, draw(st.booleans()))
+    elif f.message_type is not None:  # a nested message (dispute evidence): some of its fields
+        for inner in f.message_type.fields:
+            if draw(st.booleans()):
+                _set(draw, target, method, inner, pools, hostile)
     else:
         setattr(request, f.name, draw(_ints(f, hostile)))
 
@@ -164,10 +168,18 @@ def sent_pans(request: Message | bytes) -> list[str]:
     """The card numbers (as drawn) that ``request`` carries in any string, keys included."""
     if isinstance(request, bytes):
         return [pan for pan in PANS if pan.encode() in request]
+    texts = _texts(request)
+    return [pan for pan in PANS if any(pan in text for text in texts)]
+
+
+def _texts(message: Message) -> list[str]:
+    """Every string ``message`` carries, map keys and nested messages included."""
     texts: list[str] = []
-    for f, value in request.ListFields():
+    for f, value in message.ListFields():
         if is_map(f):
             texts.extend(str(item) for pair in value.items() for item in pair)
         elif f.type == FieldDescriptor.TYPE_STRING:
             texts.append(value)
-    return [pan for pan in PANS if any(pan in text for text in texts)]
+        elif f.type == FieldDescriptor.TYPE_MESSAGE and not f.is_repeated:
+            texts.extend(_texts(value))
+    return texts

@@ -14,6 +14,7 @@ from google.protobuf.message_factory import GetMessageClass
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from payments.v1 import (
+    dispute_service_pb2,
     invoice_service_pb2,
     payment_service_pb2,
     refund_service_pb2,
@@ -29,6 +30,7 @@ SERVICES = (
     refund_service_pb2.DESCRIPTOR.services_by_name["RefundService"],
     subscription_service_pb2.DESCRIPTOR.services_by_name["SubscriptionService"],
     invoice_service_pb2.DESCRIPTOR.services_by_name["InvoiceService"],
+    dispute_service_pb2.DESCRIPTOR.services_by_name["DisputeService"],
 )
 TIMESTAMP = "google.protobuf.Timestamp"
 # What a client accepts in trailing metadata by default (grpc.max_metadata_size); an

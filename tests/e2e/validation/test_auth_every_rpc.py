@@ -30,10 +30,12 @@ _ID_KIND = {
     "RefundService": "refund",
     "SubscriptionService": "subscription",
     "InvoiceService": "invoice",
+    "DisputeService": "dispute",
 }
+_SETUP_INTENT_RPCS = {"GetSetupIntent"}
 _PAYMENT_METHOD_RPCS = {"AttachPaymentMethod", "DetachPaymentMethod", "SetDefaultPaymentMethod"}
 # Fields an RPC takes one of: left empty so the other is the one judged.
-_LEFT_EMPTY = {"ListRefunds": {"account_id"}}
+_LEFT_EMPTY = {"ListRefunds": {"account_id"}, "ListDisputes": {"account_id"}}
 # RPCs with neither an object id nor an account: nothing to isolate.
 _UNSCOPED = {"ListPrices", "ListDelinquentSubscriptions"}
 
@@ -82,6 +84,8 @@ async def _seed_other_tenant(uow_factory: SqlUnitOfWorkFactory) -> dict[str, str
     price = builders.price()
     subscription = builders.subscription(customer, price)
     invoice = builders.invoice(customer, subscription)
+    dispute = builders.dispute(paid)
+    setup = builders.setup_intent(customer)
     async with uow_factory() as uow:
         await uow.customers.add(customer)
         await uow.payment_methods.add(method)
@@ -90,6 +94,8 @@ async def _seed_other_tenant(uow_factory: SqlUnitOfWorkFactory) -> dict[str, str
         await uow.prices.add(price)
         await uow.subscriptions.add(subscription)
         await uow.invoices.add(invoice)
+        await uow.disputes.add(dispute)
+        await uow.setup_intents.add(setup)
         await uow.commit()
     return {
         "payment": paid.id,
@@ -99,6 +105,8 @@ async def _seed_other_tenant(uow_factory: SqlUnitOfWorkFactory) -> dict[str, str
         "invoice": invoice.id,
         "price": price.id,
         "stripe_payment_method": method.stripe_payment_method_id,
+        "dispute": dispute.id,
+        "setup_intent": setup.id,
     }
 
 
@@ -108,6 +116,8 @@ def _aimed_at_other(method: MethodDescriptor, ids: dict[str, str]) -> Message:
     kind = (
         "payment_method"
         if method.name in _PAYMENT_METHOD_RPCS
+        else "setup_intent"
+        if method.name in _SETUP_INTENT_RPCS
         else _ID_KIND[method.containing_service.name]
     )
     values = {
@@ -127,6 +137,8 @@ def _aimed_at_other(method: MethodDescriptor, ids: dict[str, str]) -> Message:
             setattr(request, field.name, values[field.name])
         elif field.name in ("amount", "quantity") and field.type == FieldDescriptor.TYPE_INT64:
             setattr(request, field.name, 1000 if field.name == "amount" else 1)
+        elif field.name == "submit":  # evidence to submit, so the request asks something
+            setattr(request, field.name, True)
         elif field.name == "resume_time":
             request.resume_time.CopyFrom(Timestamp(seconds=4_102_444_800))  # 2100
     return request

@@ -52,6 +52,8 @@ async def _seed(uow_factory: SqlUnitOfWorkFactory) -> Pools:
     price = builders.price()
     subscription = builders.subscription(customer, price)
     invoice = builders.invoice(customer, subscription)
+    dispute = builders.dispute(paid)
+    setup = builders.setup_intent(customer)
     async with uow_factory() as uow:
         await uow.customers.add(customer)
         await uow.payment_methods.add(method)
@@ -61,6 +63,8 @@ async def _seed(uow_factory: SqlUnitOfWorkFactory) -> Pools:
         await uow.prices.add(price)
         await uow.subscriptions.add(subscription)
         await uow.invoices.add(invoice)
+        await uow.disputes.add(dispute)
+        await uow.setup_intents.add(setup)
         await uow.commit()
     payments = (capturable.id, paid.id, new_id("pay"))
     by_prefix = {
@@ -68,10 +72,12 @@ async def _seed(uow_factory: SqlUnitOfWorkFactory) -> Pools:
         "RefundService": (refund.id, new_id("rfd")),
         "SubscriptionService": (subscription.id, new_id("subn")),
         "InvoiceService": (invoice.id, new_id("inv")),
+        "DisputeService": (dispute.id, new_id("dsp")),
     }
     ids_by_method = {m.name: by_prefix[m.containing_service.name] for m in METHODS}
     for name in ("AttachPaymentMethod", "DetachPaymentMethod", "SetDefaultPaymentMethod"):
         ids_by_method[name] = (method.id, new_id("pmt"))
+    ids_by_method["GetSetupIntent"] = (setup.id, new_id("setup"))
     return Pools(
         by_field={
             "request_id": REQUEST_IDS,

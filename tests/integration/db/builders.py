@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from payment_service.domain.billing import PauseBehavior
+from payment_service.domain.disputes import DisputeEvidence
 from payment_service.domain.entities import (
     AuditEntry,
     Customer,
+    Dispute,
     Invoice,
     InvoiceLine,
     Payment,
@@ -16,6 +18,7 @@ from payment_service.domain.entities import (
     Price,
     Refund,
     RequestRecord,
+    SetupIntent,
     Subscription,
     SubscriptionItem,
     WebhookEvent,
@@ -24,11 +27,14 @@ from payment_service.domain.ids import new_id
 from payment_service.domain.pagination import PageRequest
 from payment_service.domain.states import (
     CaptureMethod,
+    DisputeState,
     InvoiceState,
+    PaymentMethodUsage,
     PaymentState,
     PriceInterval,
     RefundReason,
     RefundState,
+    SetupIntentState,
     SubscriptionState,
 )
 
@@ -130,6 +136,54 @@ def refund(p: Payment, amount: int = 100, **overrides: object) -> Refund:
     )
     values.update(overrides)
     return Refund(**values)  # type: ignore[arg-type]
+
+
+def dispute(p: Payment, **overrides: object) -> Dispute:
+    did = new_id("dsp")
+    values: dict[str, object] = dict(
+        id=did,
+        state=DisputeState.NEEDS_RESPONSE,
+        payment_id=p.id,
+        account_id=p.account_id,
+        stripe_dispute_id=f"dp_{did}",
+        stripe_charge_id=f"ch_{did}",
+        amount=p.amount,
+        currency=p.currency,
+        reason="fraudulent",
+        evidence_due_by=T0 + timedelta(days=7),
+        funds_withdrawn=True,
+        payment_refundable=False,
+        evidence=DisputeEvidence(customer_name="Ada Lovelace"),
+        remote_updated_at=T0,
+        synced_at=T0,
+        create_time=T0,
+        update_time=T0,
+    )
+    values.update(overrides)
+    return Dispute(**values)  # type: ignore[arg-type]
+
+
+def setup_intent(c: Customer, **overrides: object) -> SetupIntent:
+    sid = new_id("setup")
+    values: dict[str, object] = dict(
+        id=sid,
+        account_id=c.account_id,
+        customer_id=c.id,
+        caller="svc-orders",
+        request_id=f"req_{sid}",
+        request_hash="c" * 64,
+        usage=PaymentMethodUsage.OFF_SESSION,
+        state=SetupIntentState.REQUIRES_PAYMENT_METHOD,
+        stripe_setup_intent_id=f"seti_{sid}",
+        stripe_customer_id=c.stripe_customer_id,
+        client_secret=f"seti_{sid}_secret_x",
+        remote_updated_at=T0,
+        synced_at=T0,
+        create_time=T0,
+        update_time=T0,
+    )
+    values.update(overrides)
+    return SetupIntent(**values)  # type: ignore[arg-type]
 
 
 def price(**overrides: object) -> Price:
