@@ -36,7 +36,13 @@ SCALARS = {
     if value not in (FDP.TYPE_MESSAGE, FDP.TYPE_ENUM, FDP.TYPE_GROUP)
 }
 # Files in reading order: the services as a caller meets them, the shared types last.
-FILE_ORDER = ("payment_service", "refund_service", "subscription_service", "invoice_service")
+FILE_ORDER = (
+    "payment_service",
+    "refund_service",
+    "subscription_service",
+    "invoice_service",
+    "dispute_service",
+)
 ERRORS = re.compile(r"\bErrors:\s*", re.MULTILINE)
 
 

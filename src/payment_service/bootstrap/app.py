@@ -252,18 +252,7 @@ def build_app(
             given = replace(given, metrics_registry=metrics.registry)
         services = build_services(settings, given)
         resources.extend(services.resources)
-        servicers = Servicers(
-            payment=PaymentServicer(
-                services.payments,
-                services.customers,
-                services.payment_methods,
-                services.setup_intents,
-            ),
-            refund=RefundServicer(services.refunds),
-            subscription=SubscriptionServicer(services.billing),
-            invoice=InvoiceServicer(services.billing),
-            dispute=DisputeServicer(services.disputes),
-        )
+        servicers = real_servicers(services)
         routes.append(
             webhook_route(
                 services.webhooks, services.verifier, tracer_provider=services.tracer_provider
@@ -289,6 +278,22 @@ def build_app(
         resources=resources,
         workers=workers,
         in_flight=interceptor.in_flight,
+    )
+
+
+def real_servicers(services: Services) -> Servicers:
+    """The servicers of every payments.v1 service over the built use cases."""
+    return Servicers(
+        payment=PaymentServicer(
+            services.payments,
+            services.customers,
+            services.payment_methods,
+            services.cards.setup_intents,
+        ),
+        refund=RefundServicer(services.refunds),
+        subscription=SubscriptionServicer(services.billing),
+        invoice=InvoiceServicer(services.billing),
+        dispute=DisputeServicer(services.cards.disputes),
     )
 
 

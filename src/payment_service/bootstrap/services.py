@@ -38,7 +38,6 @@ from payment_service.app.billing.service import Billing
 from payment_service.app.customers.accounts import Customers
 from payment_service.app.customers.events import customer_event_handlers
 from payment_service.app.customers.payment_methods import PaymentMethods
-from payment_service.app.disputes.service import Disputes
 from payment_service.app.payments.events import payment_event_handlers
 from payment_service.app.payments.rules import PaymentRules
 from payment_service.app.payments.service import Payments
@@ -54,12 +53,11 @@ from payment_service.app.reconcile.rules import ReconcilerRules
 from payment_service.app.refunds.events import refund_event_handlers
 from payment_service.app.refunds.rules import RefundRules
 from payment_service.app.refunds.service import Refunds
-from payment_service.app.setup_intents.service import SetupIntents
 from payment_service.app.webhooks.policy import RetryPolicy
 from payment_service.app.webhooks.registry import EventRegistry, build_event_registry
 from payment_service.app.webhooks.service import Webhooks
 from payment_service.bootstrap.billing import billing_rules, build_billing
-from payment_service.bootstrap.disputes import build_cards_and_disputes
+from payment_service.bootstrap.disputes import CardsAndDisputes, build_cards_and_disputes
 from payment_service.bootstrap.failpoints import failpoints_from
 from payment_service.bootstrap.limits import build_rate_limiter, outbound_limiter
 from payment_service.bootstrap.tracing import TracingFlush, process_tracer_provider
@@ -157,8 +155,7 @@ class Services:
     reconciler: Reconciler
     metrics_registry: CollectorRegistry
     rate_limiter: RateLimiter
-    disputes: Disputes
-    setup_intents: SetupIntents
+    cards: CardsAndDisputes  # SetupIntents and disputes
     resources: list[Component] = field(default_factory=list)
     tracer_provider: TracerProvider | None = None
 
@@ -196,29 +193,12 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
     payments = Payments(uow_factory, processor, cache, customers, payment_rules, failpoints)
     refund_rules = given.refund_rules or RefundRules(pending_grace_s=payment_rules.stripe_lease_s)
     refunds = Refunds(uow_factory, processor, cache, refund_rules, failpoints)
-    billing, billing_handlers = _billing(
-        settings,
-        given,
-        resources,
-        BillingParts(uow_factory, cache, processor, customers, outbound),
-        payment_rules.stripe_lease_s,
-        failpoints,
-    )
-    cards = build_cards_and_disputes(
-        settings,
-        uow_factory=uow_factory,
-        cache=cache,
-        processor=processor,
-        customers=customers,
-        registry=metrics_registry,
-        stripe_lease_s=payment_rules.stripe_lease_s,
-        failpoints=failpoints,
-        outbound=outbound,
-    )
-    resources.append(Closing(cards.connection))
-    registry = event_registry(
-        processor, cards.handlers, *given.extra_handlers, billing=billing_handlers
-    )
+    parts = BillingParts(uow_factory, cache, processor, customers, outbound)
+    lease_s = payment_rules.stripe_lease_s
+    billing, billing_handlers = _billing(settings, given, resources, parts, lease_s, failpoints)
+    cards = _cards(settings, resources, parts, metrics_registry, lease_s, failpoints)
+    extra = (cards.handlers, *given.extra_handlers)
+    registry = event_registry(processor, *extra, billing=billing_handlers)
     retrying = given.retry_policy or retry_policy(settings)
     webhooks = Webhooks(
         uow_factory, registry, mapping, cache, WebhookMetrics(metrics_registry), retrying
@@ -249,8 +229,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         reconciler=reconciler,
         metrics_registry=metrics_registry,
         rate_limiter=rate_limiter,
-        disputes=cards.disputes,
-        setup_intents=cards.setup_intents,
+        cards=cards,
         resources=resources,
         tracer_provider=given.tracer_provider,
     )
@@ -339,6 +318,30 @@ def _billing(
     )
     handlers = billing_event_handlers(billing_mapping, billing_processor, parts.processor)
     return billing, handlers
+
+
+def _cards(
+    settings: Settings,
+    resources: list[Component],
+    parts: BillingParts,
+    registry: CollectorRegistry,
+    stripe_lease_s: float,
+    failpoints: Failpoints,
+) -> CardsAndDisputes:
+    """SetupIntents and disputes over a Stripe connection of their own (closed at stop)."""
+    cards = build_cards_and_disputes(
+        settings,
+        uow_factory=parts.uow_factory,
+        cache=parts.cache,
+        processor=parts.processor,
+        customers=parts.customers,
+        registry=registry,
+        stripe_lease_s=stripe_lease_s,
+        failpoints=failpoints,
+        outbound=parts.outbound,
+    )
+    resources.append(Closing(cards.connection))
+    return cards
 
 
 def _billing_adapters(

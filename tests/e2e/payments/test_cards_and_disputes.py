@@ -112,10 +112,9 @@ async def _payment(stack: Stack, payment_id: str) -> pb.Payment:
     return got.payment
 
 
-async def test_a_saved_card_charged_off_session_is_authenticated_on_session(
-    stack: Stack, localstripe: LocalStripe
-) -> None:
-    account_id, rid = account(), request_id()
+async def _saved_card(stack: Stack, localstripe: LocalStripe, account_id: str) -> str:
+    """A 3-D Secure card saved for the account through a SetupIntent; its Stripe id."""
+    rid = request_id()
     ask = pb.CreateSetupIntentRequest(request_id=rid, account_id=account_id)
     setup = (await stack.payments.CreateSetupIntent(ask, metadata=auth(), timeout=T)).setup_intent
     assert setup.state == pb.SETUP_INTENT_STATE_REQUIRES_PAYMENT_METHOD
@@ -141,7 +140,14 @@ async def test_a_saved_card_charged_off_session_is_authenticated_on_session(
         pb.ListPaymentMethodsRequest(account_id=account_id), metadata=auth(), timeout=T
     )
     assert [m.id for m in methods.payment_methods] == [done.payment_method_id]
+    return pm
 
+
+async def test_a_saved_card_charged_off_session_is_authenticated_on_session(
+    stack: Stack, localstripe: LocalStripe
+) -> None:
+    account_id = account()
+    pm = await _saved_card(stack, localstripe, account_id)
     # Charged later with the customer away: the bank wants authentication.
     charge = pb.CreatePaymentRequest(
         request_id=request_id(),
@@ -202,53 +208,9 @@ async def test_a_dispute_is_evidenced_and_won_and_its_payment_is_not_refunded(
     assert (shown.disputed, shown.dispute_id) == (True, dispute.id)
     await _gauges_reach(stack, open_disputes=1, due_soon=1)
 
-    refunds_sent = len(localstripe.requests("POST", "/v1/refunds"))
-    refusal = await rejected(
-        stack.refunds.CreateRefund(
-            rpb.CreateRefundRequest(request_id=request_id(), payment_id=payment.id),
-            metadata=auth(),
-            timeout=T,
-        )
-    )
-    assert (refusal.code, refusal.reason) == (
-        grpc.StatusCode.FAILED_PRECONDITION,
-        "PAYMENT_DISPUTED",
-    )
-    assert refusal.metadata["dispute_id"] == dispute.id
-    assert len(localstripe.requests("POST", "/v1/refunds")) == refunds_sent
+    await _refund_refused(stack, localstripe, payment.id, dispute.id)
 
-    note = dpb.UpdateDisputeEvidenceRequest(
-        request_id=request_id(),
-        id=dispute.id,
-        evidence=dpb.DisputeEvidence(product_description="A blue mug", customer_name="Ada"),
-    )
-    noted = (await _disputes(stack).UpdateDisputeEvidence(note, metadata=auth(), timeout=T)).dispute
-    assert noted.state == dpb.DISPUTE_STATE_NEEDS_RESPONSE
-    assert noted.evidence.product_description == "A blue mug"
-    assert not noted.evidence_submitted
-    again = await _disputes(stack).UpdateDisputeEvidence(note, metadata=auth(), timeout=T)
-    assert again.dispute.evidence == noted.evidence
-    note.submit = True
-    reused = await rejected(_disputes(stack).UpdateDisputeEvidence(note, metadata=auth()))
-    assert reused.reason == "REQUEST_ID_REUSED"
-
-    submit = dpb.UpdateDisputeEvidenceRequest(
-        request_id=request_id(),
-        id=dispute.id,
-        evidence=dpb.DisputeEvidence(shipping_tracking_number="1Z999"),
-        submit=True,
-    )
-    sent = (
-        await _disputes(stack).UpdateDisputeEvidence(submit, metadata=auth(), timeout=T)
-    ).dispute
-    assert (sent.state, sent.evidence_submitted) == (dpb.DISPUTE_STATE_UNDER_REVIEW, True)
-    assert (sent.evidence.customer_name, sent.evidence.shipping_tracking_number) == ("Ada", "1Z999")
-    submit.request_id = request_id()
-    late = await rejected(_disputes(stack).UpdateDisputeEvidence(submit, metadata=auth()))
-    assert (late.code, late.reason) == (
-        grpc.StatusCode.FAILED_PRECONDITION,
-        "INVALID_STATE_TRANSITION",
-    )
+    await _evidence_given_and_submitted(stack, dispute.id)
 
     await localstripe.decide_dispute(opened["id"], "won")
     won = await _dispute_of(stack, payment.id, dpb.DISPUTE_STATE_WON)
@@ -294,6 +256,63 @@ async def test_a_dispute_accepted_is_lost_and_closed_for_good(
     )
     assert got.dispute.state == dpb.DISPUTE_STATE_LOST
     assert (await _payment(stack, payment.id)).disputed
+
+
+async def _refund_refused(
+    stack: Stack, localstripe: LocalStripe, payment_id: str, dispute_id: str
+) -> None:
+    """CreateRefund of the disputed payment: refused here, nothing sent to Stripe."""
+    refunds_sent = len(localstripe.requests("POST", "/v1/refunds"))
+    refusal = await rejected(
+        stack.refunds.CreateRefund(
+            rpb.CreateRefundRequest(request_id=request_id(), payment_id=payment_id),
+            metadata=auth(),
+            timeout=T,
+        )
+    )
+    assert (refusal.code, refusal.reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "PAYMENT_DISPUTED",
+    )
+    assert refusal.metadata["dispute_id"] == dispute_id
+    assert len(localstripe.requests("POST", "/v1/refunds")) == refunds_sent
+
+
+async def _evidence_given_and_submitted(stack: Stack, dispute_id: str) -> None:
+    """Evidence added (replayed, and refused with the request_id reused), then more given and
+    submitted: under review, and no evidence taken after."""
+    note = dpb.UpdateDisputeEvidenceRequest(
+        request_id=request_id(),
+        id=dispute_id,
+        evidence=dpb.DisputeEvidence(product_description="A blue mug", customer_name="Ada"),
+    )
+    noted = (await _disputes(stack).UpdateDisputeEvidence(note, metadata=auth(), timeout=T)).dispute
+    assert noted.state == dpb.DISPUTE_STATE_NEEDS_RESPONSE
+    assert noted.evidence.product_description == "A blue mug"
+    assert not noted.evidence_submitted
+    again = await _disputes(stack).UpdateDisputeEvidence(note, metadata=auth(), timeout=T)
+    assert again.dispute.evidence == noted.evidence
+    note.submit = True
+    reused = await rejected(_disputes(stack).UpdateDisputeEvidence(note, metadata=auth()))
+    assert reused.reason == "REQUEST_ID_REUSED"
+
+    submit = dpb.UpdateDisputeEvidenceRequest(
+        request_id=request_id(),
+        id=dispute_id,
+        evidence=dpb.DisputeEvidence(shipping_tracking_number="1Z999"),
+        submit=True,
+    )
+    sent = (
+        await _disputes(stack).UpdateDisputeEvidence(submit, metadata=auth(), timeout=T)
+    ).dispute
+    assert (sent.state, sent.evidence_submitted) == (dpb.DISPUTE_STATE_UNDER_REVIEW, True)
+    assert (sent.evidence.customer_name, sent.evidence.shipping_tracking_number) == ("Ada", "1Z999")
+    submit.request_id = request_id()
+    late = await rejected(_disputes(stack).UpdateDisputeEvidence(submit, metadata=auth()))
+    assert (late.code, late.reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "INVALID_STATE_TRANSITION",
+    )
 
 
 async def _withdrawn(stack: Stack, dispute_id: str) -> dpb.Dispute | None:

@@ -26,6 +26,8 @@ CLIENT_SECRET_COLUMNS = (
     "transactions.client_secret",
     "transactions.next_action_url",
     "subscriptions.pending_action",
+    "setup_intents.client_secret",
+    "setup_intents.next_action_url",
 )
 
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 from datetime import UTC, timedelta
 
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
+from payment_service.domain.disputes import OPEN_DISPUTE_STATES
 from payment_service.domain.entities import WebhookEvent
-from payment_service.domain.states import PaymentState, WebhookEventState
+from payment_service.domain.states import (
+    DisputeState,
+    PaymentState,
+    SetupIntentState,
+    WebhookEventState,
+)
 
 from . import builders as b
 
@@ -211,3 +217,37 @@ async def test_claim_due_and_list_events(uow_factory: SqlUnitOfWorkFactory) -> N
         everything = await uow.webhook_events.list_events(page=b.page())
         assert {event.id for event in everything.items} == {due.id, later.id, done.id}
         assert all(isinstance(event, WebhookEvent) for event in everything.items)
+
+
+async def test_disputes_and_setup_intents(uow_factory: SqlUnitOfWorkFactory) -> None:
+    c = b.customer()
+    p = b.payment(c, dispute_id=None, off_session=True, setup_future_usage=None)
+    soon, later = b.T0 + timedelta(hours=1), b.T0 + timedelta(days=5)
+    due = b.dispute(p, evidence_due_by=soon)
+    waiting = b.dispute(p, state=DisputeState.WARNING_NEEDS_RESPONSE, evidence_due_by=later)
+    won = b.dispute(p, state=DisputeState.WON, evidence_due_by=None, synced_at=None)
+    setup = b.setup_intent(c)
+    pending = b.setup_intent(c, state=SetupIntentState.PENDING, stripe_setup_intent_id=None)
+    async with uow_factory() as uow:
+        await uow.customers.add(c)
+        await uow.payments.add(p)
+        for dispute in (due, waiting, won):
+            await uow.disputes.add(dispute)
+        await uow.setup_intents.add(setup)
+        await uow.setup_intents.add(pending)
+        await uow.commit()
+    async with uow_factory(read_only=True) as uow:
+        assert await uow.disputes.get(due.id) == due
+        assert await uow.disputes.find_by_stripe_id(waiting.stripe_dispute_id) == waiting
+        assert await uow.disputes.count_open(OPEN_DISPUTE_STATES, b.T0 + timedelta(hours=72)) == (
+            2,
+            1,
+        )
+        listed = await uow.disputes.list_disputes(page=b.page(), payment_id=p.id)
+        assert {d.id for d in listed.items} == {due.id, waiting.id, won.id}
+        stale = await uow.disputes.list_to_refresh(OPEN_DISPUTE_STATES, b.T0 + timedelta(days=1))
+        assert {d.id for d in stale} == {due.id, waiting.id}
+        assert await uow.setup_intents.get(setup.id) == setup
+        assert await uow.setup_intents.find_by_request(setup.caller, setup.request_id) == setup
+        assert await uow.setup_intents.list_pending(b.T0 + timedelta(seconds=1)) == [pending]
+        assert (await uow.payments.get(p.id)) == p

@@ -124,6 +124,24 @@ async def _invoices_stripe(uow: SqlUnitOfWork) -> Callable[[], Awaitable[None]]:
     return lambda: uow.invoices.add(twin)
 
 
+async def _disputes_stripe(uow: SqlUnitOfWork) -> Callable[[], Awaitable[None]]:
+    p = b.payment(None)
+    await uow.payments.add(p)
+    d = b.dispute(p)
+    await uow.disputes.add(d)
+    return lambda: uow.disputes.add(b.dispute(p, stripe_dispute_id=d.stripe_dispute_id))
+
+
+async def _setup_intent(uow: SqlUnitOfWork, shared: str) -> Callable[[], Awaitable[None]]:
+    """A second SetupIntent with the first one's ``shared`` field."""
+    c = b.customer()
+    await uow.customers.add(c)
+    s = b.setup_intent(c)
+    await uow.setup_intents.add(s)
+    same = {shared: getattr(s, shared)}
+    return lambda: uow.setup_intents.add(b.setup_intent(c, **same))
+
+
 async def _webhook_events_pk(uow: SqlUnitOfWork) -> Callable[[], Awaitable[None]]:
     e = b.webhook_event()
     await uow.webhook_events.insert_if_new(e)
@@ -150,6 +168,11 @@ CASES: dict[str, Setup] = {
     "uq_subscriptions_caller_request_id": _subscriptions_request,
     "uq_subscriptions_stripe_subscription_id": _subscriptions_stripe,
     "uq_invoices_stripe_invoice_id": _invoices_stripe,
+    "uq_disputes_stripe_dispute_id": _disputes_stripe,
+    "uq_setup_intents_caller_request_id": lambda uow: _setup_intent(uow, "request_id"),
+    "uq_setup_intents_stripe_setup_intent_id": lambda uow: _setup_intent(
+        uow, "stripe_setup_intent_id"
+    ),
     "pk_webhook_events": _webhook_events_pk,
     "pk_audit_log": _audit_pk,
 }
