@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from payment_service.app.common.listing import check_payment_or_account, require_visible_payment
 from payment_service.app.common.validation import Violations
 from payment_service.app.disputes.rules import ListDisputes
 from payment_service.app.ports.storage import UnitOfWorkFactory
@@ -29,21 +30,12 @@ class DisputeQueries:
         return dispute
 
     async def list(self, caller: Caller, query: ListDisputes) -> Page[Dispute]:
-        check = Violations()
-        if bool(query.payment_id) == bool(query.account_id):
-            check.add("payment_id", "set exactly one of payment_id and account_id")
-        elif query.payment_id:
-            check.object_id(query.payment_id, "pay", "payment_id")
-        else:
-            check.account_id(query.account_id)
-        check.raise_if_any()
+        check_payment_or_account(query.payment_id, query.account_id)
         if query.account_id:
             caller.require_account(query.account_id)
         async with self.uow_factory(read_only=True) as uow:
             if query.payment_id:
-                payment = await uow.payments.get(query.payment_id)
-                if payment is None or not caller.may_access(payment.account_id):
-                    raise NotFound("payment", query.payment_id)
+                await require_visible_payment(uow, caller, query.payment_id)
             return await uow.disputes.list_disputes(
                 page=query.page,
                 account_id=query.account_id or None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from payment_service.app.common.listing import check_payment_or_account, require_visible_payment
 from payment_service.app.common.validation import Violations
 from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.app.refunds.rules import ListRefunds
@@ -28,22 +29,11 @@ class RefundQueries:
         return refund
 
     async def list(self, caller: Caller, query: ListRefunds) -> Page[Refund]:
-        check = Violations()
-        if bool(query.payment_id) == bool(query.account_id):
-            message = "set exactly one of payment_id and account_id"
-            check.add("payment_id", message)
-            check.add("account_id", message)
-        elif query.payment_id:
-            check.object_id(query.payment_id, "pay", "payment_id")
-        else:
-            check.account_id(query.account_id)
-        check.raise_if_any()
+        check_payment_or_account(query.payment_id, query.account_id)
         if query.account_id:
             caller.require_account(query.account_id)
             async with self.uow_factory(read_only=True) as uow:
                 return await uow.refunds.list_for_account(query.account_id, page=query.page)
         async with self.uow_factory(read_only=True) as uow:
-            payment = await uow.payments.get(query.payment_id)
-            if payment is None or not caller.may_access(payment.account_id):
-                raise NotFound("payment", query.payment_id)
+            await require_visible_payment(uow, caller, query.payment_id)
             return await uow.refunds.list_for_payment(query.payment_id, page=query.page)

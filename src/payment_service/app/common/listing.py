@@ -1,0 +1,31 @@
+"""What the lists "of one payment or of one account" share (refunds, disputes): exactly one
+of the two filters, and a payment only the caller may see."""
+
+from __future__ import annotations
+
+from payment_service.app.common.validation import Violations
+from payment_service.app.ports.storage import UnitOfWork
+from payment_service.domain.caller import Caller
+from payment_service.domain.errors import NotFound
+
+
+def check_payment_or_account(payment_id: str, account_id: str) -> None:
+    """INVALID_ARGUMENT unless exactly one of them is set, and well formed; an account the
+    caller may not list is refused as ``caller.require_account`` does."""
+    check = Violations()
+    if bool(payment_id) == bool(account_id):
+        message = "set exactly one of payment_id and account_id"
+        check.add("payment_id", message)
+        check.add("account_id", message)
+    elif payment_id:
+        check.object_id(payment_id, "pay", "payment_id")
+    else:
+        check.account_id(account_id)
+    check.raise_if_any()
+
+
+async def require_visible_payment(uow: UnitOfWork, caller: Caller, payment_id: str) -> None:
+    """NOT_FOUND for a payment that is not there, or not the caller's to see."""
+    payment = await uow.payments.get(payment_id)
+    if payment is None or not caller.may_access(payment.account_id):
+        raise NotFound("payment", payment_id)
