@@ -136,8 +136,11 @@ class PaymentServiceServicer:
         with the same body returns the original payment without calling Stripe
         again. Errors: INVALID_ARGUMENT (bad field, or REQUEST_ID_REUSED),
         FAILED_PRECONDITION with reason CARD_DECLINED (the payment is still
-        stored, with last_error), UNAVAILABLE when Stripe cannot be reached (the
-        payment stays PAYMENT_STATE_PENDING; retry with the same request_id).
+        stored, with last_error), AUTHENTICATION_REQUIRED (an off_session payment
+        the bank wants authenticated: stored, confirm it with the customer present),
+        or PAYMENT_METHOD_REQUIRED (off_session without a saved payment method),
+        UNAVAILABLE when Stripe cannot be reached (the payment stays
+        PAYMENT_STATE_PENDING; retry with the same request_id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -162,8 +165,11 @@ class PaymentServiceServicer:
 
     def ConfirmPayment(self, request, context):
         """Confirms a payment that was created without confirmation or that needs a
-        new payment method. Errors: NOT_FOUND, FAILED_PRECONDITION (wrong state or
-        CARD_DECLINED), UNAVAILABLE.
+        new payment method; without stripe_payment_method_id a declined payment is
+        tried again with its card (how an off-session payment that needed
+        authentication is confirmed once the customer is back: it then asks for
+        3-D Secure, see next_action). Errors: NOT_FOUND, FAILED_PRECONDITION (wrong
+        state or CARD_DECLINED), UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -52,8 +52,11 @@ class PaymentServiceStub:
     with the same body returns the original payment without calling Stripe
     again. Errors: INVALID_ARGUMENT (bad field, or REQUEST_ID_REUSED),
     FAILED_PRECONDITION with reason CARD_DECLINED (the payment is still
-    stored, with last_error), UNAVAILABLE when Stripe cannot be reached (the
-    payment stays PAYMENT_STATE_PENDING; retry with the same request_id).
+    stored, with last_error), AUTHENTICATION_REQUIRED (an off_session payment
+    the bank wants authenticated: stored, confirm it with the customer present),
+    or PAYMENT_METHOD_REQUIRED (off_session without a saved payment method),
+    UNAVAILABLE when Stripe cannot be reached (the payment stays
+    PAYMENT_STATE_PENDING; retry with the same request_id).
     """
     GetPayment: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.GetPaymentRequest, _payment_service_pb2.GetPaymentResponse]
     """Returns one payment. A payment whose state is not final and was last
@@ -66,8 +69,11 @@ class PaymentServiceStub:
     """
     ConfirmPayment: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.ConfirmPaymentRequest, _payment_service_pb2.ConfirmPaymentResponse]
     """Confirms a payment that was created without confirmation or that needs a
-    new payment method. Errors: NOT_FOUND, FAILED_PRECONDITION (wrong state or
-    CARD_DECLINED), UNAVAILABLE.
+    new payment method; without stripe_payment_method_id a declined payment is
+    tried again with its card (how an off-session payment that needed
+    authentication is confirmed once the customer is back: it then asks for
+    3-D Secure, see next_action). Errors: NOT_FOUND, FAILED_PRECONDITION (wrong
+    state or CARD_DECLINED), UNAVAILABLE.
     """
     CapturePayment: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.CapturePaymentRequest, _payment_service_pb2.CapturePaymentResponse]
     """Captures an authorized payment (capture method MANUAL), fully or in part.
@@ -141,8 +147,11 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     with the same body returns the original payment without calling Stripe
     again. Errors: INVALID_ARGUMENT (bad field, or REQUEST_ID_REUSED),
     FAILED_PRECONDITION with reason CARD_DECLINED (the payment is still
-    stored, with last_error), UNAVAILABLE when Stripe cannot be reached (the
-    payment stays PAYMENT_STATE_PENDING; retry with the same request_id).
+    stored, with last_error), AUTHENTICATION_REQUIRED (an off_session payment
+    the bank wants authenticated: stored, confirm it with the customer present),
+    or PAYMENT_METHOD_REQUIRED (off_session without a saved payment method),
+    UNAVAILABLE when Stripe cannot be reached (the payment stays
+    PAYMENT_STATE_PENDING; retry with the same request_id).
     """
     GetPayment: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.GetPaymentRequest, _payment_service_pb2.GetPaymentResponse]  # type: ignore[assignment]
     """Returns one payment. A payment whose state is not final and was last
@@ -155,8 +164,11 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     """
     ConfirmPayment: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.ConfirmPaymentRequest, _payment_service_pb2.ConfirmPaymentResponse]  # type: ignore[assignment]
     """Confirms a payment that was created without confirmation or that needs a
-    new payment method. Errors: NOT_FOUND, FAILED_PRECONDITION (wrong state or
-    CARD_DECLINED), UNAVAILABLE.
+    new payment method; without stripe_payment_method_id a declined payment is
+    tried again with its card (how an off-session payment that needed
+    authentication is confirmed once the customer is back: it then asks for
+    3-D Secure, see next_action). Errors: NOT_FOUND, FAILED_PRECONDITION (wrong
+    state or CARD_DECLINED), UNAVAILABLE.
     """
     CapturePayment: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.CapturePaymentRequest, _payment_service_pb2.CapturePaymentResponse]  # type: ignore[assignment]
     """Captures an authorized payment (capture method MANUAL), fully or in part.
@@ -233,8 +245,11 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         with the same body returns the original payment without calling Stripe
         again. Errors: INVALID_ARGUMENT (bad field, or REQUEST_ID_REUSED),
         FAILED_PRECONDITION with reason CARD_DECLINED (the payment is still
-        stored, with last_error), UNAVAILABLE when Stripe cannot be reached (the
-        payment stays PAYMENT_STATE_PENDING; retry with the same request_id).
+        stored, with last_error), AUTHENTICATION_REQUIRED (an off_session payment
+        the bank wants authenticated: stored, confirm it with the customer present),
+        or PAYMENT_METHOD_REQUIRED (off_session without a saved payment method),
+        UNAVAILABLE when Stripe cannot be reached (the payment stays
+        PAYMENT_STATE_PENDING; retry with the same request_id).
         """
 
     @_abc_1.abstractmethod
@@ -265,8 +280,11 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payment_service_pb2.ConfirmPaymentResponse, _abc.Awaitable[_payment_service_pb2.ConfirmPaymentResponse]]:
         """Confirms a payment that was created without confirmation or that needs a
-        new payment method. Errors: NOT_FOUND, FAILED_PRECONDITION (wrong state or
-        CARD_DECLINED), UNAVAILABLE.
+        new payment method; without stripe_payment_method_id a declined payment is
+        tried again with its card (how an off-session payment that needed
+        authentication is confirmed once the customer is back: it then asks for
+        3-D Secure, see next_action). Errors: NOT_FOUND, FAILED_PRECONDITION (wrong
+        state or CARD_DECLINED), UNAVAILABLE.
         """
 
     @_abc_1.abstractmethod

@@ -49,8 +49,9 @@ class RefundServiceStub:
     """Refunds a succeeded payment, fully or in part. Errors: INVALID_ARGUMENT
     (bad field, or REQUEST_ID_REUSED), NOT_FOUND (unknown payment),
     FAILED_PRECONDITION with reason PAYMENT_NOT_REFUNDABLE (payment not
-    succeeded) or REFUND_EXCEEDS_REFUNDABLE (metadata `refundable` holds what
-    is left), UNAVAILABLE when Stripe cannot be reached (the refund stays
+    succeeded), REFUND_EXCEEDS_REFUNDABLE (metadata `refundable` holds what
+    is left) or PAYMENT_DISPUTED (a dispute forbids it; nothing is sent to
+    Stripe), UNAVAILABLE when Stripe cannot be reached (the refund stays
     REFUND_STATE_PENDING; retry with the same request_id).
     """
     GetRefund: _grpc.UnaryUnaryMultiCallable[_refund_service_pb2.GetRefundRequest, _refund_service_pb2.GetRefundResponse]
@@ -82,8 +83,9 @@ class RefundServiceAsyncStub(RefundServiceStub):
     """Refunds a succeeded payment, fully or in part. Errors: INVALID_ARGUMENT
     (bad field, or REQUEST_ID_REUSED), NOT_FOUND (unknown payment),
     FAILED_PRECONDITION with reason PAYMENT_NOT_REFUNDABLE (payment not
-    succeeded) or REFUND_EXCEEDS_REFUNDABLE (metadata `refundable` holds what
-    is left), UNAVAILABLE when Stripe cannot be reached (the refund stays
+    succeeded), REFUND_EXCEEDS_REFUNDABLE (metadata `refundable` holds what
+    is left) or PAYMENT_DISPUTED (a dispute forbids it; nothing is sent to
+    Stripe), UNAVAILABLE when Stripe cannot be reached (the refund stays
     REFUND_STATE_PENDING; retry with the same request_id).
     """
     GetRefund: _aio.UnaryUnaryMultiCallable[_refund_service_pb2.GetRefundRequest, _refund_service_pb2.GetRefundResponse]  # type: ignore[assignment]
@@ -118,8 +120,9 @@ class RefundServiceServicer(metaclass=_abc_1.ABCMeta):
         """Refunds a succeeded payment, fully or in part. Errors: INVALID_ARGUMENT
         (bad field, or REQUEST_ID_REUSED), NOT_FOUND (unknown payment),
         FAILED_PRECONDITION with reason PAYMENT_NOT_REFUNDABLE (payment not
-        succeeded) or REFUND_EXCEEDS_REFUNDABLE (metadata `refundable` holds what
-        is left), UNAVAILABLE when Stripe cannot be reached (the refund stays
+        succeeded), REFUND_EXCEEDS_REFUNDABLE (metadata `refundable` holds what
+        is left) or PAYMENT_DISPUTED (a dispute forbids it; nothing is sent to
+        Stripe), UNAVAILABLE when Stripe cannot be reached (the refund stays
         REFUND_STATE_PENDING; retry with the same request_id).
         """
 
