@@ -111,8 +111,8 @@ class DisputeServiceServicer:
 
     def CloseDispute(self, request, context):
         """Accepts the dispute as lost (Stripe's close): the disputed amount stays with the
-        customer. Errors: NOT_FOUND, FAILED_PRECONDITION (already closed, won or lost),
-        UNAVAILABLE.
+        customer; an inquiry ends DISPUTE_STATE_WARNING_CLOSED. Errors: NOT_FOUND,
+        FAILED_PRECONDITION (already closed, won or lost), UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -61,8 +61,8 @@ class DisputeServiceStub:
     """
     CloseDispute: _grpc.UnaryUnaryMultiCallable[_dispute_service_pb2.CloseDisputeRequest, _dispute_service_pb2.CloseDisputeResponse]
     """Accepts the dispute as lost (Stripe's close): the disputed amount stays with the
-    customer. Errors: NOT_FOUND, FAILED_PRECONDITION (already closed, won or lost),
-    UNAVAILABLE.
+    customer; an inquiry ends DISPUTE_STATE_WARNING_CLOSED. Errors: NOT_FOUND,
+    FAILED_PRECONDITION (already closed, won or lost), UNAVAILABLE.
     """
 
 @_typing.type_check_only
@@ -98,8 +98,8 @@ class DisputeServiceAsyncStub(DisputeServiceStub):
     """
     CloseDispute: _aio.UnaryUnaryMultiCallable[_dispute_service_pb2.CloseDisputeRequest, _dispute_service_pb2.CloseDisputeResponse]  # type: ignore[assignment]
     """Accepts the dispute as lost (Stripe's close): the disputed amount stays with the
-    customer. Errors: NOT_FOUND, FAILED_PRECONDITION (already closed, won or lost),
-    UNAVAILABLE.
+    customer; an inquiry ends DISPUTE_STATE_WARNING_CLOSED. Errors: NOT_FOUND,
+    FAILED_PRECONDITION (already closed, won or lost), UNAVAILABLE.
     """
 
 class DisputeServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -156,8 +156,8 @@ class DisputeServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_dispute_service_pb2.CloseDisputeResponse, _abc.Awaitable[_dispute_service_pb2.CloseDisputeResponse]]:
         """Accepts the dispute as lost (Stripe's close): the disputed amount stays with the
-        customer. Errors: NOT_FOUND, FAILED_PRECONDITION (already closed, won or lost),
-        UNAVAILABLE.
+        customer; an inquiry ends DISPUTE_STATE_WARNING_CLOSED. Errors: NOT_FOUND,
+        FAILED_PRECONDITION (already closed, won or lost), UNAVAILABLE.
         """
 
 def add_DisputeServiceServicer_to_server(servicer: DisputeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

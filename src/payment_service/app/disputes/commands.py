@@ -84,7 +84,8 @@ class DisputeCommands:
             )
 
         def lost(dispute: Dispute) -> bool:
-            return dispute.state is DisputeState.LOST
+            # Stripe closes an inquiry as warning_closed, a chargeback as lost.
+            return dispute.state in (DisputeState.LOST, DisputeState.WARNING_CLOSED)
 
         request = MutationRequest.of(caller, "CloseDispute", request_id, {"id": dispute_id})
         return await self._mutations.run(caller, request, dispute_id, call, lost, closable)
