@@ -30,6 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
+from payment_service.api.grpc.health import Health
 from payment_service.api.grpc.in_flight import InFlightCalls
 from payment_service.api.grpc.interceptor import ServiceInterceptor
 from payment_service.api.grpc.invoice_servicer import InvoiceServicer
@@ -46,6 +47,7 @@ from payment_service.bootstrap.limits import (
     jwks_keys,
     rate_limit_policy,
 )
+from payment_service.bootstrap.readiness import ReadinessMonitor, dependencies
 from payment_service.bootstrap.services import (
     Closing,
     Component,
@@ -54,6 +56,7 @@ from payment_service.bootstrap.services import (
     build_services,
 )
 from payment_service.config import Settings
+from payment_service.observability.dependency_metrics import DependencyMetrics
 from payment_service.observability.logs import configure_logging
 from payment_service.observability.metrics import Metrics
 from payment_service.security.jwt_verifier import JwtVerifier
@@ -261,10 +264,15 @@ def build_app(
         routes.append(webhook_route(services.webhooks, services.verifier))
         workers.extend(_workers(settings, services))
     interceptor = _interceptor(settings, metrics, services, resources)
+    grpc_server = GrpcServer(
+        settings, interceptors=[interceptor], bindings=service_bindings(servicers)
+    )
+    if services is not None:
+        workers.append(_readiness(settings, grpc_server.health, metrics, resources))
     return App(
         settings=settings,
         metrics=metrics,
-        grpc=GrpcServer(settings, interceptors=[interceptor], bindings=service_bindings(servicers)),
+        grpc=grpc_server,
         http=HttpSidecar(
             host=settings.http_host,
             port=settings.http_port,
@@ -314,6 +322,15 @@ def _workers(settings: Settings, services: Services) -> list[BackgroundTask]:
         BackgroundTask("webhook-retrier", run_retrier),
         BackgroundTask("reconciler", run_reconciler),
     ]
+
+
+def _readiness(
+    settings: Settings, health: Health, metrics: Metrics, resources: list[Component]
+) -> BackgroundTask:
+    """The probe that keeps readiness in line with the database (bootstrap/readiness.py)."""
+    monitor = ReadinessMonitor(health, dependencies(settings), DependencyMetrics(metrics.registry))
+    resources.append(Closing(monitor))
+    return BackgroundTask("readiness", monitor.run)
 
 
 async def serve(settings: Settings, *, servicers: Servicers | None = None) -> None:
