@@ -261,7 +261,13 @@ def build_app(
             subscription=SubscriptionServicer(services.billing),
             invoice=InvoiceServicer(services.billing),
         )
-        routes.append(webhook_route(services.webhooks, services.verifier))
+        routes.append(
+            webhook_route(
+                services.webhooks,
+                services.verifier,
+                metrics=services.webhook_metrics,
+            )
+        )
         workers.extend(_workers(settings, services))
     interceptor = _interceptor(settings, metrics, services, resources)
     grpc_server = GrpcServer(

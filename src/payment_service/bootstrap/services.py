@@ -57,8 +57,10 @@ from payment_service.app.webhooks.service import Webhooks
 from payment_service.bootstrap.billing import billing_rules, build_billing
 from payment_service.bootstrap.failpoints import failpoints_from
 from payment_service.bootstrap.limits import build_rate_limiter, outbound_limiter
+from payment_service.bootstrap.metrics import ServiceMetrics
 from payment_service.config import ConfigError, Settings
-from payment_service.observability.webhook_metrics import ReconcilerMetrics, WebhookMetrics
+from payment_service.observability.cache_metrics import MeasuredCache
+from payment_service.observability.webhook_metrics import WebhookMetrics
 from payment_service.security.field_cipher import FieldCipher, FieldCipherError
 
 RECONCILER_LOCK_NAME = "payment_service.reconciler"
@@ -149,6 +151,7 @@ class Services:
     reconciler: Reconciler
     metrics_registry: CollectorRegistry
     rate_limiter: RateLimiter
+    webhook_metrics: WebhookMetrics
     resources: list[Component] = field(default_factory=list)
 
     _running: AsyncExitStack = field(default_factory=AsyncExitStack)
@@ -172,9 +175,9 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
     resources: list[Component] = []
     rate_limiter = _rate_limiter(settings, given, resources)
     outbound = outbound_limiter(settings, rate_limiter)
-    uow_factory, cache, processor = _adapters(settings, given, resources, outbound)
+    metrics = ServiceMetrics.on(given.metrics_registry or CollectorRegistry(auto_describe=True))
+    uow_factory, cache, processor = _adapters(settings, given, resources, outbound, metrics)
     failpoints = given.failpoints or failpoints_from(settings)
-    metrics_registry = given.metrics_registry or CollectorRegistry(auto_describe=True)
     payment_rules = given.payment_rules or _payment_rules(settings)
     customers = Customers(uow_factory, processor)
     payments = Payments(uow_factory, processor, cache, customers, payment_rules, failpoints)
@@ -184,22 +187,20 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         settings,
         given,
         resources,
-        BillingParts(uow_factory, cache, processor, customers, outbound),
+        BillingParts(uow_factory, cache, processor, customers, metrics, outbound),
         payment_rules.stripe_lease_s,
         failpoints,
     )
     registry = event_registry(processor, *given.extra_handlers, billing=billing_handlers)
     retrying = given.retry_policy or retry_policy(settings)
-    webhooks = Webhooks(
-        uow_factory, registry, mapping, cache, WebhookMetrics(metrics_registry), retrying
-    )
+    webhooks = Webhooks(uow_factory, registry, mapping, cache, metrics.webhooks, retrying)
     reconciler = Reconciler(
         uow_factory,
         processor,
         payments,
         webhooks,
         given.reconcile_lock or AdvisoryLock(uow_factory.engine, RECONCILER_LOCK_NAME),
-        ReconcilerMetrics(metrics_registry),
+        metrics.reconciler,
         given.reconciler_rules or ReconcilerRules(stuck_after_s=settings.reconcile_stuck_after_s),
         [refunds.repair_pending, *billing.repair.tasks(), *given.extra_repairs],
     )
@@ -217,8 +218,9 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         webhooks=webhooks,
         verifier=_verifier(settings),
         reconciler=reconciler,
-        metrics_registry=metrics_registry,
+        metrics_registry=metrics.registry,
         rate_limiter=rate_limiter,
+        webhook_metrics=metrics.webhooks,
         resources=resources,
     )
 
@@ -237,12 +239,14 @@ def _adapters(
     given: Overrides,
     resources: list[Component],
     outbound: OutboundLimiter | None,
+    metrics: ServiceMetrics,
 ) -> tuple[SqlUnitOfWorkFactory, Cache, PaymentProcessor]:
-    """The database, cache and Stripe gateway the test did not supply, as resources."""
+    """The database, cache and Stripe gateway the test did not supply, as resources;
+    the cache, whoever supplied it, behind its hit and miss counters."""
     uow_factory = given.uow_factory
     if uow_factory is None:
         use_field_cipher(build_field_cipher(settings))
-        uow_factory = SqlUnitOfWorkFactory(_engine(settings))
+        uow_factory = SqlUnitOfWorkFactory(_engine(settings, metrics))
         resources.append(Database(uow_factory.engine))
     cache = given.cache
     if cache is None:
@@ -250,9 +254,10 @@ def _adapters(
         resources.append(Closing(cache))
     processor = given.processor
     if processor is None:
-        processor = StripeGateway(StripeGatewayConfig.from_settings(settings, outbound))
+        config = StripeGatewayConfig.from_settings(settings, outbound, metrics.stripe)
+        processor = StripeGateway(config)
         resources.append(Closing(processor))
-    return uow_factory, cache, processor
+    return uow_factory, MeasuredCache(cache, metrics.cache), processor
 
 
 def _verifier(settings: Settings) -> StripeSignatureVerifier:
@@ -270,6 +275,7 @@ class BillingParts:
     cache: Cache
     processor: PaymentProcessor
     customers: Customers
+    metrics: ServiceMetrics
     outbound: OutboundLimiter | None = None
 
 
@@ -282,9 +288,7 @@ def _billing(
     failpoints: Failpoints,
 ) -> tuple[Billing, Mapping[str, EventHandler]]:
     """The billing capability and its event handlers."""
-    billing_processor, billing_mapping = _billing_adapters(
-        settings, given, resources, parts.outbound
-    )
+    billing_processor, billing_mapping = _billing_adapters(settings, given, resources, parts)
     billing = build_billing(
         parts.uow_factory,
         parts.cache,
@@ -302,12 +306,14 @@ def _billing_adapters(
     settings: Settings,
     given: Overrides,
     resources: list[Component],
-    outbound: OutboundLimiter | None,
+    parts: BillingParts,
 ) -> tuple[BillingProcessor, BillingMapping]:
     """Stripe Billing and its event mapping, unless the test supplied them."""
     if given.billing_processor is not None:
         return given.billing_processor, given.billing_mapping or CURRENT_API
-    gateway = StripeBillingGateway(StripeGatewayConfig.from_settings(settings, outbound))
+    gateway = StripeBillingGateway(
+        StripeGatewayConfig.from_settings(settings, parts.outbound, parts.metrics.stripe)
+    )
     resources.append(Closing(gateway))
     return gateway, given.billing_mapping or gateway.mapping
 
@@ -331,15 +337,18 @@ def event_registry(
     )
 
 
-def _engine(settings: Settings) -> AsyncEngine:
-    return create_engine(
+def _engine(settings: Settings, metrics: ServiceMetrics) -> AsyncEngine:
+    engine = create_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout_s=settings.database_pool_timeout_s,
         statement_timeout_ms=settings.database_statement_timeout_ms,
         echo=settings.database_echo,
+        pool_observer=metrics.pool,
     )
+    metrics.pool.watch(engine, settings.database_pool_size + settings.database_max_overflow)
+    return engine
 
 
 def _payment_rules(settings: Settings) -> PaymentRules:

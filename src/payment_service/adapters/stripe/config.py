@@ -6,6 +6,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from payment_service.adapters.stripe.measured_http import StripeRequestObserver
 from payment_service.adapters.stripe.outbound import OutboundLimiter
 from payment_service.config import ConfigError, Settings
 
@@ -33,6 +34,8 @@ class StripeGatewayConfig:
     localstripe_compat: bool | None = None
     # Our budget below Stripe's rate limits (outbound.py); None: calls go out unmetered.
     outbound: OutboundLimiter | None = field(default=None, compare=False)
+    # Told of every HTTP request (measured_http.py); None: requests go unmeasured.
+    observer: StripeRequestObserver | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.api_key:
@@ -50,7 +53,10 @@ class StripeGatewayConfig:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, outbound: OutboundLimiter | None = None
+        cls,
+        settings: Settings,
+        outbound: OutboundLimiter | None = None,
+        observer: StripeRequestObserver | None = None,
     ) -> StripeGatewayConfig:
         key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else ""
         return cls(
@@ -59,4 +65,5 @@ class StripeGatewayConfig:
             timeout_s=settings.stripe_timeout_s,
             max_network_retries=settings.stripe_max_network_retries,
             outbound=outbound,
+            observer=observer,
         )
