@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
 import grpc.aio
 import pytest
-import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from payment_service.adapters.db.schema_check import upgrade_to_head
-from tests.support.db import real_services_required, record_backend_used
-from tests.support.postgres_server import PrivatePostgres, postgres_bin_dir
+from tests.support.postgres_server import PrivatePostgres
 from tests.support.redis_server import RedisServer
 from tests.support.server import ServerProcess, server_env
 
@@ -33,35 +29,6 @@ READINESS = ["", "payments.v1.PaymentService", "payments.v1.RefundService"]
 LIVENESS = "liveness"
 # The probe runs every second with a one-second timeout; "a few seconds" is this.
 SEEN_WITHIN_S = 5.0
-
-
-def _skip_or_fail(message: str) -> None:
-    if real_services_required():
-        pytest.fail(f"REQUIRE_REAL_SERVICES=1 and {message}")
-    pytest.skip(message)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def private_postgres() -> AsyncIterator[PrivatePostgres]:
-    if postgres_bin_dir() is None:
-        _skip_or_fail("PostgreSQL (initdb, pg_ctl) is not installed")
-    with PrivatePostgres() as postgres:
-        await upgrade_to_head(postgres.url)
-        record_backend_used("postgresql", f"private, port {postgres.port}")
-        yield postgres
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisServer]:
-    try:
-        redis = RedisServer()
-    except RuntimeError as error:
-        _skip_or_fail(str(error))
-    record_backend_used("redis")
-    try:
-        yield redis
-    finally:
-        redis.stop()
 
 
 async def _check(stub: Any, service: str) -> int:
