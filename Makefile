@@ -9,7 +9,7 @@ BUF := node_modules/.bin/buf
 PROTOS := $(wildcard protos/payments/v1/*.proto)
 PYTEST_ARGS ?=
 
-.PHONY: run test chaos lint generate migrate check-generated check-stubs check-paths check-deploy buf-breaking clean
+.PHONY: run test chaos lint lint-client generate api-docs check-api-docs migrate check-generated check-stubs check-paths check-deploy buf-breaking clean
 
 $(STAMP): requirements-dev.lock pyproject.toml generated/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ lint: $(STAMP) $(BUF)
 	$(BIN)/lint-imports
 	$(BUF) lint
 
+## lint-client: ruff on the hand-written client in generated/ (ruff's config skips generated/)
+lint-client: $(STAMP)
+	$(BIN)/ruff check generated/payments_client
+	$(BIN)/ruff format --check generated/payments_client
+
 ## generate: regenerate generated/ from protos/ (never edit generated/ by hand)
 generate: $(STAMP)
 	rm -rf generated/payments/v1/*_pb2*.py generated/payments/v1/*_pb2*.pyi
@@ -55,12 +60,21 @@ check-generated: generate
 	git diff --exit-code --stat -- generated
 	test -z "$$(git status --porcelain -- generated)"
 
+## api-docs: write docs/api.md from the protos' comments (tools/api_docs.py)
+api-docs: $(STAMP)
+	$(BIN)/python tools/api_docs.py
+
+## check-api-docs: fails when docs/api.md is not what `make api-docs` writes
+check-api-docs: $(STAMP)
+	$(BIN)/python tools/api_docs.py --check
+
 ## check-stubs: generated/ installs alone in a clean venv and a client can use it
 check-stubs:
 	rm -rf .run/stubs-venv
 	$(PYTHON) -m venv .run/stubs-venv
 	.run/stubs-venv/bin/pip install --quiet --disable-pip-version-check ./generated
 	.run/stubs-venv/bin/python -c "import grpc; from payments.v1 import payment_service_pb2 as pb, payment_service_pb2_grpc as rpc, refund_service_pb2_grpc, subscription_service_pb2_grpc, invoice_service_pb2_grpc; rpc.PaymentServiceStub(grpc.insecure_channel('127.0.0.1:1')); print('stubs install alone:', pb.Payment(amount=1050).amount)"
+	.run/stubs-venv/bin/python -c "import grpc, payments_client as c; from payments.v1 import payment_service_pb2_grpc as rpc; rpc.PaymentServiceStub(c.channel('127.0.0.1:1', token_provider=lambda: 't')); c.aio_channel; print('client installs alone:', c.from_status(grpc.StatusCode.NOT_FOUND, 'gone').__class__.__name__)"
 
 ## buf-breaking: compare protos with the previous commit's (BREAKING_AGAINST=<buf input> to override)
 # buf.yaml is at the root (module protos/); a previous commit that still has the

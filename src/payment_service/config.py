@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     rate_limit_unauthenticated: RateSetting = Field(
         default_factory=lambda: RateSetting(per_s=50, burst=200)
     )
+    # Refused authentications are written to the audit trail once per peer per window.
+    audit_refusals_window_s: float = Field(10.0, gt=0)
 
     # --- personal data at rest -----------------------------------------
     pii_encryption_keys: list[SecretStr] = Field(default_factory=list)
@@ -172,6 +174,10 @@ class Settings(BaseSettings):
 
     # --- observability ---------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # OpenTelemetry (observability/tracing.py): where spans go; none keeps the SDK off.
+    tracing_exporter: Literal["none", "console", "otlp-grpc", "otlp-http"] = "none"
+    tracing_endpoint: str | None = None  # the exporter's default (or OTEL_* variables) if unset
+    tracing_sample_ratio: float = Field(1.0, ge=0, le=1)
     # Recovery tests only: comma-separated crash points (bootstrap/failpoints.py).
     test_failpoints: str = ""
 

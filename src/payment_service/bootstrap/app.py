@@ -42,6 +42,7 @@ from payment_service.api.grpc.subscription_servicer import SubscriptionServicer
 from payment_service.api.http.routes import builtin_routes
 from payment_service.api.http.sidecar import HttpSidecar
 from payment_service.api.http.webhooks import webhook_route
+from payment_service.app.common.refused_auth import RefusedAuthentications
 from payment_service.bootstrap.limits import (
     build_rate_limiter,
     jwks_keys,
@@ -253,23 +254,13 @@ def build_app(
             given = replace(given, metrics_registry=metrics.registry)
         services = build_services(settings, given)
         resources.extend(services.resources)
-        servicers = Servicers(
-            payment=PaymentServicer(
-                services.payments, services.customers, services.payment_methods
-            ),
-            refund=RefundServicer(services.refunds),
-            subscription=SubscriptionServicer(services.billing),
-            invoice=InvoiceServicer(services.billing),
-        )
-        routes.append(
-            webhook_route(
-                services.webhooks,
-                services.verifier,
-                metrics=services.webhook_metrics,
-            )
-        )
-        workers.extend(_workers(settings, services))
-    interceptor = _interceptor(settings, metrics, services, resources)
+        servicers, webhook, service_workers = _served(settings, services)
+        routes.append(webhook)
+        workers.extend(service_workers)
+    refusals = None if services is None else RefusedAuthentications(services.uow_factory)
+    if refusals is not None:
+        workers.append(_refusals_writer(settings, refusals))
+    interceptor = _interceptor(settings, metrics, services, resources, refusals)
     grpc_server = GrpcServer(
         settings, interceptors=[interceptor], bindings=service_bindings(servicers)
     )
@@ -293,8 +284,31 @@ def build_app(
     )
 
 
+def _served(
+    settings: Settings, services: Services
+) -> tuple[Servicers, web.RouteDef, list[BackgroundTask]]:
+    """The real servicers, the Stripe webhook route and the background workers over them."""
+    servicers = Servicers(
+        payment=PaymentServicer(services.payments, services.customers, services.payment_methods),
+        refund=RefundServicer(services.refunds),
+        subscription=SubscriptionServicer(services.billing),
+        invoice=InvoiceServicer(services.billing),
+    )
+    webhook = webhook_route(
+        services.webhooks,
+        services.verifier,
+        metrics=services.webhook_metrics,
+        tracer_provider=services.tracer_provider,
+    )
+    return servicers, webhook, _workers(settings, services)
+
+
 def _interceptor(
-    settings: Settings, metrics: Metrics, services: Services | None, resources: list[Component]
+    settings: Settings,
+    metrics: Metrics,
+    services: Services | None,
+    resources: list[Component],
+    refusals: RefusedAuthentications | None,
 ) -> ServiceInterceptor:
     """Auth (static keys, and the JWKS when configured) and the rate limits, over the
     services' limiter (one of its own for servicers a test supplied)."""
@@ -311,7 +325,18 @@ def _interceptor(
         verifier=JwtVerifier.from_settings(settings, keys),
         metrics=metrics.rpc,
         rate_limits=rate_limit_policy(settings, limiter, metrics.rpc),
+        refusals=refusals,
+        tracer_provider=None if services is None else services.tracer_provider,
     )
+
+
+def _refusals_writer(settings: Settings, refusals: RefusedAuthentications) -> BackgroundTask:
+    """Refused authentications to the audit trail, a window at a time (and one at stop)."""
+
+    async def run(stopping: asyncio.Event) -> None:
+        await refusals.run_forever(settings.audit_refusals_window_s, stopping)
+
+    return BackgroundTask("refused-auth-audit", run)
 
 
 def _workers(settings: Settings, services: Services) -> list[BackgroundTask]:

@@ -11,6 +11,7 @@ from payment_service.app.billing.rules import BillingRules
 from payment_service.app.billing.service import Billing
 from payment_service.app.billing.store import BillingStore
 from payment_service.app.billing.subscribe import CreateSubscriptions
+from payment_service.app.common.refreshing import GetRefreshes
 from payment_service.app.customers.accounts import Customers
 from payment_service.app.ports.billing import BillingProcessor
 from payment_service.app.ports.cache import Cache
@@ -41,7 +42,7 @@ def build_billing(
     store = BillingStore(uow_factory, cache, rules)
     prices = PriceCatalog(uow_factory, billing, cache, rules)
     subscribe = CreateSubscriptions(store, billing, processor, customers, prices, rules, failpoints)
-    queries = BillingQueries(store, billing, rules)
+    queries = BillingQueries(store, billing, GetRefreshes(rules.refresh_after_s))
     return Billing(
         prices=prices,
         subscribe=subscribe,

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,6 +24,7 @@ from payment_service.adapters.db.advisory_lock import AdvisoryLock
 from payment_service.adapters.db.encrypted import use_field_cipher
 from payment_service.adapters.db.engine import create_engine
 from payment_service.adapters.db.schema_check import ensure_schema_current
+from payment_service.adapters.db.tracing import trace_engine
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import mapping
 from payment_service.adapters.stripe.billing_gateway import StripeBillingGateway
@@ -58,6 +60,7 @@ from payment_service.bootstrap.billing import billing_rules, build_billing
 from payment_service.bootstrap.failpoints import failpoints_from
 from payment_service.bootstrap.limits import build_rate_limiter, outbound_limiter
 from payment_service.bootstrap.metrics import ServiceMetrics
+from payment_service.bootstrap.tracing import TracingFlush, process_tracer_provider
 from payment_service.config import ConfigError, Settings
 from payment_service.observability.cache_metrics import MeasuredCache
 from payment_service.observability.webhook_metrics import WebhookMetrics
@@ -132,6 +135,8 @@ class Overrides:
     rate_limiter: RateLimiter | None = None
     extra_handlers: Sequence[Mapping[str, EventHandler]] = ()
     extra_repairs: Sequence[RepairTask] = ()
+    # Spans of the adapters we build (database, Redis, Stripe) and of the RPCs go here.
+    tracer_provider: TracerProvider | None = None
 
 
 @dataclass
@@ -153,6 +158,7 @@ class Services:
     rate_limiter: RateLimiter
     webhook_metrics: WebhookMetrics
     resources: list[Component] = field(default_factory=list)
+    tracer_provider: TracerProvider | None = None
 
     _running: AsyncExitStack = field(default_factory=AsyncExitStack)
 
@@ -173,6 +179,11 @@ class Services:
 def build_services(settings: Settings, overrides: Overrides | None = None) -> Services:
     given = overrides or Overrides()
     resources: list[Component] = []
+    if given.tracer_provider is None:
+        provider = process_tracer_provider(settings)
+        if provider is not None:
+            given = replace(given, tracer_provider=provider)
+            resources.append(TracingFlush(provider))
     rate_limiter = _rate_limiter(settings, given, resources)
     outbound = outbound_limiter(settings, rate_limiter)
     metrics = ServiceMetrics.on(given.metrics_registry or CollectorRegistry(auto_describe=True))
@@ -222,6 +233,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         rate_limiter=rate_limiter,
         webhook_metrics=metrics.webhooks,
         resources=resources,
+        tracer_provider=given.tracer_provider,
     )
 
 
@@ -248,16 +260,30 @@ def _adapters(
         use_field_cipher(build_field_cipher(settings))
         uow_factory = SqlUnitOfWorkFactory(_engine(settings, metrics))
         resources.append(Database(uow_factory.engine))
+        if given.tracer_provider is not None:
+            trace_engine(uow_factory.engine, given.tracer_provider)
     cache = given.cache
     if cache is None:
         cache = build_cache(settings)
         resources.append(Closing(cache))
+        if isinstance(cache, RedisCache) and given.tracer_provider is not None:
+            cache.trace(given.tracer_provider)
     processor = given.processor
     if processor is None:
-        config = StripeGatewayConfig.from_settings(settings, outbound, metrics.stripe)
-        processor = StripeGateway(config)
+        processor = StripeGateway(_stripe_config(settings, given, outbound, metrics))
         resources.append(Closing(processor))
     return uow_factory, MeasuredCache(cache, metrics.cache), processor
+
+
+def _stripe_config(
+    settings: Settings,
+    given: Overrides,
+    outbound: OutboundLimiter | None,
+    metrics: ServiceMetrics,
+) -> StripeGatewayConfig:
+    return StripeGatewayConfig.from_settings(
+        settings, outbound, observer=metrics.stripe, tracer_provider=given.tracer_provider
+    )
 
 
 def _verifier(settings: Settings) -> StripeSignatureVerifier:
@@ -311,9 +337,7 @@ def _billing_adapters(
     """Stripe Billing and its event mapping, unless the test supplied them."""
     if given.billing_processor is not None:
         return given.billing_processor, given.billing_mapping or CURRENT_API
-    gateway = StripeBillingGateway(
-        StripeGatewayConfig.from_settings(settings, parts.outbound, parts.metrics.stripe)
-    )
+    gateway = StripeBillingGateway(_stripe_config(settings, given, parts.outbound, parts.metrics))
     resources.append(Closing(gateway))
     return gateway, given.billing_mapping or gateway.mapping
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from payment_service.cli.audit import add_audit_parser
 from payment_service.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from payment_service.bootstrap.services import Services
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -105,7 +108,7 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _serve(settings: Settings) -> int:
+def _serve(settings: Settings, _args: argparse.Namespace) -> int:
     from payment_service.adapters.db.schema_check import SchemaNotCurrent
     from payment_service.api.grpc.server import ListenError
     from payment_service.bootstrap.app import serve
@@ -136,7 +139,7 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _migrate(settings: Settings) -> int:
+def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
     from payment_service.adapters.db.encrypted import use_field_cipher
     from payment_service.adapters.db.schema_check import upgrade_to_head
     from payment_service.bootstrap.services import build_field_cipher
@@ -151,42 +154,37 @@ def _migrate(settings: Settings) -> int:
 
 def _webhooks(settings: Settings, args: argparse.Namespace) -> int:
     from payment_service.cli.commands import (
-        open_services,
+        run_with_services,
         webhooks_list_command,
         webhooks_replay_command,
     )
 
-    async def run() -> int:
-        async with open_services(settings) as parts:
-            if args.webhooks_command == "list":
-                return await webhooks_list_command(
-                    parts.webhooks, sys.stdout, failed=args.failed, dead=args.dead, limit=args.limit
-                )
-            return await webhooks_replay_command(
-                parts.webhooks, sys.stdout, event_id=args.event_id, all_failed=args.all_failed
+    def command(parts: Services) -> Awaitable[int]:
+        if args.webhooks_command == "list":
+            return webhooks_list_command(
+                parts.webhooks, sys.stdout, failed=args.failed, dead=args.dead, limit=args.limit
             )
+        return webhooks_replay_command(
+            parts.webhooks, sys.stdout, event_id=args.event_id, all_failed=args.all_failed
+        )
 
-    return asyncio.run(run())
+    return run_with_services(settings, command)
 
 
-def _reconcile(settings: Settings) -> int:
-    from payment_service.cli.commands import open_services, reconcile_command
+def _reconcile(settings: Settings, _args: argparse.Namespace) -> int:
+    from payment_service.cli.commands import reconcile_command, run_with_services
 
-    async def run() -> int:
-        async with open_services(settings) as parts:
-            return await reconcile_command(parts.reconciler, sys.stdout)
-
-    return asyncio.run(run())
+    return run_with_services(
+        settings, lambda parts: reconcile_command(parts.reconciler, sys.stdout)
+    )
 
 
 def _sync(settings: Settings, args: argparse.Namespace) -> int:
-    from payment_service.cli.commands import open_services, sync_command
+    from payment_service.cli.commands import run_with_services, sync_command
 
-    async def run() -> int:
-        async with open_services(settings) as parts:
-            return await sync_command(parts.billing, sys.stdout, account_id=args.account)
-
-    return asyncio.run(run())
+    return run_with_services(
+        settings, lambda parts: sync_command(parts.billing, sys.stdout, account_id=args.account)
+    )
 
 
 def _rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
@@ -210,27 +208,25 @@ def _audit(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(audit_command(settings, query, sys.stdout))
 
 
+_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "serve": _serve,
+    "token": _token,
+    "migrate": _migrate,
+    "webhooks": _webhooks,
+    "reconcile": _reconcile,
+    "sync": _sync,
+    "rotate-keys": _rotate_keys,
+    "audit": _audit,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
         return _fail(str(exc), EXIT_USAGE)
-    if args.command == "serve":
-        return _serve(settings)
-    if args.command == "token":
-        return _token(settings, args)
-    if args.command == "webhooks":
-        return _webhooks(settings, args)
-    if args.command == "reconcile":
-        return _reconcile(settings)
-    if args.command == "sync":
-        return _sync(settings, args)
-    if args.command == "rotate-keys":
-        return _rotate_keys(settings, args)
-    if args.command == "audit":
-        return _audit(settings, args)
-    return _migrate(settings)
+    return _COMMANDS[args.command](settings, args)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,15 @@ settings through the composition root, outside a running server.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import getpass
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TextIO
 
 from payment_service.app.billing.service import Billing
+from payment_service.app.common.audit_context import acting_as
 from payment_service.app.reconcile.reconciler import Reconciler
 from payment_service.app.webhooks.service import Webhooks
 from payment_service.bootstrap.services import Services, build_services
@@ -26,6 +30,15 @@ EXIT_FAILURE = 1
 _SETTLED = frozenset({WebhookEventState.PROCESSED, WebhookEventState.IGNORED})
 
 
+def operator() -> str:
+    """Who runs this command, for the audit trail: ``operator:<login>``."""
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        login = f"uid{os.getuid()}"
+    return f"operator:{login}"
+
+
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """The services over a started database, cache and Stripe gateway, closed afterwards."""
@@ -35,6 +48,16 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         yield services
     finally:
         await services.stop()
+
+
+def run_with_services(settings: Settings, command: Callable[[Services], Awaitable[int]]) -> int:
+    """Run ``command`` over the opened services (closed afterwards); its exit code."""
+
+    async def run() -> int:
+        async with open_services(settings) as services:
+            return await command(services)
+
+    return asyncio.run(run())
 
 
 def format_event(event: WebhookEvent) -> str:
@@ -81,16 +104,17 @@ async def webhooks_replay_command(
     replayed event ended processed or ignored."""
     if (event_id is None) == (not all_failed):
         return _failed(out, "give exactly one of EVENT_ID and --all-failed")
-    if all_failed:
-        replayed = await webhooks.replay_all_failed()
-    else:
-        assert event_id is not None
-        try:
-            replayed = [await webhooks.replay(event_id)]
-        except NotFound:
-            return _failed(out, f"no stored webhook event {event_id}")
-        except FailedPrecondition as error:
-            return _failed(out, f"cannot replay {event_id}: {error.message}")
+    with acting_as(operator(), "cli.webhooks.replay"):
+        if all_failed:
+            replayed = await webhooks.replay_all_failed()
+        else:
+            assert event_id is not None
+            try:
+                replayed = [await webhooks.replay(event_id)]
+            except NotFound:
+                return _failed(out, f"no stored webhook event {event_id}")
+            except FailedPrecondition as error:
+                return _failed(out, f"cannot replay {event_id}: {error.message}")
     for event in replayed:
         print(format_event(event), file=out)
     print(f"replayed {len(replayed)} event(s)", file=out)
@@ -116,7 +140,8 @@ async def reconcile_command(reconciler: Reconciler, out: TextIO) -> int:
 async def sync_command(billing: Billing, out: TextIO, *, account_id: str) -> int:
     """``sync --account ID``: re-read the account's subscriptions and invoices from Stripe."""
     try:
-        result = await billing.sync_account(account_id)
+        with acting_as(operator(), "cli.sync"):
+            result = await billing.sync_account(account_id)
     except NotFound:
         return _failed(out, f"account {account_id} has no Stripe customer here")
     except DomainError as error:

@@ -9,12 +9,17 @@ knows Stripe's wire format.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from typing import Generic, Protocol, TypeVar
 
 from payment_service.domain.processor import RemotePaymentIntent
 from payment_service.domain.states import InvoiceState, PriceInterval, SubscriptionState
+
+Time = TypeVar("Time", int, datetime)  # Unix seconds from Stripe, datetimes in our rows
+Time_co = TypeVar("Time_co", covariant=True)
 
 
 class PauseBehavior(StrEnum):
@@ -109,8 +114,33 @@ class RemoteInvoice:
     payment_intent: RemotePaymentIntent | None = None
 
 
+class _ItemPeriod(Protocol[Time_co]):
+    @property
+    def current_period_start(self) -> Time_co | None: ...
+    @property
+    def current_period_end(self) -> Time_co | None: ...
+
+
+class ItemPeriods(Generic[Time]):
+    """A subscription's current period, spanning its items' periods (Stripe keeps the
+    billing period on each subscription item)."""
+
+    __slots__ = ()
+    items: Sequence[_ItemPeriod[Time]]
+
+    @property
+    def current_period_start(self) -> Time | None:
+        starts = [i.current_period_start for i in self.items if i.current_period_start]
+        return min(starts) if starts else None
+
+    @property
+    def current_period_end(self) -> Time | None:
+        ends = [i.current_period_end for i in self.items if i.current_period_end]
+        return max(ends) if ends else None
+
+
 @dataclass(frozen=True, slots=True)
-class RemoteSubscription:
+class RemoteSubscription(ItemPeriods[int]):
     stripe_id: str
     customer: str
     state: SubscriptionState
@@ -132,16 +162,6 @@ class RemoteSubscription:
     def subscription_id(self) -> str | None:
         """Our own id, stored under ``metadata["subscription_id"]`` at creation."""
         return self.metadata.get("subscription_id")
-
-    @property
-    def current_period_start(self) -> int | None:
-        starts = [i.current_period_start for i in self.items if i.current_period_start]
-        return min(starts) if starts else None
-
-    @property
-    def current_period_end(self) -> int | None:
-        ends = [i.current_period_end for i in self.items if i.current_period_end]
-        return max(ends) if ends else None
 
 
 @dataclass(frozen=True, slots=True)

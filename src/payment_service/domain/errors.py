@@ -181,3 +181,8 @@ class Unavailable(RetryableError):
     """A dependency (Stripe, the database) is unreachable or timed out; retryable."""
 
     default_reason = "UNAVAILABLE"
+
+
+def outcome_unknown(error: DomainError) -> bool:
+    """Errors after which Stripe may or may not have acted: keep the row PENDING."""
+    return isinstance(error, Unavailable | ResourceExhausted)

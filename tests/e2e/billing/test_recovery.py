@@ -20,6 +20,7 @@ from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import Subscription
 from payment_service.domain.states import SubscriptionState
 from tests.e2e.test_webhooks_delivery import run_cli, wait_for, webhook_server_env
+from tests.support.audit import audited
 from tests.support.localstripe import LocalStripe
 from tests.support.server import ServerProcess, bearer, make_token
 
@@ -128,6 +129,10 @@ async def test_crash_after_stripe_created_the_subscription_is_finished_once(
     assert finished.state is SubscriptionState.ACTIVE
     assert finished.stripe_subscription_id is not None
     assert len(await _at_stripe(localstripe, pending.id)) == 1
+    repaired = await audited(
+        uow_factory, ("subscription", pending.id), via="reconciler.finish_pending_subscriptions"
+    )
+    assert repaired, "the reconciler's repair wrote no audit row"
     again = run_cli({**env, **PATIENT_PASS}, "reconcile")
     assert "finish_pending_subscriptions: repaired=0" in again.stdout, again.stdout
     assert len(await _at_stripe(localstripe, pending.id)) == 1
@@ -151,5 +156,8 @@ async def test_sync_repairs_what_no_webhook_said(
     assert f"account {account_id}: subscriptions=1" in result.stdout
     [after] = await _of_account(uow_factory, account_id)
     assert after.state is SubscriptionState.CANCELED
+    [row] = await audited(uow_factory, ("subscription", after.id), via="cli.sync")
+    assert row.action == "subscriptions.refresh"
+    assert row.actor.startswith("operator:")
     unknown = run_cli(env, "sync", "--account", "acct_nobody_here")
     assert unknown.returncode == 1

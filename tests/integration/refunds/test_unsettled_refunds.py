@@ -14,6 +14,7 @@ from payment_service.domain.entities import Refund
 from payment_service.domain.ids import new_id
 from payment_service.domain.states import RefundState
 from tests.integration.refunds.helpers import StoredPayment, stored_refund, succeeded_payment
+from tests.support.audit import audited
 from tests.support.localstripe import LocalStripe
 
 
@@ -59,6 +60,8 @@ async def test_requires_action_refund_is_refreshed(
     report = await refunds.repair_pending()
     assert (report.repaired, report.unresolved) == (1, 0)
     assert (await stored_refund(uow_factory, row.id)).state is RefundState.SUCCEEDED
+    [answer] = await audited(uow_factory, ("refund", row.id), action="refunds.stripe_answer")
+    assert answer.outcome == "succeeded"
 
 
 async def test_refund_known_at_stripe_is_read_again_only_on_its_backoff(

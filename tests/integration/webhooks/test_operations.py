@@ -9,6 +9,7 @@ from payment_service.app.ports.events import EventOutcome
 from payment_service.cli.commands import (
     EXIT_FAILURE,
     EXIT_OK,
+    operator,
     webhooks_list_command,
     webhooks_replay_command,
 )
@@ -16,6 +17,7 @@ from payment_service.domain.processor import RemoteEvent
 from payment_service.domain.states import WebhookEventState
 from tests.integration.webhooks.conftest import TEST_TYPE, Endpoint, Pipeline
 from tests.integration.webhooks.support import event, signed, stored_events
+from tests.support.audit import audited
 
 
 async def _dead_event(
@@ -58,6 +60,18 @@ async def test_list_filters_and_replay_revives_a_dead_event(
     assert await webhooks_replay_command(pipeline.webhooks, out, event_id=event_id) == EXIT_OK
     assert "\tprocessed\t" in out.getvalue()
     assert len(calls) == 4
+    [record] = await stored_events(pipeline.uow_factory)
+    [replay] = await audited(pipeline.uow_factory, ("webhook_event", record.id))
+    assert (replay.action, replay.outcome, replay.actor) == (
+        "webhooks.replay",
+        "requeued",
+        operator(),
+    )
+    assert (replay.detail["via"], replay.detail["from"]) == ("cli.webhooks.replay", "dead")
+    [applied] = await audited(
+        pipeline.uow_factory, ("thing", "thing_ops"), via="cli.webhooks.replay"
+    )
+    assert applied.action == f"webhook.{TEST_TYPE}"
 
 
 async def test_replay_all_failed_and_unknown_ids(endpoint: Endpoint, pipeline: Pipeline) -> None:

@@ -22,8 +22,19 @@ from payment_service.domain.states import PaymentState, WebhookEventState
 from tests.integration.db import builders
 from tests.integration.webhooks.stack import PaymentStack, build_stack
 from tests.integration.webhooks.support import load_payment, stored_events
+from tests.support.audit import audited
 from tests.support.localstripe import LocalStripe
 from tests.support.outage_proxy import OutageProxy
+
+
+@pytest.fixture(autouse=True)
+async def recent_events_only(uow_factory: SqlUnitOfWorkFactory) -> None:
+    """The catch-up starts at this test, not at the session's whole localstripe history
+    (3 days' lookback of thousands of other tests' events, minutes on a busy machine)."""
+    cursor = json.dumps({"created": int(utcnow().timestamp()), "id": None})
+    async with uow_factory() as uow:
+        await uow.reconciler_state.set(EVENTS_CURSOR_KEY, cursor)
+        await uow.commit()
 
 
 @pytest.fixture
@@ -67,6 +78,10 @@ async def test_pending_payment_is_finished_with_exactly_one_payment_intent(
     assert (
         stack.metric("reconciler_repaired_objects_total", {"task": "finish_pending_payments"}) == 1
     )
+    [answer] = await audited(
+        uow_factory, ("payment", pending.id), via="reconciler.finish_pending_payments"
+    )
+    assert (answer.action, answer.outcome) == ("payments.stripe_answer", "succeeded")
     again = await stack.reconciler.run_once()
     assert _report(again, "finish_pending_payments").repaired == 0
     assert await localstripe.count_payment_intents(metadata={"payment_id": pending.id}) == 1
@@ -111,11 +126,16 @@ async def test_payment_stuck_non_final_is_refreshed_from_stripe(
         stored.synced_at = utcnow() - timedelta(hours=1)
         await uow.payments.update(stored)
         await uow.commit()
-    report = await stack.reconciler.refresh_stuck_payments()
+    report = await stack.reconciler.run_task(stack.reconciler.refresh_stuck_payments)
     assert report.repaired == 1
     refreshed = await load_payment(stack.uow_factory, payment.id)
     assert refreshed.state is PaymentState.SUCCEEDED
     assert refreshed.amount_received == 2500
+    [row] = await audited(
+        stack.uow_factory, ("payment", payment.id), via="reconciler.refresh_stuck_payments"
+    )
+    assert (row.actor, row.action, row.outcome) == ("reconciler", "payments.refresh", "succeeded")
+    assert row.detail["from"] == "requires_capture"
 
 
 async def test_backoff_skips_a_payment_read_recently(
@@ -173,6 +193,13 @@ async def test_events_missed_are_recovered_from_the_events_api(
     ]
     assert "payment_intent.succeeded" in {e.type for e in ours}
     assert all(e.state is not WebhookEventState.FAILED for e in ours)
+    applied = await audited(
+        stack.uow_factory,
+        ("payment_intent", payment.stripe_payment_intent_id),
+        action="webhook.payment_intent.succeeded",
+        via="reconciler.catch_up_events",
+    )
+    assert [row.actor for row in applied] == ["stripe"]
     # The next pass reads the overlap again: every event is a duplicate, nothing applied twice.
     third = _report(await stack.reconciler.run_once(), "catch_up_events")
     assert third.repaired == 0
@@ -328,5 +355,9 @@ async def test_dead_events_of_transient_errors_are_queued_again_by_the_reconcile
     assert left is not None
     assert (requeued.state, requeued.attempts) == (WebhookEventState.RECEIVED, 0)
     assert left.state is WebhookEventState.DEAD
+    [row] = await audited(stack.uow_factory, ("webhook_event", transient.id))
+    assert (row.actor, row.action, row.outcome) == ("reconciler", "webhooks.requeue", "requeued")
+    assert row.detail["via"] == "reconciler.requeue_dead_events"
+    assert await audited(stack.uow_factory, ("webhook_event", bug.id)) == []
     assert stack.metric("stripe_webhook_backlog_events", {"state": "dead"}) == 1
     assert stack.metric("stripe_webhook_backlog_oldest_age_seconds", {"state": "dead"}) > 0

@@ -28,7 +28,10 @@ async def test_a_confirmed_payment_is_charged_through_one_payment_intent(service
     intent = service.stripe.payment_intents[payment.stripe_payment_intent_id or ""]
     assert intent.payment_id == payment.id
     assert service.stored(payment.id).state is PaymentState.SUCCEEDED
-    assert [e.action for e in service.audit_of(payment.id)] == ["payments.create"]
+    assert [e.action for e in service.audit_of(payment.id)] == [
+        "payments.create",
+        "payments.stripe_answer",
+    ]
 
 
 async def test_the_same_request_replays_the_payment_without_a_second_intent(

@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 import time
 
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.trace import TracerProvider
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -74,6 +76,10 @@ class RedisCache:
             health_check_interval=30,
         )
         return cls(client, cipher=cipher)
+
+    def trace(self, tracer_provider: TracerProvider) -> None:
+        """A client span for every Redis command from now on."""
+        RedisInstrumentor.instrument_client(self._redis, tracer_provider=tracer_provider)
 
     def _seal(self, key: str, value: bytes) -> bytes:
         cipher = self._cipher or field_cipher()

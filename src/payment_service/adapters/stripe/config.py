@@ -6,6 +6,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from opentelemetry.trace import TracerProvider
+
 from payment_service.adapters.stripe.measured_http import StripeRequestObserver
 from payment_service.adapters.stripe.outbound import OutboundLimiter
 from payment_service.config import ConfigError, Settings
@@ -36,6 +38,8 @@ class StripeGatewayConfig:
     outbound: OutboundLimiter | None = field(default=None, compare=False)
     # Told of every HTTP request (measured_http.py); None: requests go unmeasured.
     observer: StripeRequestObserver | None = field(default=None, compare=False)
+    # Client spans per Stripe request (traced_http.py); None: no spans.
+    tracer_provider: TracerProvider | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.api_key:
@@ -56,7 +60,9 @@ class StripeGatewayConfig:
         cls,
         settings: Settings,
         outbound: OutboundLimiter | None = None,
+        *,
         observer: StripeRequestObserver | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> StripeGatewayConfig:
         key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else ""
         return cls(
@@ -66,4 +72,5 @@ class StripeGatewayConfig:
             max_network_retries=settings.stripe_max_network_retries,
             outbound=outbound,
             observer=observer,
+            tracer_provider=tracer_provider,
         )

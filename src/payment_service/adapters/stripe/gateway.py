@@ -10,7 +10,7 @@ Stripe error as a domain error (errors.py). Answers become snapshots in mapping.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import stripe
 from stripe.params import (
@@ -39,6 +39,9 @@ from payment_service.domain.processor import (
 )
 from payment_service.domain.states import CaptureMethod, RefundReason
 
+Answer = TypeVar("Answer", bound=stripe.StripeObject)
+Snapshot = TypeVar("Snapshot")
+
 # Refunds are listed a page of this many at a time (Stripe's maximum).
 REFUND_PAGE_SIZE = 100
 CANCEL_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer", "abandoned"})
@@ -46,6 +49,19 @@ CANCEL_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer", 
 
 class StripeGateway(StripeCalls):
     """Built from ``StripeGatewayConfig`` (its own connection) or a shared StripeConnection."""
+
+    async def _mapped(
+        self,
+        ctx: CallContext,
+        call: Callable[[], Awaitable[Answer]],
+        to: Callable[[mapping.Obj], Snapshot],
+    ) -> Snapshot:
+        """``call`` on the one call path, Stripe's object made our snapshot by ``to``."""
+
+        async def mapped() -> Snapshot:
+            return to((await call()).to_dict())
+
+        return await self._call(ctx, mapped)
 
     # --- customers ------------------------------------------------------------------------
     async def create_customer(
@@ -65,48 +81,34 @@ class StripeGateway(StripeCalls):
         if name:
             params["name"] = name
         options = self._post(idempotency_key)
-
-        async def call() -> RemoteCustomer:
-            return mapping.to_customer(
-                (await self._client.v1.customers.create_async(params, options)).to_dict()
-            )
-
-        return await self._call(CallContext("create_customer", "customer"), call)
+        return await self._mapped(
+            CallContext("create_customer", "customer"),
+            lambda: self._client.v1.customers.create_async(params, options),
+            mapping.to_customer,
+        )
 
     async def retrieve_customer(self, customer_id: str) -> RemoteCustomer:
-        async def call() -> RemoteCustomer:
-            return mapping.to_customer(
-                (await self._client.v1.customers.retrieve_async(customer_id)).to_dict()
-            )
-
-        return await self._call(CallContext("retrieve_customer", "customer", customer_id), call)
+        return await self._mapped(
+            CallContext("retrieve_customer", "customer", customer_id),
+            lambda: self._client.v1.customers.retrieve_async(customer_id),
+            mapping.to_customer,
+        )
 
     async def set_default_payment_method(
         self, customer_id: str, payment_method_id: str, *, idempotency_key: str
     ) -> RemoteCustomer:
         options = self._post(idempotency_key)
-
-        async def call() -> RemoteCustomer:
-            customer = await self._client.v1.customers.update_async(
+        return await self._mapped(
+            CallContext("set_default_payment_method", "customer", customer_id),
+            lambda: self._client.v1.customers.update_async(
                 customer_id,
                 {"invoice_settings": {"default_payment_method": payment_method_id}},
                 options,
-            )
-            return mapping.to_customer(customer.to_dict())
-
-        return await self._call(
-            CallContext("set_default_payment_method", "customer", customer_id), call
+            ),
+            mapping.to_customer,
         )
 
     # --- payment intents --------------------------------------------------------------------
-    async def _payment_intent(
-        self, ctx: CallContext, call: Callable[[], Awaitable[stripe.PaymentIntent]]
-    ) -> RemotePaymentIntent:
-        async def mapped() -> RemotePaymentIntent:
-            return mapping.to_payment_intent((await call()).to_dict())
-
-        return await self._call(ctx, mapped)
-
     async def create_payment_intent(
         self, intent: NewPaymentIntent, *, idempotency_key: str
     ) -> RemotePaymentIntent:
@@ -135,9 +137,10 @@ class StripeGateway(StripeCalls):
             params["receipt_email"] = intent.receipt_email
         shaped = self._shape.payment_intent_create(params)
         options = self._post(idempotency_key)
-        return await self._payment_intent(
+        return await self._mapped(
             CallContext("create_payment_intent", "payment_intent"),
             lambda: self._client.v1.payment_intents.create_async(shaped, options),
+            mapping.to_payment_intent,
         )
 
     async def confirm_payment_intent(
@@ -147,9 +150,10 @@ class StripeGateway(StripeCalls):
         if payment_method:
             params["payment_method"] = payment_method
         options = self._post(idempotency_key)
-        return await self._payment_intent(
+        return await self._mapped(
             CallContext("confirm_payment_intent", "payment_intent", stripe_id),
             lambda: self._shape.confirm_payment_intent(self._client, stripe_id, params, options),
+            mapping.to_payment_intent,
         )
 
     async def capture_payment_intent(
@@ -161,9 +165,10 @@ class StripeGateway(StripeCalls):
                 raise InvalidArgument.field("amount_to_capture", "must be positive")
             params["amount_to_capture"] = amount_to_capture
         options = self._post(idempotency_key)
-        return await self._payment_intent(
+        return await self._mapped(
             CallContext("capture_payment_intent", "payment_intent", stripe_id),
             lambda: self._client.v1.payment_intents.capture_async(stripe_id, params, options),
+            mapping.to_payment_intent,
         )
 
     async def cancel_payment_intent(
@@ -176,17 +181,19 @@ class StripeGateway(StripeCalls):
             params["cancellation_reason"] = reason
         shaped = self._shape.payment_intent_cancel(params)
         options = self._post(idempotency_key)
-        return await self._payment_intent(
+        return await self._mapped(
             CallContext("cancel_payment_intent", "payment_intent", stripe_id),
             lambda: self._client.v1.payment_intents.cancel_async(stripe_id, shaped, options),
+            mapping.to_payment_intent,
         )
 
     async def retrieve_payment_intent(self, stripe_id: str) -> RemotePaymentIntent:
-        return await self._payment_intent(
+        return await self._mapped(
             CallContext("retrieve_payment_intent", "payment_intent", stripe_id),
             lambda: self._client.v1.payment_intents.retrieve_async(
                 stripe_id, {"expand": PI_EXPAND}
             ),
+            mapping.to_payment_intent,
         )
 
     async def find_payment_intent_by_payment_id(
@@ -203,48 +210,42 @@ class StripeGateway(StripeCalls):
         )
 
     # --- payment methods ----------------------------------------------------------------------
-    async def _payment_method(
-        self, ctx: CallContext, call: Callable[[], Awaitable[stripe.PaymentMethod]]
-    ) -> RemotePaymentMethod:
-        async def mapped() -> RemotePaymentMethod:
-            return mapping.to_payment_method((await call()).to_dict())
-
-        return await self._call(ctx, mapped)
-
     async def attach_payment_method(
         self, payment_method_id: str, *, customer: str, idempotency_key: str
     ) -> RemotePaymentMethod:
         options = self._post(idempotency_key)
-        return await self._payment_method(
+        return await self._mapped(
             CallContext("attach_payment_method", "payment_method", payment_method_id),
             lambda: self._client.v1.payment_methods.attach_async(
                 payment_method_id, {"customer": customer}, options
             ),
+            mapping.to_payment_method,
         )
 
     async def detach_payment_method(
         self, payment_method_id: str, *, idempotency_key: str
     ) -> RemotePaymentMethod:
         options = self._post(idempotency_key)
-        return await self._payment_method(
+        return await self._mapped(
             CallContext("detach_payment_method", "payment_method", payment_method_id),
             lambda: self._client.v1.payment_methods.detach_async(payment_method_id, None, options),
+            mapping.to_payment_method,
         )
 
     async def retrieve_payment_method(self, payment_method_id: str) -> RemotePaymentMethod:
-        return await self._payment_method(
+        return await self._mapped(
             CallContext("retrieve_payment_method", "payment_method", payment_method_id),
             lambda: self._client.v1.payment_methods.retrieve_async(payment_method_id),
+            mapping.to_payment_method,
         )
 
     # --- charges and refunds --------------------------------------------------------------------
     async def retrieve_charge(self, charge_id: str) -> RemoteCharge:
-        async def call() -> RemoteCharge:
-            return mapping.to_charge(
-                (await self._client.v1.charges.retrieve_async(charge_id)).to_dict()
-            )
-
-        return await self._call(CallContext("retrieve_charge", "charge", charge_id), call)
+        return await self._mapped(
+            CallContext("retrieve_charge", "charge", charge_id),
+            lambda: self._client.v1.charges.retrieve_async(charge_id),
+            mapping.to_charge,
+        )
 
     async def create_refund(
         self,
@@ -268,20 +269,18 @@ class StripeGateway(StripeCalls):
             params["reason"] = reason.value
         shaped = self._shape.refund_create(params)
         options = self._post(idempotency_key)
-
-        async def call() -> RemoteRefund:
-            return mapping.to_refund(
-                (await self._client.v1.refunds.create_async(shaped, options)).to_dict()
-            )
-
-        return await self._call(CallContext("create_refund", "refund"), call)
+        return await self._mapped(
+            CallContext("create_refund", "refund"),
+            lambda: self._client.v1.refunds.create_async(shaped, options),
+            mapping.to_refund,
+        )
 
     async def retrieve_refund(self, refund_stripe_id: str) -> RemoteRefund:
-        async def call() -> RemoteRefund:
-            refund = await self._client.v1.refunds.retrieve_async(refund_stripe_id)
-            return mapping.to_refund(refund.to_dict())
-
-        return await self._call(CallContext("retrieve_refund", "refund", refund_stripe_id), call)
+        return await self._mapped(
+            CallContext("retrieve_refund", "refund", refund_stripe_id),
+            lambda: self._client.v1.refunds.retrieve_async(refund_stripe_id),
+            mapping.to_refund,
+        )
 
     async def list_refunds(self, payment_intent: str) -> Sequence[RemoteRefund]:
         """Every refund of the PaymentIntent: all pages, ``REFUND_PAGE_SIZE`` at a time."""

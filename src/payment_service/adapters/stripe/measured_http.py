@@ -3,8 +3,9 @@
 ``MeasuredHTTPClient`` sits in front of the stripe-python HTTP client the connection
 uses (its async fallback client does the sending), so each request on the wire is seen
 once, stripe-python's own retries included, whatever gateway method sent it. The route
-is the path with every object id replaced: ``/v1/payment_intents/{id}/confirm``, never
-a URL with ids in it (ids would make a label value per object).
+is the path's template, as the request's span names it (traced_http.py):
+``/v1/payment_intents/{id}/confirm``, never a URL with ids in it (ids would make a label
+value per object).
 """
 
 from __future__ import annotations
@@ -17,24 +18,12 @@ from urllib.parse import urlsplit
 
 import stripe
 
+from payment_service.adapters.stripe.traced_http import route_template
+
 # Outcomes that are no HTTP status.
 NETWORK_ERROR = "network_error"
 CANCELLED = "cancelled"  # our timeout or the caller's deadline cut the request
 FAILED = "error"  # anything else raised before an answer came
-
-# Words Stripe uses where a path otherwise has an object id (/v1/invoices/create_preview).
-_NOT_IDS = frozenset({"search", "create_preview", "upcoming", "preview"})
-
-
-def route_template(url: str) -> str:
-    """``/v1/<collection>/{id}/<action>/{id}...``: every other segment after the version
-    is an id, except the few words Stripe puts there."""
-    segments = [segment for segment in urlsplit(url).path.split("/") if segment]
-    shaped = [
-        "{id}" if index % 2 == 0 and index > 0 and segment not in _NOT_IDS else segment
-        for index, segment in enumerate(segments)
-    ]
-    return "/" + "/".join(shaped)
 
 
 class StripeRequestObserver(Protocol):
@@ -56,7 +45,7 @@ class MeasuredHTTPClient(stripe.HTTPClient):
     async def request_async(
         self, method: str, url: str, headers: Mapping[str, str], post_data: Any = None
     ) -> tuple[bytes, int, Mapping[str, str]]:
-        route = route_template(url)
+        route = route_template(urlsplit(url).path)
         verb = method.upper()
         started = time.perf_counter()
         outcome = FAILED

@@ -4,9 +4,9 @@ log and error mapping per call.
 Health checks and reflection pass through untouched (no token, no log line). Every
 other method's handler is wrapped once and cached by method name, so the per-call
 cost is the wrapper itself: one dictionary lookup for the cached token, one walk over
-the request's set fields (``request_checks``), the contextvar sets, one task for the work
-(in_flight.py: answered before the caller's deadline, seen by shutdown), one metrics
-update and one log line.
+the request's set fields (``request_checks``), the server span (tracing.py), the
+contextvar sets, one task for the work (in_flight.py: answered before the caller's
+deadline, seen by shutdown), one metrics update and one log line.
 """
 
 from __future__ import annotations
@@ -22,13 +22,16 @@ from typing import Any, NoReturn
 
 import grpc
 import grpc.aio
+from opentelemetry.trace import TracerProvider
 
 from payment_service.api.grpc.context import bind_caller, unbind_caller
 from payment_service.api.grpc.errors import internal_status, rich_status_for, to_grpc_status
 from payment_service.api.grpc.in_flight import InFlightCalls, answer_within
 from payment_service.api.grpc.request_checks import check_request, tolerant
 from payment_service.api.grpc.tls import certificate_identity
+from payment_service.api.grpc.tracing import ServerSpans
 from payment_service.app.common.audit_context import RpcFacts, bind_rpc_facts
+from payment_service.app.common.refused_auth import RefusedAuthentications
 from payment_service.app.common.request_context import (
     answer_time,
     reset_deadline,
@@ -40,7 +43,7 @@ from payment_service.domain.caller import Caller
 from payment_service.domain.errors import DomainError, PermissionDenied, Unauthenticated
 from payment_service.observability.metrics import RpcMetrics
 from payment_service.security.jwt_verifier import TOKEN_INVALID, TOKEN_MISSING, JwtVerifier
-from payment_service.security.rate_limits import RateLimitPolicy
+from payment_service.security.rate_limits import RateLimitPolicy, peer_address
 from payment_service.security.scopes import is_public, required_scope
 
 ACCESS_LOGGER = "payment_service.access"
@@ -76,8 +79,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         verifier: JwtVerifier,
         metrics: RpcMetrics,
         rate_limits: RateLimitPolicy | None = None,
+        refusals: RefusedAuthentications | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.in_flight = InFlightCalls()
+        self._spans = ServerSpans(tracer_provider)
+        self._refusals = refusals
         self._verifier = verifier
         self._metrics = metrics
         self._rate_limits = rate_limits
@@ -135,6 +142,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
         async def behavior(request: Any, context: Context) -> Any:
             started = time.perf_counter()
+            span = self._spans.start(method.name, context.invocation_metadata())
             caller: Caller | None = None
             cancelled = False
             try:
@@ -150,7 +158,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             except BaseException as exc:
                 await self._fail(method, context, exc)
             finally:
-                self._record(method, context, request, caller, started, cancelled=cancelled)
+                code = self._record(method, context, request, caller, started, cancelled=cancelled)
+                span.end(code)
 
         return behavior
 
@@ -179,24 +188,32 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         its peer's); the RPC's facts bound for the audit trail."""
         try:
             caller = await self._verifier.authenticate(_bearer_token(context))
-        except Unauthenticated:
+        except Unauthenticated as refused:
+            self._note_refusal(method, context, refused.reason, None)
             if self._rate_limits is not None:
                 await self._rate_limits.check_peer(context.peer())
             raise
         if self._rate_limits is not None:
             await self._rate_limits.check_caller(caller.sub, method.name)
         bind_rpc_facts(functools.partial(_facts, context, request, caller))
-        if method.scope is None:
-            raise PermissionDenied(
-                f"{method.name} is not open to any scope",
-                reason="METHOD_NOT_ALLOWED",
-                metadata={"method": method.name},
-            )
-        if method.scope not in caller.scopes:
-            raise PermissionDenied(
-                f"the token lacks the {method.scope} scope", metadata={"scope": method.scope}
-            )
+        try:
+            _check_scope(method, caller)
+        except PermissionDenied as refused:
+            self._note_refusal(method, context, refused.reason, caller.sub)
+            raise
         return caller
+
+    def _note_refusal(
+        self, method: _Method, context: Context, reason: str, sub: str | None
+    ) -> None:
+        if self._refusals is not None:
+            self._refusals.note(
+                peer_address(context.peer()),
+                reason,
+                method.name,
+                sub,
+                certificate=lambda: certificate_identity(context.auth_context()),
+            )
 
     async def _fail(self, method: _Method, context: Context, exc: BaseException) -> NoReturn:
         if isinstance(exc, _PASS_THROUGH):
@@ -222,7 +239,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         started: float,
         *,
         cancelled: bool,
-    ) -> None:
+    ) -> str:
+        """Metrics and the access log line; the call's final code."""
         elapsed = time.perf_counter() - started
         code = _final_code(context, cancelled=cancelled)
         self._metrics.observe(method.name, code, elapsed)
@@ -241,6 +259,20 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             else:
                 fields["request_id_withheld"] = True
         self._access_log.info("rpc", extra=fields)
+        return code
+
+
+def _check_scope(method: _Method, caller: Caller) -> None:
+    if method.scope is None:
+        raise PermissionDenied(
+            f"{method.name} is not open to any scope",
+            reason="METHOD_NOT_ALLOWED",
+            metadata={"method": method.name},
+        )
+    if method.scope not in caller.scopes:
+        raise PermissionDenied(
+            f"the token lacks the {method.scope} scope", metadata={"scope": method.scope}
+        )
 
 
 def _facts(context: Context, request: Any, caller: Caller) -> RpcFacts:

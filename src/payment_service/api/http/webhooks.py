@@ -16,6 +16,8 @@ import time
 from typing import Protocol
 
 from aiohttp import web
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, TracerProvider
 
 from payment_service.app.ports.webhooks import MalformedEvent, WebhookRejected, WebhookVerifier
 from payment_service.app.webhooks.policy import Delivery
@@ -71,7 +73,22 @@ def webhook_route(
     path: str = WEBHOOK_PATH,
     max_body_bytes: int = MAX_BODY_BYTES,
     metrics: DeliveryMetrics | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> web.RouteDef:
+    """The webhook endpoint; each delivery is a server span (Stripe sends no trace context)
+    and, with ``metrics``, counted by status and timed while it settles."""
+    tracer = trace.get_tracer("payment_service.http", tracer_provider=tracer_provider)
+
+    async def handle(request: web.Request) -> web.Response:
+        with tracer.start_as_current_span(
+            f"POST {path}",
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": "POST", "http.route": path},
+        ) as span:
+            response = await answer(request)
+            span.set_attribute("http.response.status_code", response.status)
+            return response
+
     async def settle(request: web.Request) -> tuple[int, str]:
         if not verifier.configured:
             return 404, "not found"
@@ -96,7 +113,7 @@ def webhook_route(
             return 503, "not stored; retry"
         return (202 if delivery is Delivery.DEFERRED else 200), delivery.value
 
-    async def handle(request: web.Request) -> web.Response:
+    async def answer(request: web.Request) -> web.Response:
         arrived = time.perf_counter()
         status, result = await settle(request)
         if metrics is not None:

@@ -10,21 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 
-from payment_service.app.billing.prices import our_price_ids
+from payment_service.app.billing.prices import SYNC_ACTOR, our_price_ids
 from payment_service.app.billing.rules import (
     DELINQUENT_STATES,
     MOVING_STATES,
-    BillingRules,
 )
 from payment_service.app.billing.store import BillingStore
-from payment_service.app.common.locks import KeyedLocks
-from payment_service.app.common.refreshing import refreshed_or_stored
+from payment_service.app.common.refreshing import GetRefreshes, refreshed_or_stored
 from payment_service.app.common.validation import Violations
 from payment_service.app.ports.billing import BillingProcessor
 from payment_service.domain.caller import Caller
-from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import Invoice, Payment, PaymentAction, Subscription
 from payment_service.domain.errors import PermissionDenied
 from payment_service.domain.pagination import Page, PageRequest
@@ -43,24 +39,21 @@ class InvoiceView:
 class BillingQueries:
     store: BillingStore
     billing: BillingProcessor
-    rules: BillingRules
-
-    def __post_init__(self) -> None:
-        self._locks = KeyedLocks()
+    refreshes: GetRefreshes
 
     async def subscription(self, caller: Caller, subscription_id: str) -> Subscription:
         _check_id(subscription_id, "subn")
         found = await self.store.subscription(caller, subscription_id)
         if not self._stale(found.state in MOVING_STATES, found.stripe_subscription_id, found):
             return found
-        async with self._locks.hold(("refresh", found.id)):
+        async with self.refreshes.one_at_a_time(found.id):
             return await refreshed_or_stored(found, self.refresh_subscription, "subscription")
 
     async def refresh_subscription(self, subscription: Subscription) -> Subscription:
         assert subscription.stripe_subscription_id is not None
         remote = await self.billing.retrieve_subscription(subscription.stripe_subscription_id)
         synced = await self.store.store_subscription(
-            subscription.id, remote, actor="reconciler", action=None
+            subscription.id, remote, actor=SYNC_ACTOR, action=None
         )
         return synced.subscription or subscription
 
@@ -96,13 +89,13 @@ class BillingQueries:
         _check_id(invoice_id, "inv")
         found = await self.store.invoice(caller, invoice_id)
         if self._stale(not found.is_final, found.stripe_invoice_id, found):
-            async with self._locks.hold(("refresh", found.id)):
+            async with self.refreshes.one_at_a_time(found.id):
                 found = await refreshed_or_stored(found, self.refresh_invoice, "invoice")
         return (await self._views([found]))[0]
 
     async def refresh_invoice(self, invoice: Invoice) -> Invoice:
         remote = await self.billing.retrieve_invoice(invoice.stripe_invoice_id)
-        synced = await self.store.store_invoice(remote, actor="reconciler", action=None)
+        synced = await self.store.store_invoice(remote, actor=SYNC_ACTOR, action=None)
         return synced.invoice or invoice
 
     async def list_invoices(
@@ -152,10 +145,7 @@ class BillingQueries:
         ]
 
     def _stale(self, moving: bool, stripe_id: str | None, row: Subscription | Invoice) -> bool:
-        if not moving or stripe_id is None:
-            return False
-        last = row.synced_at or row.update_time
-        return utcnow() - last >= timedelta(seconds=self.rules.refresh_after_s)
+        return moving and stripe_id is not None and self.refreshes.due(row)
 
 
 def _check_id(value: str, prefix: str) -> None:

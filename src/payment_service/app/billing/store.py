@@ -14,6 +14,7 @@ from payment_service.app.billing.rules import (
 )
 from payment_service.app.billing.sync import Synced, apply_subscription, store_invoice
 from payment_service.app.common.audit import audit
+from payment_service.app.common.audit_context import system_actor_or
 from payment_service.app.common.entity_codec import decode_entity, encode_entity
 from payment_service.app.common.replay import MutationRequest, record
 from payment_service.app.payments.rules import cache_key as payment_cache_key
@@ -94,8 +95,7 @@ class BillingStore:
             synced = await apply_subscription(uow, subscription, remote, api_read_time())
             if request is not None:
                 await record(uow, request, subscription.id)
-            if action is not None:
-                await audit(uow, actor, action, ("subscription", subscription.id))
+            await audit_sync(uow, actor, action, synced, ("subscription", subscription.id))
             await uow.commit()
         await self.published(synced)
         return synced
@@ -114,8 +114,7 @@ class BillingStore:
                 raise NotFound("invoice", remote.stripe_id)
             if request is not None:
                 await record(uow, request, synced.invoice.id)
-            if action is not None:
-                await audit(uow, actor, action, ("invoice", synced.invoice.id))
+            await audit_sync(uow, actor, action, synced, ("invoice", synced.invoice.id))
             await uow.commit()
         await self.published(synced)
         return synced
@@ -146,3 +145,14 @@ class BillingStore:
         except (ValueError, TypeError, KeyError):
             await self.cache.delete(key)
             return None
+
+
+async def audit_sync(
+    uow: UnitOfWork, actor: str, action: str | None, synced: Synced, subject: tuple[str, str]
+) -> None:
+    """Our own call is audited as ``action``; a read (``None``) only when it changed the row,
+    as ``<type>s.refresh`` by whoever is acting (the reconciler, an operator's sync)."""
+    if action is not None:
+        await audit(uow, actor, action, subject)
+    elif synced.changed:
+        await audit(uow, system_actor_or(actor), f"{subject[0]}s.refresh", subject)

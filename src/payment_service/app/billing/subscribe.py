@@ -11,7 +11,6 @@ CARD_DECLINED, 3-D Secure leaves the subscription INCOMPLETE with its
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from payment_service.app.billing.prices import PriceCatalog
@@ -23,7 +22,7 @@ from payment_service.app.billing.rules import (
 )
 from payment_service.app.billing.store import BillingStore
 from payment_service.app.common.audit import audit, insert_or_winner
-from payment_service.app.common.leases import StripeCallLease
+from payment_service.app.common.leases import StripeCallLease, settled
 from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.common.replay import (
     MutationRequest,
@@ -35,7 +34,6 @@ from payment_service.app.payments.create import (
     check_payment_method_owner,
     default_payment_method,
 )
-from payment_service.app.payments.rules import outcome_unknown
 from payment_service.app.ports.billing import BillingProcessor
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
 from payment_service.app.ports.processor import PaymentProcessor, idempotency_key
@@ -48,6 +46,7 @@ from payment_service.domain.errors import (
     FailedPrecondition,
     NotFound,
     RequestIdReused,
+    outcome_unknown,
 )
 from payment_service.domain.processor import ProcessorCardDeclined
 from payment_service.domain.states import PaymentState, SubscriptionState
@@ -109,15 +108,10 @@ class CreateSubscriptions:
         found = await self._load(subscription_id)
         if not await self.needs_finishing(found):
             return found
-        request = _create_request_of(found)
-        try:
-            return await self._submit(found, request, first_attempt=False)
-        except CardDeclined:
-            return await self._load(found.id)
-        except DomainError as error:
-            if outcome_unknown(error):
-                raise
-            return await self._load(found.id)
+        return await settled(
+            self._submit(found, _create_request_of(found), first_attempt=False),
+            lambda: self._load(found.id),
+        )
 
     async def _insert_new(
         self, caller: Caller, command: CreateSubscription, request: MutationRequest
@@ -196,19 +190,15 @@ class CreateSubscriptions:
 
     async def _send(self, subscription: Subscription, *, first_attempt: bool) -> RemoteSubscription:
         try:
-            found = None if first_attempt else await self._made_earlier(subscription)
-            return found or await self.billing.create_subscription(
-                subscription.create_request(),
-                idempotency_key=idempotency_key(subscription.id, "create"),
-            )
+            async with self._lease.calling(subscription.id):
+                found = None if first_attempt else await self._made_earlier(subscription)
+                return found or await self.billing.create_subscription(
+                    subscription.create_request(),
+                    idempotency_key=idempotency_key(subscription.id, "create"),
+                )
         except DomainError as error:
-            if outcome_unknown(error):
-                await self._lease.release(subscription.id)
-                raise
-            await self._store_refusal(subscription.id, error)
-            raise
-        except BaseException:
-            await asyncio.shield(self._lease.release(subscription.id))
+            if not outcome_unknown(error):
+                await self._store_refusal(subscription.id, error)
             raise
 
     async def _made_earlier(self, subscription: Subscription) -> RemoteSubscription | None:

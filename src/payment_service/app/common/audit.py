@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
-from payment_service.app.common.audit_context import current_rpc_facts
-from payment_service.app.common.request_context import current_trace_id
+from payment_service.app.common.audit_context import (
+    RpcFacts,
+    current_rpc_facts,
+    current_system_actor,
+)
+from payment_service.app.common.request_context import active_trace_id
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.entities import AuditEntry
 from payment_service.domain.errors import Conflict
@@ -22,13 +26,21 @@ async def audit(
     subject: tuple[str, str],
     outcome: str = "ok",
     detail: Mapping[str, str] | None = None,
+    *,
+    facts: RpcFacts | None = None,
 ) -> None:
     """Add the audit row to ``uow``: it commits with the change it describes, or not at all.
 
-    ``subject`` is the object acted on: (type, id), e.g. ``("payment", "pay_…")``.
+    ``subject`` is the object acted on: (type, id), e.g. ``("payment", "pay_…")``. Work
+    done by the reconciler or an operator says so in ``detail["via"]``. ``facts`` stand in
+    for the RPC's where the row is written outside it (refused authentications).
     """
     object_type, object_id = subject
-    facts = current_rpc_facts()
+    facts = facts or current_rpc_facts()
+    details = dict(detail or {})
+    system = current_system_actor()
+    if system is not None:
+        details.setdefault("via", system.via)
     await uow.audit.add(
         AuditEntry(
             id=new_id("aud"),
@@ -37,8 +49,8 @@ async def audit(
             object_type=object_type,
             object_id=object_id,
             outcome=outcome,
-            trace_id=current_trace_id.get(),
-            detail=dict(detail or {}),
+            trace_id=active_trace_id(),
+            detail=details,
             account_id=facts.account_id,
             request_id=facts.request_id,
             peer=facts.peer,

@@ -1,15 +1,19 @@
-"""What the audit trail knows of the RPC being served: the account it named, its
-request id, the peer and the client certificate, in a contextvar the gRPC layer sets.
+"""What the audit trail knows of the work being done, in contextvars.
 
-Each asyncio task copies the context, so concurrent RPCs never see each other's facts;
-background work (webhooks, the reconciler) runs with none. The gRPC layer binds how to
-read them, not the facts: most calls (every read) write no audit row, and reading the
-peer's certificate costs a dictionary built by gRPC.
+- Of an RPC: the account it named, its request id, the peer and the client certificate.
+  The gRPC layer binds how to read them, not the facts: most calls (every read) write
+  no audit row, and reading the peer's certificate costs a dictionary built by gRPC.
+- Of work no RPC asked for (a reconciler task, an operator's replay): who acts and
+  ``via`` what (``reconciler.finish_pending_payments``, ``cli.webhooks.replay``), so every
+  row such work writes, deep in a use case, says it came from there.
+
+Each asyncio task copies the context, so concurrent work never sees another's facts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
@@ -38,3 +42,33 @@ def unbind_rpc_facts(token: Token[Facts]) -> None:
 
 def current_rpc_facts() -> RpcFacts:
     return _FACTS.get()()
+
+
+@dataclass(frozen=True, slots=True)
+class SystemActor:
+    actor: str  # "reconciler", "operator:alice"
+    via: str  # "reconciler.refresh_stuck_payments", "cli.webhooks.replay"
+
+
+_SYSTEM: ContextVar[SystemActor | None] = ContextVar("payment_service_system_actor", default=None)
+
+
+@contextmanager
+def acting_as(actor: str, via: str) -> Iterator[SystemActor]:
+    """Audit rows written inside carry ``via``; rows of the action itself name ``actor``."""
+    bound = SystemActor(actor, via)
+    token = _SYSTEM.set(bound)
+    try:
+        yield bound
+    finally:
+        _SYSTEM.reset(token)
+
+
+def current_system_actor() -> SystemActor | None:
+    return _SYSTEM.get()
+
+
+def system_actor_or(default: str) -> str:
+    """The acting system actor's name, or ``default`` when none is bound."""
+    bound = _SYSTEM.get()
+    return default if bound is None else bound.actor

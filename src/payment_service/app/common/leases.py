@@ -10,7 +10,8 @@ UNAVAILABLE when their deadline would run out first.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import KW_ONLY, dataclass
 from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
@@ -18,7 +19,7 @@ from typing import Generic, Protocol, TypeVar
 from payment_service.app.common import request_context
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.clock import utcnow
-from payment_service.domain.errors import Unavailable, found
+from payment_service.domain.errors import DomainError, Unavailable, found, outcome_unknown
 
 POLL_S = 0.05
 
@@ -87,3 +88,29 @@ class StripeCallLease(Generic[E]):
                 row.lease_until = None
                 await rows.update(row)
                 await uow.commit()
+
+    @asynccontextmanager
+    async def calling(self, row_id: str) -> AsyncIterator[None]:
+        """Around the Stripe call of a claimed row: when its outcome is unknown (Stripe away,
+        or the call cancelled: client gone, deadline) the lease is given back so the next
+        attempt may go at once. Any other error is the caller's to store."""
+        try:
+            yield
+        except DomainError as error:
+            if outcome_unknown(error):
+                await self.release(row_id)
+            raise
+        except BaseException:
+            await asyncio.shield(self.release(row_id))
+            raise
+
+
+async def settled(attempt: Awaitable[E], reread: Callable[[], Awaitable[E]]) -> E:
+    """The reconciler finishing a row's Stripe call: a decline or a refusal is stored with
+    the row, so the row as it now is answers; an outcome still unknown is raised."""
+    try:
+        return await attempt
+    except DomainError as error:
+        if outcome_unknown(error):
+            raise
+        return await reread()

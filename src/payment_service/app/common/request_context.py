@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 
+from opentelemetry import trace
+
 # Kept back from the caller's deadline: a tenth of the caller's time, so a short deadline
 # keeps most of its time for the work, and never more than a quarter of a second, which is
 # plenty even on a busy machine. Its first half is for what follows a Stripe call cut at
@@ -93,6 +95,14 @@ def bounded_timeout(timeout: float) -> float:
     return timeout if left is None else min(timeout, left)
 
 
-# The current request's trace id: set by the API layer (and the webhook intake),
-# written into audit rows.
+# A trace id where no span is active (the webhook applier uses the Stripe event id).
 current_trace_id: ContextVar[str | None] = ContextVar("payment_service_trace_id", default=None)
+
+
+def active_trace_id() -> str | None:
+    """The active span's trace id (hex; the caller's own when it sent ``traceparent``),
+    else ``current_trace_id``: what audit rows record."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        return format(context.trace_id, "032x")
+    return current_trace_id.get()

@@ -107,48 +107,47 @@ class Violations:
         return True
 
     def request_id(self, value: str) -> None:
-        if not value:
-            self.add("request_id", "is required")
-        elif len(value) > MAX_REQUEST_ID_LENGTH or not _PRINTABLE_ASCII.fullmatch(value):
-            self.add(
-                "request_id", f"must be 1 to {MAX_REQUEST_ID_LENGTH} printable ASCII characters"
-            )
-        else:
-            self.no_card_number_in_id(value, "request_id")
+        self._id(
+            value,
+            "request_id",
+            len(value) <= MAX_REQUEST_ID_LENGTH and _PRINTABLE_ASCII.fullmatch(value) is not None,
+            f"must be 1 to {MAX_REQUEST_ID_LENGTH} printable ASCII characters",
+        )
 
     def account_id(self, value: str, field: str = "account_id") -> None:
-        if not value:
-            self.add(field, "is required")
-        elif len(value) > MAX_ACCOUNT_ID_LENGTH or not _ACCOUNT_ID.fullmatch(value):
-            self.add(
-                field, f"must be 1 to {MAX_ACCOUNT_ID_LENGTH} characters of A-Z a-z 0-9 _ . : @ -"
-            )
-        else:
-            self.no_card_number_in_id(value, field)
+        self._id(
+            value,
+            field,
+            len(value) <= MAX_ACCOUNT_ID_LENGTH and _ACCOUNT_ID.fullmatch(value) is not None,
+            f"must be 1 to {MAX_ACCOUNT_ID_LENGTH} characters of A-Z a-z 0-9 _ . : @ -",
+        )
 
     def object_id(self, value: str, prefix: str, field: str = "id") -> None:
-        if not value:
-            self.add(field, "is required")
-        elif (
-            not value.startswith(prefix + "_")
-            or len(value) > MAX_OBJECT_ID_LENGTH
-            or not _PRINTABLE_ASCII.fullmatch(value)
-        ):
-            self.add(field, f"must be an id starting with {prefix}_")
-        else:
-            self.no_card_number_in_id(value, field)
+        self._id(
+            value,
+            field,
+            _prefixed(value, prefix, MAX_OBJECT_ID_LENGTH),
+            f"must be an id starting with {prefix}_",
+        )
 
     def stripe_id(self, value: str, prefix: str, field: str, *, required: bool) -> None:
+        self._id(
+            value,
+            field,
+            _prefixed(value, prefix, MAX_STRIPE_ID_LENGTH),
+            f"must be a Stripe id starting with {prefix}_",
+            required=required,
+        )
+
+    def _id(
+        self, value: str, field: str, well_formed: bool, problem: str, *, required: bool = True
+    ) -> None:
+        """What every id check asks: given (when required), well formed, no card number in it."""
         if not value:
             if required:
                 self.add(field, "is required")
-            return
-        if (
-            not value.startswith(prefix + "_")
-            or len(value) > MAX_STRIPE_ID_LENGTH
-            or not _PRINTABLE_ASCII.fullmatch(value)
-        ):
-            self.add(field, f"must be a Stripe id starting with {prefix}_")
+        elif not well_formed:
+            self.add(field, problem)
         else:
             self.no_card_number_in_id(value, field)
 
@@ -232,3 +231,11 @@ def metadata_label(field: str, key: str) -> str:
     ):
         return field
     return f"{field}[{shown}]"
+
+
+def _prefixed(value: str, prefix: str, max_length: int) -> bool:
+    return (
+        value.startswith(prefix + "_")
+        and len(value) <= max_length
+        and _PRINTABLE_ASCII.fullmatch(value) is not None
+    )

@@ -4,10 +4,13 @@ success a webhook brought meanwhile (app/common/mutation.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
+from functools import partial
+from typing import Protocol
 
 from payment_service.app.common.audit import audit
-from payment_service.app.common.mutation import Attempt, Mutations
+from payment_service.app.common.mutation import Attempt, Check, Mutations
 from payment_service.app.common.replay import (
     MutationRequest,
     RequestLedger,
@@ -53,6 +56,19 @@ def _checked(request_id: str, payment_id: str, check: Violations | None = None) 
     check.raise_if_any()
 
 
+class _IntentCall(Protocol):
+    """A state-changing PaymentIntent call with its command's own arguments bound."""
+
+    def __call__(
+        self, stripe_id: str, /, *, idempotency_key: str
+    ) -> Awaitable[RemotePaymentIntent]: ...
+
+
+def _require_state(payment: Payment, allowed: Collection[PaymentState], target: str) -> None:
+    if payment.state not in allowed:
+        raise InvalidTransition("payment", payment.id, payment.state.value, target)
+
+
 @dataclass
 class PaymentCommands:
     store: PaymentStore
@@ -68,23 +84,18 @@ class PaymentCommands:
         check = Violations()
         check.stripe_id(payment_method, "pm", "stripe_payment_method_id", required=False)
         _checked(request_id, payment_id, check)
+        fields = {"id": payment_id, "payment_method": payment_method}
+        request = MutationRequest.of(caller, "ConfirmPayment", request_id, fields)
 
         async def confirmable(payment: Payment) -> None:
-            if payment.state not in CONFIRMABLE:
-                raise InvalidTransition("payment", payment.id, payment.state.value, "confirmed")
+            _require_state(payment, CONFIRMABLE, "confirmed")
             if payment_method:
                 await check_payment_method_owner(
                     self.store.uow_factory, payment_method, payment.account_id
                 )
 
-        async def call(payment: Payment, key: str) -> RemotePaymentIntent:
-            return await self.processor.confirm_payment_intent(
-                stripe_id(payment), idempotency_key=key, payment_method=payment_method or None
-            )
-
-        fields = {"id": payment_id, "payment_method": payment_method}
-        request = MutationRequest.of(caller, "ConfirmPayment", request_id, fields)
-        return await self._mutations.run(caller, request, payment_id, call, _confirmed, confirmable)
+        send = partial(self.processor.confirm_payment_intent, payment_method=payment_method or None)
+        return await self._run(caller, request, payment_id, send, _confirmed, confirmable)
 
     async def capture(
         self, caller: Caller, request_id: str, payment_id: str, amount_to_capture: int | None = None
@@ -93,12 +104,11 @@ class PaymentCommands:
         if amount_to_capture is not None:
             check.amount(amount_to_capture, "amount_to_capture")
         _checked(request_id, payment_id, check)
+        fields = {"id": payment_id, "amount_to_capture": amount_to_capture}
+        request = MutationRequest.of(caller, "CapturePayment", request_id, fields)
 
         def capturable(payment: Payment) -> None:
-            if payment.state is not PaymentState.REQUIRES_CAPTURE:
-                raise InvalidTransition(
-                    "payment", payment.id, payment.state.value, PaymentState.SUCCEEDED.value
-                )
+            _require_state(payment, {PaymentState.REQUIRES_CAPTURE}, PaymentState.SUCCEEDED.value)
             if amount_to_capture is not None and amount_to_capture > payment.amount_capturable:
                 too_much = Violations()
                 too_much.add(
@@ -107,34 +117,37 @@ class PaymentCommands:
                 )
                 too_much.raise_if_any()
 
-        async def call(payment: Payment, key: str) -> RemotePaymentIntent:
-            return await self.processor.capture_payment_intent(
-                stripe_id(payment), idempotency_key=key, amount_to_capture=amount_to_capture
-            )
-
-        fields = {"id": payment_id, "amount_to_capture": amount_to_capture}
-        request = MutationRequest.of(caller, "CapturePayment", request_id, fields)
-        return await self._mutations.run(caller, request, payment_id, call, _captured, capturable)
+        send = partial(self.processor.capture_payment_intent, amount_to_capture=amount_to_capture)
+        return await self._run(caller, request, payment_id, send, _captured, capturable)
 
     async def cancel(
         self, caller: Caller, request_id: str, payment_id: str, reason: str | None = None
     ) -> Payment:
         _checked(request_id, payment_id)
-
-        def cancelable(payment: Payment) -> None:
-            if payment.state not in CANCELABLE:
-                raise InvalidTransition(
-                    "payment", payment.id, payment.state.value, PaymentState.CANCELED.value
-                )
-
-        async def call(payment: Payment, key: str) -> RemotePaymentIntent:
-            return await self.processor.cancel_payment_intent(
-                stripe_id(payment), idempotency_key=key, reason=reason
-            )
-
         fields = {"id": payment_id, "reason": reason}
         request = MutationRequest.of(caller, "CancelPayment", request_id, fields)
-        return await self._mutations.run(caller, request, payment_id, call, _canceled, cancelable)
+
+        def cancelable(payment: Payment) -> None:
+            _require_state(payment, CANCELABLE, PaymentState.CANCELED.value)
+
+        send = partial(self.processor.cancel_payment_intent, reason=reason)
+        return await self._run(caller, request, payment_id, send, _canceled, cancelable)
+
+    async def _run(
+        self,
+        caller: Caller,
+        request: MutationRequest,
+        payment_id: str,
+        send: _IntentCall,
+        reached: Callable[[Payment], bool],
+        check: Check[Payment],
+    ) -> Payment:
+        """The command as a mutation of the payment: ``send`` called on its PaymentIntent."""
+
+        async def call(payment: Payment, key: str) -> RemotePaymentIntent:
+            return await send(stripe_id(payment), idempotency_key=key)
+
+        return await self._mutations.run(caller, request, payment_id, call, reached, check)
 
 
 @dataclass

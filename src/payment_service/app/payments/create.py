@@ -9,11 +9,10 @@ even a fake Stripe that ignores idempotency keys sees one call.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from payment_service.app.common.audit import insert_or_winner
-from payment_service.app.common.leases import StripeCallLease
+from payment_service.app.common.leases import StripeCallLease, settled
 from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.common.replay import (
     MutationRequest,
@@ -27,7 +26,6 @@ from payment_service.app.payments.rules import (
     CreatePayment,
     PaymentRules,
     declined,
-    outcome_unknown,
 )
 from payment_service.app.payments.store import PaymentStore
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
@@ -36,11 +34,11 @@ from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Payment
 from payment_service.domain.errors import (
-    CardDeclined,
     DomainError,
     FailedPrecondition,
     NotFound,
     RequestIdReused,
+    outcome_unknown,
 )
 from payment_service.domain.ids import new_id
 from payment_service.domain.processor import ProcessorCardDeclined
@@ -157,14 +155,15 @@ class CreatePayments:
         if claimed.state is not PaymentState.PENDING:
             return await self._replay(claimed)
         try:
-            found = None
-            if not first_attempt:
-                found = await self.processor.find_payment_intent_by_payment_id(
-                    claimed.id, customer=claimed.stripe_customer_id
+            async with self._lease.calling(claimed.id):
+                found = None
+                if not first_attempt:
+                    found = await self.processor.find_payment_intent_by_payment_id(
+                        claimed.id, customer=claimed.stripe_customer_id
+                    )
+                intent = found or await self.processor.create_payment_intent(
+                    claimed.intent_request(), idempotency_key=idempotency_key(claimed.id, "create")
                 )
-            intent = found or await self.processor.create_payment_intent(
-                claimed.intent_request(), idempotency_key=idempotency_key(claimed.id, "create")
-            )
         except ProcessorCardDeclined as error:
             stored = await self.store.store_decline(claimed.id, error, "payments.create")
             answer = declined(stored, error)
@@ -175,15 +174,10 @@ class CreatePayments:
             raise answer from None
         except DomainError as error:
             if outcome_unknown(error):
-                await self._lease.release(claimed.id)
                 raise
             stored = await self.store.store_rejection(claimed.id, error)
             error.metadata.setdefault("payment_id", stored.id)
             raise error from None
-        except BaseException:
-            # Cancelled (client gone, deadline) with the outcome unknown: let the next attempt in now.
-            await asyncio.shield(self._lease.release(claimed.id))
-            raise
         self.failpoints.hit("payments.create.after_stripe")
         return await self.store.store_intent(claimed.id, intent)
 
@@ -198,14 +192,9 @@ class CreatePayments:
         payment = await self.store.load(payment_id)
         if payment.state is not PaymentState.PENDING or self._lease.held(payment):
             return payment  # settled, or a request is talking to Stripe for it right now
-        try:
-            return await self._submit(payment, first_attempt=False)
-        except CardDeclined:
-            return await self.store.load(payment.id)
-        except DomainError as error:
-            if outcome_unknown(error):
-                raise
-            return await self.store.load(payment.id)
+        return await settled(
+            self._submit(payment, first_attempt=False), lambda: self.store.load(payment.id)
+        )
 
     async def _replay(self, payment: Payment) -> Payment:
         """The answer CreatePayment gave: a decline is raised again, anything else is the payment."""

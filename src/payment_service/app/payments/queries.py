@@ -8,16 +8,13 @@ concurrent Gets ask for it), through the same refresh as the reconciler's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
-from payment_service.app.common.locks import KeyedLocks
-from payment_service.app.common.refreshing import refreshed_or_stored
+from payment_service.app.common.refreshing import GetRefreshes, refreshed_or_stored
 from payment_service.app.common.validation import Violations
 from payment_service.app.payments.refresh import PaymentRefresher
-from payment_service.app.payments.rules import ListPayments, PaymentRules
+from payment_service.app.payments.rules import ListPayments
 from payment_service.app.payments.store import PaymentStore
 from payment_service.domain.caller import Caller
-from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import Payment
 from payment_service.domain.errors import NotFound
 from payment_service.domain.pagination import Page
@@ -28,10 +25,7 @@ from payment_service.domain.states import PaymentState
 class PaymentQueries:
     store: PaymentStore
     refresher: PaymentRefresher
-    rules: PaymentRules
-
-    def __post_init__(self) -> None:
-        self._locks = KeyedLocks()
+    refreshes: GetRefreshes
 
     async def get(self, caller: Caller, payment_id: str) -> Payment:
         check = Violations()
@@ -50,7 +44,7 @@ class PaymentQueries:
 
     async def _refresh_once(self, payment: Payment) -> Payment:
         """Concurrent Gets of one stale payment make one Stripe read; the others reuse it."""
-        async with self._locks.hold(("refresh", payment.id)):
+        async with self.refreshes.one_at_a_time(payment.id):
             current = await self.store.load(payment.id)
             if not self._needs_refresh(current):
                 return current
@@ -63,8 +57,7 @@ class PaymentQueries:
             or payment.stripe_payment_intent_id is None
         ):
             return False
-        last = payment.synced_at or payment.update_time
-        return utcnow() - last >= timedelta(seconds=self.rules.refresh_after_s)
+        return self.refreshes.due(payment)
 
     async def list(self, caller: Caller, query: ListPayments) -> Page[Payment]:
         check = Violations()

@@ -3,7 +3,8 @@
 Stripe's PaymentIntent is applied through the payment's state machine unless it
 contradicts the stored payment (amount, currency, customer, id): then nothing of
 it is applied, the mismatch is logged and written to the audit trail as
-QUARANTINED, and the stored payment stands until an operator looks.
+QUARANTINED, and the stored payment stands until an operator looks. A refresh that
+moves the payment to another state is audited too (``payments.refresh``, the new state).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from payment_service.app.common.audit import audit
+from payment_service.app.common.audit_context import system_actor_or
 from payment_service.app.payments.rules import stripe_id
 from payment_service.app.payments.store import PaymentStore
 from payment_service.app.ports.processor import PaymentProcessor
@@ -35,8 +37,18 @@ class PaymentRefresher:
         async with self.store.uow_factory() as uow:
             stored = await self.store.locked(uow, payment.id)
             mismatch = stored.mismatch_with(intent)
+            before = stored.state
             if mismatch is None:
                 stored.apply_intent(intent, api_read_time())
+                if stored.state is not before:
+                    await audit(
+                        uow,
+                        system_actor_or(REFRESH_ACTOR),
+                        "payments.refresh",
+                        ("payment", stored.id),
+                        stored.state.value,
+                        {"from": before.value},
+                    )
             else:
                 log.warning(
                     "stored payment contradicts its PaymentIntent; not refreshed",
@@ -44,7 +56,7 @@ class PaymentRefresher:
                 )
                 await audit(
                     uow,
-                    REFRESH_ACTOR,
+                    system_actor_or(REFRESH_ACTOR),
                     "payments.refresh",
                     ("payment", stored.id),
                     QUARANTINED,

@@ -9,10 +9,7 @@ from datetime import datetime
 from payment_service.domain.entities import Payment
 from payment_service.domain.errors import (
     CardDeclined,
-    DomainError,
     FailedPrecondition,
-    ResourceExhausted,
-    Unavailable,
 )
 from payment_service.domain.pagination import PageRequest
 from payment_service.domain.states import CaptureMethod, PaymentState
@@ -86,11 +83,6 @@ def stripe_id(payment: Payment) -> str:
             metadata={"id": payment.id},
         )
     return payment.stripe_payment_intent_id
-
-
-def outcome_unknown(error: DomainError) -> bool:
-    """Errors after which Stripe may or may not have acted: keep the row PENDING."""
-    return isinstance(error, Unavailable | ResourceExhausted)
 
 
 def declined(payment: Payment, error: CardDeclined) -> CardDeclined:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from payment_service.app.common.refreshing import GetRefreshes
 from payment_service.app.customers.accounts import Customers
 from payment_service.app.payments.commands import PaymentCommands
 from payment_service.app.payments.create import CreatePayments
@@ -29,7 +30,7 @@ class Payments:
         self.refresher = PaymentRefresher(store, processor)
         creating = CreatePayments(store, processor, customers, rules, failpoints)
         commands = PaymentCommands(store, processor, failpoints)
-        queries = PaymentQueries(store, self.refresher, rules)
+        queries = PaymentQueries(store, self.refresher, GetRefreshes(rules.refresh_after_s))
         self.create = creating.create
         self.finish_pending = creating.finish_pending
         self.confirm = commands.confirm

@@ -19,6 +19,8 @@ from payment_service.domain.errors import DomainError, found
 from payment_service.domain.processor import ProcessorCardDeclined, RemotePaymentIntent
 from payment_service.domain.states import PaymentState
 
+STRIPE_ANSWER = "payments.stripe_answer"  # what Stripe said to the create we sent
+
 
 @dataclass
 class PaymentStore:
@@ -57,6 +59,14 @@ class PaymentStore:
             payment.apply_intent(intent, api_read_time())
             payment.lease_until = None
             await uow.payments.update(payment)
+            await audit(
+                uow,
+                payment.caller,
+                STRIPE_ANSWER,
+                ("payment", payment.id),
+                payment.state.value,
+                {"stripe_payment_intent_id": intent.stripe_id},
+            )
             await uow.commit()
         await self.publish(payment)
         return payment
@@ -96,6 +106,7 @@ class PaymentStore:
             payment.last_error_message = error.message
             payment.lease_until = None
             await uow.payments.update(payment)
+            await audit(uow, payment.caller, STRIPE_ANSWER, ("payment", payment.id), error.reason)
             await uow.commit()
         await self.publish(payment)
         return payment

@@ -24,6 +24,9 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from opentelemetry import trace
+
+from payment_service.app.common.audit_context import acting_as
 from payment_service.app.common.repair import RepairTally
 from payment_service.app.payments.service import Payments
 from payment_service.app.ports.processor import PaymentProcessor
@@ -44,6 +47,8 @@ from payment_service.domain.states import PaymentState
 
 log = logging.getLogger(__name__)
 
+RECONCILER_ACTOR = "reconciler"
+_TRACER = trace.get_tracer("payment_service.reconcile")
 # Payments in these states wait on Stripe (or on us), not on the customer.
 _UNRESOLVED_STATES = frozenset({PaymentState.PENDING, PaymentState.PROCESSING})
 
@@ -81,7 +86,7 @@ class Reconciler:
             if not acquired:
                 self._metrics.skipped()
                 return None
-            reports = [await self._run_task(task) for task in self._tasks]
+            reports = [await self.run_task(task) for task in self._tasks]
         self._metrics.observe(reports)
         for report in reports:
             if report.repaired or report.unresolved or report.errors:
@@ -109,11 +114,16 @@ class Reconciler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), interval_s)
 
-    async def _run_task(self, task: RepairTask) -> RepairReport:
+    async def run_task(self, task: RepairTask) -> RepairReport:
+        """Run one task; every audit row it writes says ``via: reconciler.<task>``."""
+        name = getattr(task, "__name__", type(task).__name__)
         try:
-            return await task()
+            with (
+                _TRACER.start_as_current_span(f"reconcile {name}"),
+                acting_as(RECONCILER_ACTOR, f"reconciler.{name}"),
+            ):
+                return await task()
         except Exception:
-            name = getattr(task, "__name__", type(task).__name__)
             log.exception("reconciler task failed", extra={"task": name})
             return RepairReport(task=name, errors=1)
 

@@ -25,9 +25,8 @@ from payment_service.domain.entities import Refund
 from payment_service.domain.errors import (
     DomainError,
     NotFound,
-    ResourceExhausted,
-    Unavailable,
     found,
+    outcome_unknown,
 )
 from payment_service.domain.processor import RemoteRefund
 
@@ -79,7 +78,7 @@ class RefundSender:
                         metadata=refund.metadata,
                     )
             except DomainError as error:
-                if isinstance(error, Unavailable | ResourceExhausted):
+                if outcome_unknown(error):
                     error.metadata.setdefault("refund_id", refund.id)
                     await self.lease.release(refund.id)
                     raise

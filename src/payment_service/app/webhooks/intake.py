@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from opentelemetry import trace
+
 from payment_service.app.ports.events import StripeMapping
 from payment_service.app.ports.storage import UnitOfWork
 from payment_service.app.ports.webhooks import MalformedEvent
@@ -21,6 +23,8 @@ from payment_service.domain.clock import from_unix
 from payment_service.domain.entities import WebhookEvent
 from payment_service.domain.ids import new_id
 from payment_service.domain.processor import RemoteEvent
+
+_TRACER = trace.get_tracer("payment_service.webhooks")
 
 
 @dataclass
@@ -44,6 +48,15 @@ class WebhookIntake:
         return await self._store_and_apply(self.mapping.encode_event(event), event)
 
     async def _store_and_apply(self, payload: str, event: RemoteEvent) -> Delivery:
+        with _TRACER.start_as_current_span(
+            f"webhook {event.type}",
+            attributes={"stripe.event_id": event.stripe_id, "stripe.event_type": event.type},
+        ) as span:
+            delivery = await self._store_and_apply_traced(payload, event)
+            span.set_attribute("webhook.delivery", delivery.value)
+            return delivery
+
+    async def _store_and_apply_traced(self, payload: str, event: RemoteEvent) -> Delivery:
         record_id = new_id("whe")
 
         async def store_if_new(uow: UnitOfWork) -> WebhookEvent | None:

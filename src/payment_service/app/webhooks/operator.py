@@ -13,6 +13,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from payment_service.app.common.audit import audit
+from payment_service.app.common.audit_context import system_actor_or
+from payment_service.app.ports.storage import UnitOfWork
 from payment_service.app.webhooks.applier import EventApplier
 from payment_service.app.webhooks.policy import died_of_transient_error
 from payment_service.app.webhooks.retrier import Retrier
@@ -25,6 +28,7 @@ from payment_service.domain.states import WebhookEventState
 log = logging.getLogger(__name__)
 
 _BACKLOG_STATES = (WebhookEventState.FAILED, WebhookEventState.DEAD)
+OPERATOR_ACTOR = "operator"  # when no one says who is acting
 
 
 @dataclass
@@ -44,9 +48,11 @@ class WebhookOperator:
             if record is None:
                 raise NotFound("webhook_event", event_id)
             record = await uow.webhook_events.get_for_update(record.id) or record
+            before = record.state
             record.requeue_for_replay(now)
             record.next_attempt_at = now + timedelta(seconds=self.applier.policy.lease_s)
             await uow.webhook_events.update(record)
+            await _audit_requeue(uow, "webhooks.replay", record, before)
             await uow.commit()
         await self.retrier.attempt(record)
         async with self.applier.uow_factory(read_only=True) as uow:
@@ -96,6 +102,7 @@ class WebhookOperator:
                 return False
             record.requeue_for_replay(utcnow())
             await uow.webhook_events.update(record)
+            await _audit_requeue(uow, "webhooks.requeue", record, expected)
             await uow.commit()
         return True
 
@@ -126,3 +133,17 @@ class WebhookOperator:
                     break
                 page = PageRequest(page_size=200, page_token=batch.next_page_token)
         return found if limit is None else found[:limit]
+
+
+async def _audit_requeue(
+    uow: UnitOfWork, action: str, record: WebhookEvent, before: WebhookEventState
+) -> None:
+    """An event put back in the queue, by whoever is acting (an operator, the reconciler)."""
+    await audit(
+        uow,
+        system_actor_or(OPERATOR_ACTOR),
+        action,
+        ("webhook_event", record.id),
+        "requeued",
+        {"stripe_event_id": record.stripe_event_id, "from": before.value},
+    )

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from opentelemetry import trace
+
 from payment_service.app.ports.storage import UnitOfWork
 from payment_service.app.ports.webhooks import MalformedEvent
 from payment_service.app.webhooks.applier import MAX_ERROR_CHARS, EventApplier
@@ -30,6 +32,8 @@ from payment_service.domain.states import WebhookEventState
 log = logging.getLogger(__name__)
 
 _DUE = frozenset({WebhookEventState.RECEIVED, WebhookEventState.FAILED})
+
+_TRACER = trace.get_tracer("payment_service.webhooks")
 
 
 @dataclass
@@ -77,6 +81,20 @@ class Retrier:
         return due
 
     async def attempt(self, claimed: WebhookEvent) -> Delivery:
+        """Apply a stored event again (its own span: the delivery's trace is long over)."""
+        with _TRACER.start_as_current_span(
+            f"webhook retry {claimed.type}",
+            attributes={
+                "stripe.event_id": claimed.stripe_event_id,
+                "stripe.event_type": claimed.type,
+                "webhook.attempts": claimed.attempts,
+            },
+        ) as span:
+            delivery = await self._attempt(claimed)
+            span.set_attribute("webhook.delivery", delivery.value)
+            return delivery
+
+    async def _attempt(self, claimed: WebhookEvent) -> Delivery:
         try:
             event = self.intake.decode(claimed.payload)
         except MalformedEvent as error:

@@ -11,7 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from payment_service.domain.billing import NewSubscription, PauseBehavior, RemoteSubscription
+from payment_service.domain.billing import (
+    ItemPeriods,
+    NewSubscription,
+    PauseBehavior,
+    RemoteSubscription,
+)
 from payment_service.domain.clock import maybe_from_unix, utcnow
 from payment_service.domain.entities.invoice import Invoice
 from payment_service.domain.entities.mirror import StripeMirror
@@ -71,7 +76,7 @@ class PaymentAction:
 
 
 @dataclass(slots=True, kw_only=True)
-class Subscription(StripeMirror[SubscriptionState]):
+class Subscription(StripeMirror[SubscriptionState], ItemPeriods[datetime]):
     account_id: str
     customer_id: str
     caller: str
@@ -101,16 +106,6 @@ class Subscription(StripeMirror[SubscriptionState]):
     def item(self) -> SubscriptionItem:
         """The one item (a subscription has one price today)."""
         return self.items[0]
-
-    @property
-    def current_period_start(self) -> datetime | None:
-        starts = [i.current_period_start for i in self.items if i.current_period_start]
-        return min(starts) if starts else None
-
-    @property
-    def current_period_end(self) -> datetime | None:
-        ends = [i.current_period_end for i in self.items if i.current_period_end]
-        return max(ends) if ends else None
 
     def create_request(self) -> NewSubscription:
         """The Stripe subscription this row is created as (the same on every retry)."""

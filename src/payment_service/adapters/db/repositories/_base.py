@@ -189,6 +189,15 @@ class EntityRepository(SqlRepository, Generic[E]):
         """Newest first by create time (then id)."""
         return await self._keyset_page(conditions, page, filters, self.codec.entity, by_create_time)
 
+    async def _owned_page(
+        self, page: PageRequest, states: Collection[StrEnum], **owners: str | None
+    ) -> Page[E]:
+        """Newest first: the rows in ``states`` (any, when empty) of every owner given (an
+        owner that is None is not a condition)."""
+        conditions = [*equal_where_given(self.table, **owners), *state_in(self.table, states)]
+        filters = {"list": self.table.name, **owners, "states": states}
+        return await self._page(conditions, page, filters)
+
     async def _refresh_queue(
         self,
         states: Collection[StrEnum],

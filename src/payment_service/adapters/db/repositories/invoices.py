@@ -5,11 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from payment_service.adapters.db.repositories._base import (
-    VersionedSqlRepository,
-    equal_where_given,
-    state_in,
-)
+from payment_service.adapters.db.repositories._base import VersionedSqlRepository
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.tables import invoices
 from payment_service.domain.entities import Invoice
@@ -32,10 +28,9 @@ class SqlInvoiceRepository(VersionedSqlRepository[Invoice]):
     ) -> Page[Invoice]:
         if account_id is None and subscription_id is None:
             raise ValueError("list the invoices of an account or of a subscription")
-        owners = {"account_id": account_id, "subscription_id": subscription_id}
-        conditions = [*state_in(self.table, states), *equal_where_given(self.table, **owners)]
-        filters = {"list": "invoices", **owners, "states": states}
-        return await self._page(conditions, page, filters)
+        return await self._owned_page(
+            page, states, account_id=account_id, subscription_id=subscription_id
+        )
 
     async def list_to_refresh(
         self, states: Collection[InvoiceState], older_than: datetime, *, limit: int = 100

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from payment_service.adapters.db.repositories._base import (
-    EntityRepository,
-    equal_where_given,
-    state_in,
-)
+from payment_service.adapters.db.repositories._base import EntityRepository
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.tables import payment_methods
 from payment_service.domain.entities import PaymentMethod
@@ -29,7 +25,4 @@ class SqlPaymentMethodRepository(EntityRepository[PaymentMethod]):
         customer_id: str | None = None,
         states: Collection[PaymentMethodState] = (),
     ) -> Page[PaymentMethod]:
-        owners = {"account_id": account_id, "customer_id": customer_id}
-        conditions = [*equal_where_given(self.table, **owners), *state_in(self.table, states)]
-        filters = {"list": "payment_methods", **owners, "states": states}
-        return await self._page(conditions, page, filters)
+        return await self._owned_page(page, states, account_id=account_id, customer_id=customer_id)
