@@ -33,8 +33,8 @@ test: $(STAMP)
 chaos: $(STAMP)
 	$(BIN)/pytest -m chaos tests/chaos $(PYTEST_ARGS)
 
-## lint: ruff, mypy strict, import-linter, buf lint
-lint: $(STAMP) $(BUF)
+## lint: ruff, mypy strict, import-linter, buf lint (ruff also on the hand-written client)
+lint: $(STAMP) $(BUF) lint-client
 	$(BIN)/ruff check src tests migrations tools bench
 	$(BIN)/ruff format --check src tests migrations tools bench
 	$(BIN)/mypy

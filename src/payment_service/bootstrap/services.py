@@ -183,7 +183,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         provider = process_tracer_provider(settings)
         if provider is not None:
             given = replace(given, tracer_provider=provider)
-            resources.append(TracingFlush(provider))
+            resources.append(Closing(TracingFlush(provider)))
     rate_limiter = _rate_limiter(settings, given, resources)
     outbound = outbound_limiter(settings, rate_limiter)
     metrics = ServiceMetrics.on(given.metrics_registry or CollectorRegistry(auto_describe=True))

@@ -17,15 +17,13 @@ _global_set = False
 
 
 class TracingFlush:
-    """The provider as a component: spans still queued are exported (briefly) at stop."""
+    """Closes the provider (a resource through ``Closing``): spans still queued are exported
+    (briefly) at stop."""
 
     def __init__(self, provider: TracerProvider) -> None:
         self._provider = provider
 
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
+    async def close(self) -> None:
         """Flush and shut down on a daemon thread: off the event loop, and an exporter that
         hangs past the shutdown's budget (which cuts this wait) cannot hold the exit."""
         loop = asyncio.get_running_loop()

@@ -27,6 +27,7 @@ from payments.v1 import payment_service_pb2_grpc
 
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.api.http.webhooks import WEBHOOK_PATH
+from payment_service.app.common.trace_links import links_to
 from payment_service.bootstrap.services import Overrides
 from payment_service.observability.logs import JsonFormatter
 from tests.integration.webhooks.support import SECRET, event, signed
@@ -41,16 +42,16 @@ CALLER_SPAN = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
 
 
-@pytest.fixture(scope="module")
-def exporter() -> Iterator[InMemorySpanExporter]:
+@pytest.fixture(scope="session")
+def exporter() -> InMemorySpanExporter:
+    """One provider for the session: the global one too, for the spans app code starts
+    through the API (a webhook's application), which can be set once per process."""
     memory = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(memory))
-    # Global too, for the spans app code starts through the API (a webhook's application).
     trace.set_tracer_provider(provider)
     memory.provider = provider  # type: ignore[attr-defined]
-    yield memory
-    provider.shutdown()  # later tests record nothing
+    return memory
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -140,10 +141,17 @@ async def test_create_payment_is_one_trace_under_the_callers_span(
     assert access["trace_id"] == CALLER_TRACE
     [row] = await audited(uow_factory, ("payment", created.payment.id), action="payments.create")
     assert row.trace_id == CALLER_TRACE
+    # Kept with the payment, for the spans of work done for it later (the reconciler's).
+    async with uow_factory(read_only=True) as uow:
+        stored = await uow.payments.get(created.payment.id)
+    assert stored is not None
+    assert stored.trace_parent is not None
+    assert stored.trace_parent.split("-")[1] == CALLER_TRACE
+    assert links_to(stored.trace_parent)[0].context.trace_id == int(CALLER_TRACE, 16)
 
 
 async def test_a_webhook_delivery_is_a_server_span_with_its_event(
-    traced: Stack, exporter: InMemorySpanExporter
+    traced: Stack, exporter: InMemorySpanExporter, uow_factory: SqlUnitOfWorkFactory
 ) -> None:
     evt = event("customer.created", {"id": f"cus_{uuid.uuid4().hex[:14]}", "object": "customer"})
     body, headers = signed(evt)
@@ -165,6 +173,11 @@ async def test_a_webhook_delivery_is_a_server_span_with_its_event(
     assert applied.parent.span_id == delivery.context.span_id
     assert applied.attributes is not None
     assert applied.attributes["stripe.event_id"] == evt["id"]
+    async with uow_factory(read_only=True) as uow:
+        stored = await uow.webhook_events.find_by_stripe_event_id(str(evt["id"]))
+    assert stored is not None
+    assert stored.trace_parent is not None  # a retry's span links to this delivery
+    assert stored.trace_parent.split("-")[2] == format(applied.context.span_id, "016x")
 
 
 def test_an_exporter_that_is_away_neither_slows_nor_fails_calls() -> None:

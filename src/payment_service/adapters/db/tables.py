@@ -179,6 +179,7 @@ transactions = Table(
     Column("metadata", JSON, nullable=False),
     Column("invoice_id", ID, ForeignKey("invoices.id"), index=True),
     Column("confirm_on_create", Boolean, nullable=False),
+    Column("trace_parent", String(64)),
     *_stripe_mirror(),
     *_versioned_times(),
     one_of("capture_method", CaptureMethod),
@@ -322,6 +323,7 @@ webhook_events = Table(
     Column("processed_at", UtcDateTime),
     Column("receive_time", UtcDateTime, nullable=False),
     Column("update_time", UtcDateTime, nullable=False),
+    Column("trace_parent", String(64)),
     Index(None, "state", "next_attempt_at"),
     Index(None, "receive_time", "id"),
 )

@@ -19,6 +19,7 @@ from payment_service.app.common.replay import (
     RequestLedger,
     raise_recorded_decline,
 )
+from payment_service.app.common.trace_links import current_trace_parent
 from payment_service.app.common.validation import MAX_DESCRIPTION_LENGTH, Violations
 from payment_service.app.customers.accounts import Customers
 from payment_service.app.payments.rules import (
@@ -128,6 +129,7 @@ class CreatePayments:
             metadata=dict(command.metadata),
             confirm_on_create=command.confirm,
             lease_until=self._lease.new_lease(),  # no second write to claim it
+            trace_parent=current_trace_parent(),
         )
         # When another replica inserted the same (caller, request_id) first, theirs.
         stored, inserted = await insert_or_winner(

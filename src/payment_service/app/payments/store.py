@@ -6,6 +6,7 @@ cache with its row version, so an older version never replaces a newer one.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from payment_service.app.common.audit import audit
@@ -54,28 +55,22 @@ class PaymentStore:
 
     async def store_intent(self, payment_id: str, intent: RemotePaymentIntent) -> Payment:
         """Stripe's answer to our own call, with the Stripe-call lease given back."""
-        async with self.uow_factory() as uow:
-            payment = await self.locked(uow, payment_id)
+
+        def apply(payment: Payment) -> None:
             payment.apply_intent(intent, api_read_time())
-            payment.lease_until = None
-            await uow.payments.update(payment)
-            await audit(
-                uow,
-                payment.caller,
-                STRIPE_ANSWER,
-                ("payment", payment.id),
-                payment.state.value,
-                {"stripe_payment_intent_id": intent.stripe_id},
-            )
-            await uow.commit()
-        await self.publish(payment)
-        return payment
+
+        return await self._settle(
+            payment_id,
+            apply,
+            STRIPE_ANSWER,
+            outcome=None,
+            detail={"stripe_payment_intent_id": intent.stripe_id},
+        )
 
     async def store_decline(
         self, payment_id: str, error: ProcessorCardDeclined, action: str
     ) -> Payment:
-        async with self.uow_factory() as uow:
-            payment = await self.locked(uow, payment_id)
+        def apply(payment: Payment) -> None:
             if error.payment_intent is not None:
                 payment.apply_intent(error.payment_intent, api_read_time())
             elif payment.state is PaymentState.PENDING:
@@ -83,30 +78,39 @@ class PaymentStore:
             payment.last_error_code = error.code or "card_declined"
             payment.last_error_decline_code = error.decline_code or None
             payment.last_error_message = error.message
-            payment.lease_until = None
-            await uow.payments.update(payment)
-            await audit(
-                uow,
-                payment.caller,
-                action,
-                ("payment", payment.id),
-                "CARD_DECLINED",
-                {"decline_code": error.decline_code},
-            )
-            await uow.commit()
-        await self.publish(payment)
-        return payment
+
+        detail = {"decline_code": error.decline_code}
+        return await self._settle(payment_id, apply, action, "CARD_DECLINED", detail)
 
     async def store_rejection(self, payment_id: str, error: DomainError) -> Payment:
         """Stripe refused to create the PaymentIntent: nothing was charged, the payment is FAILED."""
-        async with self.uow_factory() as uow:
-            payment = await self.locked(uow, payment_id)
+
+        def apply(payment: Payment) -> None:
             payment.move_to(PaymentState.FAILED)
             payment.last_error_code = error.reason.lower()
             payment.last_error_message = error.message
+
+        return await self._settle(payment_id, apply, STRIPE_ANSWER, error.reason)
+
+    async def _settle(
+        self,
+        payment_id: str,
+        apply: Callable[[Payment], None],
+        action: str,
+        outcome: str | None,
+        detail: Mapping[str, str] | None = None,
+    ) -> Payment:
+        """Stripe's answer ``apply``-ed under the row lock, the Stripe-call lease given back
+        and the answer audited (``outcome``: the payment's new state when None)."""
+        async with self.uow_factory() as uow:
+            payment = await self.locked(uow, payment_id)
+            apply(payment)
             payment.lease_until = None
             await uow.payments.update(payment)
-            await audit(uow, payment.caller, STRIPE_ANSWER, ("payment", payment.id), error.reason)
+            subject = ("payment", payment.id)
+            await audit(
+                uow, payment.caller, action, subject, outcome or payment.state.value, detail
+            )
             await uow.commit()
         await self.publish(payment)
         return payment

@@ -28,6 +28,7 @@ from opentelemetry import trace
 
 from payment_service.app.common.audit_context import acting_as
 from payment_service.app.common.repair import RepairTally
+from payment_service.app.common.trace_links import links_to
 from payment_service.app.payments.service import Payments
 from payment_service.app.ports.processor import PaymentProcessor
 from payment_service.app.ports.reconcile import (
@@ -136,7 +137,12 @@ class Reconciler:
             pending = await uow.payments.list_pending(older_than, limit=self._rules.batch_size)
         for payment in pending:
             try:
-                finished = await self._payments.finish_pending(payment.id)
+                with _TRACER.start_as_current_span(
+                    "finish pending payment",
+                    attributes={"payment_id": payment.id},
+                    links=links_to(payment.trace_parent),  # the CreatePayment that left it
+                ):
+                    finished = await self._payments.finish_pending(payment.id)
             except DomainError as error:
                 log.warning(
                     "could not finish a pending payment",

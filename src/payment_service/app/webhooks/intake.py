@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from opentelemetry import trace
 
+from payment_service.app.common.trace_links import current_trace_parent
 from payment_service.app.ports.events import StripeMapping
 from payment_service.app.ports.storage import UnitOfWork
 from payment_service.app.ports.webhooks import MalformedEvent
@@ -90,4 +91,5 @@ def _new_record(record_id: str, payload: str, event: RemoteEvent) -> WebhookEven
         type=event.type,
         created=from_unix(event.created),
         payload=payload,
+        trace_parent=current_trace_parent(),
     )

@@ -20,6 +20,7 @@ from datetime import timedelta
 
 from opentelemetry import trace
 
+from payment_service.app.common.trace_links import links_to
 from payment_service.app.ports.storage import UnitOfWork
 from payment_service.app.ports.webhooks import MalformedEvent
 from payment_service.app.webhooks.applier import MAX_ERROR_CHARS, EventApplier
@@ -81,7 +82,8 @@ class Retrier:
         return due
 
     async def attempt(self, claimed: WebhookEvent) -> Delivery:
-        """Apply a stored event again (its own span: the delivery's trace is long over)."""
+        """Apply a stored event again: a span of its own (the delivery's trace is long
+        over), linked to the delivery's."""
         with _TRACER.start_as_current_span(
             f"webhook retry {claimed.type}",
             attributes={
@@ -89,6 +91,7 @@ class Retrier:
                 "stripe.event_type": claimed.type,
                 "webhook.attempts": claimed.attempts,
             },
+            links=links_to(claimed.trace_parent),  # the delivery that stored it
         ) as span:
             delivery = await self._attempt(claimed)
             span.set_attribute("webhook.delivery", delivery.value)

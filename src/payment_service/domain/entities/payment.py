@@ -48,6 +48,7 @@ class Payment(StripeMirror[PaymentState]):
     invoice_id: str | None = None  # set when the PaymentIntent pays one of our invoices
     confirm_on_create: bool = False  # confirm at Stripe in the create call (repeated on recovery)
     lease_until: datetime | None = None  # a request owns the Stripe call for this row until then
+    trace_parent: str | None = None  # W3C traceparent of the request that made it
 
     @property
     def last_read(self) -> datetime:

@@ -24,6 +24,7 @@ class WebhookEvent:
     processed_at: datetime | None = None
     receive_time: datetime = field(default_factory=utcnow)
     update_time: datetime = field(default_factory=utcnow)
+    trace_parent: str | None = None  # W3C traceparent of the delivery that stored it
 
     def move_to(self, target: WebhookEventState) -> None:
         WEBHOOK_EVENT_TRANSITIONS.check("webhook_event", self.id, self.state, target)
