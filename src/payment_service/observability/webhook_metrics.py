@@ -60,7 +60,7 @@ class WebhookMetrics:
         self._lag = Histogram(
             "stripe_webhook_apply_lag_seconds",
             "From a delivery's arrival at the sidecar to its event applied (or settled as "
-            "ignored or quarantined), for deliveries settled within their request.",
+            "ignored or quarantined): within the delivery's request, or later by the retrier.",
             buckets=LAG_BUCKETS,
             registry=registry,
         )
