@@ -9,7 +9,7 @@ BUF := node_modules/.bin/buf
 PROTOS := $(wildcard protos/payments/v1/*.proto)
 PYTEST_ARGS ?=
 
-.PHONY: run test chaos lint lint-client generate api-docs check-api-docs migrate check-generated check-stubs check-paths buf-breaking clean
+.PHONY: run test chaos lint lint-client generate api-docs check-api-docs migrate check-generated check-stubs check-paths check-deploy buf-breaking clean
 
 $(STAMP): requirements-dev.lock pyproject.toml generated/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -94,6 +94,24 @@ buf-breaking: $(BUF)
 ## check-paths: fails when src/, tests/, tools/ or bench/ refer to a path outside the repository
 check-paths:
 	$(PYTHON) tools/check_no_outside_paths.py
+
+## check-deploy: promtool checks the alert rules; the Kubernetes manifests validate (offline)
+# against the schemas of the oldest and newest Kubernetes we support. promtool is in
+# Debian's prometheus package; kubernetes-validate (schemas vendored in the package) lives
+# in a venv of its own, from deploy/requirements-check.lock.
+DEPLOY_VENV := .run/deploy-venv
+KUBERNETES_VERSIONS := 1.29.0 1.37.0
+$(DEPLOY_VENV)/.installed: deploy/requirements-check.lock
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install --quiet --disable-pip-version-check -r deploy/requirements-check.lock
+	touch $@
+
+check-deploy: $(DEPLOY_VENV)/.installed
+	promtool check rules deploy/prometheus/alerts.yaml
+	for version in $(KUBERNETES_VERSIONS); do \
+		$(DEPLOY_VENV)/bin/kubernetes-validate --strict --quiet -k $$version deploy/kubernetes/*.yaml || exit 1; \
+	done
+	@echo "deploy files valid (Kubernetes $(KUBERNETES_VERSIONS))"
 
 ## migrate: upgrade the configured database (PAYMENT_DATABASE_URL) to the newest schema
 migrate: $(STAMP)

@@ -8,26 +8,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
-import pytest_asyncio
 
-from payment_service.adapters.db.schema_check import upgrade_to_head
-from tests.support.db import real_services_required, record_backend_used
 from tests.support.localstripe import LocalStripe
-from tests.support.postgres_server import PrivatePostgres, postgres_bin_dir
-from tests.support.redis_server import RedisServer
+from tests.support.private_servers import (  # noqa: F401  (shared fixtures)
+    private_postgres,
+    private_redis,
+)
 from tests.support.server import REPO_ROOT
-
-
-def _missing(what: str) -> NoReturn:
-    message = f"{what} is not installed; the chaos tests need a private one"
-    if real_services_required():
-        pytest.fail(f"REQUIRE_REAL_SERVICES=1 and {message}")
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,31 +36,6 @@ def _servers_run_this_checkout() -> None:
     assert Path(found).resolve().is_relative_to(REPO_ROOT), (
         f"server processes would run {found}, not {REPO_ROOT}: set PYTHONPATH"
     )
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def private_postgres() -> AsyncIterator[PrivatePostgres]:
-    if postgres_bin_dir() is None:
-        _missing("PostgreSQL (initdb, pg_ctl)")
-    with PrivatePostgres() as postgres:
-        await upgrade_to_head(postgres.url)
-        record_backend_used("postgresql", f"private, port {postgres.port}")
-        yield postgres
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisServer]:
-    try:
-        redis = RedisServer()
-    except RuntimeError as error:
-        if "not installed" not in str(error):
-            raise
-        _missing("redis-server")
-    record_backend_used("redis")
-    try:
-        yield redis
-    finally:
-        redis.stop()
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ would) or Redis for a few seconds, then starts it again. Afterwards:
 - once every unacknowledged request is retried with its request_id, each request_id has
   exactly one payment row and exactly one PaymentIntent at Stripe.
 
-The gRPC health check is the process's liveness (SERVING from start to shutdown,
-api/grpc/health.py); it does not follow dependencies, so it must stay SERVING and
+The gRPC health check of "liveness" says the process is alive (SERVING from start to shutdown,
+api/grpc/health.py; readiness, "", follows the database): it must stay SERVING and
 answering throughout.
 """
 
@@ -167,7 +167,7 @@ async def _watch_health(channel: grpc.aio.Channel, run: Run) -> None:
     stub: Any = health_pb2_grpc.HealthStub(channel)  # its stubs type no methods
     while not run.stopping.is_set():
         try:
-            reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
+            reply = await stub.Check(health_pb2.HealthCheckRequest(service="liveness"), timeout=2)
             run.health.append(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
         except grpc.aio.AioRpcError as error:
             run.health.append(f"error {error.code().name}")

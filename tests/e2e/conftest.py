@@ -13,6 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from tests.support.private_servers import (  # noqa: F401  (shared fixtures)
+    private_postgres,
+    private_redis,
+)
 from tests.support.server import ServerProcess, server_env
 
 AUTH_LEEWAY_S = 5

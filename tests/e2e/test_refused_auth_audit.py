@@ -14,7 +14,13 @@ import pytest
 from payments.v1 import payment_service_pb2, payment_service_pb2_grpc
 
 from tests.e2e.test_webhooks_delivery import run_cli
-from tests.support.server import ServerProcess, bearer, make_token, server_env
+from tests.support.server import (
+    ServerProcess,
+    bearer,
+    make_token,
+    new_migrated_sqlite_url,
+    server_env,
+)
 
 GET_PAYMENT = payment_service_pb2.GetPaymentRequest(id="pay_123")
 NO_TOKEN, BAD_TOKEN, NO_SCOPE = 40, 25, 5
@@ -22,7 +28,8 @@ NO_TOKEN, BAD_TOKEN, NO_SCOPE = 40, 25, 5
 
 @pytest.fixture
 def refusing_server() -> Iterator[tuple[ServerProcess, dict[str, str]]]:
-    env = server_env(audit_refusals_window_s="0.2")
+    # A database of its own: the session's shared one has other tests' refusals from 127.0.0.1.
+    env = server_env(audit_refusals_window_s="0.2", database_url=new_migrated_sqlite_url())
     with ServerProcess.start(env) as process:
         yield process, env
 

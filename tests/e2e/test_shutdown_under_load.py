@@ -43,6 +43,7 @@ READ_LOOPS = 3
 STRIPE_TIMEOUT_S = "10"
 # For waiting on something that must happen soon; only a broken server reaches it.
 EVENT_TIMEOUT_S = 30.0
+RETRIES_AFTER_UNAVAILABLE = 3
 AUTH = bearer(make_token())
 PaymentStub = payment_service_pb2_grpc.PaymentServiceStub
 
@@ -197,12 +198,25 @@ async def _finish_cut_payments(
         async with grpc.aio.insecure_channel(server.grpc_target) as channel:
             stub = PaymentStub(channel)
             for request in requests:
-                payment = (
-                    await stub.CreatePayment(request, metadata=AUTH, timeout=EVENT_TIMEOUT_S)
-                ).payment
+                payment = await _create_until_known(stub, request)
                 assert payment.state == pb.PAYMENT_STATE_SUCCEEDED
                 assert payment.amount == request.amount
                 intents = await localstripe.count_payment_intents(
                     metadata={"payment_id": payment.id}
                 )
                 assert intents == 1
+
+
+async def _create_until_known(stub: PaymentStub, request: pb.CreatePaymentRequest) -> pb.Payment:
+    """CreatePayment as a caller sends it: UNAVAILABLE (the outcome not known yet: a slow
+    localstripe on a busy machine) is retried with the same request_id, as the API says."""
+    for _ in range(RETRIES_AFTER_UNAVAILABLE):
+        try:
+            reply = await stub.CreatePayment(request, metadata=AUTH, timeout=EVENT_TIMEOUT_S)
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.UNAVAILABLE:
+                raise
+            await asyncio.sleep(0.5)
+            continue
+        return reply.payment
+    return (await stub.CreatePayment(request, metadata=AUTH, timeout=EVENT_TIMEOUT_S)).payment

@@ -31,6 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from payment_service.api.grpc.dispute_servicer import DisputeServicer
+from payment_service.api.grpc.health import Health
 from payment_service.api.grpc.in_flight import InFlightCalls
 from payment_service.api.grpc.interceptor import ServiceInterceptor
 from payment_service.api.grpc.invoice_servicer import InvoiceServicer
@@ -48,6 +49,7 @@ from payment_service.bootstrap.limits import (
     jwks_keys,
     rate_limit_policy,
 )
+from payment_service.bootstrap.readiness import ReadinessMonitor, dependencies
 from payment_service.bootstrap.services import (
     Closing,
     Component,
@@ -56,6 +58,7 @@ from payment_service.bootstrap.services import (
     build_services,
 )
 from payment_service.config import Settings
+from payment_service.observability.dependency_metrics import DependencyMetrics
 from payment_service.observability.logs import configure_logging
 from payment_service.observability.metrics import Metrics
 from payment_service.security.jwt_verifier import JwtVerifier
@@ -252,21 +255,22 @@ def build_app(
             given = replace(given, metrics_registry=metrics.registry)
         services = build_services(settings, given)
         resources.extend(services.resources)
-        servicers = real_servicers(services)
-        routes.append(
-            webhook_route(
-                services.webhooks, services.verifier, tracer_provider=services.tracer_provider
-            )
-        )
-        workers.extend(_workers(settings, services))
+        servicers, webhook, service_workers = _served(settings, services)
+        routes.append(webhook)
+        workers.extend(service_workers)
     refusals = None if services is None else RefusedAuthentications(services.uow_factory)
     if refusals is not None:
         workers.append(_refusals_writer(settings, refusals))
     interceptor = _interceptor(settings, metrics, services, resources, refusals)
+    grpc_server = GrpcServer(
+        settings, interceptors=[interceptor], bindings=service_bindings(servicers)
+    )
+    if services is not None:
+        workers.append(_readiness(settings, grpc_server.health, metrics, resources))
     return App(
         settings=settings,
         metrics=metrics,
-        grpc=GrpcServer(settings, interceptors=[interceptor], bindings=service_bindings(servicers)),
+        grpc=grpc_server,
         http=HttpSidecar(
             host=settings.http_host,
             port=settings.http_port,
@@ -281,9 +285,11 @@ def build_app(
     )
 
 
-def real_servicers(services: Services) -> Servicers:
-    """The servicers of every payments.v1 service over the built use cases."""
-    return Servicers(
+def _served(
+    settings: Settings, services: Services
+) -> tuple[Servicers, web.RouteDef, list[BackgroundTask]]:
+    """The real servicers, the Stripe webhook route and the background workers over them."""
+    servicers = Servicers(
         payment=PaymentServicer(
             services.payments,
             services.customers,
@@ -295,6 +301,13 @@ def real_servicers(services: Services) -> Servicers:
         invoice=InvoiceServicer(services.billing),
         dispute=DisputeServicer(services.cards.disputes),
     )
+    webhook = webhook_route(
+        services.webhooks,
+        services.verifier,
+        metrics=services.webhook_metrics,
+        tracer_provider=services.tracer_provider,
+    )
+    return servicers, webhook, _workers(settings, services)
 
 
 def _interceptor(
@@ -347,6 +360,15 @@ def _workers(settings: Settings, services: Services) -> list[BackgroundTask]:
         BackgroundTask("webhook-retrier", run_retrier),
         BackgroundTask("reconciler", run_reconciler),
     ]
+
+
+def _readiness(
+    settings: Settings, health: Health, metrics: Metrics, resources: list[Component]
+) -> BackgroundTask:
+    """The probe that keeps readiness in line with the database (bootstrap/readiness.py)."""
+    monitor = ReadinessMonitor(health, dependencies(settings), DependencyMetrics(metrics.registry))
+    resources.append(Closing(monitor))
+    return BackgroundTask("readiness", monitor.run)
 
 
 async def serve(settings: Settings, *, servicers: Servicers | None = None) -> None:

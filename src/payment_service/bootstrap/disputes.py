@@ -12,7 +12,6 @@ from payment_service.adapters.stripe import dispute_mapping, setup_intent_mappin
 from payment_service.adapters.stripe.config import StripeGatewayConfig
 from payment_service.adapters.stripe.connection import StripeConnection
 from payment_service.adapters.stripe.dispute_gateway import StripeDisputeGateway
-from payment_service.adapters.stripe.outbound import OutboundLimiter
 from payment_service.adapters.stripe.setup_intent_gateway import StripeSetupIntentGateway
 from payment_service.app.customers.accounts import Customers
 from payment_service.app.disputes.events import dispute_event_handlers
@@ -45,6 +44,7 @@ class CardsAndDisputes:
 
 def build_cards_and_disputes(
     settings: Settings,
+    stripe_config: StripeGatewayConfig,
     *,
     uow_factory: UnitOfWorkFactory,
     cache: Cache,
@@ -53,9 +53,8 @@ def build_cards_and_disputes(
     registry: CollectorRegistry,
     stripe_lease_s: float,
     failpoints: Failpoints,
-    outbound: OutboundLimiter | None = None,
 ) -> CardsAndDisputes:
-    connection = StripeConnection(StripeGatewayConfig.from_settings(settings, outbound))
+    connection = StripeConnection(stripe_config)
     setup_rules = SetupIntentRules(
         refresh_after_s=settings.payment_refresh_after_s,
         stripe_lease_s=stripe_lease_s,

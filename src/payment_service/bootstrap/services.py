@@ -60,9 +60,11 @@ from payment_service.bootstrap.billing import billing_rules, build_billing
 from payment_service.bootstrap.disputes import CardsAndDisputes, build_cards_and_disputes
 from payment_service.bootstrap.failpoints import failpoints_from
 from payment_service.bootstrap.limits import build_rate_limiter, outbound_limiter
+from payment_service.bootstrap.metrics import ServiceMetrics
 from payment_service.bootstrap.tracing import TracingFlush, process_tracer_provider
 from payment_service.config import ConfigError, Settings
-from payment_service.observability.webhook_metrics import ReconcilerMetrics, WebhookMetrics
+from payment_service.observability.cache_metrics import MeasuredCache
+from payment_service.observability.webhook_metrics import WebhookMetrics
 from payment_service.security.field_cipher import FieldCipher, FieldCipherError
 
 RECONCILER_LOCK_NAME = "payment_service.reconciler"
@@ -156,6 +158,7 @@ class Services:
     metrics_registry: CollectorRegistry
     rate_limiter: RateLimiter
     cards: CardsAndDisputes  # SetupIntents and disputes
+    webhook_metrics: WebhookMetrics
     resources: list[Component] = field(default_factory=list)
     tracer_provider: TracerProvider | None = None
 
@@ -185,31 +188,29 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
             resources.append(Closing(TracingFlush(provider)))
     rate_limiter = _rate_limiter(settings, given, resources)
     outbound = outbound_limiter(settings, rate_limiter)
-    uow_factory, cache, processor = _adapters(settings, given, resources, outbound)
+    metrics = ServiceMetrics.on(given.metrics_registry or CollectorRegistry(auto_describe=True))
+    uow_factory, cache, processor = _adapters(settings, given, resources, outbound, metrics)
     failpoints = given.failpoints or failpoints_from(settings)
-    metrics_registry = given.metrics_registry or CollectorRegistry(auto_describe=True)
     payment_rules = given.payment_rules or _payment_rules(settings)
     customers = Customers(uow_factory, processor)
     payments = Payments(uow_factory, processor, cache, customers, payment_rules, failpoints)
     refund_rules = given.refund_rules or RefundRules(pending_grace_s=payment_rules.stripe_lease_s)
     refunds = Refunds(uow_factory, processor, cache, refund_rules, failpoints)
-    parts = BillingParts(uow_factory, cache, processor, customers, outbound)
+    parts = BillingParts(uow_factory, cache, processor, customers, metrics, outbound)
     lease_s = payment_rules.stripe_lease_s
     billing, billing_handlers = _billing(settings, given, resources, parts, lease_s, failpoints)
-    cards = _cards(settings, resources, parts, metrics_registry, lease_s, failpoints)
+    cards = _cards(settings, given, resources, parts, lease_s, failpoints)
     extra = (cards.handlers, *given.extra_handlers)
     registry = event_registry(processor, *extra, billing=billing_handlers)
     retrying = given.retry_policy or retry_policy(settings)
-    webhooks = Webhooks(
-        uow_factory, registry, mapping, cache, WebhookMetrics(metrics_registry), retrying
-    )
+    webhooks = Webhooks(uow_factory, registry, mapping, cache, metrics.webhooks, retrying)
     reconciler = Reconciler(
         uow_factory,
         processor,
         payments,
         webhooks,
         given.reconcile_lock or AdvisoryLock(uow_factory.engine, RECONCILER_LOCK_NAME),
-        ReconcilerMetrics(metrics_registry),
+        metrics.reconciler,
         given.reconciler_rules or ReconcilerRules(stuck_after_s=settings.reconcile_stuck_after_s),
         [refunds.repair_pending, *billing.repair.tasks(), *cards.repairs, *given.extra_repairs],
     )
@@ -227,9 +228,10 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         webhooks=webhooks,
         verifier=_verifier(settings),
         reconciler=reconciler,
-        metrics_registry=metrics_registry,
+        metrics_registry=metrics.registry,
         rate_limiter=rate_limiter,
         cards=cards,
+        webhook_metrics=metrics.webhooks,
         resources=resources,
         tracer_provider=given.tracer_provider,
     )
@@ -249,12 +251,14 @@ def _adapters(
     given: Overrides,
     resources: list[Component],
     outbound: OutboundLimiter | None,
+    metrics: ServiceMetrics,
 ) -> tuple[SqlUnitOfWorkFactory, Cache, PaymentProcessor]:
-    """The database, cache and Stripe gateway the test did not supply, as resources."""
+    """The database, cache and Stripe gateway the test did not supply, as resources;
+    the cache, whoever supplied it, behind its hit and miss counters."""
     uow_factory = given.uow_factory
     if uow_factory is None:
         use_field_cipher(build_field_cipher(settings))
-        uow_factory = SqlUnitOfWorkFactory(_engine(settings))
+        uow_factory = SqlUnitOfWorkFactory(_engine(settings, metrics))
         resources.append(Database(uow_factory.engine))
         if given.tracer_provider is not None:
             trace_engine(uow_factory.engine, given.tracer_provider)
@@ -266,15 +270,20 @@ def _adapters(
             cache.trace(given.tracer_provider)
     processor = given.processor
     if processor is None:
-        processor = StripeGateway(_stripe_config(settings, given, outbound))
+        processor = StripeGateway(_stripe_config(settings, given, outbound, metrics))
         resources.append(Closing(processor))
-    return uow_factory, cache, processor
+    return uow_factory, MeasuredCache(cache, metrics.cache), processor
 
 
 def _stripe_config(
-    settings: Settings, given: Overrides, outbound: OutboundLimiter | None
+    settings: Settings,
+    given: Overrides,
+    outbound: OutboundLimiter | None,
+    metrics: ServiceMetrics,
 ) -> StripeGatewayConfig:
-    return StripeGatewayConfig.from_settings(settings, outbound, given.tracer_provider)
+    return StripeGatewayConfig.from_settings(
+        settings, outbound, observer=metrics.stripe, tracer_provider=given.tracer_provider
+    )
 
 
 def _verifier(settings: Settings) -> StripeSignatureVerifier:
@@ -292,6 +301,7 @@ class BillingParts:
     cache: Cache
     processor: PaymentProcessor
     customers: Customers
+    metrics: ServiceMetrics
     outbound: OutboundLimiter | None = None
 
 
@@ -304,9 +314,7 @@ def _billing(
     failpoints: Failpoints,
 ) -> tuple[Billing, Mapping[str, EventHandler]]:
     """The billing capability and its event handlers."""
-    billing_processor, billing_mapping = _billing_adapters(
-        settings, given, resources, parts.outbound
-    )
+    billing_processor, billing_mapping = _billing_adapters(settings, given, resources, parts)
     billing = build_billing(
         parts.uow_factory,
         parts.cache,
@@ -322,23 +330,23 @@ def _billing(
 
 def _cards(
     settings: Settings,
+    given: Overrides,
     resources: list[Component],
     parts: BillingParts,
-    registry: CollectorRegistry,
     stripe_lease_s: float,
     failpoints: Failpoints,
 ) -> CardsAndDisputes:
     """SetupIntents and disputes over a Stripe connection of their own (closed at stop)."""
     cards = build_cards_and_disputes(
         settings,
+        _stripe_config(settings, given, parts.outbound, parts.metrics),
         uow_factory=parts.uow_factory,
         cache=parts.cache,
         processor=parts.processor,
         customers=parts.customers,
-        registry=registry,
+        registry=parts.metrics.registry,
         stripe_lease_s=stripe_lease_s,
         failpoints=failpoints,
-        outbound=parts.outbound,
     )
     resources.append(Closing(cards.connection))
     return cards
@@ -348,12 +356,12 @@ def _billing_adapters(
     settings: Settings,
     given: Overrides,
     resources: list[Component],
-    outbound: OutboundLimiter | None,
+    parts: BillingParts,
 ) -> tuple[BillingProcessor, BillingMapping]:
     """Stripe Billing and its event mapping, unless the test supplied them."""
     if given.billing_processor is not None:
         return given.billing_processor, given.billing_mapping or CURRENT_API
-    gateway = StripeBillingGateway(_stripe_config(settings, given, outbound))
+    gateway = StripeBillingGateway(_stripe_config(settings, given, parts.outbound, parts.metrics))
     resources.append(Closing(gateway))
     return gateway, given.billing_mapping or gateway.mapping
 
@@ -377,15 +385,18 @@ def event_registry(
     )
 
 
-def _engine(settings: Settings) -> AsyncEngine:
-    return create_engine(
+def _engine(settings: Settings, metrics: ServiceMetrics) -> AsyncEngine:
+    engine = create_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout_s=settings.database_pool_timeout_s,
         statement_timeout_ms=settings.database_statement_timeout_ms,
         echo=settings.database_echo,
+        pool_observer=metrics.pool,
     )
+    metrics.pool.watch(engine, settings.database_pool_size + settings.database_max_overflow)
+    return engine
 
 
 def _payment_rules(settings: Settings) -> PaymentRules:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from payment_service.app.ports.reconcile import RepairReport
 
+# From a delivery's arrival to its event applied: milliseconds inline, minutes and more
+# once the retrier owns it.
+LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0, 600.0)
+
 
 class WebhookMetrics:
-    """Implements app.webhooks.WebhookMetricsSink."""
+    """Implements app.webhooks.WebhookMetricsSink and api.http.webhooks.DeliveryMetrics."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self._events = Counter(
@@ -44,6 +49,21 @@ class WebhookMetrics:
             "Stripe events not applied because they contradict stored data.",
             registry=registry,
         )
+        self._deliveries = Counter(
+            "stripe_webhook_deliveries",
+            "Deliveries the webhook endpoint answered, by HTTP status (200 stored and settled "
+            "or a duplicate, 202 stored and deferred to the retrier, 400 bad signature or "
+            "no event, 503 not stored).",
+            ("code",),
+            registry=registry,
+        )
+        self._lag = Histogram(
+            "stripe_webhook_apply_lag_seconds",
+            "From a delivery's arrival at the sidecar to its event applied (or settled as "
+            "ignored or quarantined): within the delivery's request, or later by the retrier.",
+            buckets=LAG_BUCKETS,
+            registry=registry,
+        )
 
     def outcome(self, event_type: str, outcome: str) -> None:
         self._events.labels(event_type, outcome).inc()
@@ -55,6 +75,12 @@ class WebhookMetrics:
     def backlog(self, state: str, count: int, oldest_age_s: float) -> None:
         self._backlog.labels(state).set(count)
         self._backlog_age.labels(state).set(oldest_age_s)
+
+    def answered(self, status: int) -> None:
+        self._deliveries.labels(str(status)).inc()
+
+    def settled_after(self, seconds: float) -> None:
+        self._lag.observe(seconds)
 
 
 class ReconcilerMetrics:
@@ -91,12 +117,19 @@ class ReconcilerMetrics:
             ("task",),
             registry=registry,
         )
+        self._last_pass = Gauge(
+            "reconciler_last_pass_timestamp_seconds",
+            "Unix time this replica last finished a reconciler pass (0: never; a replica "
+            "that does not hold the lock skips its passes).",
+            registry=registry,
+        )
 
     def skipped(self) -> None:
         self._runs.labels("skipped").inc()
 
     def observe(self, reports: Sequence[RepairReport]) -> None:
         self._runs.labels("done").inc()
+        self._last_pass.set(time.time())
         for report in reports:
             self._repaired.labels(report.task).inc(report.repaired)
             self._unresolved.labels(report.task).set(report.unresolved)

@@ -8,6 +8,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from payment_service.adapters.db.pool import PoolObserver, measured_pool_class
+
 # Execution option read when a SQLite transaction begins: "IMMEDIATE" (default) or "DEFERRED".
 SQLITE_BEGIN_MODE = "payment_service_sqlite_begin"
 _SQLITE_BEGIN_MODES = frozenset({"IMMEDIATE", "DEFERRED"})
@@ -25,8 +27,11 @@ def create_engine(
     pool_timeout_s: float = 5.0,
     statement_timeout_ms: int = 5000,
     echo: bool = False,
+    pool_observer: PoolObserver | None = None,
 ) -> AsyncEngine:
     """Build the engine with the settings this service relies on.
+
+    ``pool_observer`` is told of every checkout that waited for a connection (pool.py).
 
     PostgreSQL: ``statement_timeout`` and UTC session time zone on every connection.
     SQLite: WAL, foreign keys on, a busy timeout, and every write transaction
@@ -35,7 +40,7 @@ def create_engine(
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(
-            url, pool_size, max_overflow, pool_timeout_s, statement_timeout_ms, echo
+            url, pool_size, max_overflow, pool_timeout_s, statement_timeout_ms, echo, pool_observer
         )
     options = f"-c TimeZone=UTC -c statement_timeout={int(statement_timeout_ms)}"
     return create_async_engine(
@@ -45,7 +50,12 @@ def create_engine(
         pool_timeout=pool_timeout_s,
         echo=echo,
         connect_args={"options": options},
+        **_pool_class(pool_observer, max_overflow),
     )
+
+
+def _pool_class(observer: PoolObserver | None, max_overflow: int) -> dict[str, Any]:
+    return {} if observer is None else {"poolclass": measured_pool_class(observer, max_overflow)}
 
 
 def _sqlite_engine(
@@ -55,13 +65,19 @@ def _sqlite_engine(
     pool_timeout_s: float,
     busy_timeout_ms: int,
     echo: bool,
+    pool_observer: PoolObserver | None,
 ) -> AsyncEngine:
     parsed = make_url(url)
     in_memory = parsed.database in (None, "", ":memory:")
     pool_args: dict[str, Any] = (
         {}
         if in_memory
-        else {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout_s}
+        else {
+            "pool_size": pool_size,
+            "max_overflow": max_overflow,
+            "pool_timeout": pool_timeout_s,
+            **_pool_class(pool_observer, max_overflow),
+        }
     )
     busy_ms = busy_timeout_ms or 5000
     engine = create_async_engine(

@@ -30,6 +30,7 @@ from payment_service.adapters.stripe import billing_mapping
 from payment_service.adapters.stripe.billing_mapping import StripeBillingMapping
 from payment_service.adapters.stripe.connection import StripeCalls
 from payment_service.adapters.stripe.errors import CallContext
+from payment_service.adapters.stripe.listing import PAGE_SIZE, Item, Params, each_listed
 from payment_service.domain.billing import (
     NewSubscription,
     RemoteInvoice,
@@ -46,8 +47,6 @@ T = TypeVar("T")
 
 # Our own subscription id, in the subscription's metadata.
 SUBSCRIPTION_ID_KEY = "subscription_id"
-# Lists are read a page of this many at a time (Stripe's maximum).
-PAGE_SIZE = 100
 # An invoice's PaymentIntents are in `payments`, included only when expanded.
 INVOICE_EXPAND = ["payments"]
 SUBSCRIPTION_EXPAND = ["latest_invoice", "latest_invoice.payments"]
@@ -74,28 +73,25 @@ class StripeBillingGateway(StripeCalls):
 
     async def _pages(
         self,
-        fetch: Callable[[dict[str, Any]], Awaitable[stripe.ListObject[Any]]],
-        params: dict[str, Any],
+        fetch: Callable[[Params], Awaitable[stripe.ListObject[Item]]],
+        params: Params,
         read: Callable[[Mapping[str, Any]], T],
     ) -> list[T]:
-        """Every item of a list, all pages, ``PAGE_SIZE`` at a time."""
-        found: list[T] = []
-        params = {**params, "limit": PAGE_SIZE}
-        while True:
-            page = await fetch(params)
-            found.extend(read(self._current(item)) for item in page.data)
-            if not page.has_more or not page.data:
-                return found
-            params = {**params, "starting_after": page.data[-1].id}
+        """Every item of a list, all pages, each made current and read by ``read``."""
+        return [read(self._current(item)) async for item in each_listed(fetch, params)]
 
     # --- prices --------------------------------------------------------------------------------
     async def list_prices(self) -> Sequence[RemotePrice]:
-        params: PriceListParams = {"type": "recurring", "expand": ["data.product"]}
+        params: PriceListParams = {
+            "type": "recurring",
+            "expand": ["data.product"],
+            "limit": PAGE_SIZE,
+        }
 
         async def call() -> list[RemotePrice]:
             return await self._pages(
-                lambda p: self._client.v1.prices.list_async(p),  # type: ignore[arg-type]
-                dict(params),
+                self._client.v1.prices.list_async,
+                params,
                 billing_mapping.to_price,
             )
 
@@ -155,12 +151,12 @@ class StripeBillingGateway(StripeCalls):
 
     async def list_subscriptions(self, customer: str) -> Sequence[RemoteSubscription]:
         # `status=all`: canceled ones too (the default leaves them out).
-        params: SubscriptionListParams = {"customer": customer, "status": "all"}
+        params: SubscriptionListParams = {"customer": customer, "status": "all", "limit": PAGE_SIZE}
 
         async def call() -> list[RemoteSubscription]:
             return await self._pages(
-                lambda p: self._client.v1.subscriptions.list_async(p),  # type: ignore[arg-type]
-                dict(params),
+                self._client.v1.subscriptions.list_async,
+                params,
                 billing_mapping.to_subscription,
             )
 
@@ -299,7 +295,10 @@ class StripeBillingGateway(StripeCalls):
         """Every invoice of the customer and/or subscription; PaymentIntents by id only."""
         if not customer and not subscription:
             raise InvalidArgument.field("customer", "a customer or a subscription is needed")
-        params: InvoiceListParams = {"expand": [f"data.{p}" for p in INVOICE_EXPAND]}
+        params: InvoiceListParams = {
+            "expand": [f"data.{p}" for p in INVOICE_EXPAND],
+            "limit": PAGE_SIZE,
+        }
         params["expand"] = self._expand(params["expand"])
         if customer:
             params["customer"] = customer
@@ -308,8 +307,8 @@ class StripeBillingGateway(StripeCalls):
 
         async def call() -> list[RemoteInvoice]:
             return await self._pages(
-                lambda p: self._client.v1.invoices.list_async(p),  # type: ignore[arg-type]
-                dict(params),
+                self._client.v1.invoices.list_async,
+                params,
                 billing_mapping.to_invoice,
             )
 

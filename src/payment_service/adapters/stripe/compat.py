@@ -16,6 +16,8 @@ already in today's shape (or a patched localstripe's) passes unchanged.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
 
 import stripe
@@ -28,7 +30,8 @@ from stripe.params import (
     RefundCreateParams,
 )
 
-PAGE_SIZE = 100
+from payment_service.adapters.stripe.listing import PAGE_SIZE, each_listed
+
 # Upper bound on pages read while looking for a PaymentIntent by our payment id.
 MAX_PAGES = 10
 # Stripe answers a decline of its generic test cards (4000000000000002,
@@ -46,6 +49,41 @@ def _matches(pi: Mapping[str, Any], payment_id: str, customer: str | None) -> bo
     owner = pi.get("customer")
     owner_id = owner.get("id") if isinstance(owner, Mapping) else owner
     return customer is None or owner_id == customer
+
+
+async def _first_listed_match(
+    client: stripe.StripeClient,
+    params: PaymentIntentListParams,
+    payment_id: str,
+    customer: str | None,
+    *,
+    max_pages: int | None = None,
+) -> Obj | None:
+    """The first listed PaymentIntent carrying our ``payment_id`` (and ``customer``'s)."""
+    intents = each_listed(client.v1.payment_intents.list_async, params, max_pages=max_pages)
+    async with aclosing(intents):
+        async for pi in intents:
+            data = pi.to_dict()
+            if _matches(data, payment_id, customer):
+                return data
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """A page of events, newest first, with Stripe's cursors (StripeGateway.list_events)."""
+
+    created_after: int | None
+    starting_after: str | None
+    ending_before: str | None
+    limit: int
+
+    def params(self, limit: int) -> EventListParams:
+        """``limit`` events a page, created after ``created_after``; no cursor."""
+        params: EventListParams = {"limit": limit}
+        if self.created_after is not None:
+            params["created"] = {"gt": self.created_after}
+        return params
 
 
 def _search_literal(value: str) -> str:
@@ -97,33 +135,16 @@ class CurrentApi:
             "limit": PAGE_SIZE,
             "expand": _list_expand(expand),
         }
-        for _ in range(MAX_PAGES):
-            page = await client.v1.payment_intents.list_async(params)
-            for pi in page.data:
-                data = pi.to_dict()
-                if _matches(data, payment_id, customer):
-                    return data
-            if not page.has_more or not page.data:
-                return None
-            params = {**params, "starting_after": page.data[-1].id}
-        return None
+        return await _first_listed_match(client, params, payment_id, customer, max_pages=MAX_PAGES)
 
     async def list_events(
-        self,
-        client: stripe.StripeClient,
-        *,
-        created_after: int | None,
-        starting_after: str | None,
-        ending_before: str | None,
-        limit: int,
+        self, client: stripe.StripeClient, query: EventQuery
     ) -> tuple[list[Obj], bool]:
-        params: EventListParams = {"limit": limit}
-        if created_after is not None:
-            params["created"] = {"gt": created_after}
-        if starting_after:
-            params["starting_after"] = starting_after
-        if ending_before:
-            params["ending_before"] = ending_before
+        params = query.params(query.limit)
+        if query.starting_after:
+            params["starting_after"] = query.starting_after
+        if query.ending_before:
+            params["ending_before"] = query.ending_before
         page = await client.v1.events.list_async(params)
         return [e.to_dict() for e in page.data], bool(page.has_more)
 
@@ -200,39 +221,18 @@ class Localstripe(CurrentApi):
     ) -> Obj | None:
         # No search API (404) and no `customer` filter on the list (400): read every
         # PaymentIntent, oldest first, and match metadata and customer here.
-        params: PaymentIntentListParams = {"limit": PAGE_SIZE}
-        while True:
-            page = await client.v1.payment_intents.list_async(params)
-            for pi in page.data:
-                data = pi.to_dict()
-                if _matches(data, payment_id, customer):
-                    return data
-            if not page.has_more or not page.data:
-                return None
-            params = {**params, "starting_after": page.data[-1].id}
+        return await _first_listed_match(client, {"limit": PAGE_SIZE}, payment_id, customer)
 
     async def list_events(
-        self,
-        client: stripe.StripeClient,
-        *,
-        created_after: int | None,
-        starting_after: str | None,
-        ending_before: str | None,
-        limit: int,
+        self, client: stripe.StripeClient, query: EventQuery
     ) -> tuple[list[Obj], bool]:
         # localstripe lists oldest first and has no `ending_before`: read all events (after
         # `created_after`), order them newest first, and page here the way Stripe does.
-        params: EventListParams = {"limit": PAGE_SIZE}
-        if created_after is not None:
-            params["created"] = {"gt": created_after}
-        every: list[Obj] = []
-        while True:
-            page = await client.v1.events.list_async(params)
-            every.extend(e.to_dict() for e in page.data)
-            if not page.has_more or not page.data:
-                break
-            params = {**params, "starting_after": page.data[-1].id}
-        return page_newest_first(every[::-1], starting_after, ending_before, limit)
+        events = each_listed(client.v1.events.list_async, query.params(PAGE_SIZE))
+        every = [event.to_dict() async for event in events]
+        return page_newest_first(
+            every[::-1], query.starting_after, query.ending_before, query.limit
+        )
 
     async def declined_payment_intent(
         self, client: stripe.StripeClient, error: stripe.CardError, expand: list[str]

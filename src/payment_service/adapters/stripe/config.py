@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from opentelemetry.trace import TracerProvider
 
+from payment_service.adapters.stripe.measured_http import StripeRequestObserver
 from payment_service.adapters.stripe.outbound import OutboundLimiter
 from payment_service.config import ConfigError, Settings
 
@@ -35,6 +36,8 @@ class StripeGatewayConfig:
     localstripe_compat: bool | None = None
     # Our budget below Stripe's rate limits (outbound.py); None: calls go out unmetered.
     outbound: OutboundLimiter | None = field(default=None, compare=False)
+    # Told of every HTTP request (measured_http.py); None: requests go unmeasured.
+    observer: StripeRequestObserver | None = field(default=None, compare=False)
     # Client spans per Stripe request (traced_http.py); None: no spans.
     tracer_provider: TracerProvider | None = field(default=None, compare=False)
 
@@ -57,6 +60,8 @@ class StripeGatewayConfig:
         cls,
         settings: Settings,
         outbound: OutboundLimiter | None = None,
+        *,
+        observer: StripeRequestObserver | None = None,
         tracer_provider: TracerProvider | None = None,
     ) -> StripeGatewayConfig:
         key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else ""
@@ -66,5 +71,6 @@ class StripeGatewayConfig:
             timeout_s=settings.stripe_timeout_s,
             max_network_retries=settings.stripe_max_network_retries,
             outbound=outbound,
+            observer=observer,
             tracer_provider=tracer_provider,
         )

@@ -21,6 +21,7 @@ import stripe
 from payment_service.adapters.stripe import compat, errors, mapping, outbound
 from payment_service.adapters.stripe.config import StripeGatewayConfig
 from payment_service.adapters.stripe.errors import CallContext
+from payment_service.adapters.stripe.measured_http import MeasuredHTTPClient
 from payment_service.adapters.stripe.traced_http import TracedAIOHTTPClient
 from payment_service.app.common.request_context import remaining
 from payment_service.domain.processor import RemotePaymentIntent
@@ -50,7 +51,8 @@ class StripeConnection:
     ) -> None:
         self.config = config
         self.shape = compat.api_shape(config.compat)
-        self.http = http_client or _http_client(config)
+        http = http_client or _http_client(config)
+        self.http = http if config.observer is None else MeasuredHTTPClient(http, config.observer)
         base = config.api_base.rstrip("/") if config.api_base else None
         self.client = stripe.StripeClient(
             config.api_key,

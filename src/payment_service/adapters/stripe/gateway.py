@@ -24,8 +24,10 @@ from stripe.params import (
 )
 
 from payment_service.adapters.stripe import mapping
+from payment_service.adapters.stripe.compat import EventQuery
 from payment_service.adapters.stripe.connection import PI_EXPAND, StripeCalls
 from payment_service.adapters.stripe.errors import CallContext
+from payment_service.adapters.stripe.listing import PAGE_SIZE, each_listed
 from payment_service.app.ports.processor import ACCOUNT_ID_KEY, PAYMENT_ID_KEY, REFUND_ID_KEY
 from payment_service.domain.errors import InvalidArgument
 from payment_service.domain.processor import (
@@ -42,8 +44,6 @@ from payment_service.domain.states import CaptureMethod, RefundReason
 Answer = TypeVar("Answer", bound=stripe.StripeObject)
 Snapshot = TypeVar("Snapshot")
 
-# Refunds are listed a page of this many at a time (Stripe's maximum).
-REFUND_PAGE_SIZE = 100
 CANCEL_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer", "abandoned"})
 
 
@@ -287,17 +287,12 @@ class StripeGateway(StripeCalls):
         )
 
     async def list_refunds(self, payment_intent: str) -> Sequence[RemoteRefund]:
-        """Every refund of the PaymentIntent: all pages, ``REFUND_PAGE_SIZE`` at a time."""
+        """Every refund of the PaymentIntent: all pages, ``PAGE_SIZE`` at a time."""
 
         async def call() -> list[RemoteRefund]:
-            found: list[RemoteRefund] = []
-            params: RefundListParams = {"payment_intent": payment_intent, "limit": REFUND_PAGE_SIZE}
-            while True:
-                page = await self._client.v1.refunds.list_async(params)
-                found.extend(mapping.to_refund(r.to_dict()) for r in page.data)
-                if not page.has_more or not page.data:
-                    return found
-                params = {**params, "starting_after": page.data[-1].id}
+            params: RefundListParams = {"payment_intent": payment_intent, "limit": PAGE_SIZE}
+            refunds = each_listed(self._client.v1.refunds.list_async, params)
+            return [mapping.to_refund(refund.to_dict()) async for refund in refunds]
 
         return await self._call(CallContext("list_refunds", "payment_intent", payment_intent), call)
 
@@ -316,13 +311,8 @@ class StripeGateway(StripeCalls):
             raise InvalidArgument.field("ending_before", "cannot be combined with starting_after")
 
         async def call() -> EventPage:
-            items, has_more = await self._shape.list_events(
-                self._client,
-                created_after=created_after,
-                starting_after=starting_after,
-                ending_before=ending_before,
-                limit=limit,
-            )
+            query = EventQuery(created_after, starting_after, ending_before, limit)
+            items, has_more = await self._shape.list_events(self._client, query)
             return EventPage(tuple(mapping.to_event(e) for e in items), has_more)
 
         return await self._call(CallContext("list_events", "event"), call)

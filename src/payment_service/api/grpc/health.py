@@ -1,4 +1,14 @@
-"""The standard grpc.health.v1 service: overall ("") status plus one per payments.v1 service."""
+"""The standard grpc.health.v1 service, as Kubernetes probes it.
+
+Names answered:
+
+- ``liveness``: the process is up and its loop answers. SERVING from start until the
+  process ends, also while a dependency is away and during the shutdown's drain (a
+  liveness probe that failed then would restart a pod that is only finishing its calls).
+- ``""`` (the server as a whole) and each payments.v1 service: readiness. SERVING while
+  the database answers (``set_ready``, fed by the probe in bootstrap/readiness.py);
+  NOT_SERVING while it does not, and for good once the shutdown begins.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +23,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 HEALTH_SERVICE = str(health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
 OVERALL = ""
+LIVENESS = "liveness"
+
+_SERVING = health_pb2.HealthCheckResponse.SERVING
+_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 class _HealthServicer(grpc_health.aio.HealthServicer):
@@ -44,23 +58,47 @@ class _HealthServicer(grpc_health.aio.HealthServicer):
 
 
 class Health:
-    """Owns the health servicer; SERVING once the server starts, NOT_SERVING for good at shutdown."""
+    """Owns the health servicer: liveness, and readiness of the server and its services."""
 
     def __init__(self, service_names: Iterable[str]) -> None:
         self._servicer = _HealthServicer()
-        self._service_names = (OVERALL, *service_names)
+        self._readiness_names = (OVERALL, *service_names)
+        self._ready = True
+        self._started = False
+        self._shutting_down = False
 
     def register(self, server: grpc.aio.Server) -> None:
         health_pb2_grpc.add_HealthServicer_to_server(self._servicer, server)
 
+    @property
+    def ready(self) -> bool:
+        return self._ready and self._started and not self._shutting_down
+
     async def mark_serving(self) -> None:
-        for name in self._service_names:
-            await self._servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        """The server started: alive, and ready unless the database was last seen away."""
+        self._started = True
+        await self._servicer.set(LIVENESS, _SERVING)
+        await self._publish_readiness()
+
+    async def set_ready(self, ready: bool) -> None:
+        """Readiness as the dependency probe sees it; ignored once the shutdown began."""
+        self._ready = ready
+        if self._started and not self._shutting_down:
+            await self._publish_readiness()
 
     async def mark_not_serving(self) -> None:
-        """Every service NOT_SERVING at once (open Watch streams see it); later sets are ignored."""
-        await self._servicer.enter_graceful_shutdown()
+        """Readiness NOT_SERVING for good (open Watch streams see it); liveness stays SERVING."""
+        if self._shutting_down:
+            return
+        self._shutting_down = True
+        for name in self._readiness_names:
+            await self._servicer.set(name, _NOT_SERVING)
 
     def close_watches(self) -> None:
         """End open Watch streams (after the drain, so watchers have seen NOT_SERVING)."""
         self._servicer.close_watches()
+
+    async def _publish_readiness(self) -> None:
+        status = _SERVING if self.ready else _NOT_SERVING
+        for name in self._readiness_names:
+            await self._servicer.set(name, status)

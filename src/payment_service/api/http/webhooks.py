@@ -12,6 +12,8 @@ the event could not be stored at all the answer is 503, so Stripe retries.
 from __future__ import annotations
 
 import logging
+import time
+from typing import Protocol
 
 from aiohttp import web
 from opentelemetry import trace
@@ -27,6 +29,8 @@ WEBHOOK_PATH = "/stripe/webhooks"
 MAX_BODY_BYTES = 1024 * 1024
 _CHUNK = 64 * 1024
 _JSON_TYPES = frozenset({"application/json"})
+# Deliveries applied (or settled as ignored or quarantined) within their request.
+_SETTLED = frozenset({Delivery.APPLIED.value, Delivery.IGNORED.value, Delivery.QUARANTINED.value})
 
 
 class _TooLarge(Exception):
@@ -52,15 +56,27 @@ def _answer(status: int, result: str) -> web.Response:
     return web.json_response({"result": result}, status=status)
 
 
+class DeliveryMetrics(Protocol):
+    def answered(self, status: int) -> None:
+        """One delivery answered with HTTP ``status`` (the module docstring says which)."""
+        ...
+
+    def settled_after(self, seconds: float) -> None:
+        """A delivery settled within its request, ``seconds`` after it arrived."""
+        ...
+
+
 def webhook_route(
     webhooks: Webhooks,
     verifier: WebhookVerifier,
     *,
     path: str = WEBHOOK_PATH,
     max_body_bytes: int = MAX_BODY_BYTES,
+    metrics: DeliveryMetrics | None = None,
     tracer_provider: TracerProvider | None = None,
 ) -> web.RouteDef:
-    """The webhook endpoint; each delivery is a server span (Stripe sends no trace context)."""
+    """The webhook endpoint; each delivery is a server span (Stripe sends no trace context)
+    and, with ``metrics``, counted by status and timed while it settles."""
     tracer = trace.get_tracer("payment_service.http", tracer_provider=tracer_provider)
 
     async def handle(request: web.Request) -> web.Response:
@@ -73,28 +89,37 @@ def webhook_route(
             span.set_attribute("http.response.status_code", response.status)
             return response
 
-    async def answer(request: web.Request) -> web.Response:
+    async def settle(request: web.Request) -> tuple[int, str]:
         if not verifier.configured:
-            return _answer(404, "not found")
+            return 404, "not found"
         if request.content_type not in _JSON_TYPES:
-            return _answer(415, "unsupported content type")
+            return 415, "unsupported content type"
         try:
             body = await _read_limited(request, max_body_bytes)
         except _TooLarge:
-            return _answer(413, "body too large")
+            return 413, "body too large"
         try:
             verifier.verify(body, request.headers.get("Stripe-Signature"))
         except WebhookRejected as rejected:
             log.warning("webhook rejected", extra={"reason": str(rejected)})
-            return _answer(400, "invalid signature")
+            return 400, "invalid signature"
         try:
             delivery = await webhooks.receive(body.decode("utf-8"))
         except MalformedEvent as malformed:
             log.warning("signed webhook body is not an event", extra={"reason": str(malformed)})
-            return _answer(400, "not a Stripe event")
+            return 400, "not a Stripe event"
         except Exception:
             log.exception("webhook event could not be stored")
-            return _answer(503, "not stored; retry")
-        return _answer(202 if delivery is Delivery.DEFERRED else 200, delivery.value)
+            return 503, "not stored; retry"
+        return (202 if delivery is Delivery.DEFERRED else 200), delivery.value
+
+    async def answer(request: web.Request) -> web.Response:
+        arrived = time.perf_counter()
+        status, result = await settle(request)
+        if metrics is not None:
+            metrics.answered(status)
+            if result in _SETTLED:
+                metrics.settled_after(time.perf_counter() - arrived)
+        return _answer(status, result)
 
     return web.post(path, handle)

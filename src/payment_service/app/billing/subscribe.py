@@ -21,14 +21,10 @@ from payment_service.app.billing.rules import (
     refused,
 )
 from payment_service.app.billing.store import BillingStore
-from payment_service.app.common.audit import audit, insert_or_winner
-from payment_service.app.common.leases import StripeCallLease, settled
-from payment_service.app.common.locks import KeyedLocks
-from payment_service.app.common.replay import (
-    MutationRequest,
-    RequestLedger,
-    raise_recorded_decline,
-)
+from payment_service.app.common.audit import audit
+from payment_service.app.common.create_once import CreateOnce
+from payment_service.app.common.leases import settled
+from payment_service.app.common.replay import MutationRequest, raise_recorded_decline
 from payment_service.app.customers.accounts import Customers
 from payment_service.app.payments.create import (
     check_payment_method_owner,
@@ -45,7 +41,6 @@ from payment_service.domain.errors import (
     DomainError,
     FailedPrecondition,
     NotFound,
-    RequestIdReused,
     outcome_unknown,
 )
 from payment_service.domain.processor import ProcessorCardDeclined
@@ -67,34 +62,31 @@ class CreateSubscriptions:
 
     def __post_init__(self) -> None:
         self._uow_factory = self.store.uow_factory
-        self._ledger = RequestLedger(self.store.uow_factory)
-        self._locks = KeyedLocks()
-        self._lease: StripeCallLease[Subscription] = StripeCallLease(
+        self._once: CreateOnce[Subscription] = CreateOnce(
             self.store.uow_factory,
             lambda uow: uow.subscriptions,
             kind="subscription",
+            action="subscriptions.create",
             lease_s=self.rules.stripe_lease_s,
             needs_call=unsent,
             busy_reason="SUBSCRIPTION_IN_PROGRESS",
         )
+        self._ledger = self._once.ledger
 
     async def create(self, caller: Caller, command: CreateSubscription) -> Subscription:
         command.validate()
         caller.require_account(command.account_id)
         request = MutationRequest.of(caller, METHOD, command.request_id, command.fields())
-        async with self._locks.hold((caller.sub, command.request_id)):
-            existing = await self._find_by_request(caller, command.request_id)
-            if existing is None:
-                inserted, ours = await self._insert_new(caller, command, request)
-                return await self._submit(inserted, request, first_attempt=ours)
-            if existing.request_hash != request.body_hash:
-                raise RequestIdReused(command.request_id)
-            return await self._submit(existing, request, first_attempt=False)
+        async with self._once.hold(request):
+            subscription, ours = await self._once.obtain(
+                request, lambda: self._new_subscription(caller, command, request)
+            )
+            return await self._submit(subscription, request, first_attempt=ours)
 
     async def needs_finishing(self, subscription: Subscription) -> bool:
         """Unsent, or sent but its create call never answered (a crash before the first
         invoice was paid: a webhook or the catch-up may have linked the row meanwhile)."""
-        if subscription.is_final or self._lease.held(subscription):
+        if subscription.is_final or self._once.held(subscription):
             return False
         if unsent(subscription):
             return True
@@ -113,9 +105,9 @@ class CreateSubscriptions:
             lambda: self._load(found.id),
         )
 
-    async def _insert_new(
+    async def _new_subscription(
         self, caller: Caller, command: CreateSubscription, request: MutationRequest
-    ) -> tuple[Subscription, bool]:
+    ) -> Subscription:
         price = await self.prices.subscribable(command.price_id)
         if command.payment_method:
             await check_payment_method_owner(
@@ -137,24 +129,7 @@ class CreateSubscriptions:
             caller, command, request.body_hash, price, customer.id, customer.stripe_customer_id
         )
         subscription.default_payment_method = payment_method
-        subscription.lease_until = self._lease.new_lease()
-        # When another replica inserted the same (caller, request_id) first, theirs.
-        stored, inserted = await insert_or_winner(
-            self._uow_factory,
-            subscription,
-            add=lambda uow: uow.subscriptions.add(subscription),
-            winner=lambda: self._find_by_request(caller, command.request_id),
-            actor=caller.sub,
-            action="subscriptions.create",
-            subject=("subscription", subscription.id),
-        )
-        if not inserted and stored.request_hash != request.body_hash:
-            raise RequestIdReused(command.request_id)
-        return stored, inserted
-
-    async def _find_by_request(self, caller: Caller, request_id: str) -> Subscription | None:
-        async with self._uow_factory(read_only=True) as uow:
-            return await uow.subscriptions.find_by_request(caller.sub, request_id)
+        return subscription
 
     async def _default_payment_method(self, account_id: str) -> str | None:
         async with self._uow_factory(read_only=True) as uow:
@@ -177,7 +152,7 @@ class CreateSubscriptions:
                 declined.metadata["subscription_id"] = current.id
                 raise
             return current
-        claimed = subscription if first_attempt else await self._lease.claim(subscription.id)
+        claimed = subscription if first_attempt else await self._once.claim(subscription.id)
         if unsent(claimed):
             remote = await self._send(claimed, first_attempt=first_attempt)
             self.failpoints.hit("billing.create.after_stripe")
@@ -190,7 +165,7 @@ class CreateSubscriptions:
 
     async def _send(self, subscription: Subscription, *, first_attempt: bool) -> RemoteSubscription:
         try:
-            async with self._lease.calling(subscription.id):
+            async with self._once.calling(subscription.id):
                 found = None if first_attempt else await self._made_earlier(subscription)
                 return found or await self.billing.create_subscription(
                     subscription.create_request(),

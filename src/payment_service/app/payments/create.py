@@ -11,14 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payment_service.app.common.audit import insert_or_winner
-from payment_service.app.common.leases import StripeCallLease, settled
-from payment_service.app.common.locks import KeyedLocks
-from payment_service.app.common.replay import (
-    MutationRequest,
-    RequestLedger,
-    raise_recorded_decline,
-)
+from payment_service.app.common.create_once import CreateOnce
+from payment_service.app.common.leases import settled
+from payment_service.app.common.replay import MutationRequest, raise_recorded_decline
 from payment_service.app.common.trace_links import current_trace_parent
 from payment_service.app.common.validation import MAX_DESCRIPTION_LENGTH, Violations
 from payment_service.app.customers.accounts import Customers
@@ -38,7 +33,6 @@ from payment_service.domain.errors import (
     DomainError,
     FailedPrecondition,
     NotFound,
-    RequestIdReused,
     outcome_unknown,
 )
 from payment_service.domain.ids import new_id
@@ -58,31 +52,28 @@ class CreatePayments:
 
     def __post_init__(self) -> None:
         self._uow_factory = self.store.uow_factory
-        self._ledger = RequestLedger(self.store.uow_factory)
-        self._locks = KeyedLocks()
-        self._lease: StripeCallLease[Payment] = StripeCallLease(
+        self._once: CreateOnce[Payment] = CreateOnce(
             self.store.uow_factory,
             lambda uow: uow.payments,
             kind="payment",
+            action="payments.create",
             lease_s=self.rules.stripe_lease_s,
             needs_call=lambda payment: payment.state is PaymentState.PENDING,
             busy_reason="PAYMENT_IN_PROGRESS",
         )
+        self._ledger = self._once.ledger
 
     async def create(self, caller: Caller, command: CreatePayment) -> Payment:
         currency = self._validate(command)
         request = MutationRequest.of(caller, METHOD, command.request_id, command.fields(currency))
         caller.require_account(command.account_id)
-        async with self._locks.hold((caller.sub, command.request_id)):
-            existing = await self._find_by_request(caller, command.request_id)
-            if existing is None:
-                inserted, ours = await self._insert_new(caller, command, currency, request)
-                return await self._submit(inserted, first_attempt=ours)
-            if existing.request_hash != request.body_hash:
-                raise RequestIdReused(command.request_id)
-            if existing.state is not PaymentState.PENDING:
-                return await self._replay(existing)
-            return await self._submit(existing, first_attempt=False)
+        async with self._once.hold(request):
+            payment, ours = await self._once.obtain(
+                request, lambda: self._new_payment(caller, command, currency, request)
+            )
+            if not ours and payment.state is not PaymentState.PENDING:
+                return await self._replay(payment)
+            return await self._submit(payment, first_attempt=ours)
 
     def _validate(self, command: CreatePayment) -> str:
         check = Violations()
@@ -99,13 +90,9 @@ class CreatePayments:
         check.raise_if_any()
         return currency
 
-    async def _find_by_request(self, caller: Caller, request_id: str) -> Payment | None:
-        async with self._uow_factory(read_only=True) as uow:
-            return await uow.payments.find_by_request(caller.sub, request_id)
-
-    async def _insert_new(
+    async def _new_payment(
         self, caller: Caller, command: CreatePayment, currency: str, request: MutationRequest
-    ) -> tuple[Payment, bool]:
+    ) -> Payment:
         if command.payment_method:
             await check_payment_method_owner(
                 self.store.uow_factory, command.payment_method, command.account_id
@@ -120,7 +107,7 @@ class CreatePayments:
                 reason="PAYMENT_METHOD_REQUIRED",
                 metadata={"account_id": command.account_id},
             )
-        payment = Payment(
+        return Payment(
             id=new_id("pay"),
             account_id=command.account_id,
             customer_id=customer.id,
@@ -138,22 +125,8 @@ class CreatePayments:
             confirm_on_create=command.confirm or command.off_session,
             off_session=command.off_session,
             setup_future_usage=command.setup_future_usage,
-            lease_until=self._lease.new_lease(),  # no second write to claim it
             trace_parent=current_trace_parent(),
         )
-        # When another replica inserted the same (caller, request_id) first, theirs.
-        stored, inserted = await insert_or_winner(
-            self._uow_factory,
-            payment,
-            add=lambda uow: uow.payments.add(payment),
-            winner=lambda: self._find_by_request(caller, command.request_id),
-            actor=caller.sub,
-            action="payments.create",
-            subject=("payment", payment.id),
-        )
-        if not inserted and stored.request_hash != request.body_hash:
-            raise RequestIdReused(command.request_id)
-        return stored, inserted
 
     async def _submit(self, payment: Payment, *, first_attempt: bool) -> Payment:
         """Send a PENDING payment to Stripe once, or wait for whoever is doing it.
@@ -163,11 +136,11 @@ class CreatePayments:
         even a Stripe that ignored idempotency keys would see one PaymentIntent.
         """
         # A row this request just inserted comes with the lease; any other attempt claims it.
-        claimed = payment if first_attempt else await self._lease.claim(payment.id)
+        claimed = payment if first_attempt else await self._once.claim(payment.id)
         if claimed.state is not PaymentState.PENDING:
             return await self._replay(claimed)
         try:
-            async with self._lease.calling(claimed.id):
+            async with self._once.calling(claimed.id):
                 found = None
                 if not first_attempt:
                     found = await self.processor.find_payment_intent_by_payment_id(
@@ -202,7 +175,7 @@ class CreatePayments:
         A decline or a refusal is stored, not raised; Unavailable is raised.
         """
         payment = await self.store.load(payment_id)
-        if payment.state is not PaymentState.PENDING or self._lease.held(payment):
+        if payment.state is not PaymentState.PENDING or self._once.held(payment):
             return payment  # settled, or a request is talking to Stripe for it right now
         return await settled(
             self._submit(payment, first_attempt=False), lambda: self.store.load(payment.id)

@@ -33,3 +33,8 @@ class WebhookMetricsSink(Protocol):
     def backlog(self, state: str, count: int, oldest_age_s: float) -> None:
         """How many stored events are in ``state`` (failed, dead) and the age of the oldest."""
         ...
+
+    def settled_after(self, seconds: float) -> None:
+        """An event applied (or settled as ignored or quarantined) ``seconds`` after it
+        arrived: within its delivery's request, or later by the retrier."""
+        ...

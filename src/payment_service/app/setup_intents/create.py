@@ -1,20 +1,18 @@
 """CreateSetupIntent, and finishing a PENDING one (the reconciler's part).
 
-As for payments (DESIGN §5): the local row is committed PENDING first, holding the
-Stripe-call lease, then Stripe is called with an idempotency key derived from the row id,
-then Stripe's answer is stored. A retry (same request_id) or the reconciler repeats the
-call with the same key, so Stripe answers with the same SetupIntent; nothing is charged
-either way.
+As for payments (DESIGN §5, app/common/create_once.py): the local row is committed
+PENDING first, holding the Stripe-call lease, then Stripe is called with an idempotency
+key derived from the row id, then Stripe's answer is stored. A retry (same request_id)
+or the reconciler repeats the call with the same key, so Stripe answers with the same
+SetupIntent; nothing is charged either way.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
-from payment_service.app.common.audit import insert_or_winner
-from payment_service.app.common.leases import StripeCallLease
-from payment_service.app.common.locks import KeyedLocks
+from payment_service.app.common.create_once import CreateOnce
+from payment_service.app.common.leases import settled
 from payment_service.app.common.replay import MutationRequest
 from payment_service.app.common.validation import Violations
 from payment_service.app.customers.accounts import Customers
@@ -26,7 +24,7 @@ from payment_service.app.setup_intents.store import STRIPE_ANSWER, SetupIntentSt
 from payment_service.domain.caller import Caller
 from payment_service.domain.clock import api_read_time
 from payment_service.domain.entities import SetupIntent
-from payment_service.domain.errors import DomainError, NotFound, RequestIdReused, outcome_unknown
+from payment_service.domain.errors import DomainError, NotFound, outcome_unknown
 from payment_service.domain.ids import new_id
 from payment_service.domain.states import PaymentMethodUsage, SetupIntentState
 
@@ -46,11 +44,11 @@ class CreateSetupIntents:
     failpoints: Failpoints = NO_FAILPOINTS
 
     def __post_init__(self) -> None:
-        self._locks = KeyedLocks()
-        self._lease: StripeCallLease[SetupIntent] = StripeCallLease(
+        self._once: CreateOnce[SetupIntent] = CreateOnce(
             self.store.uow_factory,
             lambda uow: uow.setup_intents,
             kind="setup_intent",
+            action="setup_intents.create",
             lease_s=self.rules.stripe_lease_s,
             needs_call=_pending,
             busy_reason="SETUP_INTENT_IN_PROGRESS",
@@ -67,32 +65,25 @@ class CreateSetupIntents:
         chosen = usage or PaymentMethodUsage.OFF_SESSION
         fields = {"account_id": account_id, "usage": chosen.value}
         request = MutationRequest.of(caller, METHOD, request_id, fields)
-        async with self._locks.hold((caller.sub, request_id)):
-            existing = await self._find(caller, request_id)
-            if existing is None:
-                row, ours = await self._insert(caller, request, account_id, chosen)
-                return await self._submit(row, first_attempt=ours)
-            if existing.request_hash != request.body_hash:
-                raise RequestIdReused(request_id)
-            if not caller.may_access(existing.account_id):
-                raise NotFound("setup_intent", existing.id)
-            if not _pending(existing):
-                return existing
-            return await self._submit(existing, first_attempt=False)
+        async with self._once.hold(request):
+            row, ours = await self._once.obtain(
+                request, lambda: self._new(caller, request, account_id, chosen)
+            )
+            if not caller.may_access(row.account_id):
+                raise NotFound("setup_intent", row.id)
+            if not ours and not _pending(row):
+                return row
+            return await self._submit(row, first_attempt=ours)
 
-    async def _find(self, caller: Caller, request_id: str) -> SetupIntent | None:
-        async with self.store.uow_factory(read_only=True) as uow:
-            return await uow.setup_intents.find_by_request(caller.sub, request_id)
-
-    async def _insert(
+    async def _new(
         self,
         caller: Caller,
         request: MutationRequest,
         account_id: str,
         usage: PaymentMethodUsage,
-    ) -> tuple[SetupIntent, bool]:
+    ) -> SetupIntent:
         customer = await self.customers.get_or_create(caller, account_id)
-        row = SetupIntent(
+        return SetupIntent(
             id=new_id("setup"),
             account_id=account_id,
             customer_id=customer.id,
@@ -101,40 +92,22 @@ class CreateSetupIntents:
             request_hash=request.body_hash,
             usage=usage,
             stripe_customer_id=customer.stripe_customer_id,
-            lease_until=self._lease.new_lease(),  # no second write to claim it
         )
-        stored, inserted = await insert_or_winner(
-            self.store.uow_factory,
-            row,
-            add=lambda uow: uow.setup_intents.add(row),
-            winner=lambda: self._find(caller, request.request_id),
-            actor=caller.sub,
-            action="setup_intents.create",
-            subject=("setup_intent", row.id),
-        )
-        if not inserted and stored.request_hash != request.body_hash:
-            raise RequestIdReused(request.request_id)
-        return stored, inserted
 
     async def _submit(self, row: SetupIntent, *, first_attempt: bool) -> SetupIntent:
         """Send a PENDING SetupIntent to Stripe once, or wait for whoever is doing it."""
-        claimed = row if first_attempt else await self._lease.claim(row.id)
+        claimed = row if first_attempt else await self._once.claim(row.id)
         if not _pending(claimed):
             return claimed
         try:
-            remote = await self.processor.create_setup_intent(
-                claimed.create_request(), idempotency_key=idempotency_key(claimed.id, "create")
-            )
+            async with self._once.calling(claimed.id):
+                remote = await self.processor.create_setup_intent(
+                    claimed.create_request(), idempotency_key=idempotency_key(claimed.id, "create")
+                )
         except DomainError as error:
-            if outcome_unknown(error):
-                await self._lease.release(claimed.id)
-                raise
-            await self.store.store_rejection(claimed.id, error)
-            error.metadata.setdefault("setup_intent_id", claimed.id)
-            raise error from None
-        except BaseException:
-            # Cancelled with the outcome unknown: let the next attempt in now.
-            await asyncio.shield(self._lease.release(claimed.id))
+            if not outcome_unknown(error):  # Stripe refused it: stored FAILED
+                await self.store.store_rejection(claimed.id, error)
+                error.metadata.setdefault("setup_intent_id", claimed.id)
             raise
         self.failpoints.hit("setup_intents.create.after_stripe")
         return await self.store.store_remote(claimed.id, remote, api_read_time(), STRIPE_ANSWER)
@@ -143,11 +116,8 @@ class CreateSetupIntents:
         """Reconciler: send a PENDING SetupIntent a crash or an outage left unsent (the same
         key as the first attempt); a refusal is stored, Unavailable raised."""
         current = await self.store.load(row.id)
-        if not _pending(current) or self._lease.held(current):
+        if not _pending(current) or self._once.held(current):
             return current
-        try:
-            return await self._submit(current, first_attempt=False)
-        except DomainError as error:
-            if outcome_unknown(error):
-                raise
-            return await self.store.load(row.id)
+        return await settled(
+            self._submit(current, first_attempt=False), lambda: self.store.load(row.id)
+        )

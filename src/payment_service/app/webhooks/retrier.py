@@ -115,6 +115,7 @@ class Retrier:
             return await self._record_stored_failure(claimed, error)
         if outcome is None:
             return Delivery.SKIPPED
+        self.applier.metrics.settled_after((utcnow() - claimed.receive_time).total_seconds())
         return await self.applier.after_commit(event, outcome)
 
     async def _record_stored_failure(

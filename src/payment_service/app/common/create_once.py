@@ -1,0 +1,78 @@
+"""A row created once per AIP-155 request, then sent to Stripe once (DESIGN §5).
+
+What CreatePayment and CreateSubscription share: identical requests on one replica
+queue behind a lock keyed by (caller, request_id); the row the request made is
+found again by it, or a new one is inserted with its audit row (or, when another
+replica inserted it first, that replica's row is taken); a row made by another body
+answers REQUEST_ID_REUSED. The new row comes holding its Stripe-call lease, so this is
+the lease of those rows too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import KW_ONLY, dataclass
+from typing import Protocol, TypeVar
+
+from payment_service.app.common.audit import insert_or_winner
+from payment_service.app.common.leases import Leasable, StripeCallLease
+from payment_service.app.common.locks import KeyedLocks
+from payment_service.app.common.replay import MutationRequest, RequestLedger
+from payment_service.app.ports.storage import RequestedStore, UnitOfWork
+from payment_service.domain.errors import RequestIdReused
+
+
+class Requested(Leasable, Protocol):
+    request_hash: str
+
+
+R = TypeVar("R", bound=Requested)
+
+
+@dataclass
+class CreateOnce(StripeCallLease[R]):
+    rows: Callable[[UnitOfWork], RequestedStore[R]]
+    _: KW_ONLY
+    action: str  # the audit action of the create, e.g. "payments.create"
+
+    def __post_init__(self) -> None:
+        self.ledger = RequestLedger(self.uow_factory)
+        self._locks = KeyedLocks()
+
+    @asynccontextmanager
+    async def hold(self, request: MutationRequest) -> AsyncIterator[None]:
+        """Serialize the identical requests of this replica (the others: unique keys, lease)."""
+        async with self._locks.hold((request.caller, request.request_id)):
+            yield
+
+    async def obtain(
+        self, request: MutationRequest, new: Callable[[], Awaitable[R]]
+    ) -> tuple[R, bool]:
+        """The row ``request`` made, or ``new()``'s row inserted now, holding the lease:
+        ``True`` only when this call inserted it."""
+        existing = await self._find(request)
+        if existing is not None:
+            return _made_by(existing, request), False
+        row = await new()
+        row.lease_until = self.new_lease()  # no second write to claim it
+        stored, inserted = await insert_or_winner(
+            self.uow_factory,
+            row,
+            add=lambda uow: self.rows(uow).add(row),
+            winner=lambda: self._find(request),
+            actor=request.caller,
+            action=self.action,
+            subject=(self.kind, row.id),
+        )
+        return _made_by(stored, request), inserted
+
+    async def _find(self, request: MutationRequest) -> R | None:
+        async with self.uow_factory(read_only=True) as uow:
+            return await self.rows(uow).find_by_request(request.caller, request.request_id)
+
+
+def _made_by(row: R, request: MutationRequest) -> R:
+    if row.request_hash != request.body_hash:
+        raise RequestIdReused(request.request_id)
+    return row

@@ -1,0 +1,41 @@
+"""Cache hits and misses, counted in front of whichever cache the service uses."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+from payment_service.app.ports.cache import Cache
+
+
+class CacheMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        lookups = Counter(
+            "cache_lookups",
+            "Read-through cache lookups, by result (hit, miss; an unreachable cache is a miss).",
+            ("result",),
+            registry=registry,
+        )
+        self.hits = lookups.labels("hit")
+        self.misses = lookups.labels("miss")
+
+
+class MeasuredCache:
+    """Implements app.ports.cache.Cache over ``inner``, counting each get's hit or miss."""
+
+    def __init__(self, inner: Cache, metrics: CacheMetrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    async def get(self, key: str) -> bytes | None:
+        value = await self._inner.get(key)
+        (self._metrics.misses if value is None else self._metrics.hits).inc()
+        return value
+
+    async def put(self, key: str, version: int, value: bytes, ttl_s: float) -> None:
+        await self._inner.put(key, version, value, ttl_s)
+
+    async def delete(self, *keys: str) -> None:
+        await self._inner.delete(*keys)
+
+    async def close(self) -> None:
+        await self._inner.close()
