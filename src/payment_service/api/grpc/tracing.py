@@ -38,13 +38,30 @@ class ServerSpan:
         self.span.end()
 
 
+class _Untraced:
+    """The call of a server that records no spans, from a caller that sent no trace."""
+
+    def end(self, code: str) -> None:
+        return None
+
+
+UNTRACED = _Untraced()
+
+
 class ServerSpans:
     def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
         self._tracer = trace.get_tracer("payment_service.grpc", tracer_provider=tracer_provider)
+        # No provider of ours: a span would record nothing unless the caller sent a trace
+        # (whose id then still reaches log lines and audit rows).
+        self._recording = tracer_provider is not None
 
-    def start(self, method: str, metadata: Iterable[tuple[str, Any]] | None) -> ServerSpan:
+    def start(
+        self, method: str, metadata: Iterable[tuple[str, Any]] | None
+    ) -> ServerSpan | _Untraced:
         """Start ``/pkg.Service/Method``'s span as a child of the caller's trace, if any."""
         carrier = {key: value for key, value in metadata or () if key in _PROPAGATED}
+        if not carrier and not self._recording:
+            return UNTRACED  # the hot path of a service that traces nothing: no span, no attach
         parent = extract(carrier) if carrier else None
         service, _, name = method.lstrip("/").partition("/")
         span = self._tracer.start_span(
