@@ -167,15 +167,25 @@ def _si_authenticate(
 
 
 # --- installation ---------------------------------------------------------------------------
+def _pi_list_all(
+    cls: Any, url: str, customer: str | None = None, limit: Any = None, **kwargs: Any
+) -> Any:
+    """Stripe lists a customer's PaymentIntents (``customer``); localstripe refused the
+    filter (400), so finding one PaymentIntent meant reading every one it holds."""
+    listed = _ORIGINAL["pi_list_all"].__func__(cls, url, limit=limit, **kwargs)
+    if customer is not None:
+        listed._list = [pi for pi in listed._list if pi.customer == customer]
+    return listed
+
+
 ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("POST", "/v1/setup_intents/{id}/_authenticate", _si_authenticate),
 ]
 
 
 def _swap(cls: Any, name: str, key: str, new: Any) -> None:
-    _ORIGINAL[key] = (
-        cls.__dict__[name] if isinstance(cls.__dict__[name], property) else getattr(cls, name)
-    )
+    own = cls.__dict__.get(name)  # None when inherited (PaymentIntent._api_list_all)
+    _ORIGINAL[key] = own if isinstance(own, property) else getattr(cls, name)
     setattr(cls, name, new)
 
 
@@ -190,6 +200,7 @@ def install() -> None:
         property(_pi_last_payment_error),
     )
     _swap(PaymentIntent, "_on_success", "pi_on_success", _pi_on_success)
+    _swap(PaymentIntent, "_api_list_all", "pi_list_all", classmethod(_pi_list_all))
     _swap(
         PaymentMethod,
         "_try_get_canonical_test_article",

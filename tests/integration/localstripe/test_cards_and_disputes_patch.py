@@ -104,3 +104,17 @@ async def test_an_accepted_dispute_is_lost(localstripe: LocalStripe) -> None:
     closed = await localstripe.request("POST", f"/v1/disputes/{dispute['id']}/close")
     assert closed["status"] == "lost"
     assert (await localstripe.retrieve("disputes", dispute["id"]))["status"] == "lost"
+
+
+async def test_payment_intents_are_listed_by_customer(localstripe: LocalStripe) -> None:
+    ours, other = await _customer(localstripe), await _customer(localstripe)
+    for customer in (ours, ours, other):
+        await localstripe.request(
+            "POST",
+            "/v1/payment_intents",
+            {"amount": "700", "currency": "usd", "customer": customer},
+        )
+
+    listed = await localstripe.request("GET", "/v1/payment_intents", {"customer": ours})
+
+    assert [pi["customer"] for pi in listed["data"]] == [ours, ours]

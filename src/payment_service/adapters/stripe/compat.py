@@ -219,9 +219,13 @@ class Localstripe(CurrentApi):
     async def find_payment_intent(
         self, client: stripe.StripeClient, payment_id: str, customer: str | None, expand: list[str]
     ) -> Obj | None:
-        # No search API (404) and no `customer` filter on the list (400): read every
-        # PaymentIntent, oldest first, and match metadata and customer here.
-        return await _first_listed_match(client, {"limit": PAGE_SIZE}, payment_id, customer)
+        # No search API (404): list the customer's PaymentIntents (the filter comes from our
+        # patch layer, tools/localstripe_saved_cards.py), or every one without a customer,
+        # and match metadata and customer here.
+        params: PaymentIntentListParams = {"limit": PAGE_SIZE}
+        if customer is not None:
+            params["customer"] = customer
+        return await _first_listed_match(client, params, payment_id, customer)
 
     async def list_events(
         self, client: stripe.StripeClient, query: EventQuery
