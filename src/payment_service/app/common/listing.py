@@ -41,7 +41,7 @@ async def get_visible(
     return found
 
 
-def check_payment_or_account(payment_id: str, account_id: str) -> None:
+def check_payment_or_account(caller: Caller, payment_id: str, account_id: str) -> None:
     """INVALID_ARGUMENT unless exactly one of them is set, and well formed; an account the
     caller may not list is refused as ``caller.require_account`` does."""
     check = Violations()
@@ -54,6 +54,8 @@ def check_payment_or_account(payment_id: str, account_id: str) -> None:
     else:
         check.account_id(account_id)
     check.raise_if_any()
+    if account_id:
+        caller.require_account(account_id)
 
 
 async def require_visible_payment(uow: UnitOfWork, caller: Caller, payment_id: str) -> None:

@@ -27,9 +27,7 @@ class DisputeQueries:
         )
 
     async def list(self, caller: Caller, query: ListDisputes) -> Page[Dispute]:
-        check_payment_or_account(query.payment_id, query.account_id)
-        if query.account_id:
-            caller.require_account(query.account_id)
+        check_payment_or_account(caller, query.payment_id, query.account_id)
         async with self.uow_factory(read_only=True) as uow:
             if query.payment_id:
                 await require_visible_payment(uow, caller, query.payment_id)

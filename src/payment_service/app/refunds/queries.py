@@ -26,9 +26,8 @@ class RefundQueries:
         )
 
     async def list(self, caller: Caller, query: ListRefunds) -> Page[Refund]:
-        check_payment_or_account(query.payment_id, query.account_id)
+        check_payment_or_account(caller, query.payment_id, query.account_id)
         if query.account_id:
-            caller.require_account(query.account_id)
             async with self.uow_factory(read_only=True) as uow:
                 return await uow.refunds.list_for_account(query.account_id, page=query.page)
         async with self.uow_factory(read_only=True) as uow:
