@@ -207,8 +207,9 @@ def to_payment_error(value: object) -> RemotePaymentError | None:
     return RemotePaymentError(code=code, decline_code=decline, message=message)
 
 
-def _next_action(pi: Obj) -> tuple[str | None, str | None]:
-    action = _dict(pi.get("next_action"))
+def _next_action(obj: Obj) -> tuple[str | None, str | None]:
+    """A PaymentIntent's or SetupIntent's next action: its type and redirect URL."""
+    action = _dict(obj.get("next_action"))
     kind = _str(action.get("type"))
     if kind is None:
         return None, None

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from payment_service.adapters.stripe.mapping import (
-    _dict,
     _id,
     _int,
     _lookup,
     _metadata,
+    _next_action,
     _ref,
     _str,
     to_payment_error,
@@ -29,7 +29,7 @@ _USAGES = {usage.value: usage for usage in PaymentMethodUsage}
 
 
 def to_setup_intent(obj: Obj) -> RemoteSetupIntent:
-    action = _dict(obj.get("next_action"))
+    action_type, action_url = _next_action(obj)
     return RemoteSetupIntent(
         stripe_id=_id(obj),
         state=_lookup(_STATES, obj.get("status"), "SetupIntent status"),
@@ -37,8 +37,8 @@ def to_setup_intent(obj: Obj) -> RemoteSetupIntent:
         customer=_ref(obj.get("customer")),
         payment_method=_ref(obj.get("payment_method")),
         client_secret=_str(obj.get("client_secret")),
-        next_action_type=_str(action.get("type")),
-        next_action_url=_str(_dict(action.get("redirect_to_url")).get("url")),
+        next_action_type=action_type,
+        next_action_url=action_url,
         last_error=to_payment_error(obj.get("last_setup_error")),
         metadata=_metadata(obj.get("metadata")),
         created=_int(obj.get("created")) or 0,

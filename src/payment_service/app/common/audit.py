@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from enum import StrEnum
 from typing import TypeVar
 
 from payment_service.app.common.audit_context import (
     RpcFacts,
     current_rpc_facts,
     current_system_actor,
+    system_actor_or,
 )
 from payment_service.app.common.request_context import active_trace_id
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
@@ -17,6 +19,8 @@ from payment_service.domain.errors import Conflict
 from payment_service.domain.ids import new_id
 
 T = TypeVar("T")
+
+REFRESH_ACTOR = "stripe"  # who a re-read from Stripe is, unless a system actor is at work
 
 
 async def audit(
@@ -85,3 +89,24 @@ async def insert_or_winner(
             raise
         return found, False
     return row, True
+
+
+async def audit_refresh(
+    uow: UnitOfWork,
+    action: str,
+    subject: tuple[str, str],
+    outcome: str,
+    detail: Mapping[str, str],
+) -> None:
+    """Audit what a re-read from Stripe did, as the system actor at work (the reconciler,
+    an operator) or else as ``REFRESH_ACTOR``."""
+    await audit(uow, system_actor_or(REFRESH_ACTOR), action, subject, outcome, detail)
+
+
+async def audit_refresh_move(
+    uow: UnitOfWork, action: str, subject: tuple[str, str], before: StrEnum, after: StrEnum
+) -> None:
+    """A re-read that moved the object to another state is audited (the new state, and
+    where from); one that left it where it was is not."""
+    if after is not before:
+        await audit_refresh(uow, action, subject, after.value, {"from": before.value})

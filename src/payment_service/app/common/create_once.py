@@ -1,11 +1,11 @@
 """A row created once per AIP-155 request, then sent to Stripe once (DESIGN §5).
 
-What CreatePayment and CreateSubscription share: identical requests on one replica
+What CreatePayment, CreateSubscription and CreateSetupIntent share: identical requests on one replica
 queue behind a lock keyed by (caller, request_id); the row the request made is
 found again by it, or a new one is inserted with its audit row (or, when another
 replica inserted it first, that replica's row is taken); a row made by another body
 answers REQUEST_ID_REUSED. The new row comes holding its Stripe-call lease, so this is
-the lease of those rows too.
+the lease of those rows too, and the reconciler finishes an unsent row through it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import KW_ONLY, dataclass
 from typing import Protocol, TypeVar
 
 from payment_service.app.common.audit import insert_or_winner
-from payment_service.app.common.leases import Leasable, StripeCallLease
+from payment_service.app.common.leases import Leasable, StripeCallLease, settled
 from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.common.replay import MutationRequest, RequestLedger
 from payment_service.app.ports.storage import RequestedStore, UnitOfWork
@@ -66,6 +66,18 @@ class CreateOnce(StripeCallLease[R]):
             subject=(self.kind, row.id),
         )
         return _made_by(stored, request), inserted
+
+    async def finish(
+        self, load: Callable[[], Awaitable[R]], submit: Callable[[R], Awaitable[R]]
+    ) -> R:
+        """Reconciler: ``submit`` a row a crash or an outage left unsent, as a retry of its
+        request would, unless it is settled or a request is talking to Stripe for it right
+        now; a decline or a refusal is stored, so the row as it now is answers; an outcome
+        still unknown (Unavailable) is raised."""
+        current = await load()
+        if not self.needs_call(current) or self.held(current):
+            return current
+        return await settled(submit(current), load)
 
     async def _find(self, request: MutationRequest) -> R | None:
         async with self.uow_factory(read_only=True) as uow:

@@ -1,15 +1,47 @@
-"""What the lists "of one payment or of one account" share (refunds, disputes): exactly one
-of the two filters, and a payment only the caller may see."""
+"""What the reads of objects "of one payment or of one account" share (refunds, disputes):
+a get of one the caller may see; lists with exactly one of the two filters, and a payment
+only the caller may see."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
 from payment_service.app.common.validation import Violations
-from payment_service.app.ports.storage import UnitOfWork
+from payment_service.app.ports.storage import EntityStore, UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.caller import Caller
 from payment_service.domain.errors import NotFound
 
 
-def check_payment_or_account(payment_id: str, account_id: str) -> None:
+class _Owned(Protocol):
+    @property
+    def account_id(self) -> str: ...
+
+
+Owned = TypeVar("Owned", bound=_Owned)
+
+
+async def get_visible(
+    uow_factory: UnitOfWorkFactory,
+    caller: Caller,
+    rows: Callable[[UnitOfWork], EntityStore[Owned]],
+    kind: str,
+    prefix: str,
+    entity_id: str,
+) -> Owned:
+    """The stored row ``entity_id`` (an id with ``prefix``): INVALID_ARGUMENT when the id is
+    malformed, NOT_FOUND when the row is not there or not the caller's to see."""
+    check = Violations()
+    check.object_id(entity_id, prefix)
+    check.raise_if_any()
+    async with uow_factory(read_only=True) as uow:
+        found = await rows(uow).get(entity_id)
+    if found is None or not caller.may_access(found.account_id):
+        raise NotFound(kind, entity_id)
+    return found
+
+
+def check_payment_or_account(caller: Caller, payment_id: str, account_id: str) -> None:
     """INVALID_ARGUMENT unless exactly one of them is set, and well formed; an account the
     caller may not list is refused as ``caller.require_account`` does."""
     check = Violations()
@@ -22,6 +54,8 @@ def check_payment_or_account(payment_id: str, account_id: str) -> None:
     else:
         check.account_id(account_id)
     check.raise_if_any()
+    if account_id:
+        caller.require_account(account_id)
 
 
 async def require_visible_payment(uow: UnitOfWork, caller: Caller, payment_id: str) -> None:

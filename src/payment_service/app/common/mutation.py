@@ -52,6 +52,14 @@ class Attempt:
     object_id: str
     action: str  # the audit action, e.g. ``payments.confirm``
 
+    async def answered(
+        self, uow: UnitOfWork, kind: str, object_id: str, outcome: str = "ok"
+    ) -> None:
+        """Record the request's answer (``object_id``) and its audit row in ``uow``, which
+        stores the answer itself too; the caller commits."""
+        await record(uow, self.request, object_id)
+        await audit(uow, self.caller.sub, self.action, (kind, object_id), outcome)
+
 
 class MutationSubject(Protocol[T, R_in]):
     """What one kind of object lends the mutation: how it is read and how an answer is kept."""
@@ -150,8 +158,7 @@ class Mutations(Generic[T, R]):
         """The object got where the request wanted it without our answer: that is the answer."""
         try:
             async with self.uow_factory() as uow:
-                await record(uow, attempt.request, target.id)
-                await audit(uow, attempt.caller.sub, attempt.action, (self.subject.kind, target.id))
+                await attempt.answered(uow, self.subject.kind, target.id)
                 await uow.commit()
         except Conflict:
             return await self._answered_elsewhere(attempt.request, target)

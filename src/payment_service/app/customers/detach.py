@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payment_service.app.common.audit import audit
 from payment_service.app.common.mutation import Attempt, PlainAnswers
-from payment_service.app.common.replay import record
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.entities import PaymentMethod
 from payment_service.domain.errors import found
@@ -44,7 +42,6 @@ class DetachAnswers(PlainAnswers):
                 customer.default_payment_method_id = None
                 customer.touch()
                 await uow.customers.update(customer)
-            await record(uow, attempt.request, method.id)
-            await audit(uow, attempt.caller.sub, attempt.action, ("payment_method", method.id))
+            await attempt.answered(uow, "payment_method", method.id)
             await uow.commit()
         return method

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payment_service.app.common.audit import audit
 from payment_service.app.common.mutation import Attempt, Mutations, PlainAnswers
-from payment_service.app.common.replay import MutationRequest, record
+from payment_service.app.common.replay import MutationRequest
 from payment_service.app.common.validation import Violations
 from payment_service.app.disputes.rules import check_evidence
 from payment_service.app.disputes.sync import apply_dispute
@@ -107,14 +106,7 @@ class DisputeAnswers(PlainAnswers):
         async with self.uow_factory() as uow:
             synced = await apply_dispute(uow, remote, answer_time(), None)
             dispute = found(synced.dispute, "dispute", attempt.object_id)
-            await record(uow, attempt.request, dispute.id)
-            await audit(
-                uow,
-                attempt.caller.sub,
-                attempt.action,
-                ("dispute", dispute.id),
-                dispute.state.value,
-            )
+            await attempt.answered(uow, "dispute", dispute.id, dispute.state.value)
             await uow.commit()
         if synced.payment_cache_key:
             await self.cache.delete(synced.payment_cache_key)

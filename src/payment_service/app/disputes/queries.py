@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payment_service.app.common.listing import check_payment_or_account, require_visible_payment
-from payment_service.app.common.validation import Violations
+from payment_service.app.common.listing import (
+    check_payment_or_account,
+    get_visible,
+    require_visible_payment,
+)
 from payment_service.app.disputes.rules import ListDisputes
 from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Dispute
-from payment_service.domain.errors import NotFound
 from payment_service.domain.pagination import Page
 
 
@@ -20,19 +22,12 @@ class DisputeQueries:
     uow_factory: UnitOfWorkFactory
 
     async def get(self, caller: Caller, dispute_id: str) -> Dispute:
-        check = Violations()
-        check.object_id(dispute_id, "dsp")
-        check.raise_if_any()
-        async with self.uow_factory(read_only=True) as uow:
-            dispute = await uow.disputes.get(dispute_id)
-        if dispute is None or not caller.may_access(dispute.account_id):
-            raise NotFound("dispute", dispute_id)
-        return dispute
+        return await get_visible(
+            self.uow_factory, caller, lambda uow: uow.disputes, "dispute", "dsp", dispute_id
+        )
 
     async def list(self, caller: Caller, query: ListDisputes) -> Page[Dispute]:
-        check_payment_or_account(query.payment_id, query.account_id)
-        if query.account_id:
-            caller.require_account(query.account_id)
+        check_payment_or_account(caller, query.payment_id, query.account_id)
         async with self.uow_factory(read_only=True) as uow:
             if query.payment_id:
                 await require_visible_payment(uow, caller, query.payment_id)

@@ -7,8 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from payment_service.app.common.audit import audit
-from payment_service.app.common.audit_context import system_actor_or
+from payment_service.app.common.audit import audit_refresh_move
 from payment_service.app.common.repair import RepairTally
 from payment_service.app.common.repair_pass import repair_each
 from payment_service.app.disputes.rules import DisputeRules
@@ -21,8 +20,6 @@ from payment_service.domain.clock import api_read_time, utcnow
 from payment_service.domain.disputes import OPEN_DISPUTE_STATES
 from payment_service.domain.entities import Dispute
 from payment_service.domain.errors import found
-
-REFRESH_ACTOR = "stripe"
 
 
 @dataclass
@@ -44,15 +41,9 @@ class DisputeRepair:
             stored = found(synced.dispute, "dispute", dispute.id)
             stored.synced_at = utcnow()
             await uow.disputes.update(stored)
-            if stored.state is not dispute.state:
-                await audit(
-                    uow,
-                    system_actor_or(REFRESH_ACTOR),
-                    "disputes.refresh",
-                    ("dispute", stored.id),
-                    stored.state.value,
-                    {"from": dispute.state.value},
-                )
+            await audit_refresh_move(
+                uow, "disputes.refresh", ("dispute", stored.id), dispute.state, stored.state
+            )
             await uow.commit()
         if synced.payment_cache_key:
             await self.cache.delete(synced.payment_cache_key)

@@ -9,13 +9,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
-from payment_service.app.common.audit import audit
 from payment_service.app.common.mutation import Attempt, Check, Mutations
 from payment_service.app.common.replay import (
     MutationRequest,
     RequestLedger,
     raise_recorded_decline,
-    record,
 )
 from payment_service.app.common.validation import Violations
 from payment_service.app.payments.create import check_payment_method_owner
@@ -185,8 +183,7 @@ class PaymentAnswers:
             stored = await self.payments.locked(uow, attempt.object_id)
             stored.apply_intent(remote, answer_time())
             await uow.payments.update(stored)
-            await record(uow, attempt.request, stored.id)
-            await audit(uow, attempt.caller.sub, attempt.action, ("payment", stored.id))
+            await attempt.answered(uow, "payment", stored.id)
             await uow.commit()
         await self.payments.publish(stored)
         return stored

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from payment_service.app.common.create_once import CreateOnce
-from payment_service.app.common.leases import settled
 from payment_service.app.common.replay import MutationRequest, raise_recorded_decline
 from payment_service.app.common.trace_links import current_trace_parent
 from payment_service.app.common.validation import MAX_DESCRIPTION_LENGTH, Violations
@@ -174,11 +173,9 @@ class CreatePayments:
         create repeated, with the same idempotency key as the first attempt.
         A decline or a refusal is stored, not raised; Unavailable is raised.
         """
-        payment = await self.store.load(payment_id)
-        if payment.state is not PaymentState.PENDING or self._once.held(payment):
-            return payment  # settled, or a request is talking to Stripe for it right now
-        return await settled(
-            self._submit(payment, first_attempt=False), lambda: self.store.load(payment.id)
+        return await self._once.finish(
+            lambda: self.store.load(payment_id),
+            lambda payment: self._submit(payment, first_attempt=False),
         )
 
     async def _replay(self, payment: Payment) -> Payment:

@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import logging
 
+from payment_service.app.common.event_subject import locked_subject
 from payment_service.app.payments.rules import cache_key
 from payment_service.app.ports.event_types import PAYMENT_INTENT_EVENT_TYPES
-from payment_service.app.ports.events import (
-    EventHandler,
-    EventOutcome,
-    ObjectNotYetKnown,
-    StripeMapping,
-)
+from payment_service.app.ports.events import EventHandler, EventOutcome, StripeMapping
 from payment_service.app.ports.storage import UnitOfWork
 from payment_service.domain.clock import from_unix
 from payment_service.domain.processor import RemoteEvent
@@ -27,13 +23,9 @@ log = logging.getLogger(__name__)
 def payment_event_handlers(mapping: StripeMapping) -> dict[str, EventHandler]:
     async def payment_intent_changed(event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
         intent = mapping.to_payment_intent(event.data_object)
-        payment = await uow.payments.find_by_stripe_id(intent.stripe_id, for_update=True)
+        payment = await locked_subject(uow.payments, "payment", intent.stripe_id, intent.payment_id)
         if payment is None:
-            if intent.payment_id is None:
-                return EventOutcome.ignored(f"{intent.stripe_id} was not created by this service")
-            payment = await uow.payments.get_for_update(intent.payment_id)
-            if payment is None:
-                raise ObjectNotYetKnown(f"payment {intent.payment_id} of {intent.stripe_id}")
+            return EventOutcome.ignored(f"{intent.stripe_id} was not created by this service")
         mismatch = payment.mismatch_with(intent)
         if mismatch is not None:
             log.warning(

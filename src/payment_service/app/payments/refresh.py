@@ -12,8 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from payment_service.app.common.audit import audit
-from payment_service.app.common.audit_context import system_actor_or
+from payment_service.app.common.audit import audit_refresh, audit_refresh_move
 from payment_service.app.payments.rules import stripe_id
 from payment_service.app.payments.store import PaymentStore
 from payment_service.app.ports.processor import PaymentProcessor
@@ -22,7 +21,6 @@ from payment_service.domain.entities import Payment
 
 log = logging.getLogger(__name__)
 
-REFRESH_ACTOR = "stripe"
 QUARANTINED = "QUARANTINED"
 
 
@@ -40,23 +38,16 @@ class PaymentRefresher:
             before = stored.state
             if mismatch is None:
                 stored.apply_intent(intent, api_read_time())
-                if stored.state is not before:
-                    await audit(
-                        uow,
-                        system_actor_or(REFRESH_ACTOR),
-                        "payments.refresh",
-                        ("payment", stored.id),
-                        stored.state.value,
-                        {"from": before.value},
-                    )
+                await audit_refresh_move(
+                    uow, "payments.refresh", ("payment", stored.id), before, stored.state
+                )
             else:
                 log.warning(
                     "stored payment contradicts its PaymentIntent; not refreshed",
                     extra={"payment_id": stored.id, "detail": mismatch},
                 )
-                await audit(
+                await audit_refresh(
                     uow,
-                    system_actor_or(REFRESH_ACTOR),
                     "payments.refresh",
                     ("payment", stored.id),
                     QUARANTINED,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payment_service.app.common.listing import check_payment_or_account, require_visible_payment
-from payment_service.app.common.validation import Violations
+from payment_service.app.common.listing import (
+    check_payment_or_account,
+    get_visible,
+    require_visible_payment,
+)
 from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.app.refunds.rules import ListRefunds
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Refund
-from payment_service.domain.errors import NotFound
 from payment_service.domain.pagination import Page
 
 
@@ -19,19 +21,13 @@ class RefundQueries:
     uow_factory: UnitOfWorkFactory
 
     async def get(self, caller: Caller, refund_id: str) -> Refund:
-        check = Violations()
-        check.object_id(refund_id, "rfd")
-        check.raise_if_any()
-        async with self.uow_factory(read_only=True) as uow:
-            refund = await uow.refunds.get(refund_id)
-        if refund is None or not caller.may_access(refund.account_id):
-            raise NotFound("refund", refund_id)
-        return refund
+        return await get_visible(
+            self.uow_factory, caller, lambda uow: uow.refunds, "refund", "rfd", refund_id
+        )
 
     async def list(self, caller: Caller, query: ListRefunds) -> Page[Refund]:
-        check_payment_or_account(query.payment_id, query.account_id)
+        check_payment_or_account(caller, query.payment_id, query.account_id)
         if query.account_id:
-            caller.require_account(query.account_id)
             async with self.uow_factory(read_only=True) as uow:
                 return await uow.refunds.list_for_account(query.account_id, page=query.page)
         async with self.uow_factory(read_only=True) as uow:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from payment_service.app.common.create_once import CreateOnce
-from payment_service.app.common.leases import settled
 from payment_service.app.common.replay import MutationRequest
 from payment_service.app.common.validation import Violations
 from payment_service.app.customers.accounts import Customers
@@ -115,9 +114,7 @@ class CreateSetupIntents:
     async def finish_pending(self, row: SetupIntent) -> SetupIntent:
         """Reconciler: send a PENDING SetupIntent a crash or an outage left unsent (the same
         key as the first attempt); a refusal is stored, Unavailable raised."""
-        current = await self.store.load(row.id)
-        if not _pending(current) or self._once.held(current):
-            return current
-        return await settled(
-            self._submit(current, first_attempt=False), lambda: self.store.load(row.id)
+        return await self._once.finish(
+            lambda: self.store.load(row.id),
+            lambda current: self._submit(current, first_attempt=False),
         )

@@ -9,8 +9,9 @@ yet (its create still answering) is retried later.
 
 from __future__ import annotations
 
+from payment_service.app.common.event_subject import locked_subject
 from payment_service.app.ports.event_types import SETUP_INTENT_EVENT_TYPES
-from payment_service.app.ports.events import EventHandler, EventOutcome, ObjectNotYetKnown
+from payment_service.app.ports.events import EventHandler, EventOutcome
 from payment_service.app.ports.processor import PaymentProcessor
 from payment_service.app.ports.setup_intents import SetupIntentMapping
 from payment_service.app.ports.storage import UnitOfWork
@@ -27,13 +28,11 @@ def setup_intent_event_handlers(
             remote = mapping.to_setup_intent(event.data_object)
         except ValueError as error:
             return EventOutcome.quarantined(f"unreadable setup intent: {error}")
-        row = await uow.setup_intents.find_by_stripe_id(remote.stripe_id, for_update=True)
+        row = await locked_subject(
+            uow.setup_intents, "setup intent", remote.stripe_id, remote.setup_intent_id
+        )
         if row is None:
-            if remote.setup_intent_id is None:
-                return EventOutcome.ignored(f"{remote.stripe_id} was not created by this service")
-            row = await uow.setup_intents.get_for_update(remote.setup_intent_id)
-            if row is None:
-                raise ObjectNotYetKnown(f"setup intent {remote.setup_intent_id}")
+            return EventOutcome.ignored(f"{remote.stripe_id} was not created by this service")
         mismatch = row.mismatch_with(remote)
         if mismatch is not None:
             return EventOutcome.quarantined(f"setup intent {row.id}: {mismatch}")

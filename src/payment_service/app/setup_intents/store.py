@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from payment_service.app.common.audit import audit
+from payment_service.app.common.audit import REFRESH_ACTOR, audit
 from payment_service.app.common.audit_context import system_actor_or
 from payment_service.app.common.stripe_reads import fetched
 from payment_service.app.ports.processor import PaymentProcessor
@@ -24,7 +24,6 @@ from payment_service.domain.states import PaymentMethodState, SetupIntentState
 
 STRIPE_ANSWER = "setup_intents.stripe_answer"  # what Stripe said to the create we sent
 REFRESH = "setup_intents.refresh"
-REFRESH_ACTOR = "stripe"
 
 
 async def saved_method(

@@ -24,6 +24,13 @@ def linked_id(current: str | None, stripe_id: str) -> tuple[str, bool]:
     return (stripe_id, True) if current is None else (current, False)
 
 
+def customer_mismatch(stored: str | None, remote: str | None) -> str | None:
+    """How Stripe's customer contradicts the stored one, when both are known and differ."""
+    if stored and remote and remote != stored:
+        return f"customer {remote} != stored {stored}"
+    return None
+
+
 @dataclass(slots=True, kw_only=True)
 class StripeMirror(Generic[S]):
     id: str

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from payment_service.domain.clock import utcnow
-from payment_service.domain.entities.mirror import StripeMirror, linked_id
+from payment_service.domain.entities.mirror import StripeMirror, customer_mismatch, linked_id
 from payment_service.domain.processor import NewPaymentIntent, RemotePaymentIntent
 from payment_service.domain.states import (
     CaptureMethod,
@@ -127,12 +127,8 @@ class Payment(StripeMirror[PaymentState]):
             return f"amount {intent.amount} != stored {self.amount}"
         if intent.currency.lower() != self.currency:
             return f"currency {intent.currency} != stored {self.currency}"
-        if (
-            self.stripe_customer_id
-            and intent.customer
-            and intent.customer != self.stripe_customer_id
-        ):
-            return f"customer {intent.customer} != stored {self.stripe_customer_id}"
+        if customer := customer_mismatch(self.stripe_customer_id, intent.customer):
+            return customer
         if self.stripe_payment_intent_id and intent.stripe_id != self.stripe_payment_intent_id:
             return f"payment intent {intent.stripe_id} != stored {self.stripe_payment_intent_id}"
         return None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from payment_service.domain.clock import utcnow
-from payment_service.domain.entities.mirror import StripeMirror, linked_id
+from payment_service.domain.entities.mirror import StripeMirror, customer_mismatch, linked_id
 from payment_service.domain.setup_intents import NewSetupIntent, RemoteSetupIntent
 from payment_service.domain.states import PaymentMethodUsage, SetupIntentState
 
@@ -77,10 +77,4 @@ class SetupIntent(StripeMirror[SetupIntentState]):
     def mismatch_with(self, remote: RemoteSetupIntent) -> str | None:
         if self.stripe_setup_intent_id not in (None, remote.stripe_id):
             return f"setup intent {remote.stripe_id} != stored {self.stripe_setup_intent_id}"
-        if (
-            self.stripe_customer_id
-            and remote.customer
-            and remote.customer != self.stripe_customer_id
-        ):
-            return f"customer {remote.customer} != stored {self.stripe_customer_id}"
-        return None
+        return customer_mismatch(self.stripe_customer_id, remote.customer)

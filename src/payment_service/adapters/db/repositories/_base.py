@@ -1,6 +1,7 @@
 """What every repository shares: one connection, error translation, keyset pages; and
 what every entity's repository shares: get, locking reads, find by Stripe id or by
-request, add, update (by version where the table has one), lists per account."""
+request, add, update (by version where the table has one), lists per account, the rows
+still pending their Stripe create."""
 
 from __future__ import annotations
 
@@ -282,3 +283,15 @@ class RequestedSqlRepository(VersionedSqlRepository[E]):
             "created_before": created_before,
         }
         return await self._page(conditions, page, filters)
+
+
+class PendingFirstSqlRepository(RequestedSqlRepository[E]):
+    """Rows committed in ``pending_state`` before their Stripe create is sent (the
+    create-once path), so the reconciler can find the ones a crash or an outage left."""
+
+    pending_state: ClassVar[StrEnum]
+
+    async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[E]:
+        """Rows still pending that were created before ``older_than``, oldest first."""
+        pending = self.table.c.state == self.pending_state.value
+        return await self._created_before(older_than, limit, pending)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import func
 
-from payment_service.adapters.db.repositories._base import RequestedSqlRepository
+from payment_service.adapters.db.repositories._base import PendingFirstSqlRepository
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.tables import transactions
 from payment_service.domain.entities import Payment
@@ -20,15 +20,12 @@ _LIVE_STATES = [
 ]
 
 
-class SqlPaymentRepository(RequestedSqlRepository[Payment]):
+class SqlPaymentRepository(PendingFirstSqlRepository[Payment]):
     table = transactions
     codec = RowCodec(Payment)
     stripe_id = "stripe_payment_intent_id"
+    pending_state = PaymentState.PENDING
     account_list = "payments"
-
-    async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[Payment]:
-        pending = transactions.c.state == PaymentState.PENDING.value
-        return await self._created_before(older_than, limit, pending)
 
     async def list_stale_nonfinal(self, older_than: datetime, *, limit: int = 100) -> list[Payment]:
         last_sync = func.coalesce(transactions.c.synced_at, transactions.c.update_time)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from payment_service.adapters.db.repositories._base import RequestedSqlRepository
+from payment_service.adapters.db.repositories._base import PendingFirstSqlRepository
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.tables import refunds
 from payment_service.domain.entities import RESERVING_REFUND_STATES, Refund
@@ -16,10 +16,11 @@ from payment_service.domain.states import RefundState
 _UNSETTLED = [RefundState.PENDING.value, RefundState.REQUIRES_ACTION.value]
 
 
-class SqlRefundRepository(RequestedSqlRepository[Refund]):
+class SqlRefundRepository(PendingFirstSqlRepository[Refund]):
     table = refunds
     codec = RowCodec(Refund)
     stripe_id = "stripe_refund_id"
+    pending_state = RefundState.PENDING
     account_list = "refunds.account"
 
     async def list_for_payment(self, payment_id: str, *, page: PageRequest) -> Page[Refund]:
@@ -32,10 +33,6 @@ class SqlRefundRepository(RequestedSqlRepository[Refund]):
             refunds.c.state.in_([state.value for state in RESERVING_REFUND_STATES]),
         )
         return int((await self._execute(statement)).scalar_one())
-
-    async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[Refund]:
-        pending = refunds.c.state == RefundState.PENDING.value
-        return await self._created_before(older_than, limit, pending)
 
     async def list_unsettled(self, older_than: datetime, *, limit: int = 100) -> list[Refund]:
         """PENDING and REQUIRES_ACTION refunds created before ``older_than``, least recently

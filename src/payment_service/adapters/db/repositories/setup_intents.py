@@ -5,22 +5,19 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from payment_service.adapters.db.repositories._base import RequestedSqlRepository
+from payment_service.adapters.db.repositories._base import PendingFirstSqlRepository
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.tables import setup_intents
 from payment_service.domain.entities import SetupIntent
 from payment_service.domain.states import SetupIntentState
 
 
-class SqlSetupIntentRepository(RequestedSqlRepository[SetupIntent]):
+class SqlSetupIntentRepository(PendingFirstSqlRepository[SetupIntent]):
     table = setup_intents
     codec = RowCodec(SetupIntent)
     stripe_id = "stripe_setup_intent_id"
+    pending_state = SetupIntentState.PENDING
     account_list = "setup_intents"
-
-    async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[SetupIntent]:
-        pending = setup_intents.c.state == SetupIntentState.PENDING.value
-        return await self._created_before(older_than, limit, pending)
 
     async def list_to_refresh(
         self, states: Collection[SetupIntentState], older_than: datetime, *, limit: int = 100
