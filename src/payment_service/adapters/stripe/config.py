@@ -38,7 +38,7 @@ class StripeGatewayConfig:
     outbound: OutboundLimiter | None = field(default=None, compare=False)
     # Told of every HTTP request (measured_http.py); None: requests go unmeasured.
     observer: StripeRequestObserver | None = field(default=None, compare=False)
-    # Client spans per Stripe request (traced_http.py); None: no spans.
+    # Client spans per Stripe request (measured_http.py); None: no spans.
     tracer_provider: TracerProvider | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:

@@ -22,7 +22,6 @@ from payment_service.adapters.stripe import compat, errors, mapping, outbound
 from payment_service.adapters.stripe.config import StripeGatewayConfig
 from payment_service.adapters.stripe.errors import CallContext
 from payment_service.adapters.stripe.measured_http import MeasuredHTTPClient
-from payment_service.adapters.stripe.traced_http import TracedAIOHTTPClient
 from payment_service.app.common.request_context import remaining
 from payment_service.domain.processor import RemotePaymentIntent
 
@@ -51,8 +50,13 @@ class StripeConnection:
     ) -> None:
         self.config = config
         self.shape = compat.api_shape(config.compat)
-        http = http_client or _http_client(config)
-        self.http = http if config.observer is None else MeasuredHTTPClient(http, config.observer)
+        http = http_client or stripe.AIOHTTPClient(
+            timeout=aiohttp.ClientTimeout(total=config.timeout_s)
+        )
+        seen = config.observer is not None or config.tracer_provider is not None
+        self.http = (
+            MeasuredHTTPClient(http, config.observer, config.tracer_provider) if seen else http
+        )
         base = config.api_base.rstrip("/") if config.api_base else None
         self.client = stripe.StripeClient(
             config.api_key,
@@ -68,13 +72,6 @@ class StripeConnection:
 
     async def close(self) -> None:
         await self.http.close_async()  # type: ignore[no-untyped-call]
-
-
-def _http_client(config: StripeGatewayConfig) -> stripe.HTTPClient:
-    timeout = aiohttp.ClientTimeout(total=config.timeout_s)
-    if config.tracer_provider is None:
-        return stripe.AIOHTTPClient(timeout=timeout)
-    return TracedAIOHTTPClient(timeout=timeout, tracer_provider=config.tracer_provider)
 
 
 class StripeCalls:

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from payment_service.app.billing.rules import PRICES_CACHE_KEY, BillingRules
-from payment_service.app.common.audit import audit
-from payment_service.app.common.audit_context import system_actor_or
+from payment_service.app.common.audit import audit_refresh
 from payment_service.app.common.entity_codec import decode_entity, encode_entity
 from payment_service.app.ports.billing import BillingProcessor
 from payment_service.app.ports.cache import Cache
@@ -32,7 +31,6 @@ from payment_service.domain.ids import new_id
 from payment_service.domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest
 
 log = logging.getLogger(__name__)
-SYNC_ACTOR = "stripe"  # a read of Stripe outside a reconciler pass or an operator command
 
 
 @dataclass
@@ -100,8 +98,7 @@ class PriceCatalog:
             for remote in remote_prices:
                 if await store_price(uow, remote, api_read_time()):
                     changed += 1
-                    actor = system_actor_or(SYNC_ACTOR)
-                    await audit(uow, actor, "prices.sync", ("price", remote.stripe_id))
+                    await audit_refresh(uow, "prices.sync", ("price", remote.stripe_id), "ok", {})
             await uow.commit()
         if changed:
             await forget_price_pages(self.cache)

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from payment_service.app.billing.prices import SYNC_ACTOR, our_price_ids
+from payment_service.app.billing.prices import our_price_ids
 from payment_service.app.billing.rules import (
     DELINQUENT_STATES,
     MOVING_STATES,
 )
 from payment_service.app.billing.store import BillingStore
+from payment_service.app.common.audit import REFRESH_ACTOR
 from payment_service.app.common.refreshing import GetRefreshes, refreshed_or_stored
 from payment_service.app.common.validation import Violations
 from payment_service.app.ports.billing import BillingProcessor
@@ -53,7 +54,7 @@ class BillingQueries:
         assert subscription.stripe_subscription_id is not None
         remote = await self.billing.retrieve_subscription(subscription.stripe_subscription_id)
         synced = await self.store.store_subscription(
-            subscription.id, remote, actor=SYNC_ACTOR, action=None
+            subscription.id, remote, actor=REFRESH_ACTOR, action=None
         )
         return synced.subscription or subscription
 
@@ -95,7 +96,7 @@ class BillingQueries:
 
     async def refresh_invoice(self, invoice: Invoice) -> Invoice:
         remote = await self.billing.retrieve_invoice(invoice.stripe_invoice_id)
-        synced = await self.store.store_invoice(remote, actor=SYNC_ACTOR, action=None)
+        synced = await self.store.store_invoice(remote, actor=REFRESH_ACTOR, action=None)
         return synced.invoice or invoice
 
     async def list_invoices(

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from payment_service.app.billing.prices import SYNC_ACTOR, PriceCatalog
+from payment_service.app.billing.prices import PriceCatalog
 from payment_service.app.billing.queries import BillingQueries
 from payment_service.app.billing.rules import MOVING_STATES, OPEN_INVOICE_STATES, BillingRules
 from payment_service.app.billing.store import BillingStore, audit_sync
 from payment_service.app.billing.subscribe import CreateSubscriptions, unsent
 from payment_service.app.billing.sync import apply_subscription, store_invoice
+from payment_service.app.common.audit import REFRESH_ACTOR
 from payment_service.app.common.repair import RepairTally
 from payment_service.app.common.repair_pass import repair_each
 from payment_service.app.ports.billing import BillingProcessor
@@ -149,7 +150,9 @@ class BillingRepair:
                 if subscription is None:
                     continue  # not made by this service
                 synced = await apply_subscription(uow, subscription, remote, api_read_time())
-                await audit_sync(uow, SYNC_ACTOR, None, synced, ("subscription", subscription.id))
+                await audit_sync(
+                    uow, REFRESH_ACTOR, None, synced, ("subscription", subscription.id)
+                )
                 await uow.commit()
             await self.store.published(synced)
             changed += int(synced.changed)
@@ -168,7 +171,7 @@ class BillingRepair:
         async with self.store.uow_factory() as uow:
             synced = await store_invoice(uow, remote, api_read_time())
             if synced.invoice is not None:
-                await audit_sync(uow, SYNC_ACTOR, None, synced, ("invoice", synced.invoice.id))
+                await audit_sync(uow, REFRESH_ACTOR, None, synced, ("invoice", synced.invoice.id))
             await uow.commit()
         await self.store.published(synced)
         return int(synced.changed)

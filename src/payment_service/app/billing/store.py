@@ -13,8 +13,7 @@ from payment_service.app.billing.rules import (
     subscription_cache_key,
 )
 from payment_service.app.billing.sync import Synced, apply_subscription, store_invoice
-from payment_service.app.common.audit import audit
-from payment_service.app.common.audit_context import system_actor_or
+from payment_service.app.common.audit import audit, audit_refresh
 from payment_service.app.common.entity_codec import decode_entity, encode_entity
 from payment_service.app.common.replay import MutationRequest, record
 from payment_service.app.payments.rules import cache_key as payment_cache_key
@@ -155,4 +154,4 @@ async def audit_sync(
     if action is not None:
         await audit(uow, actor, action, subject)
     elif synced.changed:
-        await audit(uow, system_actor_or(actor), f"{subject[0]}s.refresh", subject)
+        await audit_refresh(uow, f"{subject[0]}s.refresh", subject, "ok", {})
