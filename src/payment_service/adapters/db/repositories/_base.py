@@ -18,10 +18,13 @@ from sqlalchemy import (
     RowMapping,
     Select,
     Table,
+    case,
     literal,
+    null,
     or_,
     select,
     tuple_,
+    type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -36,6 +39,7 @@ E = TypeVar("E")
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_LISTED_COLUMNS: dict[type, list[ColumnElement[Any]]] = {}
 
 
 def _field_names(cls: type) -> tuple[str, ...]:
@@ -129,6 +133,21 @@ class SqlRepository:
         time_column: str = "create_time",
     ) -> Page[T]:
         """Newest first by ``(time_column, id)``; the token resumes strictly after the last row."""
+        result = await self._keyset_rows(conditions, page, filters, time_column)
+        return page.page_of([to_entity(row) for row in result.mappings()], cursor_of, filters)
+
+    def _listed_columns(self) -> Sequence[ColumnElement[Any]]:
+        """What a list selects: every column (EntityRepository may withhold some)."""
+        return list(self.table.c)
+
+    async def _keyset_rows(
+        self,
+        conditions: Sequence[ColumnElement[bool]],
+        page: PageRequest,
+        filters: Mapping[str, object],
+        time_column: str,
+    ) -> CursorResult[Any]:
+        """Up to ``page.size + 1`` rows after the page token's, newest first."""
         time_col, id_col = self.table.c[time_column], self.table.c.id
         where = list(conditions)
         cursor = page.cursor(filters)
@@ -138,13 +157,12 @@ class SqlRepository:
             )
             where.append(tuple_(time_col, id_col) < after)
         statement = (
-            select(self.table)
+            select(*self._listed_columns())
             .where(*where)
             .order_by(time_col.desc(), id_col.desc())
             .limit(page.size + 1)
         )
-        rows = await self._all(statement)
-        return page.page_of([to_entity(row) for row in rows], cursor_of, filters)
+        return await self._execute(statement)
 
 
 def by_create_time(entity: Any) -> Cursor:
@@ -158,6 +176,9 @@ class EntityRepository(SqlRepository, Generic[E]):
     codec: RowCodec[E]
     stripe_id: ClassVar[str]
     kept: ClassVar[tuple[str, ...]] = ("id", "create_time")
+    # Columns a list reads only where their condition holds (NULL elsewhere): a field the
+    # list's answer shows only in some states need not be decrypted in the others.
+    listed_when: ClassVar[Mapping[str, ColumnElement[bool]]] = {}
 
     def _select(self, *where: ColumnElement[bool]) -> Select[tuple[Any, ...]]:
         return select(self.table).where(*where)
@@ -187,8 +208,27 @@ class EntityRepository(SqlRepository, Generic[E]):
         page: PageRequest,
         filters: Mapping[str, object],
     ) -> Page[E]:
-        """Newest first by create time (then id)."""
-        return await self._keyset_page(conditions, page, filters, self.codec.entity, by_create_time)
+        """Newest first by create time (then id). Rows become entities by position (the
+        codec's reader), not by a key look-up per field: on a page of many rows that
+        look-up was most of the list's time."""
+        result = await self._keyset_rows(conditions, page, filters, "create_time")
+        read = self.codec.reader(tuple(result.keys()))
+        return page.page_of([read(row) for row in result.all()], by_create_time, filters)
+
+    def _listed_columns(self) -> Sequence[ColumnElement[Any]]:
+        """Every column, but those of ``listed_when``: NULL in the rows their condition
+        does not hold for (so their values are neither sent nor decrypted there)."""
+        listed = _LISTED_COLUMNS.get(type(self))
+        if listed is None:
+            listed = _LISTED_COLUMNS[type(self)] = [
+                column
+                if column.name not in self.listed_when
+                else type_coerce(
+                    case((self.listed_when[column.name], column), else_=null()), column.type
+                ).label(column.name)
+                for column in self.table.c
+            ]
+        return listed
 
     async def _owned_page(
         self, page: PageRequest, states: Collection[StrEnum], **owners: str | None
