@@ -2,8 +2,8 @@
 
 Creates (or reuses) its own PostgreSQL database, loads 1,000,000 payment rows with one
 ``INSERT … SELECT generate_series`` (800,000 of them for the listed account, the rest
-spread over 100 others; every row's ``receipt_email`` holds a value sealed by the
-service's own cipher, so every listed row is decrypted as in production), starts
+spread over 100 others; every row's ``receipt_email`` and ``client_secret`` hold values
+sealed by the service's own cipher, as a real payment's do), starts
 ``payment-service serve`` on it pinned to core 0 (in-memory cache, rate limits off,
 reconciler off), and from this process, pinned to core 1, calls one at a time:
 
@@ -60,7 +60,7 @@ LOAD = """
 INSERT INTO transactions (
     id, account_id, customer_id, caller, request_id, request_hash, amount, currency,
     amount_capturable, amount_received, amount_refunded, stripe_amount_refunded, state,
-    capture_method, payment_method, description, receipt_email, receipt_url,
+    capture_method, payment_method, description, receipt_email, receipt_url, client_secret,
     stripe_payment_intent_id, metadata, confirm_on_create, synced_at, create_time,
     update_time, version, off_session, refund_blocked_by_dispute)
 SELECT
@@ -70,7 +70,7 @@ SELECT
     0, 1000 + g %% 5000, 0, 0,
     (ARRAY['succeeded', 'succeeded', 'succeeded', 'canceled', 'failed'])[1 + g %% 5],
     'automatic', 'pm_card_visa', 'order ' || g, %(email)s,
-    'https://pay.stripe.com/receipts/' || g, 'pi_bench_' || g,
+    'https://pay.stripe.com/receipts/' || g, %(secret)s, 'pi_bench_' || g,
     '{"order": "42", "channel": "web"}'::json, true, t, t, t, 1, false, false
 FROM generate_series(1, %(rows)s) AS g,
      LATERAL (SELECT timestamptz '2024-01-01' + g * interval '1 second' AS t) AS times
@@ -91,15 +91,22 @@ def load_database(reload: bool) -> None:
     migrate = [sys.executable, "-m", "payment_service.cli", "migrate"]
     subprocess.run(migrate, env=env, check=True, capture_output=True, cwd=ROOT)
     with psycopg.connect(DSN, autocommit=True) as db:
-        row = db.execute("SELECT count(*) FROM transactions").fetchone()
-        if row is not None and row[0] == ROWS:
+        row = db.execute("SELECT count(*), count(client_secret) FROM transactions").fetchone()
+        if row == (ROWS, ROWS):
             print(f"reusing {DATABASE}: {ROWS:,} payment rows")
             return
         db.execute("TRUNCATE transactions CASCADE")
         cipher = FieldCipher.from_specs([PII_KEY])
         email = cipher.encrypt("buyer@example.com", context="transactions.receipt_email")
+        secret = cipher.encrypt("pi_bench_secret_0123456789", context="transactions.client_secret")
         began = time.perf_counter()
-        params = {"rows": ROWS, "account_rows": ACCOUNT_ROWS, "account": ACCOUNT, "email": email}
+        params = {
+            "rows": ROWS,
+            "account_rows": ACCOUNT_ROWS,
+            "account": ACCOUNT,
+            "email": email,
+            "secret": secret,
+        }
         db.execute(LOAD, params)
         db.execute("VACUUM ANALYZE transactions")
         print(f"loaded {ROWS:,} payment rows in {time.perf_counter() - began:.1f} s")
