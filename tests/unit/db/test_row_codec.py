@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+import pytest
+
 from payment_service.adapters.db.repositories._codec import RowCodec
 
 
@@ -48,3 +50,9 @@ def test_a_reader_is_made_once_per_column_list() -> None:
     keys = tuple("".join(list(name)) for name in ("id", "color"))
     assert CODEC.reader(keys) is CODEC.reader(("id", "color"))
     assert CODEC.reader(keys)(("itm_3", "red")) == Item(id="itm_3", color=Color.RED)
+
+
+def test_an_unknown_enum_value_is_refused_as_the_enum_refuses_it() -> None:
+    read = CODEC.reader(("id", "color"))
+    with pytest.raises(ValueError, match="green"):
+        read(("itm_4", "green"))

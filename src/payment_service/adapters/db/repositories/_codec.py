@@ -81,19 +81,16 @@ class RowCodec(Generic[E]):
         names = tuple(name for _, name in wanted)
         indexes = tuple(index for index, _ in wanted)
         every = indexes == tuple(range(len(keys)))
-        converts = [
-            (position, self._decode[name])
-            for position, name in enumerate(names)
-            if name in self._decode
-        ]
+        converts = [(name, _fast(self._decode[name])) for name in names if name in self._decode]
         cls = self.cls
 
         def read(row: Sequence[Any]) -> E:
-            values = list(row) if every else [row[index] for index in indexes]
-            for position, convert in converts:
-                if values[position] is not None:
-                    values[position] = convert(values[position])
-            return cls(**dict(zip(names, values, strict=True)))
+            values = dict(zip(names, row if every else [row[i] for i in indexes], strict=True))
+            for name, convert in converts:
+                value = values[name]
+                if value is not None:
+                    values[name] = convert(value)
+            return cls(**values)
 
         return read
 
@@ -104,6 +101,15 @@ class RowCodec(Generic[E]):
             if values.get(name) is not None:
                 values[name] = encode(values[name])
         return values
+
+
+def _fast(decode: Convert) -> Convert:
+    """``decode``, or for a StrEnum a dict look-up of its members (calling the enum costs
+    more); an unknown value still raises as the enum's call does."""
+    if isinstance(decode, type) and issubclass(decode, StrEnum):
+        members: dict[Any, Any] = {member.value: member for member in decode}
+        return lambda value: members[value] if value in members else decode(value)
+    return decode
 
 
 def _converters(hint: Any, *, json: bool) -> tuple[Convert, Convert]:
