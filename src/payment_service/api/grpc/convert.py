@@ -18,6 +18,8 @@ E = TypeVar("E", bound=StrEnum)
 MIN_TIMESTAMP_SECONDS = -62_135_596_800
 MAX_TIMESTAMP_SECONDS = 253_402_300_799
 MAX_TIMESTAMP_NANOS = 999_999_999
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)  # FromDatetime reads a naive time as UTC
 TIMESTAMP_PROBLEM = "must be a valid time between years 1 and 9999 with nanos from 0 to 999999999"
 
 
@@ -33,9 +35,9 @@ def timestamp(value: datetime | None) -> Timestamp | None:
     """A proto Timestamp, or None (field left unset) for None."""
     if value is None:
         return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    # As Timestamp.FromDatetime (a naive time is UTC), without its time-tuple round trip.
+    delta = value - (_EPOCH if value.tzinfo is not None else _NAIVE_EPOCH)
+    return Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000)
 
 
 def optional_time(message: object, field: str, stamp: Timestamp) -> datetime | None:

@@ -104,6 +104,9 @@ class PaymentMethodRepository(StripeLinkedStore[PaymentMethod], Protocol):
 
 
 class PaymentRepository(RequestedStore[Payment], AccountListing[Payment, PaymentState], Protocol):
+    # list_for_account may leave client_secret and next_action_url None on payments not
+    # in REQUIRES_ACTION (the only state whose answers show them).
+
     async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[Payment]:
         """PENDING payments created before ``older_than``, oldest first (the reconciler's work)."""
 

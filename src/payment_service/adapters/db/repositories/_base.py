@@ -6,7 +6,7 @@ still pending their Stripe create."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
@@ -15,13 +15,17 @@ from sqlalchemy import (
     ColumnElement,
     CursorResult,
     Executable,
+    Integer,
     RowMapping,
     Select,
     Table,
-    literal,
+    bindparam,
+    case,
+    null,
     or_,
     select,
     tuple_,
+    type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -36,6 +40,8 @@ E = TypeVar("E")
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_LISTED_COLUMNS: dict[type, list[ColumnElement[Any]]] = {}
+_KEYSET_STATEMENTS: dict[Hashable, Select[Any]] = {}
 
 
 def _field_names(cls: type) -> tuple[str, ...]:
@@ -68,6 +74,36 @@ def state_in(table: Table, states: Collection[StrEnum]) -> list[ColumnElement[bo
 def equal_where_given(table: Table, **values: object) -> list[ColumnElement[bool]]:
     """``column == value`` for each value that is not None (an optional list filter)."""
     return [table.c[name] == value for name, value in values.items() if value is not None]
+
+
+def bound_filters(
+    table: Table,
+    equal: Mapping[str, object],
+    states: Collection[StrEnum] = (),
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> tuple[list[ColumnElement[bool]], dict[str, Any]]:
+    """A list's filters as conditions on bind parameters, and the parameters' values: the
+    ``equal`` columns that are not None, the states (any, when empty), the create-time
+    range (``created_after`` inclusive, ``created_before`` exclusive). The parameters'
+    names tell the conditions' shape (a statement built for it serves every value)."""
+    c = table.c
+    conditions: list[ColumnElement[bool]] = []
+    params: dict[str, Any] = {}
+    for name, value in equal.items():
+        if value is not None:
+            conditions.append(c[name] == bindparam(f"eq_{name}"))
+            params[f"eq_{name}"] = value
+    if states:
+        conditions.append(c.state.in_(bindparam("states", expanding=True)))
+        params["states"] = sorted(state.value for state in states)
+    if created_after is not None:
+        conditions.append(c.create_time >= bindparam("created_after"))
+        params["created_after"] = created_after
+    if created_before is not None:
+        conditions.append(c.create_time < bindparam("created_before"))
+        params["created_before"] = created_before
+    return conditions, params
 
 
 class SqlRepository:
@@ -129,22 +165,60 @@ class SqlRepository:
         time_column: str = "create_time",
     ) -> Page[T]:
         """Newest first by ``(time_column, id)``; the token resumes strictly after the last row."""
+        result = await self._keyset_rows(conditions, page, filters, time_column)
+        return page.page_of([to_entity(row) for row in result.mappings()], cursor_of, filters)
+
+    def _listed_columns(self) -> Sequence[ColumnElement[Any]]:
+        """What a list selects: every column (EntityRepository may withhold some)."""
+        return list(self.table.c)
+
+    async def _keyset_rows(
+        self,
+        conditions: Sequence[ColumnElement[bool]],
+        page: PageRequest,
+        filters: Mapping[str, object],
+        time_column: str,
+        *,
+        shape: Hashable = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> CursorResult[Any]:
+        """Up to ``page.size + 1`` rows after the page token's, newest first.
+
+        With a ``shape`` (conditions written with bind parameters, their values in
+        ``params``), the statement is built once per repository, shape and first-or-later
+        page, and reused: building a select of every column and its cache key cost a
+        list more than compiling it."""
+        cursor = page.cursor(filters)
+        key = (type(self), time_column, cursor is not None, shape)
+        statement = _KEYSET_STATEMENTS.get(key) if shape is not None else None
+        if statement is None:
+            statement = self._keyset_statement(conditions, time_column, after=cursor is not None)
+            if shape is not None:
+                _KEYSET_STATEMENTS[key] = statement
+        values = {**(params or {}), "keyset_limit": page.size + 1}
+        if cursor is not None:
+            values.update(keyset_time=cursor.create_time, keyset_id=cursor.id)
+        with translated_errors():
+            result: CursorResult[Any] = await self._connection.execute(statement, values)
+        return result
+
+    def _keyset_statement(
+        self, conditions: Sequence[ColumnElement[bool]], time_column: str, *, after: bool
+    ) -> Select[Any]:
         time_col, id_col = self.table.c[time_column], self.table.c.id
         where = list(conditions)
-        cursor = page.cursor(filters)
-        if cursor is not None:
-            after = tuple_(
-                literal(cursor.create_time, time_col.type), literal(cursor.id, id_col.type)
+        if after:
+            resume = tuple_(
+                bindparam("keyset_time", type_=time_col.type),
+                bindparam("keyset_id", type_=id_col.type),
             )
-            where.append(tuple_(time_col, id_col) < after)
-        statement = (
-            select(self.table)
+            where.append(tuple_(time_col, id_col) < resume)
+        return (
+            select(*self._listed_columns())
             .where(*where)
             .order_by(time_col.desc(), id_col.desc())
-            .limit(page.size + 1)
+            .limit(bindparam("keyset_limit", type_=Integer()))
         )
-        rows = await self._all(statement)
-        return page.page_of([to_entity(row) for row in rows], cursor_of, filters)
 
 
 def by_create_time(entity: Any) -> Cursor:
@@ -158,6 +232,9 @@ class EntityRepository(SqlRepository, Generic[E]):
     codec: RowCodec[E]
     stripe_id: ClassVar[str]
     kept: ClassVar[tuple[str, ...]] = ("id", "create_time")
+    # Columns a list reads only where their condition holds (NULL elsewhere): a field the
+    # list's answer shows only in some states need not be decrypted in the others.
+    listed_when: ClassVar[Mapping[str, ColumnElement[bool]]] = {}
 
     def _select(self, *where: ColumnElement[bool]) -> Select[tuple[Any, ...]]:
         return select(self.table).where(*where)
@@ -186,18 +263,42 @@ class EntityRepository(SqlRepository, Generic[E]):
         conditions: Sequence[ColumnElement[bool]],
         page: PageRequest,
         filters: Mapping[str, object],
+        *,
+        shape: Hashable = None,
+        params: Mapping[str, Any] | None = None,
     ) -> Page[E]:
-        """Newest first by create time (then id)."""
-        return await self._keyset_page(conditions, page, filters, self.codec.entity, by_create_time)
+        """Newest first by create time (then id). Rows become entities by position (the
+        codec's reader), not by a key look-up per field: on a page of many rows that
+        look-up was most of the list's time."""
+        result = await self._keyset_rows(
+            conditions, page, filters, "create_time", shape=shape, params=params
+        )
+        read = self.codec.reader(tuple(result.keys()))
+        return page.page_of([read(row) for row in result.all()], by_create_time, filters)
+
+    def _listed_columns(self) -> Sequence[ColumnElement[Any]]:
+        """Every column, but those of ``listed_when``: NULL in the rows their condition
+        does not hold for (so their values are neither sent nor decrypted there)."""
+        listed = _LISTED_COLUMNS.get(type(self))
+        if listed is None:
+            listed = _LISTED_COLUMNS[type(self)] = [
+                column
+                if column.name not in self.listed_when
+                else type_coerce(
+                    case((self.listed_when[column.name], column), else_=null()), column.type
+                ).label(column.name)
+                for column in self.table.c
+            ]
+        return listed
 
     async def _owned_page(
         self, page: PageRequest, states: Collection[StrEnum], **owners: str | None
     ) -> Page[E]:
         """Newest first: the rows in ``states`` (any, when empty) of every owner given (an
         owner that is None is not a condition)."""
-        conditions = [*equal_where_given(self.table, **owners), *state_in(self.table, states)]
+        conditions, params = bound_filters(self.table, owners, states)
         filters = {"list": self.table.name, **owners, "states": states}
-        return await self._page(conditions, page, filters)
+        return await self._page(conditions, page, filters, shape=tuple(params), params=params)
 
     async def _refresh_queue(
         self,
@@ -270,11 +371,9 @@ class RequestedSqlRepository(VersionedSqlRepository[E]):
         created_after: datetime | None = None,
         created_before: datetime | None = None,
     ) -> Page[E]:
-        conditions = [
-            self.table.c.account_id == account_id,
-            *state_in(self.table, states),
-            *created_between(self.table, created_after, created_before),
-        ]
+        conditions, params = bound_filters(
+            self.table, {"account_id": account_id}, states, created_after, created_before
+        )
         filters = {
             "list": self.account_list,
             "account_id": account_id,
@@ -282,7 +381,7 @@ class RequestedSqlRepository(VersionedSqlRepository[E]):
             "created_after": created_after,
             "created_before": created_before,
         }
-        return await self._page(conditions, page, filters)
+        return await self._page(conditions, page, filters, shape=tuple(params), params=params)
 
 
 class PendingFirstSqlRepository(RequestedSqlRepository[E]):

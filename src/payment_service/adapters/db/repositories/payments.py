@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import ClassVar
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 
 from payment_service.adapters.db.repositories._base import PendingFirstSqlRepository
 from payment_service.adapters.db.repositories._codec import RowCodec
@@ -26,6 +28,13 @@ class SqlPaymentRepository(PendingFirstSqlRepository[Payment]):
     stripe_id = "stripe_payment_intent_id"
     pending_state = PaymentState.PENDING
     account_list = "payments"
+    # The API shows a payment's client secret and 3-D Secure URL only while it awaits the
+    # customer's action: a list decrypts them for those rows only.
+    _awaiting_action = transactions.c.state == PaymentState.REQUIRES_ACTION.value
+    listed_when: ClassVar[Mapping[str, ColumnElement[bool]]] = {
+        "client_secret": _awaiting_action,
+        "next_action_url": _awaiting_action,
+    }
 
     async def list_stale_nonfinal(self, older_than: datetime, *, limit: int = 100) -> list[Payment]:
         last_sync = func.coalesce(transactions.c.synced_at, transactions.c.update_time)
