@@ -34,7 +34,9 @@ from harness import (
     Server,
     alternate,
     h2load,
+    profiled,
     report,
+    summarize_profile,
     token,
     write_body,
 )
@@ -86,7 +88,9 @@ def noop_round(server: Server, body: Path, requests: int) -> LoadResult:
     )
 
 
-def run_backend(backend_name: str, rounds: int, requests: int) -> dict[str, float]:
+def run_backend(
+    backend_name: str, rounds: int, requests: int, profile: Path | None
+) -> dict[str, float]:
     import tempfile
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-get-"))
@@ -100,6 +104,11 @@ def run_backend(backend_name: str, rounds: int, requests: int) -> dict[str, floa
         # Warm-up: both paths once, not counted.
         h2load(server, GET, get_body, bearer, requests=2000)
         h2load(server, CHECK, check_body, requests=2000)
+        if profile is not None:
+            out = profile / f"get_payment-{backend_name}.txt"
+            with profiled(server, out, seconds=8):
+                h2load(server, GET, get_body, bearer, requests=requests)
+            print(summarize_profile(out), flush=True)
         results = alternate(
             {
                 "noop": lambda: noop_round(server, check_body, requests),
@@ -119,9 +128,10 @@ def main() -> None:
     parser.add_argument("--backend", action="append", choices=("sqlite", "postgres"))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--profile", type=Path, help="py-spy the server into this directory")
     args = parser.parse_args()
     ratios = {
-        name: run_backend(name, args.rounds, args.requests)
+        name: run_backend(name, args.rounds, args.requests, args.profile)
         for name in args.backend or ("sqlite", "postgres")
     }
     print()

@@ -105,7 +105,10 @@ class Backend:
 
 
 def _start(
-    cmd: list[str], env: Mapping[str, str], ready: Callable[[str], bool]
+    cmd: list[str],
+    env: Mapping[str, str],
+    ready: Callable[[str], bool],
+    keep: Path | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         cmd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT
@@ -113,10 +116,21 @@ def _start(
     assert proc.stdout is not None
     for line in proc.stdout:
         if ready(line):
-            # Keep reading (and dropping) its output, or a full pipe would stall the process.
-            threading.Thread(target=proc.stdout.read, daemon=True).start()
+            # Keep reading its output (into ``keep``, or dropped), or a full pipe would
+            # stall the process.
+            threading.Thread(target=_drain, args=(proc, keep), daemon=True).start()
             return proc, line
     raise SystemExit(f"{cmd} did not start")
+
+
+def _drain(proc: subprocess.Popen[str], keep: Path | None) -> None:
+    assert proc.stdout is not None
+    if keep is None:
+        proc.stdout.read()
+        return
+    with keep.open("a") as out:
+        for line in proc.stdout:
+            out.write(line)
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
@@ -177,7 +191,8 @@ class Server:
             migrate = [sys.executable, "-m", "payment_service.cli", "migrate"]
             subprocess.run(migrate, env=env, check=True, capture_output=True, cwd=ROOT)
             serve = pinned([sys.executable, "-m", "payment_service.cli", "serve"], SERVER_CORE)
-            process, serving = _start(serve, env, lambda text: '"serving"' in text)
+            log = workdir / "server.log" if os.environ.get("BENCH_KEEP_LOG") else None
+            process, serving = _start(serve, env, lambda text: '"serving"' in text, log)
             ports = json.loads(serving)
             server = cls(
                 backend, workdir, env, process, int(ports["grpc_port"]), int(ports["http_port"])
@@ -351,3 +366,44 @@ def report(
 def settle(seconds: float = 0.5) -> None:
     """A short pause between rounds so one round's tail does not overlap the next."""
     time.sleep(seconds)
+
+
+# --- profiles ---------------------------------------------------------------------------
+
+
+@contextmanager
+def profiled(server: Server, out: Path, seconds: int) -> Iterator[None]:
+    """py-spy records the server for ``seconds`` (raw collapsed stacks to ``out``) while
+    the block runs; ``summarize_profile(out)`` reads it."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    cmd = [spy, "record", "-p", str(server.pid), "-d", str(seconds), "-r", "250"]
+    cmd += ["-f", "raw", "-o", str(out), "--nonblocking"]
+    recorder = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # py-spy attaches
+    try:
+        yield
+    finally:
+        recorder.wait(seconds + 30)
+
+
+def summarize_profile(path: Path, own: str = "payment_service", top: int = 15) -> str:
+    """Share of samples per function (inclusive: a stack counts once per function in it):
+    all of ours (``own`` in the file name), and the top ``top`` of ours."""
+    total = 0
+    ours = 0
+    inclusive: dict[str, int] = {}
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_text)
+        total += count
+        frames = {frame for frame in stack.split(";") if own in frame}
+        if frames:
+            ours += count
+        for frame in {re.sub(r":\d+\)$", ")", f) for f in frames}:
+            inclusive[frame] = inclusive.get(frame, 0) + count
+    lines = [f"{total} samples; stacks through {own}: {100 * ours / max(total, 1):.1f} %"]
+    for frame, count in sorted(inclusive.items(), key=lambda item: -item[1])[:top]:
+        lines.append(f"  {100 * count / max(total, 1):5.1f} %  {frame}")
+    return "\n".join(lines)
