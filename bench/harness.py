@@ -386,9 +386,13 @@ def profiled(server: Server, out: Path, seconds: int) -> Iterator[None]:
         recorder.wait(seconds + 30)
 
 
+# Frames every sample of the server passes through (the entry point, the event loop).
+_EVERYWHERE = ("payment_service/cli", "runpy", "asyncio/runners", "asyncio/base_events")
+
+
 def summarize_profile(path: Path, own: str = "payment_service", top: int = 15) -> str:
     """Share of samples per function (inclusive: a stack counts once per function in it):
-    all of ours (``own`` in the file name), and the top ``top`` of ours."""
+    all of ours (``own`` in the file name, below the entry point), and the top ``top``."""
     total = 0
     ours = 0
     inclusive: dict[str, int] = {}
@@ -398,7 +402,11 @@ def summarize_profile(path: Path, own: str = "payment_service", top: int = 15) -
             continue
         count = int(count_text)
         total += count
-        frames = {frame for frame in stack.split(";") if own in frame}
+        frames = {
+            frame
+            for frame in stack.split(";")
+            if own in frame and not any(part in frame for part in _EVERYWHERE)
+        }
         if frames:
             ours += count
         for frame in {re.sub(r":\d+\)$", ")", f) for f in frames}:

@@ -75,11 +75,10 @@ class LineHandler(logging.StreamHandler[TextIO]):
         self._flush_due = False
 
     def flush(self) -> None:
-        now = time.monotonic()
-        if now - self._flushed_at >= FLUSH_EVERY_S:
-            self._flush_now()
-            return
         if self._flush_due:
+            return  # a flush is already on its way
+        if time.monotonic() - self._flushed_at >= FLUSH_EVERY_S:
+            self._flush_now()
             return
         try:
             loop = asyncio.get_running_loop()
@@ -106,7 +105,23 @@ def log_fields(logger: logging.Logger, level: int, message: str, fields: Mapping
         return
     record = logging.LogRecord(logger.name, level, "", 0, message, None, None)
     record.__dict__.update(fields)
-    logger.handle(record)
+    if logger.filters or logger.handlers or not logger.propagate or logger.disabled:
+        logger.handle(record)
+        return
+    # The access logger's own shape (no handlers or filters of its own): straight to
+    # the handlers above it, as Logger.callHandlers would.
+    parent = logger.parent
+    found = False
+    while parent is not None:
+        for handler in parent.handlers:
+            found = True
+            if record.levelno >= handler.level:
+                handler.handle(record)
+        if not parent.propagate:
+            break
+        parent = parent.parent
+    if not found:
+        logger.handle(record)  # logging's last resort, as without this shortcut
 
 
 def configure_logging(level: str, stream: TextIO | None = None) -> None:

@@ -10,9 +10,9 @@ Why a copy is never older than what Redis held when a read began:
 
 - the copy is used only while the subscription is live; when it breaks (Redis away,
   a timeout) every copy is dropped and reads go to Redis until it is back;
-- a read from Redis is copied only if no notice (and no write of this process) arrived
-  while it was in flight (``_generation``), so a value read just before a change can
-  not be kept after the change's notice;
+- a read from Redis is copied only if no notice for its key (and no write of this
+  process to it) arrived while it was in flight (``_generation``), so a value read just
+  before a change cannot be kept after the change's notice;
 - this process's own writes drop the key before and after they reach Redis, so a Get
   that follows a write on the same replica never sees the old value.
 

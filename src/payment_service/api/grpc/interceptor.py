@@ -2,11 +2,15 @@
 log and error mapping per call.
 
 Health checks and reflection pass through untouched (no token, no log line). Every
-other method's handler is wrapped once and cached by method name, so the per-call
-cost is the wrapper itself: one dictionary lookup for the cached token, one walk over
-the request's set fields (``request_checks``), the server span (tracing.py), the
-contextvar sets, one task for the work (in_flight.py: answered before the caller's
-deadline, seen by shutdown), one metrics update and one log line.
+other method's handler is wrapped once and cached by method name with what the wrapper
+needs of it (``_Method``: name, scope), so the per-call cost is the wrapper itself: one
+walk over the metadata (the token and any trace headers together), one dictionary
+lookup for the cached token, the rate limit (in process or from a batch taken from
+Redis), one walk over the request's set fields (``request_checks``), the server span
+only when there is a trace (tracing.py), one metrics update and one access record. The
+work runs in the call's own context copy until it first waits; only work that waits
+gets a task of its own (in_flight.py: answered before the caller's deadline, seen by
+shutdown), so a cached read makes none.
 """
 
 from __future__ import annotations
@@ -136,9 +140,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         mapping and the access record.
 
         ``finish`` turns what the inner behavior returned into the call's answer: the
-        awaited response for a unary response, the messages written for a stream. The
-        work runs in a task of its own (in_flight.py); a unary response is answered in
-        time for the caller's deadline, done or not.
+        awaited response for a unary response, the messages written for a stream. Work
+        that waits goes on in a task of its own (in_flight.py); a unary response is
+        answered in time for the caller's deadline, done or not.
         """
         answers_once = finish is _respond
 
