@@ -110,27 +110,39 @@ def _start(
     ready: Callable[[str], bool],
     keep: Path | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
+    """Start ``cmd`` and wait for the output line ``ready`` accepts. With ``keep``, the
+    output goes to that file (a write never waits for a reader, as a container runtime's
+    log pipe does not under load); else it is read and dropped by a thread."""
+    if keep is not None:
+        return _start_to_file(cmd, env, ready, keep)
     proc = subprocess.Popen(
         cmd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT
     )
     assert proc.stdout is not None
     for line in proc.stdout:
         if ready(line):
-            # Keep reading its output (into ``keep``, or dropped), or a full pipe would
-            # stall the process.
-            threading.Thread(target=_drain, args=(proc, keep), daemon=True).start()
+            # Keep reading its output, or a full pipe would stall the process.
+            threading.Thread(target=proc.stdout.read, daemon=True).start()
             return proc, line
     raise SystemExit(f"{cmd} did not start")
 
 
-def _drain(proc: subprocess.Popen[str], keep: Path | None) -> None:
-    assert proc.stdout is not None
-    if keep is None:
-        proc.stdout.read()
-        return
-    with keep.open("a") as out:
-        for line in proc.stdout:
-            out.write(line)
+def _start_to_file(
+    cmd: list[str], env: Mapping[str, str], ready: Callable[[str], bool], keep: Path
+) -> tuple[subprocess.Popen[str], str]:
+    with keep.open("w") as out:
+        proc = subprocess.Popen(
+            cmd, env=dict(env), stdout=out, stderr=subprocess.DEVNULL, text=True, cwd=ROOT
+        )
+    deadline = time.monotonic() + 60
+    with keep.open() as log:
+        while time.monotonic() < deadline and proc.poll() is None:
+            line = log.readline()
+            if not line:
+                time.sleep(0.05)
+            elif ready(line):
+                return proc, line
+    raise SystemExit(f"{cmd} did not start (its output: {keep})")
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
@@ -171,6 +183,8 @@ class Server:
         """localstripe, migrations, then the server pinned to its core; all stopped at exit."""
         workdir = workdir or Path(tempfile.mkdtemp(prefix="bench-"))
         backend.prepare()
+        if pinning():  # this process and localstripe stay off the server's core
+            os.sched_setaffinity(0, {int(LOAD_CORE)})
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENT_")}
         stripe, line = _start(
             [sys.executable, "tools/localstripe_server.py", "--port", "0", "--no-access-log"],
@@ -191,7 +205,7 @@ class Server:
             migrate = [sys.executable, "-m", "payment_service.cli", "migrate"]
             subprocess.run(migrate, env=env, check=True, capture_output=True, cwd=ROOT)
             serve = pinned([sys.executable, "-m", "payment_service.cli", "serve"], SERVER_CORE)
-            log = workdir / "server.log" if os.environ.get("BENCH_KEEP_LOG") else None
+            log = workdir / "server.log"
             process, serving = _start(serve, env, lambda text: '"serving"' in text, log)
             ports = json.loads(serving)
             server = cls(
