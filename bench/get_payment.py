@@ -1,119 +1,57 @@
-"""Benchmark: cached GetPayment against a no-op RPC (health Check) on the real server process.
+"""Benchmark: cached GetPayment against a no-op RPC on the real server process, with h2load.
 
-Starts localstripe and `payment-service serve` (SQLite, in-memory cache) on free
-loopback ports, creates one succeeded payment, then drives each RPC from this
-process with N concurrent callers for a fixed number of calls and prints
-throughput and latency percentiles. The client shares the machine's two cores
-with the server, so the numbers are a floor, not the server's ceiling.
+For each backend (``sqlite``: SQLite + in-memory cache; ``postgres``: a PostgreSQL
+database of its own + Redis) it starts localstripe and ``payment-service serve`` (JSON
+access log on) pinned to core 0, makes one succeeded payment, warms the cache, then
+alternates h2load rounds (pinned to core 1) of
 
-    .venv/bin/python bench/get_payment.py [--calls 20000] [--concurrency 32]
+- ``noop``: ``grpc.health.v1.Health/Check``. The interceptor passes it through (one dict
+  lookup) and the health servicer answers from a dict: the cheapest call the server
+  has, only grpc.aio's own per-call work. It is not counted on /metrics (the interceptor
+  does not see it), so its successes are the answers that carried a body (h2load's data
+  bytes / 7, the size of a framed SERVING answer);
+- ``get``: ``PaymentService/GetPayment`` of that payment (JWT, scope, edge checks, cache
+  hit, one serialization, the access log line), its successes counted from the server's
+  ``grpc_server_handled_total{code="OK"}``;
+
+and prints each round, the medians and the ratio get/noop last.
+
+    .venv/bin/python bench/get_payment.py [--backend sqlite --backend postgres]
+        [--rounds 3] [--requests 20000]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import statistics
-import subprocess
-import sys
-import tempfile
-import threading
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc.aio
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
+from harness import (
+    Backend,
+    LoadResult,
+    Server,
+    alternate,
+    h2load,
+    profiled,
+    report,
+    summarize_profile,
+    token,
+    write_body,
+)
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1 import payment_service_pb2_grpc as rpc
 
-from payment_service.config import Settings
-from payment_service.security.tokens import mint_token
-
-ROOT = Path(__file__).resolve().parent.parent
-SECRET = "bench-secret-0123456789abcdef0123456789"
+GET = "/payments.v1.PaymentService/GetPayment"
+CHECK = "/grpc.health.v1.Health/Check"
+SERVING_FRAME = 7  # 5-byte prefix + field 1 = SERVING
 
 
-def start(
-    cmd: list[str], env: dict[str, str], ready: Callable[[str], bool]
-) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if ready(line):
-            # Keep reading (and dropping) its output, or a full pipe would stall the process.
-            threading.Thread(target=proc.stdout.read, daemon=True).start()
-            return proc, line
-    raise SystemExit(f"{cmd[1:]} did not start")
-
-
-async def drive(
-    name: str, calls: int, concurrency: int, one: Callable[[], Awaitable[object]]
-) -> None:
-    latencies: list[float] = []
-    remaining = calls
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            started = time.perf_counter()
-            await one()
-            latencies.append(time.perf_counter() - started)
-
-    for _ in range(200):  # warm-up
-        await one()
-    began = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - began
-    latencies.sort()
-    pct = lambda p: latencies[int(p * (len(latencies) - 1))] * 1000  # noqa: E731
-    print(
-        f"{name:<28} {len(latencies) / elapsed:8.0f} calls/s   p50 {pct(0.5):6.2f} ms   "
-        f"p99 {pct(0.99):6.2f} ms   mean {statistics.fmean(latencies) * 1000:6.2f} ms"
-    )
-
-
-def start_servers() -> tuple[subprocess.Popen[str], subprocess.Popen[str], int]:
-    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENT_")}
-    stripe, line = start(
-        [sys.executable, "tools/localstripe_server.py", "--port", "0", "--no-access-log"],
-        env,
-        lambda text: text.startswith("LOCALSTRIPE_LISTENING"),
-    )
-    env.update(
-        PAYMENT_DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
-        PAYMENT_STRIPE_API_BASE=line.split()[1],
-        PAYMENT_STRIPE_API_KEY="sk_test_bench",
-        PAYMENT_AUTH_HS256_SECRET=SECRET,
-        PAYMENT_PII_ENCRYPTION_KEYS='["bench:YmVuY2gtb25seS1waWkta2V5LTMyLWJ5dGVzLWxvbmc="]',
-        PAYMENT_GRPC_PORT="0",
-        PAYMENT_HTTP_PORT="0",
-    )
-    migrate = [sys.executable, "-m", "payment_service.cli", "migrate"]
-    subprocess.run(migrate, env=env, check=True, capture_output=True, cwd=ROOT)
-    server, serving = start(
-        [sys.executable, "-m", "payment_service.cli", "serve"],
-        env,
-        lambda text: '"serving"' in text,
-    )
-    return stripe, server, int(json.loads(serving)["grpc_port"])
-
-
-async def run(port: int, calls: int, concurrency: int) -> None:
-    settings = Settings(auth_hs256_secret=SECRET)
-    token = mint_token(
-        settings, sub="bench", scopes=["payments:read", "payments:write"], ttl_s=3600
-    )
-    metadata = (("authorization", f"Bearer {token}"),)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+async def make_payment(target: str, bearer: str) -> str:
+    metadata = (("authorization", f"Bearer {bearer}"),)
+    async with grpc.aio.insecure_channel(target) as channel:
         payments = rpc.PaymentServiceStub(channel)
-        health = health_pb2_grpc.HealthStub(channel)
         await payments.AttachPaymentMethod(
             pb.AttachPaymentMethodRequest(
                 request_id="bench-pm",
@@ -132,38 +70,75 @@ async def run(port: int, calls: int, concurrency: int) -> None:
             ),
             metadata=metadata,
         )
-        request = pb.GetPaymentRequest(id=created.payment.id)
-        print(
-            f"{calls} calls per row, {concurrency} concurrent callers, client and server on one machine"
+        payment_id = str(created.payment.id)
+        for _ in range(3):  # the first Get fills the cache
+            await payments.GetPayment(pb.GetPaymentRequest(id=payment_id), metadata=metadata)
+        return payment_id
+
+
+def noop_round(server: Server, body: Path, requests: int) -> LoadResult:
+    result = h2load(server, CHECK, body, requests=requests)
+    answered = result.data_bytes // SERVING_FRAME
+    return LoadResult(
+        result.seconds,
+        result.responses_2xx,
+        result.data_bytes,
+        ok=float(answered),
+        errors=float(result.responses_2xx - answered),
+    )
+
+
+def run_backend(
+    backend_name: str, rounds: int, requests: int, profile: Path | None
+) -> dict[str, float]:
+    import tempfile
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-get-"))
+    backend = Backend.named(backend_name, workdir)
+    with Server.start(backend, workdir=workdir) as server:
+        bearer = token(["payments:read", "payments:write"])
+        payment_id = asyncio.run(make_payment(server.target, bearer))
+        get_body = write_body(workdir / "get.bin", pb.GetPaymentRequest(id=payment_id))
+        check_body = write_body(workdir / "check.bin", health_pb2.HealthCheckRequest())
+        print(f"{backend.name}: server pid {server.pid}, {requests} calls per round", flush=True)
+        # Warm-up: both paths once, not counted.
+        h2load(server, GET, get_body, bearer, requests=2000)
+        h2load(server, CHECK, check_body, requests=2000)
+        if profile is not None:
+            out = profile / f"get_payment-{backend_name}.txt"
+            with profiled(server, out, seconds=8):
+                h2load(server, GET, get_body, bearer, requests=requests)
+            print(summarize_profile(out), flush=True)
+        results = alternate(
+            {
+                "noop": lambda: noop_round(server, check_body, requests),
+                "get": lambda: h2load(
+                    server, GET, get_body, bearer, requests=requests, count_method=GET
+                ),
+            },
+            rounds,
         )
-        await drive(
-            "health Check (no-op, no auth)",
-            calls,
-            concurrency,
-            lambda: health.Check(health_pb2.HealthCheckRequest()),
-        )
-        await drive(
-            "GetPayment (cached)",
-            calls,
-            concurrency,
-            lambda: payments.GetPayment(request, metadata=metadata),
+        return report(
+            f"{backend.name}: cached GetPayment vs health Check", results, [("get", "noop")]
         )
 
 
-def main(calls: int, concurrency: int) -> None:
-    stripe, server, port = start_servers()
-    try:
-        asyncio.run(run(port, calls, concurrency))
-    finally:
-        server.terminate()
-        stripe.terminate()
-        server.wait(15)
-        stripe.wait(15)
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", action="append", choices=("sqlite", "postgres"))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--profile", type=Path, help="py-spy the server into this directory")
+    args = parser.parse_args()
+    ratios = {
+        name: run_backend(name, args.rounds, args.requests, args.profile)
+        for name in args.backend or ("sqlite", "postgres")
+    }
+    print()
+    for name, found in ratios.items():
+        for label, value in found.items():
+            print(f"{name}: {label} = {value:.2f}")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=20_000)
-    parser.add_argument("--concurrency", type=int, default=32)
-    args = parser.parse_args()
-    main(args.calls, args.concurrency)
+    main()

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_service.adapters.cache.memory import MemoryCache
+from payment_service.adapters.cache.near import NearCache
 from payment_service.adapters.cache.redis_cache import RedisCache
 from payment_service.adapters.db.advisory_lock import AdvisoryLock
 from payment_service.adapters.db.encrypted import use_field_cipher
@@ -266,7 +267,7 @@ def _adapters(
     if cache is None:
         cache = build_cache(settings)
         resources.append(Closing(cache))
-        if isinstance(cache, RedisCache) and given.tracer_provider is not None:
+        if isinstance(cache, RedisCache | NearCache) and given.tracer_provider is not None:
             cache.trace(given.tracer_provider)
     processor = given.processor
     if processor is None:
@@ -433,7 +434,8 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 def build_cache(settings: Settings) -> Cache:
     if settings.redis_url is None:
         return MemoryCache()
-    return RedisCache.from_url(settings.redis_url.get_secret_value())
+    # Hits served from an in-process copy that Redis's change notices keep current.
+    return NearCache.from_url(settings.redis_url.get_secret_value())
 
 
 def build_field_cipher(settings: Settings) -> FieldCipher:

@@ -6,9 +6,12 @@ request bodies, tokens or secrets as extras: every field is written as is.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -23,11 +26,24 @@ _RECORD_ATTRIBUTES = frozenset(
 class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON object; values JSON cannot encode are written with str()."""
 
+    _second = -1
+    _second_text = ""
+
+    def _time(self, created: float) -> str:
+        """``datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")``,
+        the date and time part made once a second."""
+        second = int(created)
+        micro = round((created - second) * 1_000_000)
+        if micro >= 1_000_000 or created < 0:
+            return datetime.fromtimestamp(created, tz=UTC).isoformat(timespec="milliseconds")
+        if second != self._second:
+            self._second_text = datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = second
+        return f"{self._second_text}.{micro // 1000:03d}+00:00"
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(
-                timespec="milliseconds"
-            ),
+            "time": self._time(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -44,9 +60,73 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+# How long a written line may wait in the stream's buffer while the event loop is busy.
+FLUSH_EVERY_S = 0.05
+
+
+class LineHandler(logging.StreamHandler[TextIO]):
+    """A StreamHandler that, on the event loop, flushes at most every ``FLUSH_EVERY_S``
+    (one write to the pipe for many lines under load, and a line written alone still
+    goes out within that time); from other threads, and at close, at once."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self._flushed_at = 0.0
+        self._flush_due = False
+
+    def flush(self) -> None:
+        if self._flush_due:
+            return  # a flush is already on its way
+        if time.monotonic() - self._flushed_at >= FLUSH_EVERY_S:
+            self._flush_now()
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._flush_now()
+            return
+        self._flush_due = True
+        loop.call_later(FLUSH_EVERY_S, self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._flush_due = False
+        self._flushed_at = time.monotonic()
+        super().flush()
+
+    def close(self) -> None:
+        self._flush_now()
+        super().close()
+
+
+def log_fields(logger: logging.Logger, level: int, message: str, fields: Mapping[str, Any]) -> None:
+    """``logger.log(level, message, extra=fields)`` without looking up the caller's source
+    line (which no JSON line shows): the access log's one record per RPC."""
+    if not logger.isEnabledFor(level):
+        return
+    record = logging.LogRecord(logger.name, level, "", 0, message, None, None)
+    record.__dict__.update(fields)
+    if logger.filters or logger.handlers or not logger.propagate or logger.disabled:
+        logger.handle(record)
+        return
+    # The access logger's own shape (no handlers or filters of its own): straight to
+    # the handlers above it, as Logger.callHandlers would.
+    parent = logger.parent
+    found = False
+    while parent is not None:
+        for handler in parent.handlers:
+            found = True
+            if record.levelno >= handler.level:
+                handler.handle(record)
+        if not parent.propagate:
+            break
+        parent = parent.parent
+    if not found:
+        logger.handle(record)  # logging's last resort, as without this shortcut
+
+
 def configure_logging(level: str, stream: TextIO | None = None) -> None:
     """Send every logger's records to ``stream`` (stdout by default) as JSON lines."""
-    handler = logging.StreamHandler(stream or sys.stdout)
+    handler = LineHandler(stream or sys.stdout)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     for existing in list(root.handlers):

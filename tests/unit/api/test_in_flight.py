@@ -4,6 +4,7 @@ cancelled with their caller, settled by shutdown within its time."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 
 import pytest
@@ -95,3 +96,70 @@ async def test_settle_lets_the_cleanup_a_first_cancellation_started_finish() -> 
     work.cancel()  # the caller went away, or gRPC cut the call at the end of the grace
     assert await calls.settle(0.0, 1.0) == 0
     assert cleaned == [True]
+
+
+_seen: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="unset")
+
+
+async def _reads_context(waits: float | None) -> str:
+    if waits is not None:
+        await asyncio.sleep(waits)
+    return _seen.get()
+
+
+def _bound(value: str) -> contextvars.Context:
+    token = _seen.set(value)
+    try:
+        return contextvars.copy_context()
+    finally:
+        _seen.reset(token)
+
+
+async def test_work_that_never_waits_is_answered_without_a_task_in_its_context() -> None:
+    calls = InFlightCalls()
+    assert await calls.answer(_reads_context(None), _bound("call"), 1.0, "M") == "call"
+    assert _seen.get() == "unset"  # the caller's own context is untouched
+    assert len(calls) == 0
+
+
+async def test_work_that_waits_goes_on_in_a_counted_task_in_its_context() -> None:
+    calls = InFlightCalls()
+    answer = asyncio.ensure_future(calls.answer(_reads_context(0.05), _bound("call"), 1.0, "M"))
+    await asyncio.sleep(0.01)
+    assert len(calls) == 1
+    assert await answer == "call"
+    assert len(calls) == 0
+
+
+async def test_an_error_of_work_that_never_waits_is_raised_to_the_caller() -> None:
+    async def fails() -> None:
+        raise Unavailable("no", reason="X")
+
+    with pytest.raises(Unavailable):
+        await InFlightCalls().answer(fails(), contextvars.copy_context(), None, "M")
+
+
+async def test_work_that_waits_still_answers_unavailable_when_late_and_is_cancelled_with_its_caller() -> (
+    None
+):
+    calls = InFlightCalls()
+    with pytest.raises(Unavailable):
+        await calls.answer(_done_after(0.2), contextvars.copy_context(), 0.02, "M")
+    assert len(calls) == 1  # goes on
+    cancelled = asyncio.Event()
+
+    async def waits_long() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    answer = asyncio.ensure_future(
+        calls.answer(waits_long(), contextvars.copy_context(), None, "M")
+    )
+    await asyncio.sleep(0.01)
+    answer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await answer
+    await asyncio.wait_for(cancelled.wait(), 1.0)

@@ -1,10 +1,18 @@
 """GCRA in Redis: one Lua script per call, atomic, on Redis's clock, so every replica
 counts against the same limit. When Redis fails, the call is judged by the in-process
 limiter instead (never refused for Redis's sake), and Redis is left alone for a few
-seconds so an outage costs no connect timeout per call."""
+seconds so an outage costs no connect timeout per call.
+
+A key with a large limit takes its calls from Redis in batches (``batch_size``: a
+hundredth of the burst, at most 50 ms of the rate) and spends them in process for up
+to ``BATCH_HOLD_S``: a busy caller costs one Redis round trip per batch, not per call.
+A replica so holds at most one batch per key that the others cannot use; a batch not
+spent in time is dropped (counted as used: a caller is never let past its limit). Near
+the limit a batch does not fit and single calls are taken, as before."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -15,16 +23,16 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from payment_service.adapters.ratelimit.local import LocalRateLimiter
-from payment_service.app.ports.rate_limit import Decision, Limit
+from payment_service.app.ports.rate_limit import ALLOWED, Decision, Limit
 
 log = logging.getLogger(__name__)
 
-# KEYS[1]: the key; ARGV: interval (µs), burst. Returns {allowed, retry_after_us}.
+# KEYS[1]: the key; ARGV: interval (µs), burst, calls taken. Returns {allowed, retry_after_us}.
 _GCRA = """
 local now = redis.call('TIME')
 local now_us = tonumber(now[1]) * 1000000 + tonumber(now[2])
-local interval = tonumber(ARGV[1])
-local tolerance = interval * tonumber(ARGV[2])
+local interval = tonumber(ARGV[1]) * tonumber(ARGV[3] or 1)
+local tolerance = tonumber(ARGV[1]) * tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now_us)
 if tat < now_us then tat = now_us end
 local ahead = tat + interval - now_us
@@ -35,6 +43,12 @@ redis.call('SET', KEYS[1], tat + interval, 'PX', math.ceil(ahead / 1000) + 1)
 return {1, 0}
 """
 PAUSE_AFTER_FAILURE_S = 5.0
+BATCH_HOLD_S = 0.1
+
+
+def batch_size(limit: Limit) -> int:
+    """How many calls of ``limit`` one Redis round trip takes (1: each call on its own)."""
+    return max(1, min(limit.burst // 100, int(limit.per_s * 0.05)))
 
 
 class RedisRateLimiter:
@@ -53,6 +67,8 @@ class RedisRateLimiter:
         self._clock = clock
         self._paused_until = 0.0
         self.fallbacks = 0
+        self._batches: dict[str, tuple[int, float]] = {}  # key -> (calls left, use by)
+        self._refills: dict[str, asyncio.Future[None]] = {}
 
     @classmethod
     def from_url(cls, url: str, *, op_timeout_s: float = 0.1) -> RedisRateLimiter:
@@ -70,11 +86,45 @@ class RedisRateLimiter:
         await self._client.aclose()
 
     async def take(self, key: str, limit: Limit) -> Decision:
+        size = batch_size(limit)
+        if size == 1:
+            return await self._take(key, limit, 1)
+        while True:
+            held = self._batches.get(key)
+            if held is not None and held[0] > 0 and self._clock() < held[1]:
+                self._batches[key] = (held[0] - 1, held[1])
+                return ALLOWED
+            refill = self._refills.get(key)
+            if refill is None:
+                break
+            await asyncio.shield(refill)  # one batch at a time per key: spend it, then ask
+        return await self._refill(key, limit, size)
+
+    async def _refill(self, key: str, limit: Limit, size: int) -> Decision:
+        """A batch of ``size`` calls for ``key`` (this call is its first), or one call."""
+        done = asyncio.get_running_loop().create_future()
+        self._refills[key] = done
+        try:
+            self._batches.pop(key, None)
+            decision = await self._take(key, limit, size)
+            if decision.allowed and self._clock() >= self._paused_until:
+                if len(self._batches) > 10_000:
+                    self._batches.clear()
+                self._batches[key] = (size - 1, self._clock() + BATCH_HOLD_S)
+                return decision
+        finally:
+            del self._refills[key]
+            done.set_result(None)
+        if decision.allowed:
+            return decision  # judged in-process: Redis failed
+        return await self._take(key, limit, 1)  # near the limit: one call at a time
+
+    async def _take(self, key: str, limit: Limit, calls: int) -> Decision:
         if self._clock() < self._paused_until:
             return self._local(key, limit)
         try:
             allowed, retry_us = await self._script(
-                keys=[self._prefix + key], args=[limit.interval_us, limit.burst]
+                keys=[self._prefix + key], args=[limit.interval_us, limit.burst, calls]
             )
         except (RedisError, OSError) as error:
             self._paused_until = self._clock() + PAUSE_AFTER_FAILURE_S

@@ -14,9 +14,11 @@ by gRPC's grace: it gives it until the end of the grace, then cancels what is le
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
-from collections.abc import Coroutine
+import types
+from collections.abc import Coroutine, Generator
 from typing import Any, TypeVar
 
 import grpc.aio
@@ -49,6 +51,25 @@ class InFlightCalls:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    async def answer(
+        self,
+        work: Coroutine[Any, Any, T],
+        context: contextvars.Context,
+        seconds: float | None,
+        method: str,
+    ) -> T:
+        """``work`` run in ``context`` until it first waits: done by then (a cached read),
+        its value with no task at all; else the rest runs in a task of its own, counted
+        in, and is answered as ``answer_within`` answers."""
+        try:
+            waits_on = context.run(work.send, None)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        task = asyncio.get_running_loop().create_task(_resumed(work, waits_on), context=context)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return await answer_within(task, seconds, method)
+
     async def settle(self, timeout_s: float, unwind_s: float) -> int:
         """Wait up to ``timeout_s`` for the work still running, then cancel what is left
         and give it ``unwind_s`` to unwind (roll back, give its Stripe-call lease back);
@@ -65,16 +86,57 @@ class InFlightCalls:
         return len(pending)
 
 
+async def _resumed(work: Coroutine[Any, Any, T], waits_on: Any) -> T:
+    """The rest of ``work``, whose first step (ending in ``waits_on``) already ran."""
+    return await _continue(work, waits_on)
+
+
+@types.coroutine
+def _continue(work: Coroutine[Any, Any, T], waits_on: Any) -> Generator[Any, Any, T]:
+    """Hand what ``work`` waits on to the task running this, and the outcome back, until
+    ``work`` returns (what ``await`` does, from a step already taken)."""
+    while True:
+        try:
+            sent = yield waits_on
+        except GeneratorExit:
+            work.close()
+            raise
+        except BaseException as thrown:  # a cancellation, or the awaited future's error
+            try:
+                waits_on = work.throw(thrown)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+        else:
+            try:
+                waits_on = work.send(sent)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+
+
 async def answer_within(work: asyncio.Task[T], seconds: float | None, method: str) -> T:
     """``work``'s result, or, when it is not ready within ``seconds`` (None: no limit),
     Unavailable while the work goes on. The caller going away cancels the work."""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    work.add_done_callback(wake)
+    timer = loop.call_later(seconds, wake) if seconds is not None else None
     try:
-        done, _ = await asyncio.wait({work}, timeout=seconds)
+        await ready
     except asyncio.CancelledError:
+        work.remove_done_callback(wake)
         _cancel_once(work)
         raise
-    if done:
+    finally:
+        if timer is not None:
+            timer.cancel()
+    if work.done():
         return work.result()
+    work.remove_done_callback(wake)
     work.add_done_callback(functools.partial(_report_late_outcome, method))
     raise Unavailable(
         "the outcome is not known yet and the work goes on; retry with the same request_id",

@@ -2,16 +2,21 @@
 log and error mapping per call.
 
 Health checks and reflection pass through untouched (no token, no log line). Every
-other method's handler is wrapped once and cached by method name, so the per-call
-cost is the wrapper itself: one dictionary lookup for the cached token, one walk over
-the request's set fields (``request_checks``), the server span (tracing.py), the
-contextvar sets, one task for the work (in_flight.py: answered before the caller's
-deadline, seen by shutdown), one metrics update and one log line.
+other method's handler is wrapped once and cached by method name with what the wrapper
+needs of it (``_Method``: name, scope), so the per-call cost is the wrapper itself: one
+walk over the metadata (the token and any trace headers together), one dictionary
+lookup for the cached token, the rate limit (in process or from a batch taken from
+Redis), one walk over the request's set fields (``request_checks``), the server span
+only when there is a trace (tracing.py), one metrics update and one access record. The
+work runs in the call's own context copy until it first waits; only work that waits
+gets a task of its own (in_flight.py: answered before the caller's deadline, seen by
+shutdown), so a cached read makes none.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import logging
@@ -26,10 +31,10 @@ from opentelemetry.trace import TracerProvider
 
 from payment_service.api.grpc.context import bind_caller, unbind_caller
 from payment_service.api.grpc.errors import internal_status, rich_status_for, to_grpc_status
-from payment_service.api.grpc.in_flight import InFlightCalls, answer_within
+from payment_service.api.grpc.in_flight import InFlightCalls
 from payment_service.api.grpc.request_checks import check_request, tolerant
 from payment_service.api.grpc.tls import certificate_identity
-from payment_service.api.grpc.tracing import ServerSpans
+from payment_service.api.grpc.tracing import PROPAGATED, ServerSpans
 from payment_service.app.common.audit_context import RpcFacts, bind_rpc_facts
 from payment_service.app.common.refused_auth import RefusedAuthentications
 from payment_service.app.common.request_context import (
@@ -41,6 +46,7 @@ from payment_service.app.common.request_context import (
 from payment_service.app.common.validation import is_loggable_request_id
 from payment_service.domain.caller import Caller
 from payment_service.domain.errors import DomainError, PermissionDenied, Unauthenticated
+from payment_service.observability.logs import log_fields
 from payment_service.observability.metrics import RpcMetrics
 from payment_service.security.jwt_verifier import TOKEN_INVALID, TOKEN_MISSING, JwtVerifier
 from payment_service.security.rate_limits import RateLimitPolicy, peer_address
@@ -134,24 +140,27 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         mapping and the access record.
 
         ``finish`` turns what the inner behavior returned into the call's answer: the
-        awaited response for a unary response, the messages written for a stream. The
-        work runs in a task of its own (in_flight.py); a unary response is answered in
-        time for the caller's deadline, done or not.
+        awaited response for a unary response, the messages written for a stream. Work
+        that waits goes on in a task of its own (in_flight.py); a unary response is
+        answered in time for the caller's deadline, done or not.
         """
         answers_once = finish is _respond
 
         async def behavior(request: Any, context: Context) -> Any:
             started = time.perf_counter()
-            span = self._spans.start(method.name, context.invocation_metadata())
+            authorization, carrier = _read_metadata(context.invocation_metadata())
+            span = self._spans.start_from(method.name, carrier)
             caller: Caller | None = None
             cancelled = False
             try:
-                caller = await self._authorize(method, context, request)
+                caller = await self._authorize(method, context, request, authorization)
                 check_request(request)
                 caller_left = context.time_remaining()
-                work = self._start(method, finish, request, context, caller, caller_left)
                 answer_in = answer_time(caller_left) if answers_once else None
-                return await answer_within(work, answer_in, method.name)
+                work = finish(method.behavior(request, context), context)
+                return await self.in_flight.answer(
+                    work, _work_context(caller, caller_left), answer_in, method.name
+                )
             except asyncio.CancelledError:
                 cancelled = True
                 raise
@@ -163,31 +172,15 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
         return behavior
 
-    def _start(
-        self,
-        method: _Method,
-        finish: _Finish,
-        request: Any,
-        context: Context,
-        caller: Caller,
-        caller_left: float | None,
-    ) -> asyncio.Task[Any]:
-        """The behavior started in its task, which sees the caller and the work deadline."""
-        caller_token = bind_caller(caller)
-        deadline_token = set_deadline(work_time(caller_left))
-        try:
-            return self.in_flight.start(finish(method.behavior(request, context), context))
-        finally:
-            reset_deadline(deadline_token)
-            unbind_caller(caller_token)
-
     # --- per-call steps --------------------------------------------------------------
 
-    async def _authorize(self, method: _Method, context: Context, request: Any) -> Caller:
+    async def _authorize(
+        self, method: _Method, context: Context, request: Any, authorization: str | bytes | None
+    ) -> Caller:
         """The caller, within its rate limit (a call without a valid token counts against
         its peer's); the RPC's facts bound for the audit trail."""
         try:
-            caller = await self._verifier.authenticate(_bearer_token(context))
+            caller = await self._verifier.authenticate(_bearer_token(authorization))
         except Unauthenticated as refused:
             self._note_refusal(method, context, refused.reason, None)
             if self._rate_limits is not None:
@@ -258,7 +251,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 fields["request_id"] = request_id
             else:
                 fields["request_id_withheld"] = True
-        self._access_log.info("rpc", extra=fields)
+        log_fields(self._access_log, logging.INFO, "rpc", fields)
         return code
 
 
@@ -287,19 +280,44 @@ def _facts(context: Context, request: Any, caller: Caller) -> RpcFacts:
     )
 
 
-def _bearer_token(context: Context) -> str:
-    for key, value in context.invocation_metadata() or ():
+def _read_metadata(
+    metadata: Iterable[tuple[str, str | bytes]] | None,
+) -> tuple[str | bytes | None, dict[str, Any] | None]:
+    """One walk over the call's metadata: the first ``authorization`` value, and the
+    trace headers (None when there are none)."""
+    authorization: str | bytes | None = None
+    carrier: dict[str, Any] | None = None
+    for key, value in metadata or ():
         if key == "authorization":
-            text = value if isinstance(value, str) else value.decode("latin-1")
-            if (
-                text[: len(_BEARER_PREFIX)].lower() != _BEARER_PREFIX
-                or not text[len(_BEARER_PREFIX) :].strip()
-            ):
-                raise Unauthenticated(
-                    "authorization must be 'Bearer <token>'", reason=TOKEN_INVALID
-                )
-            return text[len(_BEARER_PREFIX) :].strip()
-    raise Unauthenticated("authorization metadata is missing", reason=TOKEN_MISSING)
+            if authorization is None:
+                authorization = value
+        elif key in PROPAGATED:
+            if carrier is None:
+                carrier = {}
+            carrier[key] = value
+    return authorization, carrier
+
+
+def _bearer_token(authorization: str | bytes | None) -> str:
+    if authorization is None:
+        raise Unauthenticated("authorization metadata is missing", reason=TOKEN_MISSING)
+    text = authorization if isinstance(authorization, str) else authorization.decode("latin-1")
+    token = text[len(_BEARER_PREFIX) :].strip()
+    if text[: len(_BEARER_PREFIX)].lower() != _BEARER_PREFIX or not token:
+        raise Unauthenticated("authorization must be 'Bearer <token>'", reason=TOKEN_INVALID)
+    return token
+
+
+def _work_context(caller: Caller, caller_left: float | None) -> contextvars.Context:
+    """A copy of the call's context that sees the caller and the work deadline, for the
+    work to run in (the interceptor's own context is left as it was)."""
+    caller_token = bind_caller(caller)
+    deadline_token = set_deadline(work_time(caller_left))
+    try:
+        return contextvars.copy_context()
+    finally:
+        reset_deadline(deadline_token)
+        unbind_caller(caller_token)
 
 
 def _final_code(context: Context, *, cancelled: bool) -> str:

@@ -167,7 +167,7 @@ class PaymentServicer(PaymentServiceServicer):
         )
         return await self._payments.create(caller, command)
 
-    @answers(pb.GetPaymentResponse, "payment", payment_to_proto)
+    @answers(pb.GetPaymentResponse, "payment", payment_to_proto, reuse=True)
     async def GetPayment(self, request: pb.GetPaymentRequest, caller: Caller) -> Payment:
         return await self._payments.get(caller, request.id)
 

@@ -55,11 +55,37 @@ def replies(
     return build
 
 
+_REUSED_ANSWERS = 1024
+
+
 def answers(
-    response: Callable[..., Resp], field: str, to_proto: Callable[[T], object]
+    response: Callable[..., Resp],
+    field: str,
+    to_proto: Callable[[T], object],
+    *,
+    reuse: bool = False,
 ) -> Callable[[Call[S, Req, T]], Method[S, Req, Resp]]:
-    """The RPC answers ``response(<field>=to_proto(value))``."""
-    return replies(lambda value: response(**{field: to_proto(value)}))
+    """The RPC answers ``response(<field>=to_proto(value))``.
+
+    ``reuse``: the call hands out shared objects that nobody changes (a cached read:
+    PaymentStore.cached), so the same object gets the same, already built, response
+    (gRPC only serializes it).
+    """
+    if not reuse:
+        return replies(lambda value: response(**{field: to_proto(value)}))
+    built: dict[int, tuple[T, Resp]] = {}
+
+    def answer(value: T) -> Resp:
+        seen = built.get(id(value))
+        if seen is not None and seen[0] is value:
+            return seen[1]
+        message = response(**{field: to_proto(value)})
+        if len(built) >= _REUSED_ANSWERS:
+            built.clear()
+        built[id(value)] = (value, message)
+        return message
+
+    return replies(answer)
 
 
 def answers_page(

@@ -19,7 +19,7 @@ from opentelemetry import trace
 from opentelemetry.propagate import extract
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-_PROPAGATED = frozenset({"traceparent", "tracestate", "baggage"})
+PROPAGATED = frozenset({"traceparent", "tracestate", "baggage"})
 _SERVER_ERRORS = frozenset(
     {"UNKNOWN", "DEADLINE_EXCEEDED", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS"}
 )
@@ -59,7 +59,11 @@ class ServerSpans:
         self, method: str, metadata: Iterable[tuple[str, Any]] | None
     ) -> ServerSpan | _Untraced:
         """Start ``/pkg.Service/Method``'s span as a child of the caller's trace, if any."""
-        carrier = {key: value for key, value in metadata or () if key in _PROPAGATED}
+        carrier = {key: value for key, value in metadata or () if key in PROPAGATED}
+        return self.start_from(method, carrier or None)
+
+    def start_from(self, method: str, carrier: dict[str, Any] | None) -> ServerSpan | _Untraced:
+        """``start`` with the trace headers already picked from the metadata (None: none)."""
         if not carrier and not self._recording:
             return UNTRACED  # the hot path of a service that traces nothing: no span, no attach
         parent = extract(carrier) if carrier else None

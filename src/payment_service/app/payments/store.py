@@ -7,7 +7,7 @@ cache with its row version, so an older version never replaces a newer one.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from payment_service.app.common.audit import audit
 from payment_service.app.common.entity_codec import decode_entity, encode_entity
@@ -21,6 +21,7 @@ from payment_service.domain.processor import ProcessorCardDeclined, RemotePaymen
 from payment_service.domain.states import PaymentState
 
 STRIPE_ANSWER = "payments.stripe_answer"  # what Stripe said to the create we sent
+_DECODED_ENTRIES = 10_000
 
 
 @dataclass
@@ -28,6 +29,10 @@ class PaymentStore:
     uow_factory: UnitOfWorkFactory
     cache: Cache
     rules: PaymentRules
+    # The entity last decoded from each key's cached bytes: a hit on the same bytes (the
+    # in-process caches hand back the same object) is not decoded again. Shared by the
+    # Gets that hit it, so never changed by them (queries.py only reads it).
+    _decoded: dict[str, tuple[bytes, Payment]] = field(default_factory=dict, init=False, repr=False)
 
     async def load(self, payment_id: str) -> Payment:
         async with self.uow_factory(read_only=True) as uow:
@@ -38,14 +43,23 @@ class PaymentStore:
         return found(await uow.payments.get_for_update(payment_id), "payment", payment_id)
 
     async def cached(self, payment_id: str) -> Payment | None:
-        data = await self.cache.get(cache_key(payment_id))
+        """The cached payment (read-only: it may be shared with concurrent Gets)."""
+        key = cache_key(payment_id)
+        data = await self.cache.get(key)
         if data is None:
             return None
+        seen = self._decoded.get(key)
+        if seen is not None and (seen[0] is data or seen[0] == data):
+            return seen[1]
         try:
-            return decode_entity(Payment, data)
+            payment = decode_entity(Payment, data)
         except (ValueError, TypeError, KeyError):
-            await self.cache.delete(cache_key(payment_id))
+            await self.cache.delete(key)
             return None
+        if len(self._decoded) >= _DECODED_ENTRIES:
+            self._decoded.clear()
+        self._decoded[key] = (data, payment)
+        return payment
 
     async def publish(self, payment: Payment) -> None:
         """Put the committed payment in the cache (an older version never wins)."""
