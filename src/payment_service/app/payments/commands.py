@@ -179,10 +179,12 @@ class PaymentAnswers:
         return await uow.payments.get(object_id)
 
     async def store(self, attempt: Attempt, remote: RemotePaymentIntent) -> Payment:
+        def apply(payment: Payment) -> None:
+            payment.apply_intent(remote, answer_time())
+
+        known = attempt.known if isinstance(attempt.known, Payment) else None
         async with self.uow_factory() as uow:
-            stored = await self.payments.locked(uow, attempt.object_id)
-            stored.apply_intent(remote, answer_time())
-            await uow.payments.update(stored)
+            stored = await self.payments.changed(uow, attempt.object_id, apply, known)
             await attempt.answered(uow, "payment", stored.id)
             await uow.commit()
         await self.payments.publish(stored)
