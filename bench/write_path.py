@@ -79,9 +79,10 @@ def pinned(core: int, cmd: list[str]) -> list[str]:
     return ["taskset", "-c", str(core), *cmd] if TWO_CORES else cmd
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_times(pid: int) -> tuple[float, float]:
+    """utime and stime of the process, in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
 
 
 def pg_transactions() -> int:
@@ -126,6 +127,7 @@ def server_env(backend: str, stripe_base: str) -> dict[str, str]:
 class Rounds:
     latencies: list[list[float]] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)  # server CPU seconds per pair, per round
+    system: list[float] = field(default_factory=list)  # of which in the kernel (stime)
     seconds: float = 0.0  # wall time of all rounds
 
     def add(self, latencies: list[float]) -> None:
@@ -228,9 +230,11 @@ async def measure(
         idle_rate = await idle_transaction_rate() if backend == "postgres" else 0.0
         xacts_before = pg_transactions() if backend == "postgres" else 0
         for _ in range(args.rounds):
-            began, cpu0 = time.perf_counter(), cpu_seconds(server_pid)
+            began, (user0, sys0) = time.perf_counter(), cpu_times(server_pid)
             service.add(await timed(service_pairs.pair, args.pairs))
-            service.cpu.append((cpu_seconds(server_pid) - cpu0) / args.pairs)
+            user1, sys1 = cpu_times(server_pid)
+            service.cpu.append((user1 - user0 + sys1 - sys0) / args.pairs)
+            service.system.append((sys1 - sys0) / args.pairs)
             service.seconds += time.perf_counter() - began
             began = time.perf_counter()
             direct.add(await timed(direct_pairs.pair, args.pairs))
@@ -242,6 +246,7 @@ async def measure(
         "direct_p50": direct.p(0.5),
         "direct_p99": direct.p(0.99),
         "cpu_ms": statistics.median(service.cpu) * 1000,
+        "sys_ms": statistics.median(service.system) * 1000,
     }
     if backend == "postgres":
         await asyncio.sleep(11)  # an idle backend reports its last transactions within 10 s
@@ -263,6 +268,7 @@ async def count_round_trips(env: dict[str, str], pairs: int) -> dict[str, float]
     """The same pairs through an in-process app built from the server's settings, over
     an engine whose transactions and round trips are counted."""
     from payment_service.adapters.db.counting import count_sql
+    from payment_service.app.common.audit_context import NO_FACTS, current_rpc_facts
     from payment_service.bootstrap.app import build_app
     from payment_service.bootstrap.services import Database
 
@@ -274,7 +280,7 @@ async def count_round_trips(env: dict[str, str], pairs: int) -> dict[str, float]
         os.environ.clear()
         os.environ.update(saved)
     engine = next(r.engine for r in app.resources if isinstance(r, Database))
-    counts = count_sql(engine)
+    counts = count_sql(engine, only=lambda: current_rpc_facts() is not NO_FACTS)
     await app.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc.port}") as channel:
@@ -292,7 +298,9 @@ def print_result(backend: str, r: dict[str, float], pairs: int, rounds: int) -> 
     print(f"\n== {backend}: {rounds} alternating rounds of {pairs} sequential pairs, medians ==")
     print(f"service  p50 {r['service_p50']:7.2f} ms   p99 {r['service_p99']:7.2f} ms per pair")
     print(f"direct   p50 {r['direct_p50']:7.2f} ms   p99 {r['direct_p99']:7.2f} ms per pair")
-    print(f"server CPU per pair          {r['cpu_ms']:7.2f} ms")
+    print(
+        f"server CPU per pair          {r['cpu_ms']:7.2f} ms  (of it in the kernel {r['sys_ms']:.2f} ms)"
+    )
     if "xacts" in r:
         print(f"transactions per pair        {r['xacts']:7.2f}  (pg_stat_database)")
     if "round_trips" in r:

@@ -8,6 +8,7 @@ listener sends ``BEGIN IMMEDIATE|DEFERRED`` as a statement, already counted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,22 +48,31 @@ class SqlCounts:
         )
 
 
-def count_sql(engine: AsyncEngine) -> SqlCounts:
-    """Counts of everything ``engine`` runs from now on."""
+def count_sql(engine: AsyncEngine, *, only: Callable[[], bool] | None = None) -> SqlCounts:
+    """Counts of everything ``engine`` runs from now on; with ``only``, of what runs while
+    it answers True (it reads the caller's contextvars, which the async engine's events
+    see: e.g. "inside an RPC", leaving out the readiness probe's ``SELECT 1``)."""
     counts = SqlCounts(begin_is_statement=engine.dialect.name == "sqlite")
     sync_engine = engine.sync_engine
 
+    def counted() -> bool:
+        return only is None or only()
+
     def begun(_conn: Any) -> None:
-        counts.transactions += 1
+        if counted():
+            counts.transactions += 1
 
     def statement(*_args: Any) -> None:
-        counts.statements += 1
+        if counted():
+            counts.statements += 1
 
     def committed(_conn: Any) -> None:
-        counts.commits += 1
+        if counted():
+            counts.commits += 1
 
     def rolled_back(_conn: Any) -> None:
-        counts.rollbacks += 1
+        if counted():
+            counts.rollbacks += 1
 
     event.listen(sync_engine, "begin", begun)
     event.listen(sync_engine, "before_cursor_execute", statement)
