@@ -15,6 +15,7 @@ happened in between (ConfirmPayment, CancelSubscription, PayInvoice, DetachPayme
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -138,7 +139,12 @@ class Mutations(Generic[T, R]):
         self, caller: Caller, request: MutationRequest, object_id: str, check: Check[T]
     ) -> tuple[RequestRecord | None, T]:
         """Read the request and the object and, for a new request whose preconditions hold,
-        record it as pending: one transaction. The recorded answer (``None``: a new one)."""
+        record it as pending: one transaction. The recorded answer (``None``: a new one).
+
+        A check that is a coroutine function reads for itself (its own unit of work), so it
+        runs between a read-only transaction and the pending record's own, never inside one."""
+        if inspect.iscoroutinefunction(check):
+            return await self._begin_checked_apart(caller, request, object_id, check)
         target: T | None = None
         try:
             async with self.uow_factory() as uow:
@@ -159,6 +165,21 @@ class Mutations(Generic[T, R]):
             # Another replica recorded the same request first.
             return await self._ledger.find(request), target
         return None, target
+
+    async def _begin_checked_apart(
+        self, caller: Caller, request: MutationRequest, object_id: str, check: Check[T]
+    ) -> tuple[RequestRecord | None, T]:
+        async with self.uow_factory(read_only=True) as uow:
+            answered = await recorded(uow, request)
+            target = await self.subject.load(uow, object_id)
+        if target is None or not caller.may_access(target.account_id):
+            raise NotFound(self.subject.kind, object_id)
+        if answered is None:
+            checked = check(target)
+            if checked is not None:
+                await checked
+            answered = await self._ledger.begin(request, target.id)
+        return answered, target
 
     async def _call(self, attempt: Attempt, target: T, call: Callable[[T, str], Awaitable[R]]) -> T:
         verb = attempt.action.rpartition(".")[2]

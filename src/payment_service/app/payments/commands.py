@@ -94,12 +94,14 @@ class PaymentCommands:
         fields = {"id": payment_id, "payment_method": payment_method}
         request = MutationRequest.of(caller, "ConfirmPayment", request_id, fields)
 
-        async def confirmable(payment: Payment) -> None:
+        def confirmable(payment: Payment) -> None:
             _require_state(payment, CONFIRMABLE, "confirmed")
-            if payment_method:
-                await check_payment_method_owner(
-                    self.store.uow_factory, payment_method, payment.account_id
-                )
+
+        async def confirmable_with_card(payment: Payment) -> None:
+            confirmable(payment)
+            await check_payment_method_owner(
+                self.store.uow_factory, payment_method, payment.account_id
+            )
 
         async def call(payment: Payment, key: str) -> RemotePaymentIntent:
             return await self.processor.confirm_payment_intent(
@@ -108,7 +110,8 @@ class PaymentCommands:
                 payment_method=payment_method or _declined_method(payment),
             )
 
-        return await self._mutations.run(caller, request, payment_id, call, _confirmed, confirmable)
+        checks: Check[Payment] = confirmable_with_card if payment_method else confirmable
+        return await self._mutations.run(caller, request, payment_id, call, _confirmed, checks)
 
     async def capture(
         self, caller: Caller, request_id: str, payment_id: str, amount_to_capture: int | None = None
