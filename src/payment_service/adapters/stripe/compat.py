@@ -15,6 +15,7 @@ already in today's shape (or a patched localstripe's) passes unchanged.
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -86,6 +87,21 @@ class EventQuery:
         return params
 
 
+async def raw_post(
+    client: stripe.StripeClient, path: str, params: Mapping[str, Any], options: Options
+) -> Obj:
+    """POST ``path`` as the typed services do (same encoding, options, retries and errors),
+    Stripe's JSON answer as it came: no StripeObject tree built to be turned back into
+    dicts (on the write path that was most of the Stripe library's work)."""
+    response = await client.raw_request_async("post", path, **params, **options)
+    data: Obj = response.data
+    return data
+
+
+def quote(stripe_id: str) -> str:
+    return urllib.parse.quote(stripe_id, safe="")
+
+
 def _search_literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -106,8 +122,10 @@ class CurrentApi:
         stripe_id: str,
         params: PaymentIntentConfirmParams,
         options: Options,
-    ) -> stripe.PaymentIntent:
-        return await client.v1.payment_intents.confirm_async(stripe_id, params, options)
+    ) -> Obj:
+        return await raw_post(
+            client, f"/v1/payment_intents/{quote(stripe_id)}/confirm", params, options
+        )
 
     def payment_intent_cancel(self, params: PaymentIntentCancelParams) -> PaymentIntentCancelParams:
         return params
@@ -191,7 +209,7 @@ class Localstripe(CurrentApi):
         stripe_id: str,
         params: PaymentIntentConfirmParams,
         options: Options,
-    ) -> stripe.PaymentIntent:
+    ) -> Obj:
         # Stripe takes `payment_method` on confirm; localstripe answers 500 "Not implemented",
         # so set it with an update first (its own idempotency key), then confirm without it.
         out = params.copy()
@@ -202,7 +220,9 @@ class Localstripe(CurrentApi):
             await client.v1.payment_intents.update_async(
                 stripe_id, {"payment_method": payment_method}, update_options
             )
-        return await client.v1.payment_intents.confirm_async(stripe_id, out, options)
+        return await raw_post(
+            client, f"/v1/payment_intents/{quote(stripe_id)}/confirm", out, options
+        )
 
     def payment_intent_cancel(self, params: PaymentIntentCancelParams) -> PaymentIntentCancelParams:
         # No `cancellation_reason` on cancel in localstripe.

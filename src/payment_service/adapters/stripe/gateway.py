@@ -23,7 +23,7 @@ from stripe.params import (
     RefundListParams,
 )
 
-from payment_service.adapters.stripe import mapping
+from payment_service.adapters.stripe import compat, mapping
 from payment_service.adapters.stripe.compat import EventQuery
 from payment_service.adapters.stripe.connection import PI_EXPAND, StripeCalls
 from payment_service.adapters.stripe.errors import CallContext
@@ -60,6 +60,19 @@ class StripeGateway(StripeCalls):
 
         async def mapped() -> Snapshot:
             return to((await call()).to_dict())
+
+        return await self._call(ctx, mapped)
+
+    async def _mapped_raw(
+        self,
+        ctx: CallContext,
+        call: Callable[[], Awaitable[mapping.Obj]],
+        to: Callable[[mapping.Obj], Snapshot],
+    ) -> Snapshot:
+        """``_mapped`` for a call answering Stripe's JSON as it came (``compat.raw_post``)."""
+
+        async def mapped() -> Snapshot:
+            return to(await call())
 
         return await self._call(ctx, mapped)
 
@@ -141,9 +154,9 @@ class StripeGateway(StripeCalls):
             params["receipt_email"] = intent.receipt_email
         shaped = self._shape.payment_intent_create(params)
         options = self._post(idempotency_key)
-        return await self._mapped(
+        return await self._mapped_raw(
             CallContext("create_payment_intent", "payment_intent"),
-            lambda: self._client.v1.payment_intents.create_async(shaped, options),
+            lambda: compat.raw_post(self._client, "/v1/payment_intents", shaped, options),
             mapping.to_payment_intent,
         )
 
@@ -154,7 +167,7 @@ class StripeGateway(StripeCalls):
         if payment_method:
             params["payment_method"] = payment_method
         options = self._post(idempotency_key)
-        return await self._mapped(
+        return await self._mapped_raw(
             CallContext("confirm_payment_intent", "payment_intent", stripe_id),
             lambda: self._shape.confirm_payment_intent(self._client, stripe_id, params, options),
             mapping.to_payment_intent,

@@ -15,12 +15,12 @@ from contextlib import asynccontextmanager
 from dataclasses import KW_ONLY, dataclass
 from typing import Protocol, TypeVar
 
-from payment_service.app.common.audit import insert_or_winner
+from payment_service.app.common.audit import audit, insert_or_winner
 from payment_service.app.common.leases import Leasable, StripeCallLease, settled
 from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.common.replay import MutationRequest, RequestLedger
 from payment_service.app.ports.storage import RequestedStore, UnitOfWork
-from payment_service.domain.errors import RequestIdReused
+from payment_service.domain.errors import Conflict, RequestIdReused
 
 
 class Requested(Leasable, Protocol):
@@ -47,10 +47,23 @@ class CreateOnce(StripeCallLease[R]):
             yield
 
     async def obtain(
-        self, request: MutationRequest, new: Callable[[], Awaitable[R]]
+        self,
+        request: MutationRequest,
+        new: Callable[[], Awaitable[R]],
+        *,
+        new_in: Callable[[UnitOfWork], Awaitable[R | None]] | None = None,
     ) -> tuple[R, bool]:
         """The row ``request`` made, or ``new()``'s row inserted now, holding the lease:
-        ``True`` only when this call inserted it."""
+        ``True`` only when this call inserted it.
+
+        ``new_in`` makes the row from what the database already holds, in the insert's
+        own transaction (the look-up of the request, the reads the new row needs, the
+        insert and its audit row: one transaction); ``None`` when it needs work no
+        transaction may stay open for (a Stripe call), and then ``new`` makes it."""
+        if new_in is not None:
+            obtained = await self._obtain_in_one(request, new_in)
+            if obtained is not None:
+                return obtained
         existing = await self._find(request)
         if existing is not None:
             return _made_by(existing, request), False
@@ -66,6 +79,30 @@ class CreateOnce(StripeCallLease[R]):
             subject=(self.kind, row.id),
         )
         return _made_by(stored, request), inserted
+
+    async def _obtain_in_one(
+        self, request: MutationRequest, new_in: Callable[[UnitOfWork], Awaitable[R | None]]
+    ) -> tuple[R, bool] | None:
+        try:
+            async with self.uow_factory() as uow:
+                rows = self.rows(uow)
+                existing = await rows.find_by_request(request.caller, request.request_id)
+                if existing is not None:
+                    return _made_by(existing, request), False
+                row = await new_in(uow)
+                if row is None:
+                    return None
+                row.lease_until = self.new_lease()  # no second write to claim it
+                await rows.add(row)
+                await audit(uow, request.caller, self.action, (self.kind, row.id))
+                await uow.commit()
+        except Conflict:
+            # Another replica inserted the same request first: theirs is the row.
+            winner = await self._find(request)
+            if winner is None:
+                raise
+            return _made_by(winner, request), False
+        return row, True
 
     async def finish(
         self, load: Callable[[], Awaitable[R]], submit: Callable[[R], Awaitable[R]]

@@ -3,7 +3,7 @@ happened in between (ConfirmPayment, CancelSubscription, PayInvoice, DetachPayme
 
 1. The request and the object are read; an answered request replays its answer.
 2. A new request has its preconditions checked (a refusal changes nothing), then is
-   recorded as pending before Stripe is called.
+   recorded as pending before Stripe is called (1 and 2: one transaction).
 3. A pending request is a retry after a lost answer (a crash, a timeout): its
    preconditions are not checked again, since the first attempt may have moved the
    object. When the object already is where the request wanted it (a webhook or the
@@ -15,6 +15,7 @@ happened in between (ConfirmPayment, CancelSubscription, PayInvoice, DetachPayme
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from payment_service.app.ports.processor import idempotency_key
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import RequestRecord
+from payment_service.domain.entities.request_record import PENDING_RESPONSE
 from payment_service.domain.errors import Aborted, CardDeclined, Conflict, NotFound
 
 
@@ -51,6 +53,7 @@ class Attempt:
     request: MutationRequest
     object_id: str
     action: str  # the audit action, e.g. ``payments.confirm``
+    known: object | None = None  # the object as this attempt read it (its row version)
 
     async def answered(
         self, uow: UnitOfWork, kind: str, object_id: str, outcome: str = "ok"
@@ -122,24 +125,61 @@ class Mutations(Generic[T, R]):
         the request's goal already holds, ``check`` the preconditions of a first attempt."""
         verb = re.match(r"[A-Z][a-z]*", request.method)
         action = f"{self.subject.actions}.{verb.group().lower() if verb else request.method}"
-        attempt = Attempt(caller, request, object_id, action)
         async with self._locks.hold((caller.sub, request.request_id)):
-            async with self.uow_factory(read_only=True) as uow:
-                answered = await recorded(uow, request)
-                target = await self.subject.load(uow, object_id)
-            if target is None or not caller.may_access(target.account_id):
-                raise NotFound(self.subject.kind, object_id)
-            if answered is None:
-                checked = check(target)
-                if checked is not None:
-                    await checked
-                answered = await self._ledger.begin(request, target.id)
+            answered, target = await self._begin(caller, request, object_id, check)
+            attempt = Attempt(caller, request, object_id, action, known=target)
             if answered is not None and not answered.pending:
                 self.subject.replay(answered, target)
                 return target
             if answered is not None and reached(target):
                 return await self._settle(attempt, target)
             return await self._call(attempt, target, call)
+
+    async def _begin(
+        self, caller: Caller, request: MutationRequest, object_id: str, check: Check[T]
+    ) -> tuple[RequestRecord | None, T]:
+        """Read the request and the object and, for a new request whose preconditions hold,
+        record it as pending: one transaction. The recorded answer (``None``: a new one).
+
+        A check that is a coroutine function reads for itself (its own unit of work), so it
+        runs between a read-only transaction and the pending record's own, never inside one."""
+        if inspect.iscoroutinefunction(check):
+            return await self._begin_checked_apart(caller, request, object_id, check)
+        target: T | None = None
+        try:
+            async with self.uow_factory() as uow:
+                answered = await recorded(uow, request)
+                target = await self.subject.load(uow, object_id)
+                if target is None or not caller.may_access(target.account_id):
+                    raise NotFound(self.subject.kind, object_id)
+                if answered is not None:
+                    return answered, target
+                checked = check(target)
+                if checked is not None:
+                    await checked
+                await record(uow, request, target.id, response=PENDING_RESPONSE)
+                await uow.commit()
+        except Conflict:
+            if target is None:
+                raise
+            # Another replica recorded the same request first.
+            return await self._ledger.find(request), target
+        return None, target
+
+    async def _begin_checked_apart(
+        self, caller: Caller, request: MutationRequest, object_id: str, check: Check[T]
+    ) -> tuple[RequestRecord | None, T]:
+        async with self.uow_factory(read_only=True) as uow:
+            answered = await recorded(uow, request)
+            target = await self.subject.load(uow, object_id)
+        if target is None or not caller.may_access(target.account_id):
+            raise NotFound(self.subject.kind, object_id)
+        if answered is None:
+            checked = check(target)
+            if checked is not None:
+                await checked
+            answered = await self._ledger.begin(request, target.id)
+        return answered, target
 
     async def _call(self, attempt: Attempt, target: T, call: Callable[[T, str], Awaitable[R]]) -> T:
         verb = attempt.action.rpartition(".")[2]

@@ -94,12 +94,14 @@ class PaymentCommands:
         fields = {"id": payment_id, "payment_method": payment_method}
         request = MutationRequest.of(caller, "ConfirmPayment", request_id, fields)
 
-        async def confirmable(payment: Payment) -> None:
+        def confirmable(payment: Payment) -> None:
             _require_state(payment, CONFIRMABLE, "confirmed")
-            if payment_method:
-                await check_payment_method_owner(
-                    self.store.uow_factory, payment_method, payment.account_id
-                )
+
+        async def confirmable_with_card(payment: Payment) -> None:
+            confirmable(payment)
+            await check_payment_method_owner(
+                self.store.uow_factory, payment_method, payment.account_id
+            )
 
         async def call(payment: Payment, key: str) -> RemotePaymentIntent:
             return await self.processor.confirm_payment_intent(
@@ -108,7 +110,8 @@ class PaymentCommands:
                 payment_method=payment_method or _declined_method(payment),
             )
 
-        return await self._mutations.run(caller, request, payment_id, call, _confirmed, confirmable)
+        checks: Check[Payment] = confirmable_with_card if payment_method else confirmable
+        return await self._mutations.run(caller, request, payment_id, call, _confirmed, checks)
 
     async def capture(
         self, caller: Caller, request_id: str, payment_id: str, amount_to_capture: int | None = None
@@ -179,10 +182,12 @@ class PaymentAnswers:
         return await uow.payments.get(object_id)
 
     async def store(self, attempt: Attempt, remote: RemotePaymentIntent) -> Payment:
+        def apply(payment: Payment) -> None:
+            payment.apply_intent(remote, answer_time())
+
+        known = attempt.known if isinstance(attempt.known, Payment) else None
         async with self.uow_factory() as uow:
-            stored = await self.payments.locked(uow, attempt.object_id)
-            stored.apply_intent(remote, answer_time())
-            await uow.payments.update(stored)
+            stored = await self.payments.changed(uow, attempt.object_id, apply, known)
             await attempt.answered(uow, "payment", stored.id)
             await uow.commit()
         await self.payments.publish(stored)

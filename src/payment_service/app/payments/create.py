@@ -25,9 +25,9 @@ from payment_service.app.payments.rules import (
 from payment_service.app.payments.store import PaymentStore
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
 from payment_service.app.ports.processor import PaymentProcessor, idempotency_key
-from payment_service.app.ports.storage import UnitOfWorkFactory
+from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.caller import Caller
-from payment_service.domain.entities import Payment
+from payment_service.domain.entities import Customer, Payment
 from payment_service.domain.errors import (
     DomainError,
     FailedPrecondition,
@@ -68,7 +68,9 @@ class CreatePayments:
         caller.require_account(command.account_id)
         async with self._once.hold(request):
             payment, ours = await self._once.obtain(
-                request, lambda: self._new_payment(caller, command, currency, request)
+                request,
+                lambda: self._new_payment(caller, command, currency, request),
+                new_in=lambda uow: self._new_payment_in(uow, caller, command, currency, request),
             )
             if not ours and payment.state is not PaymentState.PENDING:
                 return await self._replay(payment)
@@ -89,6 +91,26 @@ class CreatePayments:
         check.raise_if_any()
         return currency
 
+    async def _new_payment_in(
+        self,
+        uow: UnitOfWork,
+        caller: Caller,
+        command: CreatePayment,
+        currency: str,
+        request: MutationRequest,
+    ) -> Payment | None:
+        """The new payment from what the database holds, in the insert's transaction;
+        None when the account's Stripe customer is still to be made (a Stripe call)."""
+        if command.payment_method:
+            await require_payment_method_owner(uow, command.payment_method, command.account_id)
+        customer = await uow.customers.get_by_account(command.account_id)
+        if customer is None or customer.stripe_customer_id is None:
+            return None
+        payment_method = command.payment_method or await attached_payment_method(
+            uow, customer.default_payment_method_id
+        )
+        return self._payment(caller, command, currency, request, customer, payment_method)
+
     async def _new_payment(
         self, caller: Caller, command: CreatePayment, currency: str, request: MutationRequest
     ) -> Payment:
@@ -100,6 +122,17 @@ class CreatePayments:
         payment_method = command.payment_method or await default_payment_method(
             self._uow_factory, customer.default_payment_method_id
         )
+        return self._payment(caller, command, currency, request, customer, payment_method)
+
+    @staticmethod
+    def _payment(
+        caller: Caller,
+        command: CreatePayment,
+        currency: str,
+        request: MutationRequest,
+        customer: Customer,
+        payment_method: str | None,
+    ) -> Payment:
         if command.off_session and payment_method is None:
             raise FailedPrecondition(
                 "an off_session payment needs a saved payment method; the account has none",
@@ -163,7 +196,7 @@ class CreatePayments:
             error.metadata.setdefault("payment_id", stored.id)
             raise error from None
         self.failpoints.hit("payments.create.after_stripe")
-        return await self.store.store_intent(claimed.id, intent)
+        return await self.store.store_intent(claimed.id, intent, known=claimed)
 
     async def finish_pending(self, payment_id: str) -> Payment:
         """Reconciler: settle a PENDING payment left by a crash or an outage, with one PaymentIntent.
@@ -199,7 +232,14 @@ async def check_payment_method_owner(
 ) -> None:
     """A saved payment method of another account (or a detached one) is not there for this one."""
     async with uow_factory(read_only=True) as uow:
-        method = await uow.payment_methods.find_by_stripe_id(stripe_payment_method_id)
+        await require_payment_method_owner(uow, stripe_payment_method_id, account_id)
+
+
+async def require_payment_method_owner(
+    uow: UnitOfWork, stripe_payment_method_id: str, account_id: str
+) -> None:
+    """``check_payment_method_owner`` in a transaction of the caller's."""
+    method = await uow.payment_methods.find_by_stripe_id(stripe_payment_method_id)
     if method is not None and (
         method.account_id != account_id or method.state is not PaymentMethodState.ATTACHED
     ):
@@ -213,7 +253,14 @@ async def default_payment_method(
     if payment_method_id is None:
         return None
     async with uow_factory(read_only=True) as uow:
-        method = await uow.payment_methods.get(payment_method_id)
+        return await attached_payment_method(uow, payment_method_id)
+
+
+async def attached_payment_method(uow: UnitOfWork, payment_method_id: str | None) -> str | None:
+    """``default_payment_method`` in a transaction of the caller's."""
+    if payment_method_id is None:
+        return None
+    method = await uow.payment_methods.get(payment_method_id)
     if method is None or method.state is not PaymentMethodState.ATTACHED:
         return None
     return method.stripe_payment_method_id

@@ -6,6 +6,7 @@ cache with its row version, so an older version never replaces a newer one.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -16,7 +17,7 @@ from payment_service.app.ports.cache import Cache
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.clock import api_read_time
 from payment_service.domain.entities import Payment
-from payment_service.domain.errors import DomainError, found
+from payment_service.domain.errors import Aborted, DomainError, found
 from payment_service.domain.processor import ProcessorCardDeclined, RemotePaymentIntent
 from payment_service.domain.states import PaymentState
 
@@ -67,8 +68,13 @@ class PaymentStore:
             cache_key(payment.id), payment.version, encode_entity(payment), self.rules.cache_ttl_s
         )
 
-    async def store_intent(self, payment_id: str, intent: RemotePaymentIntent) -> Payment:
-        """Stripe's answer to our own call, with the Stripe-call lease given back."""
+    async def store_intent(
+        self, payment_id: str, intent: RemotePaymentIntent, *, known: Payment | None = None
+    ) -> Payment:
+        """Stripe's answer to our own call, with the Stripe-call lease given back.
+
+        ``known``: the payment as this request last wrote it; when no one changed the
+        row since (its version), the answer is written over it without reading it again."""
 
         def apply(payment: Payment) -> None:
             payment.apply_intent(intent, api_read_time())
@@ -79,7 +85,31 @@ class PaymentStore:
             STRIPE_ANSWER,
             outcome=None,
             detail={"stripe_payment_intent_id": intent.stripe_id},
+            known=known,
         )
+
+    async def changed(
+        self,
+        uow: UnitOfWork,
+        payment_id: str,
+        change: Callable[[Payment], None],
+        known: Payment | None,
+    ) -> Payment:
+        """``change`` applied and written in ``uow``: over ``known`` when the row still is
+        at its version (an UPDATE … WHERE version, no read), else over the row read under
+        its lock (FOR UPDATE), as when ``known`` is None."""
+        if known is not None:
+            payment = copy.copy(known)
+            change(payment)
+            try:
+                await uow.payments.update(payment)
+                return payment
+            except Aborted:
+                pass  # someone wrote the row meanwhile: read it under the lock
+        payment = await self.locked(uow, payment_id)
+        change(payment)
+        await uow.payments.update(payment)
+        return payment
 
     async def store_decline(
         self, payment_id: str, error: ProcessorCardDeclined, action: str
@@ -113,14 +143,17 @@ class PaymentStore:
         action: str,
         outcome: str | None,
         detail: Mapping[str, str] | None = None,
+        known: Payment | None = None,
     ) -> Payment:
         """Stripe's answer ``apply``-ed under the row lock, the Stripe-call lease given back
         and the answer audited (``outcome``: the payment's new state when None)."""
-        async with self.uow_factory() as uow:
-            payment = await self.locked(uow, payment_id)
+
+        def settle(payment: Payment) -> None:
             apply(payment)
             payment.lease_until = None
-            await uow.payments.update(payment)
+
+        async with self.uow_factory() as uow:
+            payment = await self.changed(uow, payment_id, settle, known)
             subject = ("payment", payment.id)
             await audit(
                 uow, payment.caller, action, subject, outcome or payment.state.value, detail

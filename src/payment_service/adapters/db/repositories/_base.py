@@ -9,7 +9,7 @@ import dataclasses
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -37,11 +37,11 @@ from payment_service.domain.pagination import Cursor, Page, PageRequest
 
 T = TypeVar("T")
 E = TypeVar("E")
+S = TypeVar("S")
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 _LISTED_COLUMNS: dict[type, list[ColumnElement[Any]]] = {}
-_KEYSET_STATEMENTS: dict[Hashable, Select[Any]] = {}
 
 
 def _field_names(cls: type) -> tuple[str, ...]:
@@ -106,6 +106,21 @@ def bound_filters(
     return conditions, params
 
 
+_STATEMENTS: dict[tuple[object, ...], Any] = {}
+
+
+def statement_for(key: tuple[object, ...], build: Callable[[], S]) -> S:
+    """One statement object per ``key`` for the process, made by ``build`` once.
+
+    The hot paths run the same statement with new values as parameters
+    (``bindparam``): building a statement with its values on every call (and SQLAlchemy
+    deriving its cache key from them) cost more than the round trip it makes."""
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS[key] = build()
+    return cast(S, statement)
+
+
 class SqlRepository:
     """Base class: executes statements on the unit of work's connection; never commits."""
 
@@ -118,9 +133,26 @@ class SqlRepository:
     def _dialect(self) -> str:
         return self._connection.dialect.name
 
-    async def _execute(self, statement: Executable) -> CursorResult[Any]:
+    async def _execute(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> CursorResult[Any]:
         with translated_errors():
-            return await self._connection.execute(statement)
+            return await self._connection.execute(statement, parameters)
+
+    async def _first_with(
+        self, statement: Executable, parameters: Mapping[str, Any]
+    ) -> RowMapping | None:
+        return (await self._execute(statement, parameters)).mappings().first()
+
+    def _by(self, *names: str, for_update: bool = False) -> Select[tuple[Any, ...]]:
+        """``SELECT * FROM table WHERE name = :w_name AND …`` (FOR UPDATE), built once."""
+
+        def build() -> Select[tuple[Any, ...]]:
+            where = [self.table.c[name] == bindparam(f"w_{name}") for name in names]
+            statement = select(self.table).where(*where)
+            return statement.with_for_update() if for_update else statement
+
+        return statement_for(("select", self.table, names, for_update), build)
 
     async def _first(self, statement: Executable) -> RowMapping | None:
         return (await self._execute(statement)).mappings().first()
@@ -129,19 +161,31 @@ class SqlRepository:
         return (await self._execute(statement)).mappings().all()
 
     async def _insert(self, values: Mapping[str, Any]) -> None:
-        await self._execute(self.table.insert().values(**values))
+        # The columns are the parameters' keys (one compiled form per set of keys).
+        statement = statement_for(("insert", self.table), self.table.insert)
+        await self._execute(statement, values)
 
     async def _update_versioned(self, entity: Any, values: dict[str, Any]) -> None:
         """UPDATE … WHERE id AND version match; bump the entity's version or raise Aborted."""
         expected = entity.version
         entity.update_time = utcnow()
-        values = {**values, "version": expected + 1, "update_time": entity.update_time}
-        statement = (
-            self.table.update()
-            .where(self.table.c.id == entity.id, self.table.c.version == expected)
-            .values(**values)
-        )
-        result = await self._execute(statement)
+
+        def build() -> Executable:
+            c = self.table.c
+            return self.table.update().where(
+                c.id == bindparam("w_id"), c.version == bindparam("w_version")
+            )
+
+        # The SET columns are the parameters named as columns.
+        statement = statement_for(("update_versioned", self.table), build)
+        values = {
+            **values,
+            "version": expected + 1,
+            "update_time": entity.update_time,
+            "w_id": entity.id,
+            "w_version": expected,
+        }
+        result = await self._execute(statement, values)
         if result.rowcount != 1:
             raise Aborted(
                 f"{self.table.name} row {entity.id} changed concurrently (version {expected})",
@@ -150,8 +194,11 @@ class SqlRepository:
         entity.version = expected + 1
 
     async def _update_by_id(self, entity_id: str, values: dict[str, Any]) -> None:
-        statement = self.table.update().where(self.table.c.id == entity_id).values(**values)
-        result = await self._execute(statement)
+        def build() -> Executable:
+            return self.table.update().where(self.table.c.id == bindparam("w_id"))
+
+        statement = statement_for(("update_by_id", self.table), build)
+        result = await self._execute(statement, {**values, "w_id": entity_id})
         if result.rowcount != 1:
             raise Aborted(f"{self.table.name} row {entity_id} is gone", metadata={"id": entity_id})
 
@@ -189,12 +236,15 @@ class SqlRepository:
         page, and reused: building a select of every column and its cache key cost a
         list more than compiling it."""
         cursor = page.cursor(filters)
-        key = (type(self), time_column, cursor is not None, shape)
-        statement = _KEYSET_STATEMENTS.get(key) if shape is not None else None
-        if statement is None:
-            statement = self._keyset_statement(conditions, time_column, after=cursor is not None)
-            if shape is not None:
-                _KEYSET_STATEMENTS[key] = statement
+
+        def build() -> Select[Any]:
+            return self._keyset_statement(conditions, time_column, after=cursor is not None)
+
+        if shape is None:
+            statement = build()
+        else:
+            key = ("keyset", type(self), time_column, cursor is not None, shape)
+            statement = statement_for(key, build)
         values = {**(params or {}), "keyset_limit": page.size + 1}
         if cursor is not None:
             values.update(keyset_time=cursor.create_time, keyset_id=cursor.id)
@@ -321,17 +371,22 @@ class EntityRepository(SqlRepository, Generic[E]):
         )
         return await self._many(statement)
 
+    async def _one_by(self, values: Mapping[str, Any], *, for_update: bool = False) -> E | None:
+        """The row whose columns equal ``values`` (by a statement built once)."""
+        statement = self._by(*values, for_update=for_update)
+        row = await self._first_with(statement, {f"w_{k}": v for k, v in values.items()})
+        return self.codec.entity(row) if row else None
+
     async def get(self, entity_id: str) -> E | None:
-        return await self._one(self._select(self.table.c.id == entity_id))
+        return await self._one_by({"id": entity_id})
 
     async def get_for_update(self, entity_id: str) -> E | None:
         """The row, locked until the transaction ends (FOR UPDATE on PostgreSQL; SQLite's
         write transactions hold the database lock anyway)."""
-        return await self._one(self._select(self.table.c.id == entity_id).with_for_update())
+        return await self._one_by({"id": entity_id}, for_update=True)
 
     async def find_by_stripe_id(self, stripe_id: str, *, for_update: bool = False) -> E | None:
-        statement = self._select(self.table.c[self.stripe_id] == stripe_id)
-        return await self._one(statement.with_for_update() if for_update else statement)
+        return await self._one_by({self.stripe_id: stripe_id}, for_update=for_update)
 
     async def add(self, entity: E) -> None:
         await self._insert(self.codec.row(entity))
@@ -359,8 +414,7 @@ class RequestedSqlRepository(VersionedSqlRepository[E]):
     account_list: ClassVar[str]
 
     async def find_by_request(self, caller: str, request_id: str) -> E | None:
-        c = self.table.c
-        return await self._one(self._select(c.caller == caller, c.request_id == request_id))
+        return await self._one_by({"caller": caller, "request_id": request_id})
 
     async def list_for_account(
         self,

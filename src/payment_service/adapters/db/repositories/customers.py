@@ -14,4 +14,4 @@ class SqlCustomerRepository(EntityRepository[Customer]):
     stripe_id = "stripe_customer_id"
 
     async def get_by_account(self, account_id: str) -> Customer | None:
-        return await self._one(self._select(customers.c.account_id == account_id))
+        return await self._one_by({"account_id": account_id})

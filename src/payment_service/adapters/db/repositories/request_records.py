@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, bindparam, update
 
-from payment_service.adapters.db.repositories._base import SqlRepository, entity_values
+from payment_service.adapters.db.repositories._base import (
+    SqlRepository,
+    entity_values,
+    statement_for,
+)
 from payment_service.adapters.db.tables import request_records
 from payment_service.domain.entities import RequestRecord
 from payment_service.domain.entities.request_record import PENDING_RESPONSE
@@ -14,24 +18,31 @@ class SqlRequestRecordRepository(SqlRepository):
     table = request_records
 
     async def get(self, caller: str, request_id: str) -> RequestRecord | None:
-        statement = select(request_records).where(
-            request_records.c.caller == caller, request_records.c.request_id == request_id
-        )
-        row = await self._first(statement)
+        statement = self._by("caller", "request_id")
+        row = await self._first_with(statement, {"w_caller": caller, "w_request_id": request_id})
         return RequestRecord(**row) if row else None
 
     async def add(self, record: RequestRecord) -> None:
         await self._insert(entity_values(record))
 
     async def complete(self, record: RequestRecord) -> bool:
-        statement = (
-            update(request_records)
-            .where(
-                request_records.c.caller == record.caller,
-                request_records.c.request_id == record.request_id,
-                request_records.c.response == PENDING_RESPONSE,
-            )
-            .values(response=record.response, resource_id=record.resource_id)
-        )
-        result = await self._execute(statement)
+        statement = statement_for(("complete", request_records), _complete)
+        values = {
+            "response": record.response,
+            "resource_id": record.resource_id,
+            "w_caller": record.caller,
+            "w_request_id": record.request_id,
+            "w_pending": PENDING_RESPONSE,
+        }
+        result = await self._execute(statement, values)
         return result.rowcount == 1
+
+
+def _complete() -> Update:
+    """The pending record answered: SET response, resource_id (the parameters)."""
+    c = request_records.c
+    return update(request_records).where(
+        c.caller == bindparam("w_caller"),
+        c.request_id == bindparam("w_request_id"),
+        c.response == bindparam("w_pending"),
+    )
