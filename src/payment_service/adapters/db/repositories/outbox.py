@@ -20,12 +20,13 @@ row is committed or never will be, found from the sequence and the snapshot of r
 transactions (no lock, no extra write, no single sequencer):
 
 1. read the sequence's last value L, then (a separate statement, so later) the set X of
-   transactions in progress (``pg_snapshot_xip(pg_current_snapshot())``);
+   this database's transactions in progress (``pg_stat_activity.backend_xid``, read
+   live from the process array);
 2. every position <= L was handed to a transaction that already had its transaction id
    (the entity's row is always written before its event rows, and that write assigns
    it), so each such transaction is, at step 1's second statement, finished or in X;
-3. once no transaction of X is still in progress (``pg_xact_status``), L is the
-   horizon. With X empty that is at once; otherwise a later call confirms it (the
+3. once no transaction of X is still in progress (none of them is any backend's
+   ``backend_xid`` any more), L is the horizon. With X empty that is at once; otherwise a later call confirms it (the
    oldest unconfirmed candidate is kept, so steady load never starves the horizon).
 
 Transactions are short here (no Stripe call ever runs inside one), so the horizon trails
@@ -196,10 +197,15 @@ def _event(row: RowMapping) -> OutboxEvent:
 _LAST_VALUE = text(
     "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM event_outbox_position_seq"
 )
-_IN_PROGRESS = text("SELECT pg_snapshot_xip(pg_current_snapshot())::text")
+# Top-level transaction ids of this database's transactions in progress (xids are
+# cluster-wide: other databases' transactions never hold this outbox's positions).
+_IN_PROGRESS = text(
+    "SELECT backend_xid::text FROM pg_stat_activity "
+    "WHERE datname = current_database() AND backend_xid IS NOT NULL"
+)
 _STILL_RUNNING = text(
-    "SELECT x FROM unnest(CAST(:xids AS text[])) AS x "
-    "WHERE pg_xact_status(CAST(x AS xid8)) = 'in progress'"
+    "SELECT backend_xid::text FROM pg_stat_activity "
+    "WHERE datname = current_database() AND backend_xid::text = ANY(CAST(:xids AS text[]))"
 )
 
 
