@@ -144,26 +144,31 @@ class OutboxTail:
 
 
 class LocalWakeup:
-    """The in-process wake-up: ``fire`` (after a commit that wrote events) ends every
-    ``wait`` pending then; ``extra`` sources (PostgreSQL's NOTIFY) may fire it too."""
+    """The in-process wake-up of one tail: ``fire`` (after a commit that wrote events, or
+    PostgreSQL's NOTIFY) ends the pending ``wait``; a fire while the tail is reading is
+    kept, so the next ``wait`` returns at once (no wake-up is lost)."""
 
     def __init__(self) -> None:
         self._waiters: set[asyncio.Future[None]] = set()
+        self._fired = False
 
     def fire(self) -> None:
+        self._fired = True
         for waiter in tuple(self._waiters):
             loop = waiter.get_loop()
             with contextlib.suppress(RuntimeError):  # its loop closed (a finished test)
                 loop.call_soon_threadsafe(_resolve, waiter)
 
     async def wait(self, timeout_s: float) -> None:
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.add(waiter)
-        try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter, timeout_s)
-        finally:
-            self._waiters.discard(waiter)
+        if not self._fired:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.add(waiter)
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiter, timeout_s)
+            finally:
+                self._waiters.discard(waiter)
+        self._fired = False
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:
