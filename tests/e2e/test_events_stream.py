@@ -11,10 +11,9 @@ from typing import Any
 
 import grpc.aio
 from payments.v1 import event_service_pb2 as event_pb
-from payments.v1 import event_service_pb2_grpc
+from payments.v1 import event_service_pb2_grpc, refund_service_pb2_grpc
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1 import refund_service_pb2 as refund_pb
-from payments.v1 import refund_service_pb2_grpc
 
 from payment_service.adapters.stripe import StripeGateway, StripeGatewayConfig
 from tests.e2e.test_webhooks_delivery import (  # noqa: F401  (shared fixtures)
@@ -48,7 +47,10 @@ async def _next(stream: Any, *, live: bool = True) -> event_pb.Event:
 
 
 async def test_a_stream_sees_a_payment_and_a_refund_as_they_happen(
-    registered: str, stub: Any, server: ServerProcess, localstripe: LocalStripe
+    registered: str,  # noqa: F811
+    stub: Any,  # noqa: F811
+    server: ServerProcess,  # noqa: F811
+    localstripe: LocalStripe,
 ) -> None:
     account = f"acct_{uuid.uuid4().hex[:12]}"
     pm = await localstripe.create_card_payment_method()
@@ -112,7 +114,10 @@ async def test_a_stream_sees_a_payment_and_a_refund_as_they_happen(
 
 
 async def test_a_payment_confirmed_at_stripe_arrives_through_the_webhook(
-    registered: str, stub: Any, server: ServerProcess, localstripe: LocalStripe
+    registered: str,  # noqa: F811
+    stub: Any,  # noqa: F811
+    server: ServerProcess,  # noqa: F811
+    localstripe: LocalStripe,
 ) -> None:
     account = f"acct_{uuid.uuid4().hex[:12]}"
     pm = await localstripe.create_card_payment_method()
