@@ -169,7 +169,9 @@ class EntityRepository(SqlRepository, Generic[E]):
         return self._loaded(self.codec.entity(row)) if row else None
 
     async def _many(self, statement: Select[tuple[Any, ...]]) -> list[E]:
-        return [self._loaded(self.codec.entity(row)) for row in await self._all(statement)]
+        # Lists keep no before-image (a page of 200 would copy 200 objects); the rare
+        # update of a listed object reads its stored state first (``_before``).
+        return [self.codec.entity(row) for row in await self._all(statement)]
 
     @property
     def _changes(self) -> EntityChanges | None:
