@@ -269,3 +269,54 @@ async def _max_position(engine: AsyncEngine) -> int | None:
     async with engine.connect() as conn:
         value = await conn.scalar(sa.select(sa.func.max(event_outbox.c.position)))
     return None if value is None else int(value)
+
+
+async def test_a_reader_following_concurrent_writers_misses_no_position(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    """Writers commit concurrently (positions commit out of order on PostgreSQL); a
+    reader that follows the horizon sees every row exactly once, in position order."""
+    engine = uow_factory.engine
+    reader = SqlOutboxReader(engine)
+    start = await reader.horizon()
+    done = asyncio.Event()
+
+    async def writer(account: str) -> None:
+        c = b.customer(account)
+        async with uow_factory() as uow:
+            await uow.customers.add(c)
+            await uow.commit()
+        for _ in range(15):
+            async with uow_factory() as uow:
+                for _ in range(2):
+                    await uow.payments.add(b.payment(c, state=PaymentState.PENDING))
+                    await asyncio.sleep(0)  # let the other writers interleave
+                await uow.commit()
+
+    async def follow() -> list[int]:
+        seen: list[int] = []
+        after = start
+        while True:
+            finished = done.is_set()
+            horizon = await reader.horizon()
+            rows = await reader.read(EventQuery(after=after, up_to=horizon, limit=1000))
+            seen += [row.position for row in rows]
+            after = rows[-1].position if rows else after
+            if finished and after >= (await _max_position(engine) or 0):
+                return seen
+            await asyncio.sleep(0.005)
+
+    following = asyncio.ensure_future(follow())
+    await asyncio.gather(*(writer(f"acct_follow_{i}_{b.new_id('x')}") for i in range(4)))
+    done.set()
+    seen = await asyncio.wait_for(following, 30)
+    async with engine.connect() as conn:
+        stored = list(
+            await conn.scalars(
+                sa.select(event_outbox.c.position)
+                .where(event_outbox.c.position > start)
+                .order_by(event_outbox.c.position)
+            )
+        )
+    assert len(stored) == 4 * 15 * 2
+    assert seen == stored

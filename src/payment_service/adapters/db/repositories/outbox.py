@@ -21,7 +21,8 @@ transactions (no lock, no extra write, no single sequencer):
 
 1. read the sequence's last value L, then (a separate statement, so later) the set X of
    this database's transactions in progress (``pg_stat_activity.backend_xid``, read
-   live from the process array);
+   from the process array, in a transaction of its own: PostgreSQL keeps the first
+   read of pg_stat_activity for the rest of a transaction);
 2. every position <= L was handed to a transaction that already had its transaction id
    (the entity's row is always written before its event rows, and that write assigns
    it), so each such transaction is, at step 1's second statement, finished or in X;
@@ -37,13 +38,15 @@ horizon is simply the largest position stored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, RowMapping, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from payment_service.adapters.db.engine import SQLITE_BEGIN_MODE
 from payment_service.adapters.db.errors import translated_errors
 from payment_service.adapters.db.tables import event_outbox
 from payment_service.app.common.trace_links import current_trace_parent
@@ -66,6 +69,9 @@ NOTIFY_CHANNEL = "payment_events"
 BEFORE_WRITE = "outbox.before_write"
 AFTER_WRITE = "outbox.after_write"
 _PENDING_WAKE = "outbox_wake"
+_NOTIFIED = "outbox_notified"  # the transaction that already sent its NOTIFY
+_INSERT = event_outbox.insert()
+_NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
 
 KIND_BY_TABLE: dict[str, EventKind] = {
     "transactions": PAYMENT,
@@ -166,11 +172,15 @@ class EntityChanges:
             }
             for event_type in types
         ]
-        statement = event_outbox.insert().values(rows)
-        if self._connection.dialect.name == "postgresql":
-            statement = statement.returning(func.pg_notify(NOTIFY_CHANNEL, ""))
+        connection = self._connection
         with translated_errors():
-            await self._connection.execute(statement)
+            # One cached statement for any number of rows (executemany).
+            await connection.execute(_INSERT, rows)
+            if connection.dialect.name == "postgresql":
+                transaction = connection.sync_connection.get_transaction()  # type: ignore[union-attr]
+                if connection.info.get(_NOTIFIED) is not transaction:
+                    await connection.execute(_NOTIFY)  # delivered at commit, once
+                    connection.info[_NOTIFIED] = transaction
         self._connection.info[_PENDING_WAKE] = True
 
 
@@ -228,24 +238,37 @@ class SqlOutboxReader:
         """A newer horizon waits on transactions in flight: ask again soon."""
         return self._candidate is not None
 
-    async def horizon(self) -> int:
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads only (on SQLite a deferred transaction: no write lock)."""
         with translated_errors():
             async with self._engine.connect() as connection:
-                if connection.dialect.name != "postgresql":
-                    top = await connection.scalar(select(func.max(event_outbox.c.position)))
-                    return int(top or 0)
-                return await self._postgres_horizon(connection)
+                if connection.dialect.name == "sqlite":
+                    await connection.execution_options(**{SQLITE_BEGIN_MODE: "DEFERRED"})
+                yield connection
+                await connection.rollback()
+
+    async def horizon(self) -> int:
+        async with self._reading() as connection:
+            if connection.dialect.name != "postgresql":
+                top = await connection.scalar(select(func.max(event_outbox.c.position)))
+                return int(top or 0)
+            return await self._postgres_horizon(connection)
 
     async def _postgres_horizon(self, connection: AsyncConnection) -> int:
+        # Each statement in a transaction of its own: pg_stat_activity is read once per
+        # transaction and then kept, and the set of transactions in progress must be
+        # read after the sequence's last value.
         candidate = self._candidate
         if candidate is not None:
             result = await connection.execute(_STILL_RUNNING, {"xids": candidate.running})
             candidate.running = [row[0] for row in result]
+            await connection.rollback()
             if not candidate.running:
                 self._safe, self._candidate = max(self._safe, candidate.position), None
         last = int(await connection.scalar(_LAST_VALUE) or 0)
-        running = [row[0] for row in await connection.execute(_IN_PROGRESS)]
         await connection.rollback()
+        running = [row[0] for row in await connection.execute(_IN_PROGRESS)]
         if not running:
             self._safe, self._candidate = max(self._safe, last), None
         elif self._candidate is None and last > self._safe:
@@ -262,10 +285,8 @@ class SqlOutboxReader:
         if query.types:
             where.append(_type_filter(query.types))
         statement = select(event_outbox).where(*where).order_by(c.position).limit(query.limit)
-        with translated_errors():
-            async with self._engine.connect() as connection:
-                rows = (await connection.execute(statement)).mappings().all()
-                await connection.rollback()
+        async with self._reading() as connection:
+            rows = (await connection.execute(statement)).mappings().all()
         return [_event(row) for row in rows]
 
 
