@@ -1,6 +1,7 @@
 """WatchEvents against the real server process (every backend): a stream opened before a
 payment and a refund are made sees each of their state changes within a second, in
-order, also the one a Stripe webhook brings (the customer confirming at Stripe)."""
+order, also the one a Stripe webhook brings (the customer confirming at Stripe); another
+process resumes after a cursor (a restart)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.e2e.test_webhooks_delivery import (  # noqa: F401  (shared fixtures)
     registered,
     server,
     stub,
+    webhook_server_env,
 )
 from tests.support.localstripe import LocalStripe
 from tests.support.server import ServerProcess, bearer, make_token
@@ -51,6 +53,7 @@ async def test_a_stream_sees_a_payment_and_a_refund_as_they_happen(
     stub: Any,  # noqa: F811
     server: ServerProcess,  # noqa: F811
     localstripe: LocalStripe,
+    database_url: str,
 ) -> None:
     account = f"acct_{uuid.uuid4().hex[:12]}"
     pm = await localstripe.create_card_payment_method()
@@ -104,13 +107,16 @@ async def test_a_stream_sees_a_payment_and_a_refund_as_they_happen(
         cursors = [e.cursor for e in (first, second, *seen)]
         stream.cancel()
 
-        # Resuming after the payment's success replays the rest, in the same order.
-        again = events.WatchEvents(
-            event_pb.WatchEventsRequest(account_id=account, after_cursor=cursors[1]),
-            metadata=_auth(),
-        )
-        assert [(await _next(again, live=False)).cursor for _ in seen] == cursors[2:]
-        again.cancel()
+    # Another server process (a restart: nothing kept in memory) resumes after the
+    # payment's success with the rest, in the same order.
+    with ServerProcess.start(webhook_server_env(database_url, localstripe)) as restarted:
+        async with grpc.aio.insecure_channel(restarted.grpc_target) as channel:
+            again = event_service_pb2_grpc.EventServiceStub(channel).WatchEvents(
+                event_pb.WatchEventsRequest(account_id=account, after_cursor=cursors[1]),
+                metadata=_auth(),
+            )
+            assert [(await _next(again, live=False)).cursor for _ in seen] == cursors[2:]
+            again.cancel()
 
 
 async def test_a_payment_confirmed_at_stripe_arrives_through_the_webhook(

@@ -7,9 +7,9 @@ as saved) and inserts one row per event with the object's snapshot as the API re
 (the composition root's ``SnapshotEncoder``) and the active trace (``traceparent``). The
 row is written on the change's own connection, after the change and before the commit:
 both commit or neither does (``outbox.before_write`` / ``outbox.after_write`` are the
-failpoints between the writes). On PostgreSQL the insert also ``pg_notify``s the
-``payment_events`` channel, which PostgreSQL delivers only at commit; in process,
-``outbox_committed`` wakes the readers once the unit of work committed.
+failpoints between the writes). On PostgreSQL a transaction's first event also
+``pg_notify``s the ``payment_events`` channel, which PostgreSQL delivers only at commit;
+in process, ``outbox_committed`` wakes the readers once the unit of work committed.
 
 Reading, and why a position read is never skipped. Positions come from a sequence
 (an identity), handed out at insert time, so on PostgreSQL two transactions can commit
