@@ -77,6 +77,7 @@ ACCOUNT_RESTRICTED = "ACCOUNT_RESTRICTED"  # spans accounts, token is for one
 # RESOURCE_EXHAUSTED (RetryInfo; QuotaFailure for our own limits)
 RATE_LIMITED = "RATE_LIMITED"  # metadata `limit`, `quota_subject`
 PROCESSOR_RATE_LIMITED = "PROCESSOR_RATE_LIMITED"  # Stripe's limit (also sent as UNAVAILABLE)
+EVENT_STREAM_BEHIND = "EVENT_STREAM_BEHIND"  # WatchEvents fell behind; metadata `resume_cursor`
 
 # UNAVAILABLE (RetryInfo): the outcome of a write is not known; retry with the same request_id
 UNAVAILABLE = "UNAVAILABLE"  # the database
@@ -90,6 +91,7 @@ PROCESSOR_TIMEOUT = "PROCESSOR_TIMEOUT"
 PROCESSOR_MISCONFIGURED = "PROCESSOR_MISCONFIGURED"
 PROCESSOR_UNEXPECTED_RESPONSE = "PROCESSOR_UNEXPECTED_RESPONSE"
 DEADLINE_TOO_SHORT = "DEADLINE_TOO_SHORT"  # too little time left to call Stripe
+EVENT_STREAM_CLOSED = "EVENT_STREAM_CLOSED"  # WatchEvents ended by a shutdown; `resume_cursor`
 
 # INTERNAL
 INTERNAL = "INTERNAL"  # a bug; the message says nothing more

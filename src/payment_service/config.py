@@ -172,6 +172,11 @@ class Settings(BaseSettings):
     reconcile_interval_s: float = Field(60.0, ge=0)
     reconcile_stuck_after_s: float = Field(300.0, ge=0)
 
+    # --- events for callers (EventService, app/events) ---------------------
+    events_heartbeat_s: float = Field(15.0, gt=0)
+    events_stream_buffer: int = Field(1000, ge=1)
+    events_poll_s: float = Field(1.0, gt=0)
+
     # --- observability ---------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # OpenTelemetry (observability/tracing.py): where spans go; none keeps the SDK off.

@@ -31,7 +31,7 @@ TEST_AUDIENCE = "payment-service"
 ALL_SCOPES = (
     "payments:read payments:write refunds:read refunds:write "
     "subscriptions:read subscriptions:write invoices:read invoices:write "
-    "disputes:read disputes:write"
+    "disputes:read disputes:write events:read"
 )
 
 

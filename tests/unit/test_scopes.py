@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from payments.v1 import (
     dispute_service_pb2,
+    event_service_pb2,
     invoice_service_pb2,
     payment_service_pb2,
     refund_service_pb2,
@@ -19,6 +20,7 @@ SERVICE_FILES = (
     subscription_service_pb2,
     invoice_service_pb2,
     dispute_service_pb2,
+    event_service_pb2,
 )
 
 
@@ -31,7 +33,7 @@ def _all_rpcs() -> set[str]:
     return methods
 
 
-def test_descriptors_list_the_five_services() -> None:
+def test_descriptors_list_the_six_services() -> None:
     services = {s.full_name for m in SERVICE_FILES for s in m.DESCRIPTOR.services_by_name.values()}
     assert services == {
         "payments.v1.PaymentService",
@@ -39,6 +41,7 @@ def test_descriptors_list_the_five_services() -> None:
         "payments.v1.SubscriptionService",
         "payments.v1.InvoiceService",
         "payments.v1.DisputeService",
+        "payments.v1.EventService",
     }
 
 

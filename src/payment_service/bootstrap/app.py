@@ -31,6 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from payment_service.api.grpc.dispute_servicer import DisputeServicer
+from payment_service.api.grpc.event_servicer import EventServicer
 from payment_service.api.grpc.health import Health
 from payment_service.api.grpc.in_flight import InFlightCalls
 from payment_service.api.grpc.interceptor import ServiceInterceptor
@@ -267,6 +268,8 @@ def build_app(
     )
     if services is not None:
         workers.append(_readiness(settings, grpc_server.health, metrics, resources))
+        if services.event_engine is not None:  # WatchEvents streams end with the drain
+            grpc_server.health.on_close_watches(services.event_engine.close_streams)
     return App(
         settings=settings,
         metrics=metrics,
@@ -300,6 +303,7 @@ def _served(
         subscription=SubscriptionServicer(services.billing),
         invoice=InvoiceServicer(services.billing),
         dispute=DisputeServicer(services.cards.disputes),
+        event=EventServicer(services.event_engine.events) if services.event_engine else None,
     )
     webhook = webhook_route(
         services.webhooks,

@@ -59,6 +59,7 @@ from payment_service.app.webhooks.registry import EventRegistry, build_event_reg
 from payment_service.app.webhooks.service import Webhooks
 from payment_service.bootstrap.billing import billing_rules, build_billing
 from payment_service.bootstrap.disputes import CardsAndDisputes, build_cards_and_disputes
+from payment_service.bootstrap.events import EventEngine, install_outbox
 from payment_service.bootstrap.failpoints import failpoints_from
 from payment_service.bootstrap.limits import build_rate_limiter, outbound_limiter
 from payment_service.bootstrap.metrics import ServiceMetrics
@@ -162,6 +163,7 @@ class Services:
     webhook_metrics: WebhookMetrics
     resources: list[Component] = field(default_factory=list)
     tracer_provider: TracerProvider | None = None
+    event_engine: EventEngine | None = None  # EventService's feed (bootstrap/events.py)
 
     _running: AsyncExitStack = field(default_factory=AsyncExitStack)
 
@@ -192,6 +194,9 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
     metrics = ServiceMetrics.on(given.metrics_registry or CollectorRegistry(auto_describe=True))
     uow_factory, cache, processor = _adapters(settings, given, resources, outbound, metrics)
     failpoints = given.failpoints or failpoints_from(settings)
+    install_outbox(failpoints)
+    event_engine = EventEngine(settings, uow_factory)
+    resources.append(event_engine)
     payment_rules = given.payment_rules or _payment_rules(settings)
     customers = Customers(uow_factory, processor)
     payments = Payments(uow_factory, processor, cache, customers, payment_rules, failpoints)
@@ -235,6 +240,7 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         webhook_metrics=metrics.webhooks,
         resources=resources,
         tracer_provider=given.tracer_provider,
+        event_engine=event_engine,
     )
 
 

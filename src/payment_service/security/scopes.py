@@ -20,6 +20,7 @@ INVOICES_READ = "invoices:read"
 INVOICES_WRITE = "invoices:write"
 DISPUTES_READ = "disputes:read"
 DISPUTES_WRITE = "disputes:write"
+EVENTS_READ = "events:read"
 
 ALL_SCOPES = frozenset(
     {
@@ -33,6 +34,7 @@ ALL_SCOPES = frozenset(
         INVOICES_WRITE,
         DISPUTES_READ,
         DISPUTES_WRITE,
+        EVENTS_READ,
     }
 )
 
@@ -108,6 +110,7 @@ SCOPE_BY_METHOD: Mapping[str, str] = MappingProxyType(
             "CloseDispute": DISPUTES_WRITE,
         },
     )
+    | _service("EventService", {"WatchEvents": EVENTS_READ, "ListEvents": EVENTS_READ})
 )
 
 

@@ -135,6 +135,7 @@ SCHEMA: dict[str, TableSpec] = {
         TableSpec("webhook_events", uniques=(("stripe_event_id",),)),
         TableSpec("reconciler_state", primary_key=("key",)),
         TableSpec("audit_log"),
+        TableSpec("event_outbox", primary_key=("position",)),
     )
 }
 

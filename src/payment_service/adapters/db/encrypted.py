@@ -10,6 +10,7 @@ active key.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any, TypeVar
 
@@ -25,6 +26,7 @@ from payment_service.security.field_cipher import (
 )
 
 __all__ = [
+    "EncryptedBytes",
     "EncryptedJson",
     "EncryptedText",
     "EncryptedType",
@@ -76,3 +78,15 @@ class EncryptedJson(EncryptedType[Any]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else json.loads(self._unseal(value))
+
+
+class EncryptedBytes(EncryptedType[bytes]):
+    """Bytes (an event's serialized snapshot), encrypted as their base64 text."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value: bytes | None, dialect: Dialect) -> str | None:
+        return None if value is None else self._seal(base64.b64encode(value).decode("ascii"))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> bytes | None:
+        return None if value is None else base64.b64decode(self._unseal(value))

@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -24,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import SchemaItem
 
-from payment_service.adapters.db.encrypted import EncryptedJson, EncryptedText
+from payment_service.adapters.db.encrypted import EncryptedBytes, EncryptedJson, EncryptedText
 from payment_service.adapters.db.types import UtcDateTime
 from payment_service.domain.billing import PauseBehavior
 from payment_service.domain.states import (
@@ -414,4 +415,25 @@ setup_intents = Table(
     one_of("usage", PaymentMethodUsage),
     _newest_first("account_id"),
     Index(None, "state", "create_time"),
+)
+
+# The transactional outbox: one row per state change, written in the change's transaction.
+# ``position`` orders every event (an identity on PostgreSQL, AUTOINCREMENT on SQLite, so a
+# position is never handed out twice); the snapshot (the object as the API returns it,
+# serialized proto) may hold personal data, so it is encrypted as the other PII columns are.
+event_outbox = Table(
+    "event_outbox",
+    metadata,
+    Column("position", BigInteger().with_variant(Integer, "sqlite"), Identity(), primary_key=True),
+    Column("event_id", ID, nullable=False),  # random ("evt_…"): unique by construction
+    Column("type", String(64), nullable=False),
+    Column("object_type", String(32), nullable=False),
+    Column("object_id", ID, nullable=False),
+    Column("account_id", String(64), nullable=False),
+    Column("snapshot_type", String(64), nullable=False),
+    Column("snapshot", EncryptedBytes("event_outbox.snapshot"), nullable=False),
+    Column("trace_parent", String(64)),
+    Column("create_time", UtcDateTime, nullable=False),
+    Index(None, "account_id", "position"),
+    sqlite_autoincrement=True,
 )

@@ -26,6 +26,7 @@ from payment_service.adapters.db.repositories import (
     SqlSubscriptionRepository,
     SqlWebhookEventRepository,
 )
+from payment_service.adapters.db.repositories.outbox import outbox_committed
 
 
 class SqlUnitOfWork:
@@ -115,6 +116,7 @@ class SqlUnitOfWork:
         """Commit the work so far. Statements after it run in a new transaction."""
         with translated_errors():
             await self.connection.commit()
+        outbox_committed(self.connection)
 
     async def rollback(self) -> None:
         with translated_errors():

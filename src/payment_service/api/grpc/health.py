@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import grpc.aio
@@ -66,6 +66,11 @@ class Health:
         self._ready = True
         self._started = False
         self._shutting_down = False
+        self._on_close: list[Callable[[], None]] = []
+
+    def on_close_watches(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` too when the Watch streams end (other streams that end then)."""
+        self._on_close.append(callback)
 
     def register(self, server: grpc.aio.Server) -> None:
         health_pb2_grpc.add_HealthServicer_to_server(self._servicer, server)
@@ -97,6 +102,8 @@ class Health:
     def close_watches(self) -> None:
         """End open Watch streams (after the drain, so watchers have seen NOT_SERVING)."""
         self._servicer.close_watches()
+        for callback in self._on_close:
+            callback()
 
     async def _publish_readiness(self) -> None:
         status = _SERVING if self.ready else _NOT_SERVING

@@ -15,6 +15,8 @@ from google.protobuf.descriptor import FileDescriptor
 from payments.v1 import (
     dispute_service_pb2,
     dispute_service_pb2_grpc,
+    event_service_pb2,
+    event_service_pb2_grpc,
     invoice_service_pb2,
     invoice_service_pb2_grpc,
     payment_service_pb2,
@@ -43,6 +45,7 @@ REFUND_SERVICE = _full_name(refund_service_pb2.DESCRIPTOR, "RefundService")
 SUBSCRIPTION_SERVICE = _full_name(subscription_service_pb2.DESCRIPTOR, "SubscriptionService")
 INVOICE_SERVICE = _full_name(invoice_service_pb2.DESCRIPTOR, "InvoiceService")
 DISPUTE_SERVICE = _full_name(dispute_service_pb2.DESCRIPTOR, "DisputeService")
+EVENT_SERVICE = _full_name(event_service_pb2.DESCRIPTOR, "EventService")
 
 SERVICE_NAMES = (
     PAYMENT_SERVICE,
@@ -50,6 +53,7 @@ SERVICE_NAMES = (
     SUBSCRIPTION_SERVICE,
     INVOICE_SERVICE,
     DISPUTE_SERVICE,
+    EVENT_SERVICE,
 )
 
 
@@ -62,6 +66,7 @@ class Servicers:
     subscription: subscription_service_pb2_grpc.SubscriptionServiceServicer | None = None
     invoice: invoice_service_pb2_grpc.InvoiceServiceServicer | None = None
     dispute: dispute_service_pb2_grpc.DisputeServiceServicer | None = None
+    event: event_service_pb2_grpc.EventServiceServicer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,5 +110,10 @@ def service_bindings(servicers: Servicers) -> tuple[ServiceBinding, ...]:
             DISPUTE_SERVICE,
             servicers.dispute or _unimplemented(dispute_service_pb2_grpc.DisputeServiceServicer),
             dispute_service_pb2_grpc.add_DisputeServiceServicer_to_server,
+        ),
+        _binding(
+            EVENT_SERVICE,
+            servicers.event or _unimplemented(event_service_pb2_grpc.EventServiceServicer),
+            event_service_pb2_grpc.add_EventServiceServicer_to_server,
         ),
     )

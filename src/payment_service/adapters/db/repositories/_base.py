@@ -31,6 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payment_service.adapters.db.errors import translated_errors
 from payment_service.adapters.db.repositories._codec import RowCodec
+from payment_service.adapters.db.repositories.outbox import EntityChanges, changes_for
+from payment_service.app.events.kinds import Preimage
 from payment_service.domain.clock import utcnow
 from payment_service.domain.errors import Aborted
 from payment_service.domain.pagination import Cursor, Page, PageRequest
@@ -291,10 +293,37 @@ class EntityRepository(SqlRepository, Generic[E]):
 
     async def _one(self, statement: Select[tuple[Any, ...]]) -> E | None:
         row = await self._first(statement)
-        return self.codec.entity(row) if row else None
+        return self._loaded(self.codec.entity(row)) if row else None
 
     async def _many(self, statement: Select[tuple[Any, ...]]) -> list[E]:
+        # Lists keep no before-image (a page of 200 would copy 200 objects); the rare
+        # update of a listed object reads its stored state first (``_before``).
         return [self.codec.entity(row) for row in await self._all(statement)]
+
+    @property
+    def _changes(self) -> EntityChanges | None:
+        """The outbox side of this table's writes (None: its changes have no events)."""
+        if "_outbox" not in self.__dict__:
+            self.__dict__["_outbox"] = changes_for(self._connection, self.table.name)
+        changes: EntityChanges | None = self.__dict__["_outbox"]
+        return changes
+
+    def _loaded(self, entity: E) -> E:
+        if (changes := self._changes) is not None:
+            changes.loaded(entity)
+        return entity
+
+    async def _before(self, entity: Any) -> Preimage | None:
+        """The entity as this unit of work loaded it (read now when it was not)."""
+        if (changes := self._changes) is None:
+            return None
+        if not changes.knows(entity.id):
+            await self.get(entity.id)
+        return changes.preimage(entity.id)
+
+    async def _saved(self, before: Preimage | None, entity: Any, *, added: bool = False) -> None:
+        if (changes := self._changes) is not None:
+            await changes.saved(before, entity, added=added)
 
     async def _oldest_first(
         self, *where: ColumnElement[bool], order: ColumnElement[Any], limit: int
@@ -390,11 +419,14 @@ class EntityRepository(SqlRepository, Generic[E]):
 
     async def add(self, entity: E) -> None:
         await self._insert(self.codec.row(entity))
+        await self._saved(None, entity, added=True)
 
     async def update(self, entity: E) -> None:
         stamped: Any = entity
+        before = await self._before(stamped)
         stamped.update_time = utcnow()
         await self._update_by_id(stamped.id, self.codec.row(entity, skip=self.kept))
+        await self._saved(before, entity)
 
 
 class VersionedSqlRepository(EntityRepository[E]):
@@ -402,7 +434,9 @@ class VersionedSqlRepository(EntityRepository[E]):
 
     async def update(self, entity: E) -> None:
         skip = (*self.kept, "version", "update_time")
+        before = await self._before(entity)
         await self._update_versioned(entity, self.codec.row(entity, skip=skip))
+        await self._saved(before, entity)
 
 
 class RequestedSqlRepository(VersionedSqlRepository[E]):

@@ -1,0 +1,192 @@
+"""ListEvents and WatchEvents: the outbox's events, filtered, for one caller.
+
+A stream first catches up from the outbox (pages read straight from the table, from
+the caller's cursor to where the tail was when the stream subscribed), then takes the
+tail's live events from its bounded queue; the two meet without a gap or a repeat (the
+subscription starts at the tail's position). When nothing matched for ``heartbeat_s``
+the stream sends a heartbeat with the cursor it is at. Delivery is at least once: a
+caller resumes with the last cursor it received, and dedupes by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass
+
+from payment_service.app.events.cursors import (
+    decode_cursor,
+    decode_page_token,
+    encode_cursor,
+    encode_page_token,
+)
+from payment_service.app.events.feed import OutboxTail, Subscription
+from payment_service.app.events.kinds import KIND_BY_OBJECT
+from payment_service.app.ports.outbox import EventQuery, OutboxEvent, OutboxReader
+from payment_service.domain.caller import Caller
+from payment_service.domain.errors import InvalidArgument, ResourceExhausted, Unavailable
+from payment_service.domain.pagination import PageRequest
+
+MAX_TYPES = 50
+CATCH_UP_PAGE = 200
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventFilter:
+    account_id: str | None = None
+    types: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    events: list[OutboxEvent]
+    next_page_token: str
+    cursor: str
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    cursor: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedRules:
+    heartbeat_s: float = 15.0
+    buffer: int = 1000  # events a stream may hold for a slow consumer before it is cut
+    poll_s: float = 1.0  # the tail reads at least this often without a wake-up
+
+
+def event_filter(caller: Caller, account_id: str, types: Collection[str]) -> EventFilter:
+    """The filters of a request; INVALID_ARGUMENT naming the field, NOT_FOUND for an
+    account the token may not see (as everywhere else)."""
+    if len(types) > MAX_TYPES:
+        raise InvalidArgument.field("types", f"at most {MAX_TYPES} types")
+    for index, name in enumerate(types):
+        kind, _, what = name.partition(".")
+        if kind not in KIND_BY_OBJECT or (name.count(".") > 1) or (_ and not what):
+            raise InvalidArgument.field(
+                f"types[{index}]",
+                "must be <object>.<event>, <object>.* or <object>, with object one of "
+                + ", ".join(sorted(KIND_BY_OBJECT)),
+            )
+    if account_id:
+        caller.require_account(account_id)
+    return EventFilter(account_id=account_id or caller.account_id, types=frozenset(types))
+
+
+class Events:
+    def __init__(self, reader: OutboxReader, tail: OutboxTail, rules: FeedRules) -> None:
+        self._reader = reader
+        self._tail = tail
+        self.rules = rules
+
+    async def list_events(
+        self, filters: EventFilter, after_cursor: str, page: PageRequest
+    ) -> EventPage:
+        after = decode_cursor(after_cursor)
+        if page.page_token:
+            after = decode_page_token(page.page_token, filters.account_id, filters.types)
+        query = EventQuery(
+            after=after,
+            account_id=filters.account_id,
+            types=filters.types,
+            limit=page.size + 1,
+            up_to=await self._reader.horizon(),
+        )
+        rows = await self._reader.read(query)
+        events, more = rows[: page.size], len(rows) > page.size
+        last = events[-1].position if events else after
+        token = encode_page_token(last, filters.account_id, filters.types) if more else ""
+        return EventPage(events, token, encode_cursor(last) if events else after_cursor)
+
+    async def watch(
+        self, filters: EventFilter, after_cursor: str, *, from_now: bool = False
+    ) -> AsyncIterator[OutboxEvent | Heartbeat]:
+        """Every matching event after the cursor, then live ones, with heartbeats."""
+        if from_now and after_cursor:
+            raise InvalidArgument.field("from_now", "set from_now or after_cursor, not both")
+        after = decode_cursor(after_cursor)
+        sub = await self._subscribe(filters)
+        try:
+            if from_now:
+                after = sub.start
+            while True:
+                async for event in self._catch_up(filters, after, sub.start):
+                    after = event.position
+                    yield event
+                if not sub.overflowed:
+                    break
+                # What came live while it caught up overflowed: catch up again, further.
+                self._tail.unsubscribe(sub)
+                sub = await self._subscribe(filters)
+            async for item in self._live(sub, max(after, sub.start)):
+                yield item
+        finally:
+            self._tail.unsubscribe(sub)
+
+    async def _subscribe(self, filters: EventFilter) -> Subscription:
+        return await self._tail.subscribe(filters.account_id, filters.types, self.rules.buffer)
+
+    async def _catch_up(
+        self, filters: EventFilter, after: int, up_to: int
+    ) -> AsyncIterator[OutboxEvent]:
+        while after < up_to:
+            query = EventQuery(
+                after=after,
+                account_id=filters.account_id,
+                types=filters.types,
+                limit=CATCH_UP_PAGE,
+                up_to=up_to,
+            )
+            rows = await self._reader.read(query)
+            for event in rows:
+                yield event
+            if len(rows) < CATCH_UP_PAGE:
+                return
+            after = rows[-1].position
+
+    async def _live(self, sub: Subscription, after: int) -> AsyncIterator[OutboxEvent | Heartbeat]:
+        loop = asyncio.get_running_loop()
+        quiet_since = loop.time()
+        while True:
+            if not sub.queue.empty():
+                event = sub.queue.get_nowait()
+                if event.position > after:
+                    after, quiet_since = event.position, loop.time()
+                    yield event
+                continue
+            if sub.overflowed:
+                raise _behind(after)
+            if sub.closed:
+                raise _closing(after)
+            wait_s = quiet_since + self.rules.heartbeat_s - loop.time()
+            if wait_s <= 0:
+                after, quiet_since = max(after, sub.seen), loop.time()
+                yield Heartbeat(encode_cursor(after))
+                continue
+            sub.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sub.changed.wait(), wait_s)
+
+
+def _behind(after: int) -> ResourceExhausted:
+    cursor = encode_cursor(after)
+    error = ResourceExhausted(
+        f"the stream fell too far behind; call WatchEvents again with after_cursor={cursor}",
+        reason="EVENT_STREAM_BEHIND",
+        retry_after_seconds=0.0,
+    )
+    error.metadata["resume_cursor"] = cursor
+    return error
+
+
+def _closing(after: int) -> Unavailable:
+    cursor = encode_cursor(after)
+    error = Unavailable(
+        f"the server is shutting down; call WatchEvents again with after_cursor={cursor}",
+        reason="EVENT_STREAM_CLOSED",
+        retry_after_seconds=0.0,
+    )
+    error.metadata["resume_cursor"] = cursor
+    return error
