@@ -18,6 +18,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from opentelemetry import trace
+
 from payment_service.app.common.trace_links import current_trace_parent
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
 from payment_service.app.ports.storage import UnitOfWorkFactory
@@ -29,6 +31,7 @@ from payment_service.domain.ids import new_id
 from payment_service.domain.processor import RemoteEvent
 
 log = logging.getLogger(__name__)
+_TRACER = trace.get_tracer("payment_service.webhooks")
 
 AFTER_STORE = "webhooks.ingest.after_store"  # failpoint: stored and committed, not answered
 
@@ -113,7 +116,12 @@ class WebhookIngest:
     async def accept(self, payload: str, event: RemoteEvent) -> Delivery:
         """ACCEPTED once stored (the appliers apply it), DUPLICATE when stored before;
         NotStored when it could not be stored."""
-        if await self.batcher.store(new_record(payload, event)):
+        with _TRACER.start_as_current_span(
+            f"webhook {event.type}",
+            attributes={"stripe.event_id": event.stripe_id, "stripe.event_type": event.type},
+        ):  # the applier's span links to this one (the record keeps its traceparent)
+            stored = await self.batcher.store(new_record(payload, event))
+        if stored:
             return Delivery.ACCEPTED
         self.metrics.outcome(event.type, Delivery.DUPLICATE.value)
         return Delivery.DUPLICATE
