@@ -154,9 +154,8 @@ def _bodies(payments: list[tuple[str, str]], tag: str) -> list[tuple[str, str]]:
     return out
 
 
-async def _load(url: str, path: str, concurrency: int) -> dict[str, Any]:
-    """The load generator (its own process, core 1): send every delivery in ``path``."""
-    deliveries = json.loads(Path(path).read_text())
+async def _load(url: str, deliveries: list[list[str]], concurrency: int) -> dict[str, Any]:
+    """The load generator (its own process, core 1): send every delivery."""
     statuses: dict[int, int] = {}
     queue = iter(deliveries)
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -258,6 +257,7 @@ def _round(
         "paid": paid,
         "unique": unique,
         "waiting": waiting,
+        "other": sent - accepted,  # 202 (inline: applying failed, deferred), 503, ...
     }
 
 
@@ -301,7 +301,8 @@ def main(rounds: int, unique: int, concurrency: int, profile: Path | None) -> No
 
 def _line(got: dict[str, float]) -> str:
     return (
-        f"{got['rate']:7.0f} accepted/s  ({got['accepted']:.0f}/{got['sent']:.0f} answered 200)  "
+        f"{got['rate']:7.0f} accepted/s  ({got['accepted']:.0f}/{got['sent']:.0f} answered 200, "
+        f"{got['other']:.0f} other)  "
         f"CPU {got['cpu_ms']:.2f} ms/delivery during load, {got['cpu_all_ms']:.2f} incl. catch-up  "
         f"last answer -> all applied {got['lag_s']:.2f} s  "
         f"end state: {got['processed']:.0f} events processed, {got['paid']:.0f} payments "
@@ -318,7 +319,8 @@ if __name__ == "__main__":
     parser.add_argument("--load", nargs=2, metavar=("URL", "FILE"))
     args = parser.parse_args()
     if args.load:
-        print(json.dumps(asyncio.run(_load(args.load[0], args.load[1], args.concurrency))))
+        deliveries = json.loads(Path(args.load[1]).read_text())
+        print(json.dumps(asyncio.run(_load(args.load[0], deliveries, args.concurrency))))
     else:
         if args.profile is not None:
             args.profile.mkdir(parents=True, exist_ok=True)
