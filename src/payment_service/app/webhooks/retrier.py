@@ -15,6 +15,7 @@ the endpoint stored events (``wakeup``) and polling for those other replicas sto
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -54,9 +55,25 @@ class Retrier:
         claimed = await self.claim(limit or self.applier.policy.batch_size)
         if len(claimed) > 1 and await self._apply_batch(claimed):
             return len(claimed)
-        for record in claimed:
-            await self.attempt(record)
+        for n, record in enumerate(claimed):
+            try:
+                await self.attempt(record)
+            except Exception:
+                await self._release(claimed[n + 1 :])
+                raise
         return len(claimed)
+
+    async def _release(self, unattempted: list[WebhookEvent]) -> None:
+        """A pass that failed (the database away) hands back the events it did not get to,
+        so they wait for the next pass rather than for the end of their lease. Safe if the
+        lease ran out meanwhile: another applier's attempt then sees a lease not its own
+        and applies nothing; the event is simply due again."""
+        if not unattempted:
+            return
+        with contextlib.suppress(Exception):  # best effort: the lease ends anyway
+            async with self.applier.uow_factory() as uow:
+                await uow.webhook_events.lease([r.id for r in unattempted], utcnow())
+                await uow.commit()
 
     async def run_retrier(self, poll_s: float, stopping: asyncio.Event) -> None:
         """One applier alone (``run_appliers`` with one worker)."""
