@@ -168,7 +168,14 @@ class Settings(BaseSettings):
     webhook_retry_base_s: float = Field(2.0, gt=0)
     webhook_retry_max_delay_s: float = Field(600.0, gt=0)
     webhook_claim_lease_s: float = Field(0.0, ge=0)  # 0: derived from the Stripe timeout
-    webhook_retry_poll_s: float = Field(5.0, gt=0)
+    webhook_retry_poll_s: float = Field(5.0, gt=0)  # also: how often the backlog gauges refresh
+    # Ingest/apply split: the endpoint stores (group commit), the appliers apply.
+    webhook_apply_inline: bool = False  # True: apply within the request (the path before)
+    webhook_appliers: int = Field(4, ge=1)  # applier tasks per process
+    webhook_apply_batch: int = Field(50, ge=1)  # events claimed and applied per transaction
+    webhook_apply_poll_s: float = Field(1.0, gt=0)  # for events other replicas stored
+    webhook_ingest_max_batch: int = Field(64, ge=1)  # deliveries per INSERT and commit
+    webhook_ingest_max_wait_s: float = Field(0.001, ge=0)  # a batch waits this long to fill
     reconcile_interval_s: float = Field(60.0, ge=0)
     reconcile_stuck_after_s: float = Field(300.0, ge=0)
 

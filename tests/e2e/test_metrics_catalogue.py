@@ -8,6 +8,7 @@ a signed webhook, then scrapes ``/metrics`` the way Prometheus does.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 
@@ -64,6 +65,12 @@ async def _traffic(stack: Stack, localstripe: LocalStripe) -> None:
         session.post(f"{stack.http_url}/stripe/webhooks", data=body, headers=headers) as answer,
     ):
         assert answer.status == 200, await answer.text()
+    # Stored when answered; the server's appliers apply (here: ignore) it just after.
+    for _ in range(200):
+        scraped = (await _scrape(stack)).splitlines()
+        if any(line.startswith("stripe_webhook_events_total{") for line in scraped):
+            break
+        await asyncio.sleep(0.05)
 
 
 async def _scrape(stack: Stack) -> str:

@@ -36,6 +36,7 @@ from tests.integration.webhooks.support import SECRET, event, signed
 from tests.support.localstripe import LocalStripe
 from tests.support.outage_proxy import OutageProxy
 from tests.support.server import TEST_AUDIENCE, TEST_HS256_SECRET, TEST_ISSUER, bearer, make_token
+from tests.support.webhooks import settled_as
 
 Metadata = tuple[tuple[str, str], ...]
 TOKEN = bearer(make_token("refunds:read refunds:write", sub="svc-support"))
@@ -293,14 +294,17 @@ class FullService:
     payments: Any
     webhook_url: str
     session: aiohttp.ClientSession
+    uow_factory: SqlUnitOfWorkFactory
 
     async def deliver(self, event_type: str, obj: dict[str, Any], created: int) -> str:
-        """POST a signed event the way Stripe does; return the sidecar's result."""
-        body, headers = signed(event(event_type, obj, created=created))
+        """POST a signed event the way Stripe does; return what it came to once the
+        service's appliers applied it (stored when answered, applied after)."""
+        evt = event(event_type, obj, created=created)
+        body, headers = signed(evt)
         async with self.session.post(self.webhook_url, data=body, headers=headers) as answer:
             assert answer.status == 200, await answer.text()
-            result: str = (await answer.json())["result"]
-            return result
+            assert (await answer.json())["result"] == "accepted"
+        return await settled_as(self.uow_factory, evt["id"])
 
     async def payment(self, payment_id: str) -> Any:
         got = await self.payments.GetPayment(
@@ -341,6 +345,7 @@ async def full(
                 payment_service_pb2_grpc.PaymentServiceStub(channel),  # type: ignore[no-untyped-call]
                 f"http://127.0.0.1:{app.http.port}/stripe/webhooks",
                 session,
+                uow_factory,
             )
     finally:
         await app.stop()

@@ -29,6 +29,7 @@ from payment_service.domain.states import PaymentState, WebhookEventState
 from tests.integration.webhooks.support import SECRET, event, signed, stored_events
 from tests.support.localstripe import LocalStripe
 from tests.support.server import REPO_ROOT, ServerProcess, bearer, make_token, server_env
+from tests.support.webhooks import wait_settled
 
 WEBHOOK_PATH = "/stripe/webhooks"
 
@@ -150,6 +151,8 @@ async def test_create_and_confirm_through_the_api_brings_payment_intent_succeede
         return await stored_event_for(uow_factory, "payment_intent.succeeded", pi_id)
 
     record = await wait_for(delivered, what="payment_intent.succeeded delivery")
+    # Stored when answered; the server's appliers apply it after.
+    record = await wait_settled(uow_factory, record.stripe_event_id)
     assert record.state in (WebhookEventState.PROCESSED, WebhookEventState.IGNORED)
     async with uow_factory(read_only=True) as uow:
         stored = await uow.payments.get(created.id)

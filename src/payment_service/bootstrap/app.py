@@ -310,6 +310,7 @@ def _served(
         services.verifier,
         metrics=services.webhook_metrics,
         tracer_provider=services.tracer_provider,
+        inline=settings.webhook_apply_inline,
     )
     return servicers, webhook, _workers(settings, services)
 
@@ -351,11 +352,16 @@ def _refusals_writer(settings: Settings, refusals: RefusedAuthentications) -> Ba
 
 
 def _workers(settings: Settings, services: Services) -> list[BackgroundTask]:
-    """The webhook retrier and the reconciler, as background tasks."""
+    """The webhook appliers (new and failed events) and the reconciler, as background tasks."""
     webhooks, reconciler = services.webhooks, services.reconciler
 
     async def run_retrier(stopping: asyncio.Event) -> None:
-        await webhooks.run_retrier(settings.webhook_retry_poll_s, stopping)
+        await webhooks.run_appliers(
+            settings.webhook_appliers,
+            settings.webhook_apply_poll_s,
+            stopping,
+            gauges_s=settings.webhook_retry_poll_s,
+        )
 
     async def run_reconciler(stopping: asyncio.Event) -> None:
         await reconciler.run_forever(settings.reconcile_interval_s, stopping)

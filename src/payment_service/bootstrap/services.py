@@ -54,6 +54,7 @@ from payment_service.app.reconcile.rules import ReconcilerRules
 from payment_service.app.refunds.events import refund_event_handlers
 from payment_service.app.refunds.rules import RefundRules
 from payment_service.app.refunds.service import Refunds
+from payment_service.app.webhooks.ingest import IngestPolicy
 from payment_service.app.webhooks.policy import RetryPolicy
 from payment_service.app.webhooks.registry import EventRegistry, build_event_registry
 from payment_service.app.webhooks.service import Webhooks
@@ -209,7 +210,16 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
     extra = (cards.handlers, *given.extra_handlers)
     registry = event_registry(processor, *extra, billing=billing_handlers)
     retrying = given.retry_policy or retry_policy(settings)
-    webhooks = Webhooks(uow_factory, registry, mapping, cache, metrics.webhooks, retrying)
+    webhooks = Webhooks(
+        uow_factory,
+        registry,
+        mapping,
+        cache,
+        metrics.webhooks,
+        retrying,
+        ingest_policy(settings),
+        failpoints,
+    )
     reconciler = Reconciler(
         uow_factory,
         processor,
@@ -434,6 +444,14 @@ def retry_policy(settings: Settings) -> RetryPolicy:
         base_delay_s=settings.webhook_retry_base_s,
         max_delay_s=settings.webhook_retry_max_delay_s,
         lease_s=claim_lease_s(settings),
+        batch_size=settings.webhook_apply_batch,
+    )
+
+
+def ingest_policy(settings: Settings) -> IngestPolicy:
+    return IngestPolicy(
+        max_batch=settings.webhook_ingest_max_batch,
+        max_wait_s=settings.webhook_ingest_max_wait_s,
     )
 
 

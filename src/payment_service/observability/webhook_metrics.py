@@ -9,8 +9,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from payment_service.app.ports.reconcile import RepairReport
 
-# From a delivery's arrival to its event applied: milliseconds inline, minutes and more
-# once the retrier owns it.
+# From a delivery's arrival to its event applied: milliseconds when the appliers keep up,
+# minutes and more once a failed event waits for its retries.
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0, 600.0)
 
 
@@ -33,14 +33,16 @@ class WebhookMetrics:
         )
         self._backlog = Gauge(
             "stripe_webhook_backlog_events",
-            "Stored Stripe events waiting for a retry (failed) or an operator (dead), by state; "
-            "read from the database by the retrier and the reconciler.",
+            "Stored Stripe events waiting for an applier (received), a retry (failed) or an "
+            "operator (dead), by state; read from the database by the appliers and the "
+            "reconciler.",
             ("state",),
             registry=registry,
         )
         self._backlog_age = Gauge(
             "stripe_webhook_backlog_oldest_age_seconds",
-            "Age of the oldest stored Stripe event in the state (failed, dead); 0 when none.",
+            "Age of the oldest stored Stripe event in the state (received: the oldest not "
+            "applied yet, failed, dead); 0 when none.",
             ("state",),
             registry=registry,
         )
@@ -51,16 +53,16 @@ class WebhookMetrics:
         )
         self._deliveries = Counter(
             "stripe_webhook_deliveries",
-            "Deliveries the webhook endpoint answered, by HTTP status (200 stored and settled "
-            "or a duplicate, 202 stored and deferred to the retrier, 400 bad signature or "
-            "no event, 503 not stored).",
+            "Deliveries the webhook endpoint answered, by HTTP status (200 stored, or a "
+            "duplicate; 202 stored and deferred to the retrier when applying inline; 400 bad "
+            "signature or no event, 503 not stored).",
             ("code",),
             registry=registry,
         )
         self._lag = Histogram(
             "stripe_webhook_apply_lag_seconds",
-            "From a delivery's arrival at the sidecar to its event applied (or settled as "
-            "ignored or quarantined): within the delivery's request, or later by the retrier.",
+            "Ingest-to-applied lag: from a delivery's arrival at the sidecar to its event "
+            "applied (or settled as ignored or quarantined) by an applier.",
             buckets=LAG_BUCKETS,
             registry=registry,
         )

@@ -40,6 +40,7 @@ from tests.e2e.billing.support import VISA, wait_for
 from tests.integration.webhooks.support import SECRET, event, signed
 from tests.support.localstripe import HELPER_KEY_PREFIX, LocalStripe, LocalStripeError
 from tests.support.stack import Stack, auth, stack_settings, start_stack
+from tests.support.webhooks import wait_settled
 
 # The caller every write of the matrix is made by (the stack's default token).
 CALLER = "svc-checkout"
@@ -196,12 +197,14 @@ class World:
 
     async def deliver(self, event_type: str, obj: dict[str, Any]) -> None:
         """Stripe's webhook for ``obj`` (as Stripe holds it now), signed, to the sidecar."""
-        body, headers = signed(event(event_type, obj))
+        evt = event(event_type, obj)
+        body, headers = signed(evt)
         async with (
             aiohttp.ClientSession() as session,
             session.post(self.stack.http_url + WEBHOOK_PATH, data=body, headers=headers) as reply,
         ):
             assert reply.status == 200, await reply.text()
+        await wait_settled(self.uow_factory, evt["id"])  # applied after the answer
 
     async def stripe_mark(self) -> int:
         """Where localstripe's access log is now (for ``stripe_posts_since``)."""

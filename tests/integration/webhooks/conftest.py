@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from payment_service.domain.processor import RemoteCustomer, RemoteEvent, Remote
 from payment_service.observability.webhook_metrics import WebhookMetrics
 from tests.integration.webhooks.support import OLD_SECRET, SECRET
 from tests.support.localstripe import LocalStripe
+from tests.support.webhooks import apply_one, settled_as
 
 
 class RecordingCache(MemoryCache):
@@ -113,10 +115,29 @@ async def pipeline(
 class Endpoint:
     url: str
     session: aiohttp.ClientSession
+    uow_factory: SqlUnitOfWorkFactory
+    webhooks: Webhooks
 
     async def post(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, Any]:
         async with self.session.post(self.url, data=body, headers=dict(headers)) as response:
             return response.status, await response.json(content_type=None)
+
+    async def deliver(self, body: bytes, headers: Mapping[str, str]) -> str:
+        """POST a delivery (answered 200 once stored) and wait until the applier attempted
+        it: what ``settled`` says, or ``duplicate``."""
+        status, answer = await self.post(body, headers)
+        assert status == 200, answer
+        if answer["result"] == "duplicate":
+            return "duplicate"
+        assert answer["result"] == "accepted", answer
+        return await self.settled(json.loads(body)["id"])
+
+    async def settled(self, stripe_event_id: str) -> str:
+        """What an accepted event came to once applied (the test runs the applier):
+        applied, ignored, quarantined, deferred or dead."""
+        return await settled_as(
+            self.uow_factory, stripe_event_id, apply=apply_one(self.webhooks, stripe_event_id)
+        )
 
 
 async def _serve(pipeline: Pipeline, secrets: list[str]) -> AsyncIterator[Endpoint]:
@@ -127,7 +148,8 @@ async def _serve(pipeline: Pipeline, secrets: list[str]) -> AsyncIterator[Endpoi
     await sidecar.start()
     try:
         async with aiohttp.ClientSession() as session:
-            yield Endpoint(f"http://127.0.0.1:{sidecar.port}/stripe/webhooks", session)
+            url = f"http://127.0.0.1:{sidecar.port}/stripe/webhooks"
+            yield Endpoint(url, session, pipeline.uow_factory, pipeline.webhooks)
     finally:
         await sidecar.stop()
 
@@ -167,7 +189,8 @@ async def production_endpoint(
     await sidecar.start()
     try:
         async with aiohttp.ClientSession() as session:
-            yield Endpoint(f"http://127.0.0.1:{sidecar.port}/stripe/webhooks", session)
+            url = f"http://127.0.0.1:{sidecar.port}/stripe/webhooks"
+            yield Endpoint(url, session, uow_factory, services.webhooks)
     finally:
         await sidecar.stop()
         await services.stop()

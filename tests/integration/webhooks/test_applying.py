@@ -22,6 +22,7 @@ from tests.integration.webhooks.support import (
     stored_events,
     webhook_audit,
 )
+from tests.support.webhooks import ANSWERED_200
 
 FLAKY = TEST_TYPE
 
@@ -46,8 +47,7 @@ async def test_applied_event_updates_the_payment_audits_and_drops_its_cache_entr
     evt = event(
         "payment_intent.succeeded", payment_intent("pi_apply_1", "succeeded", payment_id=payment.id)
     )
-    status, answer = await endpoint.post(*signed(evt))
-    assert (status, answer["result"]) == (200, "applied")
+    assert await endpoint.deliver(*signed(evt)) == "applied"
     stored = await load_payment(pipeline.uow_factory, payment.id)
     assert stored.state is PaymentState.SUCCEEDED
     assert stored.amount_received == 1050
@@ -82,10 +82,9 @@ async def test_succeeded_then_a_late_event_stays_succeeded(
         payment_intent(pi_id, late_status, payment_id=payment.id),
         created=now - late_by_s,
     )
-    assert (await endpoint.post(*signed(succeeded)))[0] == 200
+    assert await endpoint.deliver(*signed(succeeded)) in ANSWERED_200
     cache_deletes = len(pipeline.cache.deleted)
-    status, answer = await endpoint.post(*signed(late))
-    assert (status, answer["result"]) == (200, "ignored")
+    assert await endpoint.deliver(*signed(late)) == "ignored"
     stored = await load_payment(pipeline.uow_factory, payment.id)
     assert stored.state is PaymentState.SUCCEEDED
     assert stored.amount_received == 1050
@@ -108,7 +107,7 @@ async def test_processing_then_succeeded_out_of_order_converges(
         created=now - 3,
     )
     for evt in (later, earlier, later):
-        assert (await endpoint.post(*signed(evt)))[0] == 200
+        assert await endpoint.deliver(*signed(evt)) in ANSWERED_200
     assert (await load_payment(pipeline.uow_factory, payment.id)).state is PaymentState.SUCCEEDED
 
 
@@ -121,8 +120,7 @@ async def test_event_before_the_payment_exists_is_applied_once_it_does(
     evt = event(
         "payment_intent.succeeded", payment_intent("pi_early_1", "succeeded", payment_id=payment_id)
     )
-    status, answer = await endpoint.post(*signed(evt))
-    assert (status, answer["result"]) == (202, "deferred")
+    assert await endpoint.deliver(*signed(evt)) == "deferred"
     [record] = await stored_events(pipeline.uow_factory)
     assert record.state is WebhookEventState.FAILED
     assert record.attempts == 1
@@ -148,8 +146,7 @@ async def test_payment_intent_not_made_by_us_is_stored_and_ignored(
     endpoint: Endpoint, pipeline: Pipeline
 ) -> None:
     evt = event("payment_intent.succeeded", payment_intent("pi_dashboard_1", "succeeded"))
-    status, answer = await endpoint.post(*signed(evt))
-    assert (status, answer["result"]) == (200, "ignored")
+    assert await endpoint.deliver(*signed(evt)) == "ignored"
     [record] = await stored_events(pipeline.uow_factory)
     assert record.state is WebhookEventState.IGNORED
     assert "not created by this service" in (record.last_error or "")
@@ -175,8 +172,7 @@ async def test_integrity_mismatch_is_quarantined_not_applied(
         pi_id, "succeeded", payment_id=payment.id, customer=customer.stripe_customer_id
     )
     pi.update(change)
-    status, answer = await endpoint.post(*signed(event("payment_intent.succeeded", pi)))
-    assert (status, answer["result"]) == (200, "quarantined")
+    assert await endpoint.deliver(*signed(event("payment_intent.succeeded", pi))) == "quarantined"
     stored = await load_payment(pipeline.uow_factory, payment.id)
     assert stored.state is PaymentState.REQUIRES_CONFIRMATION
     assert stored.version == payment.version
@@ -204,8 +200,7 @@ async def test_a_handler_that_raises_is_recorded_retried_then_applied(
     calls: list[str] = []
     pipeline.extra[FLAKY] = _flaky(1, calls)
     evt = event(FLAKY, {"id": "thing_1", "object": "thing"})
-    status, answer = await endpoint.post(*signed(evt))
-    assert (status, answer["result"]) == (202, "deferred")
+    assert await endpoint.deliver(*signed(evt)) == "deferred"
     [record] = await stored_events(pipeline.uow_factory)
     assert (record.state, record.attempts) == (WebhookEventState.FAILED, 1)
     assert record.last_error == "RuntimeError: boom 1"
@@ -229,7 +224,7 @@ async def test_retries_exhausted_make_it_dead_and_replay_applies_it(
     calls: list[str] = []
     pipeline.extra[FLAKY] = _flaky(3, calls)  # max_attempts is 3 in these tests
     evt = event(FLAKY, {"id": "thing_2", "object": "thing"})
-    assert (await endpoint.post(*signed(evt)))[0] == 202
+    assert await endpoint.deliver(*signed(evt)) == "deferred"
     await _retry_until_settled(pipeline)
     [record] = await stored_events(pipeline.uow_factory)
     assert (record.state, record.attempts) == (WebhookEventState.DEAD, 3)
@@ -251,7 +246,7 @@ async def test_replay_of_a_processed_event_is_refused(
         "payment_intent.succeeded",
         payment_intent("pi_replay_done", "succeeded", payment_id=payment.id),
     )
-    await endpoint.post(*signed(evt))
+    await endpoint.deliver(*signed(evt))
     with pytest.raises(FailedPrecondition):
         await pipeline.webhooks.replay(evt["id"])
 
@@ -265,7 +260,7 @@ async def test_concurrent_retriers_apply_each_event_once(
     for n in range(5):
         evt = event(FLAKY, {"id": f"thing_c{n}", "object": "thing"})
         ids.append(evt["id"])
-        assert (await endpoint.post(*signed(evt)))[0] == 202
+        assert await endpoint.deliver(*signed(evt)) == "deferred"
     assert len(calls) == 5
     await asyncio.sleep(0.1)  # all due now
     await asyncio.gather(*(pipeline.webhooks.retry_due() for _ in range(4)))
@@ -284,7 +279,7 @@ async def test_reconciler_fed_copy_of_a_delivered_event_is_a_duplicate(
     evt = event(
         "payment_intent.succeeded", payment_intent("pi_feed_1", "succeeded", payment_id=payment.id)
     )
-    await endpoint.post(*signed(evt))
+    await endpoint.deliver(*signed(evt))
     assert await pipeline.webhooks.ingest(mapping.to_event(evt)) is Delivery.DUPLICATE
     other = event(
         "payment_intent.succeeded", payment_intent("pi_feed_1", "succeeded", payment_id=payment.id)

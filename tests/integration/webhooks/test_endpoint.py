@@ -162,7 +162,8 @@ async def test_every_event_type_is_stored_and_acknowledged(
     (localstripe), which knows none of the example objects: nothing is deferred."""
     evt = event(event_type)
     status, answer = await production_endpoint.post(*signed(evt))
-    assert status == 200, answer
+    assert (status, answer["result"]) == (200, "accepted"), answer
+    settled = await production_endpoint.settled(evt["id"])  # applied after the answer
     [stored] = await stored_events(uow_factory)
     assert stored.stripe_event_id == evt["id"]
     assert stored.type == event_type
@@ -170,7 +171,7 @@ async def test_every_event_type_is_stored_and_acknowledged(
     assert stored.state in (WebhookEventState.PROCESSED, WebhookEventState.IGNORED), (
         stored.last_error
     )
-    assert answer["result"] in ("applied", "ignored")
+    assert settled in ("applied", "ignored")
 
 
 @pytest.mark.parametrize(
@@ -179,8 +180,10 @@ async def test_every_event_type_is_stored_and_acknowledged(
 async def test_refund_of_a_charge_stripe_does_not_know_is_ignored(
     production_endpoint: Endpoint, uow_factory: SqlUnitOfWorkFactory, event_type: str
 ) -> None:
-    status, answer = await production_endpoint.post(*signed(event(event_type)))
-    assert (status, answer["result"]) == (200, "ignored")
+    evt = event(event_type)
+    status, answer = await production_endpoint.post(*signed(evt))
+    assert (status, answer["result"]) == (200, "accepted")
+    assert await production_endpoint.settled(evt["id"]) == "ignored"
     [stored] = await stored_events(uow_factory)
     assert stored.state is WebhookEventState.IGNORED
     assert "refunds no payment of ours" in (stored.last_error or "")
@@ -192,9 +195,11 @@ async def test_duplicate_deliveries_have_one_effect(endpoint: Endpoint, pipeline
         "payment_intent.succeeded", payment_intent("pi_dup_1", "succeeded", payment_id=payment.id)
     )
     first = await endpoint.post(*signed(evt))
+    assert (first[0], first[1]["result"]) == (200, "accepted")
+    assert await endpoint.settled(evt["id"]) == "applied"
     second = await endpoint.post(*signed(evt))
-    assert (first[0], first[1]["result"]) == (200, "applied")
     assert (second[0], second[1]["result"]) == (200, "duplicate")
+    assert await endpoint.settled(evt["id"]) == "applied"
     stored = await load_payment(pipeline.uow_factory, payment.id)
     assert stored.state is PaymentState.SUCCEEDED
     assert stored.version == payment.version + 1
@@ -212,7 +217,8 @@ async def test_ten_concurrent_deliveries_have_one_effect(
     answers = await asyncio.gather(*(endpoint.post(body, headers) for _ in range(10)))
     assert [status for status, _ in answers] == [200] * 10
     results = sorted(answer["result"] for _, answer in answers)
-    assert results == ["applied"] + ["duplicate"] * 9
+    assert results == ["accepted"] + ["duplicate"] * 9
+    assert await endpoint.settled(evt["id"]) == "applied"
     assert len(await stored_events(pipeline.uow_factory)) == 1
     stored = await load_payment(pipeline.uow_factory, payment.id)
     assert stored.state is PaymentState.SUCCEEDED

@@ -35,9 +35,8 @@ async def _customer(pipeline: Pipeline, customer_id: str) -> Any:
 
 
 async def _post(endpoint: Endpoint, evt: dict[str, Any]) -> str:
-    status, answer = await endpoint.post(*signed(evt))
-    assert status == 200, answer
-    return str(answer["result"])
+    """Delivered, and applied by the applier after the answer."""
+    return await endpoint.deliver(*signed(evt))
 
 
 async def test_attached_to_our_customer_is_stored_from_the_payload(

@@ -20,6 +20,7 @@ from tests.integration.webhooks.stack import (
 )
 from tests.integration.webhooks.support import SECRET, load_payment, stored_events, webhook_audit
 from tests.support.localstripe import LocalStripe
+from tests.support.webhooks import apply_one, wait_settled
 
 
 @pytest_asyncio.fixture
@@ -44,7 +45,9 @@ async def _wait_for_event(stack: PaymentStack, event_type: str, pi_id: str, with
     while time.monotonic() < deadline:
         for record in await stored_events(stack.uow_factory):
             if record.type == event_type and pi_id in record.payload:
-                return record
+                # Stored when answered; the appliers apply it after.
+                apply = apply_one(stack.webhooks, record.stripe_event_id)
+                return await wait_settled(stack.uow_factory, record.stripe_event_id, apply=apply)
         await asyncio.sleep(0.1)
     raise AssertionError(f"no {event_type} for {pi_id} delivered in {within_s}s")
 

@@ -38,7 +38,7 @@ def _failing(error: Exception, calls: list[str]) -> object:
 async def test_replay_gives_a_fresh_retry_budget(endpoint: Endpoint, pipeline: Pipeline) -> None:
     calls: list[str] = []
     pipeline.extra[TEST_TYPE] = _failing(RuntimeError("still broken"), calls)  # type: ignore[assignment]
-    await endpoint.post(*signed(event(TEST_TYPE, {"id": "thing_1", "object": "thing"})))
+    await endpoint.deliver(*signed(event(TEST_TYPE, {"id": "thing_1", "object": "thing"})))
     await _until(pipeline, WebhookEventState.DEAD)
     [dead] = await stored_events(pipeline.uow_factory)
     assert dead.attempts == 3
@@ -53,7 +53,7 @@ async def test_dead_of_a_transient_error_is_queued_again_and_gauged(
 ) -> None:
     calls: list[str] = []
     pipeline.extra[TEST_TYPE] = _failing(Unavailable("Stripe is away"), calls)  # type: ignore[assignment]
-    await endpoint.post(*signed(event(TEST_TYPE, {"id": "thing_2", "object": "thing"})))
+    await endpoint.deliver(*signed(event(TEST_TYPE, {"id": "thing_2", "object": "thing"})))
     await _until(pipeline, WebhookEventState.DEAD)
     backlog = await pipeline.webhooks.backlog()
     assert backlog[WebhookEventState.DEAD][0] == 1
@@ -86,7 +86,7 @@ async def test_dead_of_a_bug_stays_dead_for_an_operator(
 ) -> None:
     calls: list[str] = []
     pipeline.extra[TEST_TYPE] = _failing(RuntimeError("bug"), calls)  # type: ignore[assignment]
-    await endpoint.post(*signed(event(TEST_TYPE, {"id": "thing_3", "object": "thing"})))
+    await endpoint.deliver(*signed(event(TEST_TYPE, {"id": "thing_3", "object": "thing"})))
     await _until(pipeline, WebhookEventState.DEAD)
     requeued, left = await pipeline.webhooks.requeue_transient_dead(
         created_after=utcnow() - timedelta(days=7)
@@ -99,8 +99,7 @@ async def test_billing_events_stored_as_ignored_can_be_replayed(
     endpoint: Endpoint, pipeline: Pipeline
 ) -> None:
     evt = event("invoice.paid")
-    status, answer = await endpoint.post(*signed(evt))
-    assert (status, answer["result"]) == (200, "ignored")
+    assert await endpoint.deliver(*signed(evt)) == "ignored"
     [stored] = await stored_events(pipeline.uow_factory)
     assert stored.state is WebhookEventState.IGNORED
 
@@ -119,7 +118,7 @@ async def test_an_attempt_that_outlived_its_lease_applies_nothing(
 
     calls: list[str] = []
     pipeline.extra[TEST_TYPE] = _failing(RuntimeError("first try fails"), calls)  # type: ignore[assignment]
-    await endpoint.post(*signed(event(TEST_TYPE, {"id": "thing_4", "object": "thing"})))
+    await endpoint.deliver(*signed(event(TEST_TYPE, {"id": "thing_4", "object": "thing"})))
     [failed] = await stored_events(pipeline.uow_factory)
     assert failed.state is WebhookEventState.FAILED
     applied: list[str] = []

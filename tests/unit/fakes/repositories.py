@@ -10,7 +10,7 @@ Entities handed out are copies: changing one changes nothing until it is written
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
@@ -485,6 +485,21 @@ class FakeWebhookEventRepository(_EntityRepository[WebhookEvent]):
         self._txn.insert(self.table, event)
         return True
 
+    async def insert_many_if_new(self, events: Sequence[WebhookEvent]) -> set[str]:
+        return {e.stripe_event_id for e in events if await self.insert_if_new(e)}
+
+    def _behind_earlier(self, event: WebhookEvent) -> bool:
+        """An earlier RECEIVED event of the same object waits (per-object order)."""
+        return event.object_id is not None and bool(
+            self._where(
+                lambda r: (
+                    r.object_id == event.object_id
+                    and r.state is WebhookEventState.RECEIVED
+                    and (r.created, r.id) < (event.created, event.id)
+                )
+            )
+        )
+
     async def claim_due(self, now: datetime, limit: int) -> list[WebhookEvent]:
         due = self._where(
             lambda r: (
@@ -492,12 +507,24 @@ class FakeWebhookEventRepository(_EntityRepository[WebhookEvent]):
                 and r.next_attempt_at is not None
                 and r.next_attempt_at <= now
                 and not self._txn.is_locked_by_other(self.table, r.id)
+                and not self._behind_earlier(r)
             )  # SKIP LOCKED
         )
         claimed = sorted(due, key=lambda r: r.next_attempt_at or now)[:limit]
         for event in claimed:
             await self._txn.lock(self.table, event.id)
         return claimed
+
+    async def get_many_for_update(self, ids: Collection[str]) -> list[WebhookEvent]:
+        found = [event for event in [await self.get_for_update(i) for i in sorted(ids)] if event]
+        return found
+
+    async def lease(self, ids: Collection[str], until: datetime) -> None:
+        for event_id in ids:
+            event = await self.get(event_id)
+            if event is not None:
+                event.next_attempt_at = until
+                await self.update(event)
 
     async def list_events(
         self, *, page: PageRequest, states: Collection[WebhookEventState] = ()

@@ -334,8 +334,10 @@ webhook_events = Table(
     Column("receive_time", UtcDateTime, nullable=False),
     Column("update_time", UtcDateTime, nullable=False),
     Column("trace_parent", String(64)),
+    Column("object_id", STRIPE_ID),
     Index(None, "state", "next_attempt_at"),
     Index(None, "receive_time", "id"),
+    Index(None, "object_id", "created"),
 )
 
 reconciler_state = Table(

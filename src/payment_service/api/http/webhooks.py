@@ -1,12 +1,17 @@
-"""POST /stripe/webhooks: verify, store, apply, answer.
+"""POST /stripe/webhooks: verify, store, answer; the appliers apply the event after.
 
 Checks run before anything is parsed or stored, cheapest first: no secret
 configured -> 404 (fails closed); non-JSON content type -> 415; body over
 1 MiB -> 413 (at most 1 MiB + 1 byte is read, whatever Content-Length says);
 missing or bad signature -> 400. A verified body that is no Stripe event is a
-400 as well. A stored event answers 200 (applied, ignored, quarantined or a
-duplicate) or 202 (stored; applying failed and the retrier owns it now). When
-the event could not be stored at all the answer is 503, so Stripe retries.
+400 as well. A verified event is stored with the deliveries arriving beside it
+(one INSERT and one commit, ``app.webhooks.ingest``) and answered 200 only once
+committed: ``accepted`` (the appliers apply it) or ``duplicate`` (stored before).
+When the event could not be stored the answer is 503, so Stripe retries.
+
+With ``inline`` (setting ``webhook_apply_inline``, the path before the split) the
+event is applied within the request: 200 applied, ignored, quarantined or a
+duplicate, or 202 (stored; applying failed and the retrier owns it now).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, TracerProvider
 
 from payment_service.app.ports.webhooks import MalformedEvent, WebhookRejected, WebhookVerifier
+from payment_service.app.webhooks.ingest import NotStored
 from payment_service.app.webhooks.policy import Delivery
 from payment_service.app.webhooks.service import Webhooks
 
@@ -74,10 +80,12 @@ def webhook_route(
     max_body_bytes: int = MAX_BODY_BYTES,
     metrics: DeliveryMetrics | None = None,
     tracer_provider: TracerProvider | None = None,
+    inline: bool = False,
 ) -> web.RouteDef:
     """The webhook endpoint; each delivery is a server span (Stripe sends no trace context)
-    and, with ``metrics``, counted by status and timed while it settles."""
+    and, with ``metrics``, counted by status (and, ``inline``, timed while it settles)."""
     tracer = trace.get_tracer("payment_service.http", tracer_provider=tracer_provider)
+    take = webhooks.receive if inline else webhooks.accept
 
     async def handle(request: web.Request) -> web.Response:
         with tracer.start_as_current_span(
@@ -104,10 +112,12 @@ def webhook_route(
             log.warning("webhook rejected", extra={"reason": str(rejected)})
             return 400, "invalid signature"
         try:
-            delivery = await webhooks.receive(body.decode("utf-8"))
-        except MalformedEvent as malformed:
+            delivery = await take(body.decode("utf-8"))
+        except (MalformedEvent, UnicodeDecodeError) as malformed:
             log.warning("signed webhook body is not an event", extra={"reason": str(malformed)})
             return 400, "not a Stripe event"
+        except NotStored:  # logged once for its whole batch
+            return 503, "not stored; retry"
         except Exception:
             log.exception("webhook event could not be stored")
             return 503, "not stored; retry"

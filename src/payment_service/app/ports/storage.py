@@ -10,7 +10,7 @@ open a new one to read the row that won.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -217,8 +217,18 @@ class WebhookEventRepository(Protocol):
     async def insert_if_new(self, event: WebhookEvent) -> bool:
         """Store the event; False (and no error) when its Stripe event id is already stored."""
 
+    async def insert_many_if_new(self, events: Sequence[WebhookEvent]) -> set[str]:
+        """Store the events not stored yet in one statement; the Stripe ids inserted."""
+
     async def claim_due(self, now: datetime, limit: int) -> list[WebhookEvent]:
-        """Lock up to ``limit`` RECEIVED/FAILED events due by ``now``, skipping rows others hold."""
+        """Lock up to ``limit`` RECEIVED/FAILED events due by ``now``, skipping rows others
+        hold and events behind an earlier RECEIVED event of the same object."""
+
+    async def get_many_for_update(self, ids: Collection[str]) -> list[WebhookEvent]:
+        """The events with their rows locked until the transaction ends."""
+
+    async def lease(self, ids: Collection[str], until: datetime) -> None:
+        """Claimed events invisible to other claims until ``until`` (next_attempt_at)."""
 
     async def list_events(
         self, *, page: PageRequest, states: Collection[WebhookEventState] = ()

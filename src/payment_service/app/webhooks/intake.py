@@ -1,7 +1,9 @@
-"""New Stripe events: stored once by their Stripe id and applied in the same transaction.
+"""New Stripe events stored once by their Stripe id and applied in the same transaction.
 
-One path for both sources of new events: a verified webhook delivery
-(``receive``) and an event the reconciler read from ``/v1/events`` (``ingest``).
+The webhook endpoint stores deliveries without applying them (``ingest.WebhookIngest``,
+the appliers apply them); this store-and-apply path serves an event the reconciler
+read from ``/v1/events`` (``ingest``) and, with ``webhook_apply_inline``, a verified
+delivery (``receive``).
 An acknowledged event is either applied or, when applying raised, stored as
 FAILED with the error, the attempt count and the next attempt time, in a second
 transaction after the first rolled back. Duplicates (also racing ones: the
@@ -14,13 +16,12 @@ from dataclasses import dataclass
 
 from opentelemetry import trace
 
-from payment_service.app.common.trace_links import current_trace_parent
 from payment_service.app.ports.events import StripeMapping
 from payment_service.app.ports.storage import UnitOfWork
 from payment_service.app.ports.webhooks import MalformedEvent
 from payment_service.app.webhooks.applier import EventApplier
+from payment_service.app.webhooks.ingest import new_record
 from payment_service.app.webhooks.policy import Delivery
-from payment_service.domain.clock import from_unix
 from payment_service.domain.entities import WebhookEvent
 from payment_service.domain.ids import new_id
 from payment_service.domain.processor import RemoteEvent
@@ -85,11 +86,4 @@ class WebhookIntake:
 
 
 def _new_record(record_id: str, payload: str, event: RemoteEvent) -> WebhookEvent:
-    return WebhookEvent(
-        id=record_id,
-        stripe_event_id=event.stripe_id,
-        type=event.type,
-        created=from_unix(event.created),
-        payload=payload,
-        trace_parent=current_trace_parent(),
-    )
+    return new_record(payload, event, record_id)

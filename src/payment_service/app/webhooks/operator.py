@@ -27,7 +27,8 @@ from payment_service.domain.states import WebhookEventState
 
 log = logging.getLogger(__name__)
 
-_BACKLOG_STATES = (WebhookEventState.FAILED, WebhookEventState.DEAD)
+# RECEIVED: stored, not applied yet (its oldest age is the ingest-to-applied lag now).
+_BACKLOG_STATES = (WebhookEventState.RECEIVED, WebhookEventState.FAILED, WebhookEventState.DEAD)
 OPERATOR_ACTOR = "operator"  # when no one says who is acting
 
 
@@ -107,7 +108,8 @@ class WebhookOperator:
         return True
 
     async def backlog(self) -> dict[WebhookEventState, tuple[int, float]]:
-        """Count FAILED and DEAD events (and the age of the oldest) and publish the gauges."""
+        """Count RECEIVED, FAILED and DEAD events (and the age of the oldest) and publish
+        the gauges."""
         now = utcnow()
         async with self.applier.uow_factory(read_only=True) as uow:
             stats = await uow.webhook_events.backlog(_BACKLOG_STATES)

@@ -27,6 +27,7 @@ class Delivery(StrEnum):
     IGNORED = "ignored"
     QUARANTINED = "quarantined"
     DUPLICATE = "duplicate"  # already stored: nothing done
+    ACCEPTED = "accepted"  # stored; the appliers apply it
     DEFERRED = "deferred"  # stored; applying failed and is retried later
     SKIPPED = "skipped"  # the retrier found the event already taken or finished
 

@@ -1,11 +1,15 @@
-"""The background retrier: stored events that are due (new, failed, replayed) applied again.
+"""The appliers: stored events that are due (new, failed, replayed) applied.
 
-Due events are taken with ``claim_due`` (FOR UPDATE SKIP LOCKED on PostgreSQL)
-and leased by moving ``next_attempt_at`` forward, so only one replica works on an
-event at a time; after ``max_attempts`` an event is DEAD. The attempt that applies
-a claimed event locks its row and checks that the lease is still the one it
-claimed, so an attempt that outlived its lease (another replica claimed the event
-meanwhile) applies nothing.
+One claim path for every due event: ``claim_due`` (FOR UPDATE SKIP LOCKED on
+PostgreSQL) takes them oldest first, per object in order (an event waits while an
+earlier event of its object is RECEIVED), and leases them by moving
+``next_attempt_at`` forward, so only one applier of one replica works on an event at
+a time; after ``max_attempts`` an event is DEAD. A claimed batch is applied in one
+transaction that locks its rows and checks each lease is still the one it claimed
+(an applier that outlived its lease applies nothing); when the batch fails, its
+events are applied one at a time, each in its own transaction, so one bad event
+holds up no other. Several appliers run per process (``run_appliers``), woken when
+the endpoint stored events (``wakeup``) and polling for those other replicas stored.
 """
 
 from __future__ import annotations
@@ -15,17 +19,19 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from opentelemetry import trace
 
 from payment_service.app.common.trace_links import links_to
+from payment_service.app.ports.events import EventOutcome
 from payment_service.app.ports.storage import UnitOfWork
 from payment_service.app.ports.webhooks import MalformedEvent
 from payment_service.app.webhooks.applier import MAX_ERROR_CHARS, EventApplier
 from payment_service.app.webhooks.intake import WebhookIntake
 from payment_service.app.webhooks.policy import Delivery
+from payment_service.app.webhooks.wakeup import Wakeup
 from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import WebhookEvent
 from payment_service.domain.states import WebhookEventState
@@ -42,43 +48,93 @@ class Retrier:
     applier: EventApplier
     intake: WebhookIntake
     backlog: Callable[[], Awaitable[object]]
+    wakeup: Wakeup = field(default_factory=Wakeup)
 
     async def retry_due(self, limit: int | None = None) -> int:
         """Apply up to ``limit`` due events (new, failed or replayed); return how many."""
         claimed = await self.claim(limit or self.applier.policy.batch_size)
-        for record in claimed:
-            await self.attempt(record)
+        if len(claimed) > 1 and await self._apply_batch(claimed):
+            return len(claimed)
+        for n, record in enumerate(claimed):
+            try:
+                await self.attempt(record)
+            except Exception:
+                await self._release(claimed[n + 1 :])
+                raise
         return len(claimed)
 
+    async def _release(self, unattempted: list[WebhookEvent]) -> None:
+        """A pass that failed (the database away) hands back the events it did not get to,
+        so they wait for the next pass rather than for the end of their lease. Safe if the
+        lease ran out meanwhile: another applier's attempt then sees a lease not its own
+        and applies nothing; the event is simply due again."""
+        if not unattempted:
+            return
+        with contextlib.suppress(Exception):  # best effort: the lease ends anyway
+            async with self.applier.uow_factory() as uow:
+                await uow.webhook_events.lease([r.id for r in unattempted], utcnow())
+                await uow.commit()
+
     async def run_retrier(self, poll_s: float, stopping: asyncio.Event) -> None:
-        """The background retrier: runs until ``stopping`` is set; refreshes the backlog
-        gauges about once per ``poll_s``."""
+        """One applier alone (``run_appliers`` with one worker)."""
+        await self.run_appliers(1, poll_s, stopping)
+
+    async def run_appliers(
+        self,
+        workers: int,
+        poll_s: float,
+        stopping: asyncio.Event,
+        gauges_s: float | None = None,
+    ) -> None:
+        """``workers`` appliers until ``stopping`` is set, each passing again when woken or
+        after ``poll_s``; the first refreshes the backlog gauges about once per
+        ``gauges_s`` (default ``poll_s``)."""
+        every = poll_s if gauges_s is None else gauges_s
+
+        async def stop_all() -> None:
+            await stopping.wait()
+            self.wakeup.notify_all()
+
+        stopper = asyncio.get_running_loop().create_task(stop_all())
+        try:
+            await asyncio.gather(
+                *(self._run_applier(n == 0, poll_s, every, stopping) for n in range(workers))
+            )
+        finally:
+            stopper.cancel()
+
+    async def _run_applier(
+        self, gauges: bool, poll_s: float, gauges_s: float, stopping: asyncio.Event
+    ) -> None:
         gauges_due = 0.0
+        full = self.applier.policy.batch_size
         while not stopping.is_set():
             try:
                 done = await self.retry_due()
             except Exception:
-                log.exception("webhook retrier pass failed")
+                log.exception("webhook applier pass failed")
                 done = 0
-            if time.monotonic() >= gauges_due:
-                gauges_due = time.monotonic() + poll_s
+            if gauges and time.monotonic() >= gauges_due:
+                gauges_due = time.monotonic() + gauges_s
                 try:
                     await self.backlog()
                 except Exception:
-                    log.exception("counting failed and dead webhook events failed")
-            if done < self.applier.policy.batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), poll_s)
+                    log.exception("counting waiting webhook events failed")
+            if done >= full:
+                self.wakeup.notify()  # more may be due: let an idle applier help
+            elif not stopping.is_set():
+                await self.wakeup.wait(poll_s)
 
     async def claim(self, limit: int) -> list[WebhookEvent]:
         now = utcnow()
         lease_until = now + timedelta(seconds=self.applier.policy.lease_s)
         async with self.applier.uow_factory() as uow:
             due = await uow.webhook_events.claim_due(now, limit)
+            if due:
+                await uow.webhook_events.lease([record.id for record in due], lease_until)
+                await uow.commit()
             for record in due:
                 record.next_attempt_at = lease_until
-                await uow.webhook_events.update(record)
-            await uow.commit()
         return due
 
     async def attempt(self, claimed: WebhookEvent) -> Delivery:
@@ -117,6 +173,44 @@ class Retrier:
             return Delivery.SKIPPED
         self.applier.metrics.settled_after((utcnow() - claimed.receive_time).total_seconds())
         return await self.applier.after_commit(event, outcome)
+
+    async def _apply_batch(self, claimed: list[WebhookEvent]) -> bool:
+        """Apply the claimed events in one transaction, per object in Stripe's order;
+        False (nothing applied) when the batch failed: apply them one at a time then."""
+        try:
+            events = {record.id: self.intake.decode(record.payload) for record in claimed}
+        except MalformedEvent:
+            return False
+        ordered = sorted(claimed, key=lambda record: (record.created, record.id))
+
+        async def apply_all(uow: UnitOfWork) -> list[tuple[WebhookEvent, EventOutcome]]:
+            locked = {r.id: r for r in await uow.webhook_events.get_many_for_update(events)}
+            done = []
+            for record in ordered:
+                current = locked.get(record.id)
+                if current is not None and _still_ours(current, record):
+                    done.append((record, await self.applier.apply(uow, current, events[record.id])))
+            await uow.commit()
+            return done
+
+        with _TRACER.start_as_current_span(
+            "webhook apply batch",
+            attributes={"webhook.batch": len(claimed)},
+            links=[link for record in claimed for link in links_to(record.trace_parent)],
+        ):
+            try:
+                applied = await self.applier.in_transaction(apply_all)
+            except Exception as error:
+                log.info(
+                    "webhook batch failed; applying its events one at a time",
+                    extra={"batch": len(claimed), "error": type(error).__name__},
+                )
+                return False
+        now = utcnow()
+        for record, outcome in applied:
+            self.applier.metrics.settled_after((now - record.receive_time).total_seconds())
+            await self.applier.after_commit(events[record.id], outcome)
+        return True
 
     async def _record_stored_failure(
         self, claimed: WebhookEvent, error: Exception, *, dead: bool = False

@@ -25,6 +25,7 @@ class WebhookEvent:
     receive_time: datetime = field(default_factory=utcnow)
     update_time: datetime = field(default_factory=utcnow)
     trace_parent: str | None = None  # W3C traceparent of the delivery that stored it
+    object_id: str | None = None  # the Stripe id of data.object: events apply in order per object
 
     def move_to(self, target: WebhookEventState) -> None:
         WEBHOOK_EVENT_TRANSITIONS.check("webhook_event", self.id, self.state, target)

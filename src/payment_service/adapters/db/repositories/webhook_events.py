@@ -1,17 +1,25 @@
-"""Stripe webhook events: idempotent insert and a retry queue."""
+"""Stripe webhook events: idempotent (also many-row) insert and one queue of due events.
+
+The queue hands out due events (new, failed, replayed) oldest first, but an event only
+when no earlier event of the same Stripe object (``object_id``, ordered by Stripe's
+``created`` then our time-ordered id) is still RECEIVED: per object, new events are
+applied in order, while the events of other objects go past.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Insert, and_, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from payment_service.adapters.db.errors import translated_errors
 from payment_service.adapters.db.repositories._base import EntityRepository, state_in
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.tables import webhook_events
+from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import WebhookEvent
 from payment_service.domain.pagination import Cursor, Page, PageRequest
 from payment_service.domain.states import WebhookEventState
@@ -52,30 +60,71 @@ class SqlWebhookEventRepository(EntityRepository[WebhookEvent]):
     async def find_by_stripe_event_id(self, stripe_event_id: str) -> WebhookEvent | None:
         return await self.find_by_stripe_id(stripe_event_id)
 
-    async def insert_if_new(self, event: WebhookEvent) -> bool:
+    def _values(self, event: WebhookEvent) -> dict[str, Any]:
         values = self.codec.row(event)
         if values["next_attempt_at"] is None and event.state is WebhookEventState.RECEIVED:
             values["next_attempt_at"] = event.receive_time
             event.next_attempt_at = event.receive_time
+        return values
+
+    def _insert_new(self) -> Insert:
         insert: Any = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        statement = (
-            insert(webhook_events)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["stripe_event_id"])
-            .returning(webhook_events.c.id)
+        statement: Insert = insert(webhook_events).on_conflict_do_nothing(
+            index_elements=["stripe_event_id"]
         )
-        inserted = (await self._execute(statement)).first()
+        return statement
+
+    async def insert_if_new(self, event: WebhookEvent) -> bool:
+        statement = self._insert_new().values(**self._values(event))
+        inserted = (await self._execute(statement.returning(webhook_events.c.id))).first()
         return inserted is not None
+
+    async def insert_many_if_new(self, events: Sequence[WebhookEvent]) -> set[str]:
+        """Insert the events not stored yet in one statement (one multi-row INSERT … ON
+        CONFLICT DO NOTHING); return the Stripe event ids actually inserted."""
+        if not events:
+            return set()
+        statement = self._insert_new().returning(webhook_events.c.stripe_event_id)
+        rows = [self._values(event) for event in events]
+        with translated_errors():
+            result = await self._connection.execute(statement, rows)
+        return {row[0] for row in result.all()}
 
     async def claim_due(self, now: datetime, limit: int) -> list[WebhookEvent]:
         c = webhook_events.c
+        earlier = webhook_events.alias("earlier")
+        earlier_waiting = exists().where(
+            earlier.c.object_id == c.object_id,
+            earlier.c.state == WebhookEventState.RECEIVED.value,
+            or_(
+                earlier.c.created < c.created,
+                and_(earlier.c.created == c.created, earlier.c.id < c.id),
+            ),
+        )
         statement = (
-            self._select(c.state.in_(_DUE_STATES), c.next_attempt_at <= now)
+            self._select(c.state.in_(_DUE_STATES), c.next_attempt_at <= now, ~earlier_waiting)
             .order_by(c.next_attempt_at)
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, of=webhook_events)
         )
         return await self._many(statement)
+
+    async def get_many_for_update(self, ids: Collection[str]) -> list[WebhookEvent]:
+        """The rows, locked until the transaction ends, in id order (one statement)."""
+        statement = (
+            self._select(webhook_events.c.id.in_(list(ids)))
+            .order_by(webhook_events.c.id)
+            .with_for_update()
+        )
+        return await self._many(statement)
+
+    async def lease(self, ids: Collection[str], until: datetime) -> None:
+        statement = (
+            webhook_events.update()
+            .where(webhook_events.c.id.in_(list(ids)))
+            .values(next_attempt_at=until, update_time=utcnow())
+        )
+        await self._execute(statement)
 
     async def list_events(
         self, *, page: PageRequest, states: Collection[WebhookEventState] = ()

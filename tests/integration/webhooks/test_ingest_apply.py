@@ -1,0 +1,152 @@
+"""The ingest/apply split: group commit on the request path, appliers after it.
+
+Per object, events are applied in Stripe's order (``created``) with several appliers
+running, while other objects' events go past; the same event arriving many times at
+once is stored once and applied once; a batch that fails is applied one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+
+from payment_service.adapters.stripe import mapping
+from payment_service.app.ports.events import EventOutcome
+from payment_service.app.ports.storage import UnitOfWork
+from payment_service.app.webhooks.ingest import GroupCommit, NotStored, new_record
+from payment_service.app.webhooks.policy import Delivery
+from payment_service.domain.processor import RemoteEvent
+from payment_service.domain.states import PaymentState, WebhookEventState
+from tests.integration.webhooks.conftest import TEST_TYPE, Pipeline
+from tests.integration.webhooks.support import (
+    event,
+    load_payment,
+    new_event_id,
+    payment_intent,
+    store_payment,
+    stored_events,
+    webhook_audit,
+)
+from tests.support.webhooks import wait_settled
+
+
+@contextlib.asynccontextmanager
+async def appliers(pipeline: Pipeline, workers: int = 4) -> AsyncIterator[None]:
+    stopping = asyncio.Event()
+    task = asyncio.create_task(pipeline.webhooks.run_appliers(workers, 0.05, stopping))
+    try:
+        yield
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 10)
+
+
+def _payload(evt: dict[str, object]) -> str:
+    return json.dumps(evt)
+
+
+async def test_events_of_one_object_apply_in_created_order_while_others_proceed(
+    pipeline: Pipeline,
+) -> None:
+    applied: list[tuple[str, int]] = []
+
+    async def slow(evt: RemoteEvent, _uow: UnitOfWork) -> EventOutcome:
+        applied.append((evt.object_id or "", evt.created))
+        await asyncio.sleep(0.005)  # long enough for the other appliers to try their luck
+        return EventOutcome.applied(detail="ok")
+
+    pipeline.extra[TEST_TYPE] = slow
+    now = int(time.time())
+    ordered = [
+        event(TEST_TYPE, {"id": "thing_o", "object": "thing"}, created=now + n) for n in range(6)
+    ]
+    others = [event(TEST_TYPE, {"id": f"thing_{n}", "object": "thing"}) for n in range(12)]
+    # Stored newest first, interleaved with other objects' events.
+    mixed = [e for pair in zip(reversed(ordered), others[:6], strict=True) for e in pair]
+    for evt in [*mixed, *others[6:]]:
+        assert await pipeline.webhooks.accept(_payload(evt)) is Delivery.ACCEPTED
+    async with appliers(pipeline):
+        for evt in [*ordered, *others]:
+            record = await wait_settled(pipeline.uow_factory, evt["id"])
+            assert record.state is WebhookEventState.PROCESSED
+    of_one = [created for object_id, created in applied if object_id == "thing_o"]
+    assert of_one == [now + n for n in range(6)]
+    assert sorted(o for o, _ in applied if o != "thing_o") == sorted(
+        f"thing_{n}" for n in range(12)
+    )
+    # The other objects did not wait for thing_o's queue to drain.
+    assert applied.index(next(a for a in applied if a[0] != "thing_o")) < len(applied) - 1
+
+
+async def test_the_same_event_at_once_is_stored_once_and_applied_once(pipeline: Pipeline) -> None:
+    payment = await store_payment(pipeline.uow_factory, stripe_payment_intent_id="pi_burst_1")
+    evt = event(
+        "payment_intent.succeeded", payment_intent("pi_burst_1", "succeeded", payment_id=payment.id)
+    )
+    payload = _payload(evt)
+    async with appliers(pipeline):
+        answers = await asyncio.gather(*(pipeline.webhooks.accept(payload) for _ in range(25)))
+        assert sorted(answers) == sorted([Delivery.ACCEPTED] + [Delivery.DUPLICATE] * 24)
+        record = await wait_settled(pipeline.uow_factory, evt["id"])
+    assert record.state is WebhookEventState.PROCESSED
+    assert len(await stored_events(pipeline.uow_factory)) == 1
+    stored = await load_payment(pipeline.uow_factory, payment.id)
+    assert stored.state is PaymentState.SUCCEEDED
+    assert stored.version == payment.version + 1
+    assert len(await webhook_audit(pipeline.uow_factory, "payment_intent", "pi_burst_1")) == 1
+    assert pipeline.count("payment_intent.succeeded", "duplicate") == 24
+
+
+async def test_deliveries_arriving_together_share_a_commit_and_each_is_answered(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.extra[TEST_TYPE] = lambda evt, _uow: _applied()
+    events = [event(TEST_TYPE, {"id": f"thing_g{n}", "object": "thing"}) for n in range(40)]
+    answers = await asyncio.gather(*(pipeline.webhooks.accept(_payload(e)) for e in events))
+    assert answers == [Delivery.ACCEPTED] * 40
+    assert len(await stored_events(pipeline.uow_factory)) == 40
+    async with appliers(pipeline, workers=2):
+        for evt in events:
+            assert (await wait_settled(pipeline.uow_factory, evt["id"])).state is (
+                WebhookEventState.PROCESSED
+            )
+
+
+async def _applied() -> EventOutcome:
+    return EventOutcome.applied(detail="ok")
+
+
+async def test_a_bad_event_in_a_batch_holds_up_no_other(pipeline: Pipeline) -> None:
+    async def picky(evt: RemoteEvent, _uow: UnitOfWork) -> EventOutcome:
+        if evt.object_id == "thing_bad":
+            raise RuntimeError("this one is broken")
+        return EventOutcome.applied(detail="ok")
+
+    pipeline.extra[TEST_TYPE] = picky
+    ids = [f"thing_b{n}" for n in range(8)] + ["thing_bad"]
+    events = [event(TEST_TYPE, {"id": i, "object": "thing"}) for i in ids]
+    for evt in events:
+        await pipeline.webhooks.accept(_payload(evt))
+    assert await pipeline.webhooks.retry_due() == 9  # one claimed batch: fails, then one by one
+    states = {e.object_id: e.state for e in await stored_events(pipeline.uow_factory)}
+    assert states.pop("thing_bad") is WebhookEventState.FAILED
+    assert set(states.values()) == {WebhookEventState.PROCESSED}
+
+
+async def test_a_failed_store_answers_every_waiter_not_stored() -> None:
+    """Nothing is acknowledged unless durable: a batch that cannot be stored fails
+    every delivery in it (the endpoint answers 503 to each, Stripe retries)."""
+
+    def broken(read_only: bool = False) -> object:
+        raise ConnectionError("database away")
+
+    batcher = GroupCommit(broken)  # type: ignore[arg-type]
+    records = [
+        new_record("{}", mapping.to_event(event(TEST_TYPE, event_id=new_event_id())))
+        for _ in range(5)
+    ]
+    results = await asyncio.gather(*(batcher.store(r) for r in records), return_exceptions=True)
+    assert all(isinstance(r, NotStored) for r in results)
