@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from payment_service.app.ports.event_stream import RelayCursor
 from payment_service.app.ports.storage import UnitOfWorkFactory
 
 RELAY_CURSOR_KEY = "outbox_relay.nats_position"
@@ -23,3 +24,7 @@ class StoredRelayCursor:
         async with self._uow_factory() as uow:
             await uow.reconciler_state.set(self._key, str(position))
             await uow.commit()
+
+
+def _conforms(cursor: StoredRelayCursor) -> RelayCursor:
+    return cursor  # mypy checks the port is implemented

@@ -17,7 +17,7 @@ from nats.js import JetStreamContext
 from payment_service.adapters.nats.feed import JetStreamEventFeed
 from payment_service.adapters.nats.relay import JetStreamRelay
 from payment_service.adapters.nats.stream import StreamSettings, ensure_stream
-from payment_service.app.ports.event_stream import OutboxSource, RelayCursor
+from payment_service.app.ports.event_stream import EventFeed, OutboxSource, RelayCursor
 from payment_service.app.ports.reconcile import ReconcileLock
 from payment_service.config import Settings
 
@@ -30,7 +30,7 @@ class NatsEventStream:
     client: Client
     js: JetStreamContext
     stream: StreamSettings
-    feed: JetStreamEventFeed
+    feed: EventFeed  # what WatchEvents streams from
     publish_timeout_s: float
     relay_batch_size: int
 

@@ -12,7 +12,7 @@ re-delivers from where it stood, so writers and other watchers never wait for it
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
@@ -46,7 +46,7 @@ class JetStreamEventFeed:
 
     async def stream(
         self, *, after_position: int, account_id: str | None, types: frozenset[str]
-    ) -> AsyncIterator[OutboxEvent]:
+    ) -> AsyncGenerator[OutboxEvent, None]:
         start = await find_start(self._js, self._settings, after_position)
         if start.oldest_prev_position is not None and after_position < start.oldest_prev_position:
             raise FeedPositionExpired(after_position, start.oldest_prev_position)
