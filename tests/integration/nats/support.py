@@ -52,7 +52,8 @@ class MemoryOutbox:
 
     async def wait_for_new(self, timeout_s: float) -> None:
         try:
-            await asyncio.wait_for(self._new.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._new.wait()
         except TimeoutError:
             return
         self._new.clear()

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import nats
 import pytest
 from nats.js import JetStreamContext
 
 from payment_service.adapters.nats.feed import JetStreamEventFeed
 from payment_service.adapters.nats.relay import JetStreamRelay
-from payment_service.adapters.nats.stream import StreamSettings, find_start
+from payment_service.adapters.nats.stream import StreamSettings, ensure_stream, find_start
 from payment_service.app.ports.event_stream import FeedPositionExpired, OutboxEvent
-from tests.integration.nats.support import MemoryCursor, MemoryOutbox
+from tests.integration.nats.support import MemoryCursor, MemoryOutbox, PrivateNats
 
 
 async def _publish(
@@ -49,7 +50,7 @@ def _mixed(outbox: MemoryOutbox) -> None:
 
 @pytest.fixture
 def feed(js: JetStreamContext, stream_settings: StreamSettings) -> JetStreamEventFeed:
-    return JetStreamEventFeed(js, stream_settings, poll_s=0.1)
+    return JetStreamEventFeed(js._nc, js, stream_settings, poll_s=0.5)
 
 
 async def test_filters_by_account_and_type(
@@ -156,3 +157,37 @@ async def test_any_account_id_and_type_make_a_subject_of_their_own(
     assert await _take(stream, 1) == [odd]
     await _nothing_more(stream)
     await stream.aclose()
+
+
+async def test_a_watcher_carries_on_after_a_nats_outage(private_nats: PrivateNats) -> None:
+    settings = StreamSettings(name="FEED_OUTAGE", subject_prefix="feed_outage.events")
+    client = await nats.connect(
+        private_nats.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2, connect_timeout=1
+    )
+    js = client.jetstream(timeout=1)
+    await ensure_stream(js, settings)
+    outbox = MemoryOutbox()
+    outbox.add()
+    await _publish(js, settings, outbox)
+    stream = JetStreamEventFeed(client, js, settings, poll_s=0.5).stream(
+        after_position=0, account_id=None, types=frozenset()
+    )
+    try:
+        assert await _take(stream, 1) == outbox.rows[:1]
+        private_nats.stop()
+        await asyncio.sleep(1.0)
+        private_nats.start()
+        outbox.add()
+        outbox.add()
+        async with asyncio.timeout(15):
+            while True:
+                try:
+                    await _publish(js, settings, outbox)
+                    break
+                except Exception:
+                    await asyncio.sleep(0.2)
+        async with asyncio.timeout(15):
+            assert [e.position for e in [await anext(stream), await anext(stream)]] == [2, 3]
+    finally:
+        await stream.aclose()
+        await client.close()

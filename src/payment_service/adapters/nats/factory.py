@@ -101,7 +101,7 @@ async def connect_event_stream(
         client=client,
         js=js,
         stream=stream,
-        feed=JetStreamEventFeed(js, stream),
+        feed=JetStreamEventFeed(client, js, stream),
         publish_timeout_s=settings.nats_publish_timeout_s,
         relay_batch_size=settings.nats_relay_batch_size,
     )

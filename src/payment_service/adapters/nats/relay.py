@@ -78,7 +78,7 @@ class JetStreamRelay:
         self._tail_seq: int | None = None  # None: read the stream's tail before publishing
         self._published = 0  # last position the stream acknowledged
         self._saved: int | None = None  # last position written to the cursor
-        self._last_save = 0.0
+        self._last_save = time.monotonic()
         self._stream_ready = False
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -140,7 +140,8 @@ class JetStreamRelay:
         deadline = time.monotonic() + self._publish_timeout_s
         for done, (event, future) in enumerate(zip(events, pending, strict=True)):
             try:
-                ack = await asyncio.wait_for(future, max(0.0, deadline - time.monotonic()))
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    ack = await future  # (3.11's wait_for can swallow a cancellation)
             except (PublishRefused, NatsError, TimeoutError) as exc:
                 self._tail_seq = None
                 if done == 0:
@@ -207,4 +208,5 @@ class JetStreamRelay:
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
