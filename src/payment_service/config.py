@@ -184,6 +184,23 @@ class Settings(BaseSettings):
     events_stream_buffer: int = Field(1000, ge=1)
     events_poll_s: float = Field(1.0, gt=0)
 
+    # --- event stream at scale (adapters/nats, docs/scaling.md) -----------
+    # None: events are served from the outbox table (embedded); set: a relay publishes the
+    # outbox to this NATS JetStream and WatchEvents on every replica reads from it.
+    nats_url: SecretStr | None = None
+    nats_stream: str = Field("PAYMENT_EVENTS", pattern=r"^[A-Za-z0-9_-]+$")
+    nats_subject_prefix: str = Field(
+        "payments.events", pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+    )
+    nats_stream_storage: Literal["file", "memory"] = "file"
+    nats_stream_replicas: int = Field(1, ge=1, le=5)
+    nats_stream_max_age_s: float = Field(7 * 86_400.0, ge=0)  # 0: kept forever
+    nats_stream_max_bytes: int = Field(0, ge=0)  # 0: no limit
+    nats_duplicate_window_s: float = Field(120.0, gt=0)
+    nats_connect_timeout_s: float = Field(5.0, gt=0)
+    nats_publish_timeout_s: float = Field(5.0, gt=0)
+    nats_relay_batch_size: int = Field(256, ge=1, le=10_000)
+
     # --- observability ---------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # OpenTelemetry (observability/tracing.py): where spans go; none keeps the SDK off.
