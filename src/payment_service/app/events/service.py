@@ -23,6 +23,7 @@ from payment_service.app.events.cursors import (
 )
 from payment_service.app.events.feed import OutboxTail, Subscription
 from payment_service.app.events.kinds import KIND_BY_OBJECT
+from payment_service.app.events.remote import FeedWatch, StreamClosing
 from payment_service.app.ports.outbox import EventQuery, OutboxEvent, OutboxReader
 from payment_service.domain.caller import Caller
 from payment_service.domain.errors import InvalidArgument, ResourceExhausted, Unavailable
@@ -76,10 +77,21 @@ def event_filter(caller: Caller, account_id: str, types: Collection[str]) -> Eve
 
 
 class Events:
-    def __init__(self, reader: OutboxReader, tail: OutboxTail, rules: FeedRules) -> None:
+    def __init__(
+        self,
+        reader: OutboxReader,
+        tail: OutboxTail,
+        rules: FeedRules,
+        remote: FeedWatch | None = None,
+    ) -> None:
         self._reader = reader
         self._tail = tail
         self.rules = rules
+        self._remote = remote  # set: WatchEvents streams from it (JetStream), not the tail
+
+    def stream_from(self, remote: FeedWatch | None) -> None:
+        """Serve WatchEvents from ``remote`` (the composition root, once NATS connected)."""
+        self._remote = remote
 
     async def list_events(
         self, filters: EventFilter, after_cursor: str, page: PageRequest
@@ -107,6 +119,10 @@ class Events:
         if from_now and after_cursor:
             raise InvalidArgument.field("from_now", "set from_now or after_cursor, not both")
         after = decode_cursor(after_cursor)
+        if self._remote is not None:
+            async for item in self._watch_remote(self._remote, filters, after, from_now):
+                yield item
+            return
         sub = await self._subscribe(filters)
         try:
             if from_now:
@@ -124,6 +140,20 @@ class Events:
                 yield item
         finally:
             self._tail.unsubscribe(sub)
+
+    async def _watch_remote(
+        self, remote: FeedWatch, filters: EventFilter, after: int, from_now: bool
+    ) -> AsyncIterator[OutboxEvent | Heartbeat]:
+        if from_now:
+            after = await remote.start_position()
+        try:
+            async for item in remote.watch(filters.account_id, filters.types, after):
+                if isinstance(item, str):
+                    yield Heartbeat(item)
+                else:
+                    yield item
+        except StreamClosing as closing:
+            raise _closing(closing.after) from None
 
     async def _subscribe(self, filters: EventFilter) -> Subscription:
         return await self._tail.subscribe(filters.account_id, filters.types, self.rules.buffer)
