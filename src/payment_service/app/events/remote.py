@@ -21,6 +21,7 @@ from typing import Any
 from payment_service.app.events.cursors import encode_cursor
 from payment_service.app.ports.event_stream import EventFeed, FeedPositionExpired
 from payment_service.app.ports.outbox import EventQuery, OutboxEvent, OutboxReader
+from payment_service.domain.errors import DomainError
 
 CATCH_UP_PAGE = 200
 _END = object()
@@ -61,8 +62,10 @@ class FeedWatch:
                 elif isinstance(item, OutboxEvent):
                     after = item.position
                     yield item
-                elif isinstance(item, BaseException):
+                elif isinstance(item, DomainError):
                     raise item
+                elif isinstance(item, BaseException):
+                    raise StreamClosing(after, unavailable=True) from item
                 else:
                     return
         finally:
@@ -151,8 +154,10 @@ class FeedWatch:
 
 
 class StreamClosing(Exception):
-    """The server drains: the stream ends at ``after`` (the caller resumes from there)."""
+    """The stream ends at ``after`` (the caller resumes from there): the server drains, or
+    (``unavailable``) the feed failed (NATS away longer than the feed's reconnects)."""
 
-    def __init__(self, after: int) -> None:
+    def __init__(self, after: int, *, unavailable: bool = False) -> None:
         super().__init__(f"stream closing at position {after}")
         self.after = after
+        self.unavailable = unavailable

@@ -3,7 +3,8 @@
 A stream first catches up from the outbox (pages read straight from the table, from
 the caller's cursor to where the tail was when the stream subscribed), then takes the
 tail's live events from its bounded queue; the two meet without a gap or a repeat (the
-subscription starts at the tail's position). When nothing matched for ``heartbeat_s``
+subscription starts at the tail's position); with ``PAYMENT_NATS_URL`` set, both come
+from JetStream instead (``remote.py``), with the same cursors. When nothing matched for ``heartbeat_s``
 the stream sends a heartbeat with the cursor it is at. Delivery is at least once: a
 caller resumes with the last cursor it received, and dedupes by event id.
 """
@@ -153,6 +154,8 @@ class Events:
                 else:
                     yield item
         except StreamClosing as closing:
+            if closing.unavailable:
+                raise _feed_failed(closing.after) from closing.__cause__
             raise _closing(closing.after) from None
 
     async def _subscribe(self, filters: EventFilter) -> Subscription:
@@ -206,6 +209,17 @@ def _behind(after: int) -> ResourceExhausted:
         f"the stream fell too far behind; call WatchEvents again with after_cursor={cursor}",
         reason="EVENT_STREAM_BEHIND",
         retry_after_seconds=0.0,
+    )
+    error.metadata["resume_cursor"] = cursor
+    return error
+
+
+def _feed_failed(after: int) -> Unavailable:
+    cursor = encode_cursor(after)
+    error = Unavailable(
+        f"the event stream is unavailable; call WatchEvents again with after_cursor={cursor}",
+        reason="EVENT_STREAM_CLOSED",  # the same for the caller: resume from the cursor
+        retry_after_seconds=1.0,
     )
     error.metadata["resume_cursor"] = cursor
     return error
