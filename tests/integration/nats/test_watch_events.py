@@ -19,6 +19,7 @@ from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.nats.stream import StreamSettings
 from tests.integration.events.test_event_service import add_payments, events_stub, token
 from tests.integration.nats.conftest import nats_url
+from tests.integration.nats.support import PrivateNats
 from tests.support.localstripe import LocalStripe
 from tests.support.stack import Stack, error_details, stack_settings, start_stack
 
@@ -29,6 +30,7 @@ async def _stack(
     values: dict[str, Any] = {
         "events_heartbeat_s": 30.0,
         "nats_url": nats_url(),
+        "nats_publish_timeout_s": 2.0,
         "nats_stream": stream.name,
         "nats_subject_prefix": stream.subject_prefix,
         "nats_stream_storage": "memory",
@@ -127,3 +129,25 @@ async def test_jetstream_heartbeats_and_the_drain(
     assert error_details(ended.value).reason == "EVENT_STREAM_CLOSED"
     assert time.monotonic() - started < 2.0
     await stack.channel.close()
+
+
+async def test_a_stream_opened_while_nats_is_away_is_unavailable_with_its_cursor(
+    database_url: str, localstripe: LocalStripe, private_nats: PrivateNats
+) -> None:
+    stream_settings = StreamSettings(name="PRIVATE_EVENTS", subject_prefix="private.events")
+    stack = await _stack(
+        database_url, localstripe, stream_settings, shutdown_grace_s=5, nats_url=private_nats.url
+    )
+    try:
+        private_nats.stop()
+        stream = events_stub(stack).WatchEvents(
+            pb.WatchEventsRequest(account_id="acct_nw_away"), metadata=token()
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as ended:
+            await asyncio.wait_for(stream.read(), 30)  # the feed's NATS requests time out
+        assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert error_details(ended.value).reason == "EVENT_STREAM_CLOSED"
+    finally:
+        started = time.monotonic()
+        await stack.stop()
+        assert time.monotonic() - started < 15  # NATS away never holds the shutdown
