@@ -8,21 +8,31 @@ second the consumer received (first commit to last event) and the commit-to-deli
 latency (receive time minus the event's create time, which is set just before the
 commit). Writer, server and consumer share the loop, so this is a floor.
 
+``--nats URL`` serves the stream from JetStream instead (the relay in the same process
+publishes the outbox to a stream of its own, in memory, deleted afterwards; the consumer
+reads it through WatchEvents as on any replica): commit -> relay -> JetStream -> feed ->
+consumer. The database is migrated to head first (idempotent).
+
     .venv/bin/python bench/events_feed.py [--events 5000] [--batch 10] [--database-url URL]
+        [--nats nats://127.0.0.1:4222]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import secrets
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import grpc.aio
+import nats
 from payments.v1 import event_service_pb2 as pb
 from payments.v1 import event_service_pb2_grpc as rpc
 
@@ -81,8 +91,16 @@ async def main(args: argparse.Namespace) -> None:
     url = args.database_url or f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
     os.environ["PAYMENT_PII_ENCRYPTION_KEYS"] = json.dumps([KEY])
     use_field_cipher(FieldCipher.from_specs([KEY]))
-    if args.database_url is None:
-        await upgrade_to_head(url)
+    await upgrade_to_head(url)
+    token_hex = secrets.token_hex(4)
+    nats_settings: dict[str, Any] = {}
+    if args.nats:
+        nats_settings = {
+            "nats_url": args.nats,
+            "nats_stream": f"BENCH_EVENTS_{token_hex}",
+            "nats_subject_prefix": f"bench_{token_hex}.events",
+            "nats_stream_storage": "memory",
+        }
     settings = Settings(
         database_url=url,
         grpc_port=0,
@@ -94,6 +112,7 @@ async def main(args: argparse.Namespace) -> None:
         log_level="ERROR",
         events_stream_buffer=max(10000, args.events),
         pii_encryption_keys=[KEY],
+        **nats_settings,
     )
     app = build_app(settings)
     await app.start()
@@ -127,9 +146,14 @@ async def main(args: argparse.Namespace) -> None:
     finally:
         await engine.dispose()
         await app.stop()
+        if args.nats:
+            await _delete_stream(args.nats, nats_settings["nats_stream"])
     lags.sort()
     took = finished - started
-    print(f"backend: {url.split(':')[0]}, events: {len(lags)}, batch: {args.batch}")
+    engine_name = "nats jetstream" if args.nats else "embedded (outbox tail)"
+    print(
+        f"backend: {url.split(':')[0]}, feed: {engine_name}, events: {len(lags)}, batch: {args.batch}"
+    )
     print(f"events/s commit -> consumer: {len(lags) / took:.0f} ({took:.2f} s)")
     p50, p99 = lags[len(lags) // 2], lags[int(len(lags) * 0.99) - 1]
     print(
@@ -138,10 +162,20 @@ async def main(args: argparse.Namespace) -> None:
     )
 
 
+async def _delete_stream(url: str, name: str) -> None:
+    client = await nats.connect(url)
+    try:
+        with contextlib.suppress(Exception):
+            await client.jetstream().delete_stream(name)
+    finally:
+        await client.close()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--database-url")
+    parser.add_argument("--nats", help="serve WatchEvents from JetStream at this URL")
     parser.add_argument("--wait-s", type=float, default=120.0)
     asyncio.run(main(parser.parse_args()))

@@ -38,7 +38,8 @@ class MemoryOutbox:
             object_type=type_.partition(".")[0],
             object_id=object_id or f"obj_{position}",
             account_id=account_id,
-            occurred_at=datetime.now(UTC),
+            create_time=datetime.now(UTC),
+            snapshot_type="",
             snapshot=f'{{"position": {position}}}'.encode(),
             trace_parent=f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01",
         )

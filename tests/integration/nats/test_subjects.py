@@ -43,7 +43,9 @@ def test_filters_are_as_narrow_as_one_subject_allows() -> None:
     )
     assert filter_subject(p, None, ["payment.succeeded", "refund.failed"]) == "payments.events.*.>"
     # ">" needs a token after the common part: "payment" and "payment.x" share no full prefix.
-    assert filter_subject(p, "a", ["payment", "payment.x"]) == "payments.events.a.>"
+    assert filter_subject(p, "a", ["payment", "payment.x"]) == "payments.events.a.payment.>"
+    assert filter_subject(p, None, ["refund.*"]) == "payments.events.*.refund.>"
+    assert filter_subject(p, "a", ["refund.*", "payment.succeeded"]) == "payments.events.a.>"
 
 
 def test_prefixes_are_checked() -> None:

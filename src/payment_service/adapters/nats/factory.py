@@ -7,6 +7,7 @@ for ``WatchEvents`` and a way to build the relay over the outbox.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -50,8 +51,16 @@ class NatsEventStream:
         )
 
     async def close(self) -> None:
+        """Drain (what was published reaches the server); closed anyway when NATS is away."""
+        if self.client.is_closed:
+            return
+        try:
+            async with asyncio.timeout(5.0):
+                await self.client.drain()
+        except Exception:
+            log.info("NATS drain failed at close; closing", exc_info=True)
         if not self.client.is_closed:
-            await self.client.drain()
+            await self.client.close()
 
 
 def stream_settings(settings: Settings) -> StreamSettings:

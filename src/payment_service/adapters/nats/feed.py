@@ -32,6 +32,7 @@ from nats.js.errors import NotFoundError
 from payment_service.adapters.nats.messages import MalformedEventMessage, from_message
 from payment_service.adapters.nats.stream import StreamSettings, find_start
 from payment_service.adapters.nats.subjects import filter_subject
+from payment_service.app.events.feed import matches
 from payment_service.app.ports.event_stream import FeedPositionExpired, OutboxEvent
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class JetStreamEventFeed:
                     event = _event(msg)
                     if event is None or event.position <= last_position:
                         continue
-                    if not _matches(event, account_id, types):
+                    if not matches(event, account_id, types):
                         continue
                     last_position = event.position
                     yield event
@@ -186,9 +187,3 @@ def _event(msg: Msg) -> OutboxEvent | None:
     except MalformedEventMessage as exc:
         log.warning("skipped a message on %s: %s", msg.subject, exc)
         return None
-
-
-def _matches(event: OutboxEvent, account_id: str | None, types: frozenset[str]) -> bool:
-    if account_id is not None and event.account_id != account_id:
-        return False
-    return not types or event.type in types

@@ -7,7 +7,8 @@ headers, so any NATS client reads an event without our code.
 | ``Payments-Position`` | the outbox position (increasing along the stream) |
 | ``Payments-Prev-Position`` | the position published before it (the feed detects dropped history) |
 | ``Payments-Event-Type``, ``Payments-Object-Type``, ``Payments-Object-Id``, ``Payments-Account-Id`` | as in the outbox |
-| ``Payments-Occurred-At`` | ISO 8601, UTC |
+| ``Payments-Occurred-At`` | the commit's time, ISO 8601, UTC |
+| ``Payments-Snapshot-Type`` | the payload's proto message, e.g. ``payments.v1.Payment`` |
 | ``traceparent`` | W3C trace context of the change, when it had one |
 """
 
@@ -29,6 +30,7 @@ OBJECT_TYPE = "Payments-Object-Type"
 OBJECT_ID = "Payments-Object-Id"
 ACCOUNT_ID = "Payments-Account-Id"
 OCCURRED_AT = "Payments-Occurred-At"
+SNAPSHOT_TYPE = "Payments-Snapshot-Type"
 TRACE_PARENT = "traceparent"
 
 
@@ -52,8 +54,10 @@ def to_message(prefix: str, event: OutboxEvent, *, prev_position: int) -> EventM
         OBJECT_TYPE: event.object_type,
         OBJECT_ID: event.object_id,
         ACCOUNT_ID: event.account_id,
-        OCCURRED_AT: event.occurred_at.isoformat(),
+        OCCURRED_AT: event.create_time.isoformat(),
     }
+    if event.snapshot_type:
+        headers[SNAPSHOT_TYPE] = event.snapshot_type
     if event.trace_parent:
         headers[TRACE_PARENT] = event.trace_parent
     return EventMessage(
@@ -98,7 +102,8 @@ def from_message(headers: Mapping[str, str] | None, payload: bytes | None) -> Ou
         object_type=required(OBJECT_TYPE),
         object_id=required(OBJECT_ID),
         account_id=required(ACCOUNT_ID),
-        occurred_at=occurred_at,
+        create_time=occurred_at,
+        snapshot_type=header(headers, SNAPSHOT_TYPE) or "",
         snapshot=payload or b"",
         trace_parent=header(headers, TRACE_PARENT),
     )

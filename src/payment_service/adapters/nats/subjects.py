@@ -55,11 +55,19 @@ def all_events(prefix: str) -> str:
 def filter_subject(prefix: str, account_id: str | None, types: Iterable[str]) -> str:
     """The narrowest single subject filter covering the account and every type.
 
-    One filter works on every JetStream server (several need 2.10+); when the types
+    ``types`` as WatchEvents takes them: exact, ``<kind>.*`` or ``<kind>``. One filter
+    works on every JetStream server (several need 2.10+); when the types
     differ, it is their longest common token prefix and the feed drops the rest.
     """
     account = "*" if account_id is None else encode_token(account_id)
-    encoded = sorted({encode_type(t) for t in types})
+    names = set(types)
+    if any(t.endswith(".*") or "." not in t for t in names):
+        # ``payment.*`` and ``payment`` mean every payment event (WatchEvents' filter).
+        kinds = {t.partition(".")[0] for t in names}
+        if len(kinds) == 1:
+            return f"{prefix}.{account}.{encode_token(kinds.pop())}.>"
+        return f"{prefix}.{account}.>"
+    encoded = sorted({encode_type(t) for t in names})
     if not encoded:
         return f"{prefix}.{account}.>"
     if len(encoded) == 1:

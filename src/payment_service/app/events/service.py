@@ -3,7 +3,8 @@
 A stream first catches up from the outbox (pages read straight from the table, from
 the caller's cursor to where the tail was when the stream subscribed), then takes the
 tail's live events from its bounded queue; the two meet without a gap or a repeat (the
-subscription starts at the tail's position). When nothing matched for ``heartbeat_s``
+subscription starts at the tail's position); with ``PAYMENT_NATS_URL`` set, both come
+from JetStream instead (``remote.py``), with the same cursors. When nothing matched for ``heartbeat_s``
 the stream sends a heartbeat with the cursor it is at. Delivery is at least once: a
 caller resumes with the last cursor it received, and dedupes by event id.
 """
@@ -23,6 +24,7 @@ from payment_service.app.events.cursors import (
 )
 from payment_service.app.events.feed import OutboxTail, Subscription
 from payment_service.app.events.kinds import KIND_BY_OBJECT
+from payment_service.app.events.remote import FeedWatch, StreamClosing
 from payment_service.app.ports.outbox import EventQuery, OutboxEvent, OutboxReader
 from payment_service.domain.caller import Caller
 from payment_service.domain.errors import InvalidArgument, ResourceExhausted, Unavailable
@@ -76,10 +78,21 @@ def event_filter(caller: Caller, account_id: str, types: Collection[str]) -> Eve
 
 
 class Events:
-    def __init__(self, reader: OutboxReader, tail: OutboxTail, rules: FeedRules) -> None:
+    def __init__(
+        self,
+        reader: OutboxReader,
+        tail: OutboxTail,
+        rules: FeedRules,
+        remote: FeedWatch | None = None,
+    ) -> None:
         self._reader = reader
         self._tail = tail
         self.rules = rules
+        self._remote = remote  # set: WatchEvents streams from it (JetStream), not the tail
+
+    def stream_from(self, remote: FeedWatch | None) -> None:
+        """Serve WatchEvents from ``remote`` (the composition root, once NATS connected)."""
+        self._remote = remote
 
     async def list_events(
         self, filters: EventFilter, after_cursor: str, page: PageRequest
@@ -107,6 +120,10 @@ class Events:
         if from_now and after_cursor:
             raise InvalidArgument.field("from_now", "set from_now or after_cursor, not both")
         after = decode_cursor(after_cursor)
+        if self._remote is not None:
+            async for item in self._watch_remote(self._remote, filters, after, from_now):
+                yield item
+            return
         sub = await self._subscribe(filters)
         try:
             if from_now:
@@ -124,6 +141,22 @@ class Events:
                 yield item
         finally:
             self._tail.unsubscribe(sub)
+
+    async def _watch_remote(
+        self, remote: FeedWatch, filters: EventFilter, after: int, from_now: bool
+    ) -> AsyncIterator[OutboxEvent | Heartbeat]:
+        if from_now:
+            after = await remote.start_position()
+        try:
+            async for item in remote.watch(filters.account_id, filters.types, after):
+                if isinstance(item, str):
+                    yield Heartbeat(item)
+                else:
+                    yield item
+        except StreamClosing as closing:
+            if closing.unavailable:
+                raise _feed_failed(closing.after) from closing.__cause__
+            raise _closing(closing.after) from None
 
     async def _subscribe(self, filters: EventFilter) -> Subscription:
         return await self._tail.subscribe(filters.account_id, filters.types, self.rules.buffer)
@@ -176,6 +209,17 @@ def _behind(after: int) -> ResourceExhausted:
         f"the stream fell too far behind; call WatchEvents again with after_cursor={cursor}",
         reason="EVENT_STREAM_BEHIND",
         retry_after_seconds=0.0,
+    )
+    error.metadata["resume_cursor"] = cursor
+    return error
+
+
+def _feed_failed(after: int) -> Unavailable:
+    cursor = encode_cursor(after)
+    error = Unavailable(
+        f"the event stream is unavailable; call WatchEvents again with after_cursor={cursor}",
+        reason="EVENT_STREAM_CLOSED",  # the same for the caller: resume from the cursor
+        retry_after_seconds=1.0,
     )
     error.metadata["resume_cursor"] = cursor
     return error

@@ -1,32 +1,20 @@
-"""The event stream's ports: outbox rows as the relay reads them, its cursor, a feed to watch.
+"""The event stream's ports: the outbox as the relay reads it, its cursor, a feed to watch.
 
 The outbox (written in the same transaction as each state change) is the truth;
 a relay copies it, in position order, to an engine other replicas and other
-teams read from (NATS JetStream at scale); ``EventFeed`` is what ``WatchEvents``
+teams read from (NATS JetStream at scale); ``OutboxEvent`` is the outbox's own row
+(``app/ports/outbox.py``) and the outbox reader is the ``OutboxSource``; ``EventFeed`` is what ``WatchEvents``
 streams from, whichever engine serves it.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
+from payment_service.app.ports.outbox import OutboxEvent
 
-@dataclass(frozen=True, slots=True)
-class OutboxEvent:
-    """One committed state change, as callers see it."""
-
-    position: int  # global, strictly increasing in commit order (gaps allowed)
-    event_id: str  # stable: the id callers dedupe by
-    type: str  # "payment.succeeded", "refund.failed", …
-    object_type: str
-    object_id: str
-    account_id: str  # "" when the object belongs to no account
-    occurred_at: datetime
-    snapshot: bytes  # the object as the API returns it (serialized)
-    trace_parent: str | None  # W3C traceparent of the change
+__all__ = ["EventFeed", "FeedPositionExpired", "OutboxEvent", "OutboxSource", "RelayCursor"]
 
 
 class FeedPositionExpired(Exception):

@@ -404,7 +404,7 @@ class EntityRepository(SqlRepository, Generic[E]):
         """The row whose columns equal ``values`` (by a statement built once)."""
         statement = self._by(*values, for_update=for_update)
         row = await self._first_with(statement, {f"w_{k}": v for k, v in values.items()})
-        return self._loaded(self.codec.entity(row)) if row else None
+        return self._loaded(self.codec.entity(row)) if row else None  # the outbox's before-image
 
     async def get(self, entity_id: str) -> E | None:
         return await self._one_by({"id": entity_id})

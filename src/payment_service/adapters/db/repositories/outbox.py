@@ -39,6 +39,7 @@ horizon is simply the largest position stored.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -62,7 +63,7 @@ from payment_service.app.events.kinds import (
     Preimage,
 )
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
-from payment_service.app.ports.outbox import EventQuery, OutboxEvent, SnapshotEncoder
+from payment_service.app.ports.outbox import EventQuery, OutboxEvent, SnapshotEncoder, Wakeup
 from payment_service.domain.clock import utcnow
 from payment_service.domain.ids import new_id
 
@@ -71,6 +72,7 @@ BEFORE_WRITE = "outbox.before_write"
 AFTER_WRITE = "outbox.after_write"
 _PENDING_WAKE = "outbox_wake"
 _INSERT = event_outbox.insert()
+_SETTLE_S = 0.02  # re-ask this soon while the horizon waits on a transaction in flight
 
 KIND_BY_TABLE: dict[str, EventKind] = {
     "transactions": PAYMENT,
@@ -220,10 +222,13 @@ class _Candidate:
 
 
 class SqlOutboxReader:
-    """The ``OutboxReader`` port over an engine (one short connection per call)."""
+    """The ``OutboxReader`` port over an engine (one short connection per call), and the
+    relay's ``OutboxSource`` (``after`` reads up to the horizon; ``wait_for_new`` is the
+    feed's wake-up): one reader of the outbox for every engine."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, wakeup: Wakeup | None = None) -> None:
         self._engine = engine
+        self._wakeup = wakeup
         self._safe = 0
         self._candidate: _Candidate | None = None
 
@@ -282,6 +287,23 @@ class SqlOutboxReader:
         async with self._reading() as connection:
             rows = (await connection.execute(statement)).mappings().all()
         return [_event(row) for row in rows]
+
+    async def after(self, position: int, limit: int) -> list[OutboxEvent]:
+        """``OutboxSource``: the rows after ``position`` up to the horizon, by position."""
+        horizon = await self.horizon()
+        if horizon <= position:
+            return []
+        return await self.read(EventQuery(after=position, up_to=horizon, limit=limit))
+
+    async def wait_for_new(self, timeout_s: float) -> None:
+        """``OutboxSource``: the next wake-up (a commit here, a NOTIFY), or the timeout;
+        soon again while the horizon waits on transactions in flight."""
+        if self.settling:
+            timeout_s = min(timeout_s, _SETTLE_S)
+        if self._wakeup is None:
+            await asyncio.sleep(timeout_s)
+        else:
+            await self._wakeup.wait(timeout_s)
 
 
 def _type_filter(types: Collection[str]) -> ColumnElement[bool]:
