@@ -70,26 +70,33 @@ class JsonFormatter(logging.Formatter):
         """What ``format`` makes of a record of these parts with ``fields`` as its extras
         (and no exception), without the record: the line put together from its parts
         when every value is a plain one (str, None, bool, int, float), else encoded whole."""
-        parts = [
-            '{"time": "',
-            self._time(created),
-            '", "level": ',
-            _encode_text(level),
-            ', "logger": ',
-            _encode_text(name),
-            ', "message": ',
-            _encode_text(message),
-        ]
+        head = (level, name, message)
+        head_text = _HEADS.get(head)
+        if head_text is None:
+            head_text = (
+                f'", "level": {_encode_text(level)}, "logger": {_encode_text(name)}, '
+                f'"message": {_encode_text(message)}'
+            )
+            if len(_HEADS) < _KEEP_TEXTS:
+                _HEADS[head] = head_text
+        parts = ['{"time": "', self._time(created), head_text]
         span = trace.get_current_span().get_span_context()
         if span.is_valid:
             parts.append(f', "trace_id": "{span.trace_id:032x}", "span_id": "{span.span_id:016x}"')
         for key, value in fields.items():
-            if key in _RECORD_ATTRIBUTES or key.startswith("_"):
-                continue
+            key_text = _KEYS.get(key)
+            if key_text is None:
+                if key in _RECORD_ATTRIBUTES or key.startswith("_"):
+                    continue
+                if key in _LINE_KEYS or type(key) is not str:
+                    return self._encoded(created, level, name, message, fields)
+                key_text = f", {_encode_text(key)}: "
+                if len(_KEYS) < _KEEP_TEXTS:
+                    _KEYS[key] = key_text
             text = _plain_value(value)
-            if text is None or key in _LINE_KEYS or type(key) is not str:
+            if text is None:
                 return self._encoded(created, level, name, message, fields)
-            parts += (", ", _encode_text(key), ": ", text)
+            parts += (key_text, text)
         parts.append("}")
         return "".join(parts)
 
@@ -111,6 +118,12 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         return _ENCODE(entry)
 
+
+# The written start of a line by (level, logger, message) and of an extra by its key (only
+# keys that are written), as many as _KEEP_TEXTS of each (they come from code, not callers).
+_HEADS: dict[tuple[str, str, str], str] = {}
+_KEYS: dict[str, str] = {}
+_KEEP_TEXTS = 1024
 
 # The keys a line has before its extras (an extra of one of these names takes its place).
 _LINE_KEYS = frozenset(("time", "level", "logger", "message", "trace_id", "span_id"))
