@@ -390,6 +390,7 @@ def profiled(server: Server, out: Path, seconds: int) -> Iterator[None]:
     """py-spy records the server for ``seconds`` (raw collapsed stacks to ``out``) while
     the block runs; ``summarize_profile(out)`` reads it."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    out.parent.mkdir(parents=True, exist_ok=True)  # py-spy makes no directory
     cmd = [spy, "record", "-p", str(server.pid), "-d", str(seconds), "-r", "250"]
     cmd += ["-f", "raw", "-o", str(out), "--nonblocking"]
     recorder = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

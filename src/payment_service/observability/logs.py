@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -21,6 +21,11 @@ from opentelemetry import trace
 _RECORD_ATTRIBUTES = frozenset(
     vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None)).keys()
 ) | {"message", "asctime", "taskName"}
+
+# ``json.dumps(entry, default=str, ensure_ascii=False)`` without making an encoder per line.
+_ENCODE = json.JSONEncoder(default=str, ensure_ascii=False).encode
+# A string as that encoder writes it (quoted, escaped, non-ASCII kept).
+_encode_text: Callable[[str], str] = json.encoder.encode_basestring
 
 
 class JsonFormatter(logging.Formatter):
@@ -57,7 +62,94 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return _ENCODE(entry)
+
+    def line(
+        self, created: float, level: str, name: str, message: str, fields: Mapping[str, Any]
+    ) -> str:
+        """What ``format`` makes of a record of these parts with ``fields`` as its extras
+        (and no exception), without the record: the line put together from its parts
+        when every value is a plain one (str, None, bool, int, float), else encoded whole."""
+        head = (level, name, message)
+        head_text = _HEADS.get(head)
+        if head_text is None:
+            head_text = (
+                f'", "level": {_encode_text(level)}, "logger": {_encode_text(name)}, '
+                f'"message": {_encode_text(message)}'
+            )
+            if len(_HEADS) < _KEEP_TEXTS:
+                _HEADS[head] = head_text
+        parts = ['{"time": "', self._time(created), head_text]
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            parts.append(f', "trace_id": "{span.trace_id:032x}", "span_id": "{span.span_id:016x}"')
+        for key, value in fields.items():
+            key_text = _KEYS.get(key)
+            if key_text is None:
+                if key in _RECORD_ATTRIBUTES or key.startswith("_"):
+                    continue
+                if key in _LINE_KEYS or type(key) is not str:
+                    return self._encoded(created, level, name, message, fields)
+                key_text = f", {_encode_text(key)}: "
+                if len(_KEYS) < _KEEP_TEXTS:
+                    _KEYS[key] = key_text
+            text = _plain_value(value)
+            if text is None:
+                return self._encoded(created, level, name, message, fields)
+            parts += (key_text, text)
+        parts.append("}")
+        return "".join(parts)
+
+    def _encoded(
+        self, created: float, level: str, name: str, message: str, fields: Mapping[str, Any]
+    ) -> str:
+        entry: dict[str, Any] = {
+            "time": self._time(created),
+            "level": level,
+            "logger": name,
+            "message": message,
+        }
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            entry["trace_id"] = format(span.trace_id, "032x")
+            entry["span_id"] = format(span.span_id, "016x")
+        for key, value in fields.items():
+            if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
+                entry[key] = value
+        return _ENCODE(entry)
+
+
+# The written start of a line by (level, logger, message) and of an extra by its key (only
+# keys that are written), as many as _KEEP_TEXTS of each (they come from code, not callers).
+_HEADS: dict[tuple[str, str, str], str] = {}
+_KEYS: dict[str, str] = {}
+_KEEP_TEXTS = 1024
+
+# The keys a line has before its extras (an extra of one of these names takes its place).
+_LINE_KEYS = frozenset(("time", "level", "logger", "message", "trace_id", "span_id"))
+
+
+def _plain_value(value: Any) -> str | None:
+    """``value`` as the JSON encoder writes it, for the plain types; None for any other."""
+    kind = type(value)
+    if kind is str:
+        return _encode_text(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float:
+        if value != value:
+            return "NaN"
+        if value in (_INFINITY, -_INFINITY):
+            return "Infinity" if value > 0 else "-Infinity"
+        return float.__repr__(value)
+    return None
+
+
+_INFINITY = float("inf")
 
 
 # How long a written line may wait in the stream's buffer while the event loop is busy.
@@ -97,31 +189,64 @@ class LineHandler(logging.StreamHandler[TextIO]):
         self._flush_now()
         super().close()
 
+    def write_fields(self, level: int, name: str, message: str, fields: Mapping[str, Any]) -> bool:
+        """Write the line ``handle`` would write for a record of these parts with
+        ``fields`` as its extras, without making the record; False (nothing written)
+        when this handler's setup is not the plain one (filters, another formatter):
+        then the caller hands it a record."""
+        formatter = self.formatter
+        if self.filters or type(formatter) is not JsonFormatter:
+            return False
+        created = time.time()
+        try:
+            text = formatter.line(created, logging.getLevelName(level), name, message, fields)
+            with self.lock:  # type: ignore[union-attr]
+                self.stream.write(text + self.terminator)
+                self.flush()
+        except Exception:
+            record = logging.LogRecord(name, level, "", 0, message, None, None)
+            record.__dict__.update(fields)
+            self.handleError(record)
+        return True
+
 
 def log_fields(logger: logging.Logger, level: int, message: str, fields: Mapping[str, Any]) -> None:
     """``logger.log(level, message, extra=fields)`` without looking up the caller's source
     line (which no JSON line shows): the access log's one record per RPC."""
     if not logger.isEnabledFor(level):
         return
-    record = logging.LogRecord(logger.name, level, "", 0, message, None, None)
-    record.__dict__.update(fields)
     if logger.filters or logger.handlers or not logger.propagate or logger.disabled:
-        logger.handle(record)
+        logger.handle(_record(logger.name, level, message, fields))
         return
     # The access logger's own shape (no handlers or filters of its own): straight to
-    # the handlers above it, as Logger.callHandlers would.
+    # the handlers above it, as Logger.callHandlers would; a plain LineHandler writes
+    # the line without a record, any other handler gets one.
+    record: logging.LogRecord | None = None
     parent = logger.parent
     found = False
     while parent is not None:
         for handler in parent.handlers:
             found = True
-            if record.levelno >= handler.level:
-                handler.handle(record)
+            if level < handler.level:
+                continue
+            if type(handler) is LineHandler and handler.write_fields(
+                level, logger.name, message, fields
+            ):
+                continue
+            if record is None:
+                record = _record(logger.name, level, message, fields)
+            handler.handle(record)
         if not parent.propagate:
             break
         parent = parent.parent
-    if not found:
-        logger.handle(record)  # logging's last resort, as without this shortcut
+    if not found:  # logging's last resort, as without this shortcut
+        logger.handle(_record(logger.name, level, message, fields))
+
+
+def _record(name: str, level: int, message: str, fields: Mapping[str, Any]) -> logging.LogRecord:
+    record = logging.LogRecord(name, level, "", 0, message, None, None)
+    record.__dict__.update(fields)
+    return record
 
 
 def configure_logging(level: str, stream: TextIO | None = None) -> None:

@@ -29,7 +29,7 @@ import grpc
 import grpc.aio
 from opentelemetry.trace import TracerProvider
 
-from payment_service.api.grpc.context import bind_caller, unbind_caller
+from payment_service.api.grpc.context import bind_caller
 from payment_service.api.grpc.errors import internal_status, rich_status_for, to_grpc_status
 from payment_service.api.grpc.in_flight import InFlightCalls
 from payment_service.api.grpc.request_checks import check_request, tolerant
@@ -37,12 +37,7 @@ from payment_service.api.grpc.tls import certificate_identity
 from payment_service.api.grpc.tracing import PROPAGATED, ServerSpans
 from payment_service.app.common.audit_context import RpcFacts, bind_rpc_facts
 from payment_service.app.common.refused_auth import RefusedAuthentications
-from payment_service.app.common.request_context import (
-    answer_time,
-    reset_deadline,
-    set_deadline,
-    work_time,
-)
+from payment_service.app.common.request_context import answer_time, set_deadline, work_time
 from payment_service.app.common.validation import is_loggable_request_id
 from payment_service.domain.caller import Caller
 from payment_service.domain.errors import DomainError, PermissionDenied, Unauthenticated
@@ -244,7 +239,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             "peer": context.peer(),
             "sub": caller.sub if caller else None,
         }
-        request_id = getattr(request, "request_id", None)
+        request_id = _request_id(request)
         if isinstance(request_id, str) and request_id:
             # Nothing that may be a card number (or megabytes of text) is written out.
             if is_loggable_request_id(request_id):
@@ -298,6 +293,19 @@ def _read_metadata(
     return authorization, carrier
 
 
+# Whether a request type has a ``request_id`` (looked up once per type, not raised per call).
+_HAS_REQUEST_ID: dict[type, bool] = {}
+
+
+def _request_id(request: Any) -> Any:
+    """``getattr(request, "request_id", None)``."""
+    kind = type(request)
+    has = _HAS_REQUEST_ID.get(kind)
+    if has is None:
+        has = _HAS_REQUEST_ID[kind] = hasattr(request, "request_id")
+    return request.request_id if has else None
+
+
 def _bearer_token(authorization: str | bytes | None) -> str:
     if authorization is None:
         raise Unauthenticated("authorization metadata is missing", reason=TOKEN_MISSING)
@@ -311,13 +319,14 @@ def _bearer_token(authorization: str | bytes | None) -> str:
 def _work_context(caller: Caller, caller_left: float | None) -> contextvars.Context:
     """A copy of the call's context that sees the caller and the work deadline, for the
     work to run in (the interceptor's own context is left as it was)."""
-    caller_token = bind_caller(caller)
-    deadline_token = set_deadline(work_time(caller_left))
-    try:
-        return contextvars.copy_context()
-    finally:
-        reset_deadline(deadline_token)
-        unbind_caller(caller_token)
+    work = contextvars.copy_context()
+    work.run(_bind_work, caller, work_time(caller_left))
+    return work
+
+
+def _bind_work(caller: Caller, seconds: float | None) -> None:
+    bind_caller(caller)
+    set_deadline(seconds)
 
 
 def _final_code(context: Context, *, cancelled: bool) -> str:
