@@ -131,7 +131,9 @@ async def autocommit_rows(
 
 
 def _converted(row: Sequence[Any], converts: tuple[tuple[int, Process], ...]) -> list[Any]:
+    # The service's column types read NULL as None: only values are processed.
     values = list(row)
     for index, process in converts:
-        values[index] = process(values[index])
+        if (value := values[index]) is not None:
+            values[index] = process(value)
     return values
