@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -264,9 +265,13 @@ async def idle_transaction_rate() -> float:
     return (pg_transactions() - before) / 10
 
 
-async def count_round_trips(env: dict[str, str], pairs: int) -> dict[str, float]:
+async def count_round_trips(
+    env: dict[str, str], pairs: int, *, timing: bool = False
+) -> dict[str, float]:
     """The same pairs through an in-process app built from the server's settings, over
     an engine whose transactions and round trips are counted."""
+    from write_timing import instrument  # bench/, beside this file
+
     from payment_service.adapters.db.counting import count_sql
     from payment_service.app.common.audit_context import NO_FACTS, current_rpc_facts
     from payment_service.bootstrap.app import build_app
@@ -281,16 +286,23 @@ async def count_round_trips(env: dict[str, str], pairs: int) -> dict[str, float]
         os.environ.update(saved)
     engine = next(r.engine for r in app.resources if isinstance(r, Database))
     counts = count_sql(engine, only=lambda: current_rpc_facts() is not NO_FACTS)
+    timings = instrument(engine) if timing else None
     await app.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc.port}") as channel:
             service = ServicePairs(channel)
             await timed(service.pair, 5)
             before = counts.snapshot()
-            await timed(service.pair, pairs)
+            if timings is not None:
+                timings.on = True
+            with timings.timed("whole pair (client)") if timings else contextlib.nullcontext():
+                await timed(service.pair, pairs)
             done = counts.since(before)
     finally:
         await app.stop()
+    if timings is not None:
+        print(f"\n-- in process, {pairs} pairs: time per pair, inclusive --")
+        print(timings.report(pairs))
     return {"counted_xacts": done.transactions / pairs, "round_trips": done.round_trips / pairs}
 
 
@@ -355,7 +367,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, float]:
             )
         result = asyncio.run(measure(backend, port, server.pid, stripe_base, args))
         if args.count:
-            result.update(asyncio.run(count_round_trips(env, args.count)))
+            result.update(asyncio.run(count_round_trips(env, args.count, timing=args.timing)))
         return result
     finally:
         if profiler is not None:
@@ -373,6 +385,11 @@ def main() -> None:
     parser.add_argument("--backend", choices=["postgres", "sqlite", "both"], default="both")
     parser.add_argument("--profile", default="", help="py-spy raw output path prefix")
     parser.add_argument("--count", type=int, default=20, help="pairs counted in process (0: off)")
+    parser.add_argument(
+        "--timing",
+        action="store_true",
+        help="time statements, commits, Redis, Stripe of the counted pairs",
+    )
     args = parser.parse_args()
     if TWO_CORES:
         os.sched_setaffinity(0, {1})

@@ -7,7 +7,7 @@ import dataclasses
 from datetime import timedelta
 
 from payment_service.adapters.db.repositories._base import _STATEMENTS
-from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
+from payment_service.adapters.db.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 from payment_service.domain.entities import Payment
 from payment_service.domain.pagination import PageRequest
 from payment_service.domain.states import PaymentState
@@ -158,3 +158,45 @@ async def test_one_statement_per_shape_whatever_the_values(
 
 def _keyset_statements() -> int:
     return sum(1 for key in _STATEMENTS if key[0] == "keyset")
+
+
+async def test_a_list_first_in_its_unit_of_work_sends_no_begin(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    """On PostgreSQL a list that is its unit of work's first statement runs alone in
+    autocommit (no BEGIN, nothing for the rollback to end); a later statement of the
+    same unit of work begins its transaction as before."""
+    stored = b.payment(None, account_id="acct_ac")
+    async with uow_factory() as uow:
+        await uow.payments.add(stored)
+        await uow.commit()
+    async with uow_factory(read_only=True) as uow:
+        listed = await uow.payments.list_for_account("acct_ac", page=PageRequest())
+        status = await _transaction_status(uow)
+        assert await uow.payments.get(stored.id) == stored
+        later = await _transaction_status(uow)
+    assert [p.id for p in listed.items] == [stored.id]
+    if uow_factory.engine.dialect.name == "postgresql":
+        assert (status, later) == ("IDLE", "INTRANS")
+
+
+async def test_a_list_after_writes_reads_its_own_transaction(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    """A list after the unit of work wrote sees its uncommitted rows (it runs in the
+    transaction, not beside it); once rolled back they are gone."""
+    async with uow_factory() as uow:
+        added = b.payment(None, account_id="acct_own")
+        await uow.payments.add(added)
+        inside = await uow.payments.list_for_account("acct_own", page=PageRequest())
+        await uow.rollback()
+    async with uow_factory(read_only=True) as uow:
+        after = await uow.payments.list_for_account("acct_own", page=PageRequest())
+    assert [p.id for p in inside.items] == [added.id]
+    assert after.items == []
+
+
+async def _transaction_status(uow: SqlUnitOfWork) -> str:
+    driver = (await uow.connection.get_raw_connection()).driver_connection
+    info = getattr(driver, "info", None)
+    return "n/a" if info is None else str(info.transaction_status.name)

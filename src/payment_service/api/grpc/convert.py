@@ -40,6 +40,13 @@ def timestamp(value: datetime | None) -> Timestamp | None:
     return Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000)
 
 
+def timestamp_fields(value: datetime) -> dict[str, int]:
+    """``timestamp(value)`` as constructor arguments of a message's Timestamp field (the
+    message builds it in place, no Timestamp built apart and copied in)."""
+    delta = value - (_EPOCH if value.tzinfo is not None else _NAIVE_EPOCH)
+    return {"seconds": delta.days * 86_400 + delta.seconds, "nanos": delta.microseconds * 1000}
+
+
 def optional_time(message: object, field: str, stamp: Timestamp) -> datetime | None:
     """The field as an aware datetime, or None when the caller did not set it."""
     has_field: Callable[[str], bool] = message.HasField  # type: ignore[attr-defined]

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payment_service.adapters.db.errors import translated_errors
+from payment_service.adapters.db.raw_read import autocommit_rows, compile_select
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.repositories.outbox import EntityChanges, changes_for
 from payment_service.app.events.kinds import Preimage
@@ -237,11 +238,31 @@ class SqlRepository:
         ``params``), the statement is built once per repository, shape and first-or-later
         page, and reused: building a select of every column and its cache key cost a
         list more than compiling it."""
+        statement, values, _ = self._keyset_query(
+            conditions, page, filters, time_column, shape=shape, params=params
+        )
+        with translated_errors():
+            result: CursorResult[Any] = await self._connection.execute(statement, values)
+        return result
+
+    def _keyset_query(
+        self,
+        conditions: Sequence[ColumnElement[bool]],
+        page: PageRequest,
+        filters: Mapping[str, object],
+        time_column: str,
+        *,
+        shape: Hashable = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> tuple[Select[Any], dict[str, Any], tuple[object, ...] | None]:
+        """The keyset statement, its parameters' values, and its cache key (None: built
+        for this call)."""
         cursor = page.cursor(filters)
 
         def build() -> Select[Any]:
             return self._keyset_statement(conditions, time_column, after=cursor is not None)
 
+        key: tuple[object, ...] | None = None
         if shape is None:
             statement = build()
         else:
@@ -250,9 +271,7 @@ class SqlRepository:
         values = {**(params or {}), "keyset_limit": page.size + 1}
         if cursor is not None:
             values.update(keyset_time=cursor.create_time, keyset_id=cursor.id)
-        with translated_errors():
-            result: CursorResult[Any] = await self._connection.execute(statement, values)
-        return result
+        return statement, values, key
 
     def _keyset_statement(
         self, conditions: Sequence[ColumnElement[bool]], time_column: str, *, after: bool
@@ -349,9 +368,20 @@ class EntityRepository(SqlRepository, Generic[E]):
         """Newest first by create time (then id). Rows become entities by position (the
         codec's reader), not by a key look-up per field: on a page of many rows that
         look-up was most of the list's time."""
-        result = await self._keyset_rows(
+        statement, values, key = self._keyset_query(
             conditions, page, filters, "create_time", shape=shape, params=params
         )
+        if key is not None and self._dialect == "postgresql":
+            # One SELECT, alone in autocommit when it is the unit of work's first
+            # statement: no BEGIN/ROLLBACK round trips, no SQLAlchemy result (raw_read.py).
+            dialect = self._connection.dialect
+            raw = statement_for(("raw", *key), lambda: compile_select(statement, dialect))
+            rows = await autocommit_rows(self._connection, raw, values)
+            if rows is not None:
+                read = self.codec.reader(raw.keys)
+                return page.page_of([read(row) for row in rows], by_create_time, filters)
+        with translated_errors():
+            result = await self._connection.execute(statement, values)
         read = self.codec.reader(tuple(result.keys()))
         return page.page_of([read(row) for row in result.all()], by_create_time, filters)
 
