@@ -17,8 +17,9 @@ import aiohttp
 import grpc
 import grpc.aio
 import pytest
+from payments.v1 import event_service_pb2 as event_pb
+from payments.v1 import event_service_pb2_grpc, payment_service_pb2_grpc
 from payments.v1 import payment_service_pb2 as pb
-from payments.v1 import payment_service_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
@@ -205,6 +206,28 @@ async def test_killing_one_replica_under_load_loses_no_acknowledged_payment(
     for request in cut_off:
         payment = await _create_retrying(b, request, within_s=60)
         assert await localstripe.count_payment_intents(metadata={"payment_id": payment.id}) == 1
+        acknowledged.append(payment)
+    # Every acknowledged payment's events are there too (written in its transactions),
+    # read through the survivor's EventService.
+    announced = await _event_types_by_payment(b)
+    for payment in acknowledged:
+        assert {"payment.created", "payment.succeeded"} <= announced.get(payment.id, set())
+
+
+async def _event_types_by_payment(replica: ServerProcess) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    async with grpc.aio.insecure_channel(replica.grpc_target) as channel:
+        stub = event_service_pb2_grpc.EventServiceStub(channel)
+        request = event_pb.ListEventsRequest(page_size=200, types=["payment.*"])
+        while True:
+            page = await stub.ListEvents(request, metadata=bearer(make_token()), timeout=20)
+            for item in page.events:
+                found.setdefault(item.object_id, set()).add(item.type)
+            if not page.next_page_token:
+                return found
+            request = event_pb.ListEventsRequest(
+                page_size=200, types=["payment.*"], page_token=page.next_page_token
+            )
 
 
 def _first_page() -> PageRequest:
