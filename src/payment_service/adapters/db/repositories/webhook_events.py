@@ -12,11 +12,15 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, and_, exists, func, or_, select
+from sqlalchemy import Executable, Insert, and_, bindparam, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from payment_service.adapters.db.errors import translated_errors
-from payment_service.adapters.db.repositories._base import EntityRepository, state_in
+from payment_service.adapters.db.repositories._base import (
+    EntityRepository,
+    state_in,
+    statement_for,
+)
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.tables import webhook_events
 from payment_service.domain.clock import utcnow
@@ -117,6 +121,26 @@ class SqlWebhookEventRepository(EntityRepository[WebhookEvent]):
             .with_for_update()
         )
         return await self._many(statement)
+
+    async def update_many(self, events: Sequence[WebhookEvent]) -> None:
+        """``update`` of each event in one executemany (psycopg pipelines it); the rows
+        are this transaction's locked ones, so none is gone (the table has no outbox)."""
+        if len(events) <= 1:
+            for event in events:
+                await self.update(event)
+            return
+
+        def build() -> Executable:
+            return self.table.update().where(self.table.c.id == bindparam("w_id"))
+
+        statement = statement_for(("update_by_id", self.table), build)
+        now = utcnow()
+        rows = []
+        for event in events:
+            event.update_time = now
+            rows.append({**self.codec.row(event, skip=self.kept), "w_id": event.id})
+        with translated_errors():
+            await self._connection.execute(statement, rows)
 
     async def lease(self, ids: Collection[str], until: datetime) -> None:
         statement = (
