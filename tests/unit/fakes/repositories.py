@@ -194,6 +194,9 @@ class _Versioned(_EntityRepository[E]):
     async def update(self, entity: E) -> None:
         self._update_versioned(entity)
 
+    async def update_from(self, known: E, entity: E) -> None:
+        self._update_versioned(entity)
+
 
 class _Requested(_Versioned[E]):
     """Created by an AIP-155 request; listed per account (``account_list`` in page tokens)."""

@@ -1,6 +1,6 @@
 """PostgreSQL LISTEN as a wake-up for the event tail (never the carrier of events).
 
-The outbox insert ``pg_notify``s ``payment_events`` (``repositories/outbox.py``);
+The outbox insert ``pg_notify``s ``payment_events`` (a statement trigger, migration 0012);
 PostgreSQL delivers it at commit to every listening replica. A notification only says
 "read the outbox now": payloads are capped and not durable, so the rows themselves are
 always read from the table, and the tail also polls, so a lost notification (or this

@@ -102,7 +102,7 @@ class PaymentStore:
             payment = copy.copy(known)
             change(payment)
             try:
-                await uow.payments.update(payment)
+                await uow.payments.update_from(known, payment)
                 return payment
             except Aborted:
                 pass  # someone wrote the row meanwhile: read it under the lock

@@ -68,6 +68,10 @@ class LockingStore(StripeLinkedStore[E], Protocol[E]):
     async def get_for_update(self, entity_id: str) -> E | None:
         """Read and lock the row until the unit of work ends."""
 
+    async def update_from(self, known: E, entity: E) -> None:
+        """``update`` of ``entity`` over ``known``, the row as this unit of work's caller
+        last wrote it, without reading it again (Aborted when the row moved past it)."""
+
 
 class RequestedStore(LockingStore[E], Protocol[E]):
     """A versioned entity created by an AIP-155 request, found again by it."""

@@ -404,7 +404,7 @@ class EntityRepository(SqlRepository, Generic[E]):
         """The row whose columns equal ``values`` (by a statement built once)."""
         statement = self._by(*values, for_update=for_update)
         row = await self._first_with(statement, {f"w_{k}": v for k, v in values.items()})
-        return self.codec.entity(row) if row else None
+        return self._loaded(self.codec.entity(row)) if row else None
 
     async def get(self, entity_id: str) -> E | None:
         return await self._one_by({"id": entity_id})
@@ -437,6 +437,11 @@ class VersionedSqlRepository(EntityRepository[E]):
         before = await self._before(entity)
         await self._update_versioned(entity, self.codec.row(entity, skip=skip))
         await self._saved(before, entity)
+
+    async def update_from(self, known: E, entity: E) -> None:
+        # ``known`` is the before-image: the versioned UPDATE fails if the row moved past it.
+        self._loaded(known)
+        await self.update(entity)
 
 
 class RequestedSqlRepository(VersionedSqlRepository[E]):

@@ -7,9 +7,10 @@ as saved) and inserts one row per event with the object's snapshot as the API re
 (the composition root's ``SnapshotEncoder``) and the active trace (``traceparent``). The
 row is written on the change's own connection, after the change and before the commit:
 both commit or neither does (``outbox.before_write`` / ``outbox.after_write`` are the
-failpoints between the writes). On PostgreSQL a transaction's first event also
-``pg_notify``s the ``payment_events`` channel, which PostgreSQL delivers only at commit;
-in process, ``outbox_committed`` wakes the readers once the unit of work committed.
+failpoints between the writes). On PostgreSQL the insert's statement trigger (migration
+0012) ``pg_notify``s the ``payment_events`` channel, which PostgreSQL delivers only at
+commit and once per transaction; in process, ``outbox_committed`` wakes the readers once
+the unit of work committed.
 
 Reading, and why a position read is never skipped. Positions come from a sequence
 (an identity), handed out at insert time, so on PostgreSQL two transactions can commit
@@ -69,9 +70,7 @@ NOTIFY_CHANNEL = "payment_events"
 BEFORE_WRITE = "outbox.before_write"
 AFTER_WRITE = "outbox.after_write"
 _PENDING_WAKE = "outbox_wake"
-_NOTIFIED = "outbox_notified"  # the transaction that already sent its NOTIFY
 _INSERT = event_outbox.insert()
-_NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
 
 KIND_BY_TABLE: dict[str, EventKind] = {
     "transactions": PAYMENT,
@@ -176,11 +175,6 @@ class EntityChanges:
         with translated_errors():
             # One cached statement for any number of rows (executemany).
             await connection.execute(_INSERT, rows)
-            if connection.dialect.name == "postgresql":
-                transaction = connection.sync_connection.get_transaction()  # type: ignore[union-attr]
-                if connection.info.get(_NOTIFIED) is not transaction:
-                    await connection.execute(_NOTIFY)  # delivered at commit, once
-                    connection.info[_NOTIFIED] = transaction
         self._connection.info[_PENDING_WAKE] = True
 
 
