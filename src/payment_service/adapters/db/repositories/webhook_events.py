@@ -31,6 +31,26 @@ from payment_service.domain.states import WebhookEventState
 _DUE_STATES = [WebhookEventState.RECEIVED.value, WebhookEventState.FAILED.value]
 
 
+def _claim_due_statement() -> Executable:
+    c = webhook_events.c
+    earlier = webhook_events.alias("earlier")
+    earlier_waiting = exists().where(
+        earlier.c.object_id == c.object_id,
+        earlier.c.state == WebhookEventState.RECEIVED.value,
+        or_(
+            earlier.c.created < c.created,
+            and_(earlier.c.created == c.created, earlier.c.id < c.id),
+        ),
+    )
+    return (
+        select(webhook_events)
+        .where(c.state.in_(_DUE_STATES), c.next_attempt_at <= bindparam("w_now"), ~earlier_waiting)
+        .order_by(c.next_attempt_at)
+        .limit(bindparam("w_limit"))
+        .with_for_update(skip_locked=True, of=webhook_events)
+    )
+
+
 def _by_receive_time(event: WebhookEvent) -> Cursor:
     return Cursor(event.receive_time, event.id)
 
@@ -95,23 +115,10 @@ class SqlWebhookEventRepository(EntityRepository[WebhookEvent]):
         return {row[0] for row in result.all()}
 
     async def claim_due(self, now: datetime, limit: int) -> list[WebhookEvent]:
-        c = webhook_events.c
-        earlier = webhook_events.alias("earlier")
-        earlier_waiting = exists().where(
-            earlier.c.object_id == c.object_id,
-            earlier.c.state == WebhookEventState.RECEIVED.value,
-            or_(
-                earlier.c.created < c.created,
-                and_(earlier.c.created == c.created, earlier.c.id < c.id),
-            ),
-        )
-        statement = (
-            self._select(c.state.in_(_DUE_STATES), c.next_attempt_at <= now, ~earlier_waiting)
-            .order_by(c.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=webhook_events)
-        )
-        return await self._many(statement)
+        # Built once (statement_for): building it per pass showed in the appliers' profile.
+        statement = statement_for(("claim_due", self.table), _claim_due_statement)
+        result = await self._execute(statement, {"w_now": now, "w_limit": limit})
+        return [self.codec.entity(row) for row in result.mappings().all()]
 
     async def get_many_for_update(self, ids: Collection[str]) -> list[WebhookEvent]:
         """The rows, locked until the transaction ends, in id order (one statement)."""
