@@ -273,7 +273,8 @@ def main(rounds: int, unique: int, concurrency: int, profile: Path | None) -> No
     results: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
     print(
         f"# {rounds} rounds x {unique} unique payment_intent.succeeded + 20 % duplicates, "
-        f"{concurrency} in flight; server on core 0, load on core 1; PostgreSQL + Redis",
+        f"{concurrency} in flight; server on core 0, load on core 1; PostgreSQL + Redis; "
+        f"load average {_loadavg()}",
         flush=True,
     )
     try:
@@ -288,7 +289,8 @@ def main(rounds: int, unique: int, concurrency: int, profile: Path | None) -> No
             proc.terminate()
         for proc, _ in servers.values():
             proc.wait(20)
-    print("\nmedians")
+    print(f"\n# load average {_loadavg()}")
+    print("medians")
     med = {
         name: {k: statistics.median(r[k] for r in rs) for k in rs[0]}
         for name, rs in results.items()
@@ -297,6 +299,10 @@ def main(rounds: int, unique: int, concurrency: int, profile: Path | None) -> No
         print(f"{name:<7} " + _line(got))
     ratio = med["split"]["rate"] / med["inline"]["rate"]
     print(f"\naccepted deliveries/s, split / inline: {ratio:.2f}")
+
+
+def _loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _line(got: dict[str, float]) -> str:

@@ -213,6 +213,7 @@ async def test_signed_payloads_against_the_real_sidecar(
             assert response.status == 400
         async with session.post(url, data=b"x", headers={"Content-Type": "text/plain"}) as response:
             assert response.status == 415
+    await wait_settled(uow_factory, unknown["id"])  # the server's appliers apply it after
     [record] = await stored_events(uow_factory)
     assert (record.stripe_event_id, record.state) == (unknown["id"], WebhookEventState.IGNORED)
     listed = run_cli(webhook_server_env(database_url, localstripe), "webhooks", "list")

@@ -150,3 +150,59 @@ async def test_a_failed_store_answers_every_waiter_not_stored() -> None:
     ]
     results = await asyncio.gather(*(batcher.store(r) for r in records), return_exceptions=True)
     assert all(isinstance(r, NotStored) for r in results)
+
+
+async def test_a_batch_writes_each_event_its_record_and_its_audit_row(pipeline: Pipeline) -> None:
+    """The batch's record updates and audit rows go out one statement each; every event
+    still ends with its own state, time, audit row and payment change."""
+    payments = [
+        await store_payment(pipeline.uow_factory, stripe_payment_intent_id=f"pi_batch_{n}")
+        for n in range(5)
+    ]
+    events = [
+        event(
+            "payment_intent.succeeded",
+            payment_intent(f"pi_batch_{n}", "succeeded", payment_id=payment.id),
+        )
+        for n, payment in enumerate(payments)
+    ]
+    unknown = event("some.future.type", {"id": "obj_batch", "object": "thing"})
+    for evt in [*events, unknown]:
+        assert await pipeline.webhooks.accept(_payload(evt)) is Delivery.ACCEPTED
+    assert await pipeline.webhooks.retry_due() == 6  # one claimed batch, one transaction
+    records = {r.stripe_event_id: r for r in await stored_events(pipeline.uow_factory)}
+    assert records[unknown["id"]].state is WebhookEventState.IGNORED
+    for n, (evt, payment) in enumerate(zip(events, payments, strict=True)):
+        record = records[evt["id"]]
+        assert record.state is WebhookEventState.PROCESSED
+        assert record.processed_at is not None
+        assert (await load_payment(pipeline.uow_factory, payment.id)).state is (
+            PaymentState.SUCCEEDED
+        )
+        [entry] = await webhook_audit(pipeline.uow_factory, "payment_intent", f"pi_batch_{n}")
+        assert (entry.outcome, entry.detail["stripe_event_id"]) == ("ok", evt["id"])
+    assert await pipeline.webhooks.retry_due() == 0  # nothing left due
+
+
+async def test_while_the_ingest_is_busy_appliers_hold_back_a_bounded_while(
+    pipeline: Pipeline,
+) -> None:
+    """Under a stream of deliveries the appliers take only events stored DEFER_S ago (the
+    request path goes first on one core); each is still applied soon after."""
+    from payment_service.app.webhooks.retrier import DEFER_S
+    from payment_service.app.webhooks.wakeup import BUSY_EVENTS, BUSY_WINDOW_S
+
+    pipeline.extra[TEST_TYPE] = lambda evt, _uow: _applied()
+    wakeup = pipeline.webhooks.retrier.wakeup
+    first = event(TEST_TYPE, {"id": "thing_busy", "object": "thing"})
+    assert await pipeline.webhooks.accept(_payload(first)) is Delivery.ACCEPTED
+    wakeup.stored(BUSY_EVENTS)  # as if a stream of deliveries were arriving
+    assert wakeup.ingest_busy()
+    started = time.monotonic()
+    async with appliers(pipeline, workers=2):
+        await asyncio.sleep(BUSY_WINDOW_S / 2)
+        [record] = await stored_events(pipeline.uow_factory)
+        assert record.state is WebhookEventState.RECEIVED  # held back while busy
+        record = await wait_settled(pipeline.uow_factory, first["id"])
+    assert record.state is WebhookEventState.PROCESSED
+    assert time.monotonic() - started < DEFER_S + 2

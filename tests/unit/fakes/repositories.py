@@ -522,6 +522,10 @@ class FakeWebhookEventRepository(_EntityRepository[WebhookEvent]):
         found = [event for event in [await self.get_for_update(i) for i in sorted(ids)] if event]
         return found
 
+    async def update_many(self, events: Sequence[WebhookEvent]) -> None:
+        for event in events:
+            await self.update(event)
+
     async def lease(self, ids: Collection[str], until: datetime) -> None:
         for event_id in ids:
             event = await self.get(event_id)
@@ -565,6 +569,10 @@ class FakeAuditLog(_Repository[AuditEntry]):
 
     async def add(self, entry: AuditEntry) -> None:
         self._txn.insert(self.table, entry)
+
+    async def add_many(self, entries: Sequence[AuditEntry]) -> None:
+        for entry in entries:
+            await self.add(entry)
 
     async def list_for_object(self, object_type: str, object_id: str) -> list[AuditEntry]:
         rows = self._where(lambda r: (r.object_type, r.object_id) == (object_type, object_id))

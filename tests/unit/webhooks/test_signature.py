@@ -139,3 +139,22 @@ def test_no_secret_means_not_configured_and_rejects_everything() -> None:
     with pytest.raises(WebhookRejected):
         empty.verify(PAYLOAD, header())
     assert StripeSignatureVerifier([SECRET]).configured
+
+
+def test_a_non_ascii_v1_value_is_rejected_not_an_error(verifier: StripeSignatureVerifier) -> None:
+    now = int(time.time())
+    good = raw_signature(PAYLOAD, SECRET, now)
+    with pytest.raises(WebhookRejected):
+        verifier.verify(PAYLOAD, f"t={now},v1=\u00e9{good[1:]}")
+    verifier.verify(PAYLOAD, f"t={now},v1=\u00e9,v1={good}")
+
+
+def test_the_signature_is_the_one_the_stripe_library_checks() -> None:
+    """Our HMAC over the bytes accepts exactly what stripe-python's verify_header does."""
+    body = '{"id":"evt_\u00fc","object":"event"}'.encode()
+    verifier = StripeSignatureVerifier([SECRET])
+    signed = header(body)
+    stripe.WebhookSignature.verify_header(body, signed, SECRET, 300)
+    verifier.verify(body, signed)
+    with pytest.raises(WebhookRejected):
+        verifier.verify(body + b" ", signed)

@@ -39,27 +39,39 @@ async def audit(
     done by the reconciler or an operator says so in ``detail["via"]``. ``facts`` stand in
     for the RPC's where the row is written outside it (refused authentications).
     """
+    await uow.audit.add(audit_entry(actor, action, subject, outcome, detail, facts=facts))
+
+
+def audit_entry(
+    actor: str,
+    action: str,
+    subject: tuple[str, str],
+    outcome: str = "ok",
+    detail: Mapping[str, str] | None = None,
+    *,
+    facts: RpcFacts | None = None,
+) -> AuditEntry:
+    """The row ``audit`` adds, for a caller that adds a batch of them at once
+    (``uow.audit.add_many``, in the same transaction as the changes they describe)."""
     object_type, object_id = subject
     facts = facts or current_rpc_facts()
     details = dict(detail or {})
     system = current_system_actor()
     if system is not None:
         details.setdefault("via", system.via)
-    await uow.audit.add(
-        AuditEntry(
-            id=new_id("aud"),
-            actor=actor,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            outcome=outcome,
-            trace_id=active_trace_id(),
-            detail=details,
-            account_id=facts.account_id,
-            request_id=facts.request_id,
-            peer=facts.peer,
-            certificate=facts.certificate,
-        )
+    return AuditEntry(
+        id=new_id("aud"),
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        outcome=outcome,
+        trace_id=active_trace_id(),
+        detail=details,
+        account_id=facts.account_id,
+        request_id=facts.request_id,
+        peer=facts.peer,
+        certificate=facts.certificate,
     )
 
 

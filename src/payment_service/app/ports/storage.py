@@ -231,6 +231,9 @@ class WebhookEventRepository(Protocol):
     async def get_many_for_update(self, ids: Collection[str]) -> list[WebhookEvent]:
         """The events with their rows locked until the transaction ends."""
 
+    async def update_many(self, events: Sequence[WebhookEvent]) -> None:
+        """``update`` of each event, in one statement (rows this unit of work locked)."""
+
     async def lease(self, ids: Collection[str], until: datetime) -> None:
         """Claimed events invisible to other claims until ``until`` (next_attempt_at)."""
 
@@ -264,6 +267,9 @@ class AuditQuery:
 
 class AuditLog(Protocol):
     async def add(self, entry: AuditEntry) -> None: ...
+    async def add_many(self, entries: Sequence[AuditEntry]) -> None:
+        """The entries in one statement (a batch of applied events)."""
+
     async def search(self, query: AuditQuery) -> list[AuditEntry]:
         """Oldest first, at most ``query.limit`` rows."""
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
-from payment_service.app.common.audit import audit
+from payment_service.app.common.audit import audit_entry
 from payment_service.app.common.request_context import current_trace_id
 from payment_service.app.common.stripe_reads import FetchScope, NeedsFetch
 from payment_service.app.ports.cache import Cache
@@ -23,7 +23,7 @@ from payment_service.app.ports.webhooks import WebhookMetricsSink
 from payment_service.app.webhooks.policy import DELIVERY_OF, Delivery, RetryPolicy
 from payment_service.app.webhooks.registry import EventRegistry
 from payment_service.domain.clock import utcnow
-from payment_service.domain.entities import WebhookEvent
+from payment_service.domain.entities import AuditEntry, WebhookEvent
 from payment_service.domain.processor import RemoteEvent
 from payment_service.domain.states import WebhookEventState
 
@@ -36,6 +36,21 @@ R = TypeVar("R")
 
 class TooManyReads(Exception):
     """A handler kept asking for Stripe reads; the attempt fails and is retried later."""
+
+
+@dataclass
+class Settled:
+    """The writes that settle a batch's events (their records, their audit rows), held
+    back and written with one statement each (``flush``) before the batch commits."""
+
+    records: list[WebhookEvent] = field(default_factory=list)
+    audits: list[AuditEntry] = field(default_factory=list)
+
+    async def flush(self, uow: UnitOfWork) -> None:
+        await uow.webhook_events.update_many(self.records)
+        await uow.audit.add_many(self.audits)
+        self.records.clear()
+        self.audits.clear()
 
 
 @dataclass
@@ -77,8 +92,14 @@ class EventApplier:
         return await self.in_transaction(find_and_apply)
 
     async def apply(
-        self, uow: UnitOfWork, record: WebhookEvent, event: RemoteEvent
+        self,
+        uow: UnitOfWork,
+        record: WebhookEvent,
+        event: RemoteEvent,
+        settled: Settled | None = None,
     ) -> EventOutcome:
+        """Apply ``event`` to its ``record``; with ``settled``, the record's update and the
+        audit row are left to ``settled.flush`` (which must run before the commit)."""
         token = current_trace_id.set(current_trace_id.get() or event.stripe_id)
         try:
             outcome = await self.registry.handler_for(event.type)(event, uow)
@@ -93,15 +114,19 @@ class EventApplier:
         else:
             record.quarantine(outcome.detail or "quarantined")
             record.processed_at = now
-        await uow.webhook_events.update(record)
-        await audit(
-            uow,
+        entry = audit_entry(
             WEBHOOK_ACTOR,
             f"webhook.{event.type}",
             (event.object_type or "event", event.object_id or event.stripe_id),
             "ok" if outcome.kind is OutcomeKind.APPLIED else outcome.kind.value,
             {"stripe_event_id": event.stripe_id, "detail": outcome.detail[:500]},
         )
+        if settled is not None:
+            settled.records.append(record)
+            settled.audits.append(entry)
+        else:
+            await uow.webhook_events.update(record)
+            await uow.audit.add(entry)
         return outcome
 
     async def after_commit(self, event: RemoteEvent, outcome: EventOutcome) -> Delivery:

@@ -53,7 +53,7 @@ _Waiter = tuple[WebhookEvent, "asyncio.Future[bool]"]
 class GroupCommit:
     uow_factory: UnitOfWorkFactory
     policy: IngestPolicy = field(default_factory=IngestPolicy)
-    on_stored: Callable[[], None] = lambda: None
+    on_stored: Callable[[int], None] = lambda stored: None  # how many a commit stored
     failpoints: Failpoints = NO_FAILPOINTS
     _pending: list[_Waiter] = field(default_factory=list, init=False)
     _full: asyncio.Event = field(default_factory=asyncio.Event, init=False)
@@ -99,7 +99,7 @@ class GroupCommit:
             return
         self.failpoints.hit(AFTER_STORE)
         if inserted:
-            self.on_stored()
+            self.on_stored(len(inserted))
         for record, future in batch:
             if not future.done():
                 new = record.stripe_event_id in inserted and first[record.stripe_event_id] is record

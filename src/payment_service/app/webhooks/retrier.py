@@ -28,7 +28,7 @@ from payment_service.app.common.trace_links import links_to
 from payment_service.app.ports.events import EventOutcome
 from payment_service.app.ports.storage import UnitOfWork
 from payment_service.app.ports.webhooks import MalformedEvent
-from payment_service.app.webhooks.applier import MAX_ERROR_CHARS, EventApplier
+from payment_service.app.webhooks.applier import MAX_ERROR_CHARS, EventApplier, Settled
 from payment_service.app.webhooks.intake import WebhookIntake
 from payment_service.app.webhooks.policy import Delivery
 from payment_service.app.webhooks.wakeup import Wakeup
@@ -42,6 +42,12 @@ _DUE = frozenset({WebhookEventState.RECEIVED, WebhookEventState.FAILED})
 
 _TRACER = trace.get_tracer("payment_service.webhooks")
 
+# While deliveries are arriving (``Wakeup.ingest_busy``) the appliers take only events
+# stored at least DEFER_S ago, and pass at most every BUSY_PAUSE_S: on one core the
+# request path goes first, and an event waits at most about DEFER_S more for it.
+DEFER_S = 1.0
+BUSY_PAUSE_S = 0.1
+
 
 @dataclass
 class Retrier:
@@ -50,9 +56,10 @@ class Retrier:
     backlog: Callable[[], Awaitable[object]]
     wakeup: Wakeup = field(default_factory=Wakeup)
 
-    async def retry_due(self, limit: int | None = None) -> int:
-        """Apply up to ``limit`` due events (new, failed or replayed); return how many."""
-        claimed = await self.claim(limit or self.applier.policy.batch_size)
+    async def retry_due(self, limit: int | None = None, *, defer_s: float = 0.0) -> int:
+        """Apply up to ``limit`` due events (new, failed or replayed; with ``defer_s``, only
+        those due that long ago); return how many."""
+        claimed = await self.claim(limit or self.applier.policy.batch_size, defer_s)
         if len(claimed) > 1 and await self._apply_batch(claimed):
             return len(claimed)
         for n, record in enumerate(claimed):
@@ -110,7 +117,7 @@ class Retrier:
         full = self.applier.policy.batch_size
         while not stopping.is_set():
             try:
-                done = await self.retry_due()
+                done = await self.retry_due(defer_s=DEFER_S if self.wakeup.ingest_busy() else 0)
             except Exception:
                 log.exception("webhook applier pass failed")
                 done = 0
@@ -122,14 +129,19 @@ class Retrier:
                     log.exception("counting waiting webhook events failed")
             if done >= full:
                 self.wakeup.notify()  # more may be due: let an idle applier help
-            elif not stopping.is_set():
+            elif stopping.is_set():
+                pass
+            elif self.wakeup.ingest_busy():
+                await asyncio.sleep(BUSY_PAUSE_S)
+            else:
                 await self.wakeup.wait(poll_s)
 
-    async def claim(self, limit: int) -> list[WebhookEvent]:
+    async def claim(self, limit: int, defer_s: float = 0.0) -> list[WebhookEvent]:
         now = utcnow()
         lease_until = now + timedelta(seconds=self.applier.policy.lease_s)
+        due_by = now - timedelta(seconds=defer_s)
         async with self.applier.uow_factory() as uow:
-            due = await uow.webhook_events.claim_due(now, limit)
+            due = await uow.webhook_events.claim_due(due_by, limit)
             if due:
                 await uow.webhook_events.lease([record.id for record in due], lease_until)
                 await uow.commit()
@@ -186,10 +198,13 @@ class Retrier:
         async def apply_all(uow: UnitOfWork) -> list[tuple[WebhookEvent, EventOutcome]]:
             locked = {r.id: r for r in await uow.webhook_events.get_many_for_update(events)}
             done = []
+            settled = Settled()
             for record in ordered:
                 current = locked.get(record.id)
                 if current is not None and _still_ours(current, record):
-                    done.append((record, await self.applier.apply(uow, current, events[record.id])))
+                    outcome = await self.applier.apply(uow, current, events[record.id], settled)
+                    done.append((record, outcome))
+            await settled.flush(uow)
             await uow.commit()
             return done
 

@@ -36,7 +36,7 @@ class Webhooks:
         retrier = Retrier(applier, intake, lambda: operator.backlog())
         operator = WebhookOperator(applier, retrier)
         batcher = GroupCommit(
-            uow_factory, ingest_policy or IngestPolicy(), retrier.wakeup.notify, failpoints
+            uow_factory, ingest_policy or IngestPolicy(), retrier.wakeup.stored, failpoints
         )
         self._ingest = WebhookIngest(batcher, metrics)
         self.decode = intake.decode

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 
+from payment_service.adapters.db.errors import translated_errors
 from payment_service.adapters.db.repositories._base import (
     SqlRepository,
     entity_values,
     equal_where_given,
+    statement_for,
 )
 from payment_service.adapters.db.tables import audit_log
 from payment_service.app.ports.storage import AuditQuery
@@ -19,6 +23,17 @@ class SqlAuditLog(SqlRepository):
 
     async def add(self, entry: AuditEntry) -> None:
         await self._insert(entity_values(entry))
+
+    async def add_many(self, entries: Sequence[AuditEntry]) -> None:
+        """One multi-row INSERT (insertmanyvalues) for the batch."""
+        if not entries:
+            return
+        if len(entries) == 1:
+            await self.add(entries[0])
+            return
+        statement = statement_for(("insert", self.table), self.table.insert)
+        with translated_errors():
+            await self._connection.execute(statement, [entity_values(e) for e in entries])
 
     async def list_for_object(self, object_type: str, object_id: str) -> list[AuditEntry]:
         statement = (

@@ -12,11 +12,15 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, and_, exists, func, or_, select
+from sqlalchemy import Executable, Insert, and_, bindparam, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from payment_service.adapters.db.errors import translated_errors
-from payment_service.adapters.db.repositories._base import EntityRepository, state_in
+from payment_service.adapters.db.repositories._base import (
+    EntityRepository,
+    state_in,
+    statement_for,
+)
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.tables import webhook_events
 from payment_service.domain.clock import utcnow
@@ -25,6 +29,26 @@ from payment_service.domain.pagination import Cursor, Page, PageRequest
 from payment_service.domain.states import WebhookEventState
 
 _DUE_STATES = [WebhookEventState.RECEIVED.value, WebhookEventState.FAILED.value]
+
+
+def _claim_due_statement() -> Executable:
+    c = webhook_events.c
+    earlier = webhook_events.alias("earlier")
+    earlier_waiting = exists().where(
+        earlier.c.object_id == c.object_id,
+        earlier.c.state == WebhookEventState.RECEIVED.value,
+        or_(
+            earlier.c.created < c.created,
+            and_(earlier.c.created == c.created, earlier.c.id < c.id),
+        ),
+    )
+    return (
+        select(webhook_events)
+        .where(c.state.in_(_DUE_STATES), c.next_attempt_at <= bindparam("w_now"), ~earlier_waiting)
+        .order_by(c.next_attempt_at)
+        .limit(bindparam("w_limit"))
+        .with_for_update(skip_locked=True, of=webhook_events)
+    )
 
 
 def _by_receive_time(event: WebhookEvent) -> Cursor:
@@ -91,23 +115,10 @@ class SqlWebhookEventRepository(EntityRepository[WebhookEvent]):
         return {row[0] for row in result.all()}
 
     async def claim_due(self, now: datetime, limit: int) -> list[WebhookEvent]:
-        c = webhook_events.c
-        earlier = webhook_events.alias("earlier")
-        earlier_waiting = exists().where(
-            earlier.c.object_id == c.object_id,
-            earlier.c.state == WebhookEventState.RECEIVED.value,
-            or_(
-                earlier.c.created < c.created,
-                and_(earlier.c.created == c.created, earlier.c.id < c.id),
-            ),
-        )
-        statement = (
-            self._select(c.state.in_(_DUE_STATES), c.next_attempt_at <= now, ~earlier_waiting)
-            .order_by(c.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=webhook_events)
-        )
-        return await self._many(statement)
+        # Built once (statement_for): building it per pass showed in the appliers' profile.
+        statement = statement_for(("claim_due", self.table), _claim_due_statement)
+        result = await self._execute(statement, {"w_now": now, "w_limit": limit})
+        return [self.codec.entity(row) for row in result.mappings().all()]
 
     async def get_many_for_update(self, ids: Collection[str]) -> list[WebhookEvent]:
         """The rows, locked until the transaction ends, in id order (one statement)."""
@@ -117,6 +128,26 @@ class SqlWebhookEventRepository(EntityRepository[WebhookEvent]):
             .with_for_update()
         )
         return await self._many(statement)
+
+    async def update_many(self, events: Sequence[WebhookEvent]) -> None:
+        """``update`` of each event in one executemany (psycopg pipelines it); the rows
+        are this transaction's locked ones, so none is gone (the table has no outbox)."""
+        if len(events) <= 1:
+            for event in events:
+                await self.update(event)
+            return
+
+        def build() -> Executable:
+            return self.table.update().where(self.table.c.id == bindparam("w_id"))
+
+        statement = statement_for(("update_by_id", self.table), build)
+        now = utcnow()
+        rows = []
+        for event in events:
+            event.update_time = now
+            rows.append({**self.codec.row(event, skip=self.kept), "w_id": event.id})
+        with translated_errors():
+            await self._connection.execute(statement, rows)
 
     async def lease(self, ids: Collection[str], until: datetime) -> None:
         statement = (
