@@ -127,6 +127,25 @@ def _start(
     raise SystemExit(f"{cmd} did not start")
 
 
+def start_process(
+    cmd: list[str], env: Mapping[str, str], ready: Callable[[str], bool]
+) -> tuple[subprocess.Popen[str], str]:
+    """Start ``cmd``; return once a line of its output satisfies ``ready`` (and that line)."""
+    return _start(cmd, env, ready)
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of the process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of the process so far."""
+    return sum(cpu_times(pid))
+
+
 def _start_to_file(
     cmd: list[str], env: Mapping[str, str], ready: Callable[[str], bool], keep: Path
 ) -> tuple[subprocess.Popen[str], str]:

@@ -27,7 +27,6 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -36,6 +35,7 @@ from pathlib import Path
 import grpc.aio
 import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from harness import cpu_seconds, start_process
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1 import payment_service_pb2_grpc as rpc
 
@@ -126,26 +126,6 @@ def server_env() -> dict[str, str]:
         PAYMENT_RECONCILE_INTERVAL_S="0",
     )
     return env
-
-
-def start(
-    cmd: list[str], env: dict[str, str], ready: Callable[[str], bool]
-) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if ready(line):
-            # Keep reading (and dropping) its output, or a full pipe would stall the process.
-            threading.Thread(target=proc.stdout.read, daemon=True).start()
-            return proc, line
-    raise SystemExit(f"{cmd} did not start")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def deep_token(page_number: int) -> str:
@@ -244,7 +224,7 @@ def main(rounds: int, calls: int, reload: bool) -> None:
         raise SystemExit("needs 2 cores: the server on one, this client on the other")
     load_database(reload)
     os.sched_setaffinity(0, {1})
-    server, serving = start(
+    server, serving = start_process(
         ["taskset", "-c", "0", sys.executable, "-m", "payment_service.cli", "serve"],
         server_env(),
         lambda text: '"serving"' in text,

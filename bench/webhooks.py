@@ -35,6 +35,7 @@ from typing import Any
 
 import aiohttp
 import stripe
+from harness import cpu_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.* helpers (the Stripe example objects, builders)
@@ -85,11 +86,6 @@ def _start_server(name: str, **extra: str) -> tuple[subprocess.Popen[str], str]:
             print(f"# {name}: pid {proc.pid}, http port {port}", flush=True)
             return proc, f"http://127.0.0.1:{port}/stripe/webhooks"
     raise SystemExit(f"{name} did not start")
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _precreate(count: int, tag: str) -> list[tuple[str, str]]:
@@ -231,14 +227,14 @@ def _round(
         spy_cmd += ["-f", "raw", "-o", str(out), "-r", "250", "--nonblocking"]
         spy = subprocess.Popen(spy_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)
-    cpu_before = _cpu_s(server.pid)
+    cpu_before = cpu_seconds(server.pid)
     load_cmd = ["taskset", "-c", "1", sys.executable, __file__, "--load", url, str(path)]
     load_cmd += ["--concurrency", str(concurrency)]
     load = subprocess.run(load_cmd, check=True, capture_output=True, text=True, cwd=ROOT)
     result = json.loads(load.stdout.strip().splitlines()[-1])
-    cpu_load = _cpu_s(server.pid) - cpu_before
+    cpu_load = cpu_seconds(server.pid) - cpu_before
     lag = asyncio.run(_all_applied(tag, result["ended"]))
-    cpu_total = _cpu_s(server.pid) - cpu_before
+    cpu_total = cpu_seconds(server.pid) - cpu_before
     if spy is not None:
         spy.send_signal(signal.SIGINT)  # py-spy writes its profile on Ctrl-C
         spy.wait(60)

@@ -33,7 +33,6 @@ import string
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from pathlib import Path
 import aiohttp
 import grpc.aio
 import stripe
+from harness import cpu_times, start_process
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1 import payment_service_pb2_grpc as rpc
 
@@ -56,34 +56,12 @@ REDIS_URL = "redis://127.0.0.1:6379/12"
 ACCOUNT = "acct_bench_writes"
 AMOUNT, CURRENCY, CARD = 1050, "usd", "pm_card_visa"
 TWO_CORES = (os.cpu_count() or 1) >= 2
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 RUN = "".join(random.choices(string.ascii_lowercase, k=10))
 COUNTER = itertools.count()
 
 
-def start(
-    cmd: list[str], env: dict[str, str], ready: Callable[[str], bool]
-) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if ready(line):
-            # Keep reading (and dropping) its output, or a full pipe would stall the process.
-            threading.Thread(target=proc.stdout.read, daemon=True).start()
-            return proc, line
-    raise SystemExit(f"{cmd} did not start")
-
-
 def pinned(core: int, cmd: list[str]) -> list[str]:
     return ["taskset", "-c", str(core), *cmd] if TWO_CORES else cmd
-
-
-def cpu_times(pid: int) -> tuple[float, float]:
-    """utime and stime of the process, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
 
 
 def pg_transactions() -> int:
@@ -327,7 +305,7 @@ def print_result(backend: str, r: dict[str, float], pairs: int, rounds: int) -> 
 
 def run_backend(backend: str, args: argparse.Namespace) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENT_")}
-    stripe_proc, line = start(
+    stripe_proc, line = start_process(
         pinned(
             1, [sys.executable, "tools/localstripe_server.py", "--port", "0", "--no-access-log"]
         ),
@@ -338,7 +316,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, float]:
     env = server_env(backend, stripe_base)
     migrate = [sys.executable, "-m", "payment_service.cli", "migrate"]
     subprocess.run(migrate, env=env, check=True, capture_output=True, cwd=ROOT)
-    server, serving = start(
+    server, serving = start_process(
         pinned(0, [sys.executable, "-m", "payment_service.cli", "serve"]),
         env,
         lambda text: '"serving"' in text,
