@@ -54,6 +54,8 @@ class GrpcServer:
         interceptors: Sequence[grpc.aio.ServerInterceptor],
         bindings: Sequence[ServiceBinding],
     ) -> None:
+        # Certificates are read first: a configuration error comes before any resource.
+        credentials = server_credentials(settings)
         self._server = grpc.aio.server(
             interceptors=list(interceptors), options=server_options(settings)
         )
@@ -68,7 +70,6 @@ class GrpcServer:
                 [*service_names, HEALTH_SERVICE, reflection.SERVICE_NAME], self._server
             )
         address = host_port(settings.grpc_host, settings.grpc_port)
-        credentials = server_credentials(settings)
         self.tls = credentials is not None
         try:
             if credentials is None:
