@@ -155,3 +155,9 @@ def test_the_access_log_takes_only_request_ids_without_any_card_number() -> None
     assert not is_loggable_request_id(f"fuzz-1{PAN}")  # glued to a digit: valid, not logged
     assert is_valid_request_id(f"fuzz-1{PAN}")
     assert not is_loggable_request_id("x" * 300)
+
+
+def test_a_card_number_inside_a_longer_digit_run_is_found() -> None:
+    # Hypothesis found an id "subn_0000" + a test card: 20 digits, beyond a PAN's 19.
+    assert contains_card_number("subn_00004242424242424242")
+    assert contains_card_number("x" + "0" * 30 + "4242424242424242" + "0" * 30)

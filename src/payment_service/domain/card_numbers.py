@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 
-# Digit runs that may be separated by single spaces or dashes (as printed on cards).
-_CANDIDATE = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
+# Digit runs of 13 or more that may be separated by single spaces or dashes (as printed on
+# cards); a run longer than 19 digits is a candidate too, for the PAN inside it.
+_CANDIDATE = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,}(?!\d)")
 
 
 def luhn_valid(digits: str) -> bool:
