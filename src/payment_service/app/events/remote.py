@@ -122,7 +122,9 @@ class FeedWatch:
                 first = await anext(aiter(stream))
             except FeedPositionExpired as expired:
                 # Dropped by the feed's retention: the outbox still has them.
-                async for event in self._from_outbox(account_id, types, after, expired):
+                async for event in read_between(
+                    self._reader, account_id, types, after, expired.oldest_available_after
+                ):
                     yield event
                 after = max(after, expired.oldest_available_after)
                 continue
@@ -133,24 +135,22 @@ class FeedWatch:
                 yield event
             return
 
-    async def _from_outbox(
-        self,
-        account_id: str | None,
-        types: frozenset[str],
-        after: int,
-        expired: FeedPositionExpired,
-    ) -> AsyncIterator[OutboxEvent]:
-        up_to = expired.oldest_available_after
-        while after < up_to:
-            query = EventQuery(
-                after=after, account_id=account_id, types=types, limit=CATCH_UP_PAGE, up_to=up_to
-            )
-            rows = await self._reader.read(query)
-            for event in rows:
-                yield event
-            if len(rows) < CATCH_UP_PAGE:
-                return
-            after = rows[-1].position
+
+async def read_between(
+    reader: OutboxReader, account_id: str | None, types: frozenset[str], after: int, up_to: int
+) -> AsyncIterator[OutboxEvent]:
+    """The outbox's matching events after ``after`` up to ``up_to``, in position order, read
+    a page at a time: a stream's catch-up, on either engine."""
+    while after < up_to:
+        query = EventQuery(
+            after=after, account_id=account_id, types=types, limit=CATCH_UP_PAGE, up_to=up_to
+        )
+        rows = await reader.read(query)
+        for event in rows:
+            yield event
+        if len(rows) < CATCH_UP_PAGE:
+            return
+        after = rows[-1].position
 
 
 class StreamClosing(Exception):

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
+from typing import TypeVar
 
 from payment_service.app.events.cursors import (
     decode_cursor,
@@ -24,14 +25,13 @@ from payment_service.app.events.cursors import (
 )
 from payment_service.app.events.feed import OutboxTail, Subscription
 from payment_service.app.events.kinds import KIND_BY_OBJECT
-from payment_service.app.events.remote import FeedWatch, StreamClosing
+from payment_service.app.events.remote import FeedWatch, StreamClosing, read_between
 from payment_service.app.ports.outbox import EventQuery, OutboxEvent, OutboxReader
 from payment_service.domain.caller import Caller
 from payment_service.domain.errors import InvalidArgument, ResourceExhausted, Unavailable
 from payment_service.domain.pagination import PageRequest
 
 MAX_TYPES = 50
-CATCH_UP_PAGE = 200
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,7 +129,9 @@ class Events:
             if from_now:
                 after = sub.start
             while True:
-                async for event in self._catch_up(filters, after, sub.start):
+                async for event in read_between(
+                    self._reader, filters.account_id, filters.types, after, sub.start
+                ):
                     after = event.position
                     yield event
                 if not sub.overflowed:
@@ -161,24 +163,6 @@ class Events:
     async def _subscribe(self, filters: EventFilter) -> Subscription:
         return await self._tail.subscribe(filters.account_id, filters.types, self.rules.buffer)
 
-    async def _catch_up(
-        self, filters: EventFilter, after: int, up_to: int
-    ) -> AsyncIterator[OutboxEvent]:
-        while after < up_to:
-            query = EventQuery(
-                after=after,
-                account_id=filters.account_id,
-                types=filters.types,
-                limit=CATCH_UP_PAGE,
-                up_to=up_to,
-            )
-            rows = await self._reader.read(query)
-            for event in rows:
-                yield event
-            if len(rows) < CATCH_UP_PAGE:
-                return
-            after = rows[-1].position
-
     async def _live(self, sub: Subscription, after: int) -> AsyncIterator[OutboxEvent | Heartbeat]:
         loop = asyncio.get_running_loop()
         quiet_since = loop.time()
@@ -204,33 +188,36 @@ class Events:
 
 
 def _behind(after: int) -> ResourceExhausted:
-    cursor = encode_cursor(after)
-    error = ResourceExhausted(
-        f"the stream fell too far behind; call WatchEvents again with after_cursor={cursor}",
-        reason="EVENT_STREAM_BEHIND",
-        retry_after_seconds=0.0,
+    return _resume_error(
+        ResourceExhausted, "the stream fell too far behind", after, 0.0, "EVENT_STREAM_BEHIND"
     )
-    error.metadata["resume_cursor"] = cursor
-    return error
 
 
 def _feed_failed(after: int) -> Unavailable:
-    cursor = encode_cursor(after)
-    error = Unavailable(
-        f"the event stream is unavailable; call WatchEvents again with after_cursor={cursor}",
-        reason="EVENT_STREAM_CLOSED",  # the same for the caller: resume from the cursor
-        retry_after_seconds=1.0,
+    # The same reason as a drain for the caller: resume from the cursor.
+    return _resume_error(
+        Unavailable, "the event stream is unavailable", after, 1.0, "EVENT_STREAM_CLOSED"
     )
-    error.metadata["resume_cursor"] = cursor
-    return error
 
 
 def _closing(after: int) -> Unavailable:
+    return _resume_error(
+        Unavailable, "the server is shutting down", after, 0.0, "EVENT_STREAM_CLOSED"
+    )
+
+
+_Resumable = TypeVar("_Resumable", ResourceExhausted, Unavailable)
+
+
+def _resume_error(
+    kind: type[_Resumable], what: str, after: int, retry_s: float, reason: str
+) -> _Resumable:
+    """The stream ends at ``after``: the message and ``resume_cursor`` say where to resume."""
     cursor = encode_cursor(after)
-    error = Unavailable(
-        f"the server is shutting down; call WatchEvents again with after_cursor={cursor}",
-        reason="EVENT_STREAM_CLOSED",
-        retry_after_seconds=0.0,
+    error = kind(
+        f"{what}; call WatchEvents again with after_cursor={cursor}",
+        reason=reason,
+        retry_after_seconds=retry_s,
     )
     error.metadata["resume_cursor"] = cursor
     return error
