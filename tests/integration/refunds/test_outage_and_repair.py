@@ -10,7 +10,7 @@ import pytest
 from payment_service.adapters.cache.memory import MemoryCache
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import StripeGateway
-from payment_service.app.ports.processor import idempotency_key
+from payment_service.app.ports.processor import NewRefund, idempotency_key
 from payment_service.app.refunds.rules import CreateRefund, RefundRules
 from payment_service.app.refunds.service import Refunds
 from payment_service.domain.caller import Caller
@@ -170,10 +170,8 @@ async def test_crash_after_stripe_is_adopted_not_repeated(
         await uow.refunds.add(row)
         await uow.commit()
     made = await gateway.create_refund(
-        refund_id=row.id,
-        payment_intent=paid.stripe_id,
+        NewRefund(refund_id=row.id, payment_intent=paid.stripe_id, amount=250),
         idempotency_key=idempotency_key(row.id, "create"),
-        amount=250,
     )
 
     finished = await refunds.finish_pending(row.id)

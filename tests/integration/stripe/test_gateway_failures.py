@@ -15,7 +15,7 @@ from payment_service.adapters.stripe.errors import (
     REASON_UNREACHABLE,
 )
 from payment_service.app.common.request_context import deadline_scope
-from payment_service.app.ports.processor import idempotency_key
+from payment_service.app.ports.processor import EventListing, NewCustomer, idempotency_key
 from payment_service.domain.errors import Unavailable
 from tests.integration.stripe.intents import card_payment
 from tests.support.localstripe import LocalStripe
@@ -30,7 +30,7 @@ async def test_unreachable_is_unavailable_and_the_retry_makes_exactly_one_paymen
     proxied_gateway: StripeGateway, outage_proxy: OutageProxy, localstripe: LocalStripe
 ) -> None:
     customer = await proxied_gateway.create_customer(
-        account_id="acct_1", idempotency_key=idempotency_key(new_id("cus"), "create")
+        NewCustomer(account_id="acct_1"), idempotency_key=idempotency_key(new_id("cus"), "create")
     )
     pm = await localstripe.create_card_payment_method()
     pay = new_id("pay")
@@ -59,7 +59,7 @@ async def test_open_keep_alive_connections_are_cut_when_the_proxy_goes_down(
     proxied_gateway: StripeGateway, outage_proxy: OutageProxy
 ) -> None:
     customer = await proxied_gateway.create_customer(
-        account_id="acct_1", idempotency_key=idempotency_key(new_id("cus"), "create")
+        NewCustomer(account_id="acct_1"), idempotency_key=idempotency_key(new_id("cus"), "create")
     )
     outage_proxy.down()
     with pytest.raises(Unavailable):
@@ -129,31 +129,38 @@ async def test_rejected_api_key_is_unavailable_misconfigured(localstripe: LocalS
 async def test_list_events_newest_first_with_stripe_cursors(
     gateway: StripeGateway, localstripe: LocalStripe
 ) -> None:
-    first = await gateway.list_events(limit=1)
+    first = await gateway.list_events(EventListing(limit=1))
     cursor = first.events[0].stripe_id if first.events else None
     created = [
         await gateway.create_customer(
-            account_id="acct_ev", idempotency_key=idempotency_key(new_id("cus"), "create")
+            NewCustomer(account_id="acct_ev"),
+            idempotency_key=idempotency_key(new_id("cus"), "create"),
         )
         for _ in range(3)
     ]
     ids = [c.stripe_id for c in created]
 
-    newest = await gateway.list_events(limit=3)
+    newest = await gateway.list_events(EventListing(limit=3))
     assert [e.type for e in newest.events] == ["customer.created"] * 3
     assert [e.object_id for e in newest.events] == ids[::-1]
     assert newest.events[0].api_version
     assert newest.events[0].data_object["metadata"] == {"account_id": "acct_ev"}
 
-    older = await gateway.list_events(starting_after=newest.events[0].stripe_id, limit=1)
+    older = await gateway.list_events(
+        EventListing(starting_after=newest.events[0].stripe_id, limit=1)
+    )
     assert older.events[0].object_id == ids[1]
 
     if cursor is not None:  # catch up from the last event seen, oldest page first
-        page = await gateway.list_events(ending_before=cursor, limit=2)
+        page = await gateway.list_events(EventListing(ending_before=cursor, limit=2))
         assert [e.object_id for e in page.events] == [ids[1], ids[0]]
         assert page.has_more
-        rest = await gateway.list_events(ending_before=page.events[0].stripe_id, limit=2)
+        rest = await gateway.list_events(
+            EventListing(ending_before=page.events[0].stripe_id, limit=2)
+        )
         assert [e.object_id for e in rest.events] == [ids[2]]
         assert not rest.has_more
 
-    assert (await gateway.list_events(created_after=newest.events[0].created + 1)).events == ()
+    assert (
+        await gateway.list_events(EventListing(created_after=newest.events[0].created + 1))
+    ).events == ()

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from payment_service.adapters.stripe import StripeGateway
-from payment_service.app.ports.processor import idempotency_key
+from payment_service.app.ports.processor import NewCustomer, NewRefund, idempotency_key
 from payment_service.domain.errors import (
     CardDeclined,
     FailedPrecondition,
@@ -34,9 +34,8 @@ async def customer_with_card(
 ) -> tuple[RemoteCustomer, str]:
     cus_row = new_id("cus")
     customer = await gateway.create_customer(
-        account_id="acct_1",
+        NewCustomer(account_id="acct_1", email="a@example.com"),
         idempotency_key=idempotency_key(cus_row, "create"),
-        email="a@example.com",
     )
     pm = await localstripe.create_card_payment_method(number)
     await gateway.attach_payment_method(
@@ -50,11 +49,13 @@ async def test_customer_create_retrieve_and_default_payment_method(
 ) -> None:
     row = new_id("cus")
     created = await gateway.create_customer(
-        account_id="acct_42",
+        NewCustomer(
+            account_id="acct_42",
+            email="jane@example.com",
+            name="Jane",
+            metadata={"customer_id": row},
+        ),
         idempotency_key=idempotency_key(row, "create"),
-        email="jane@example.com",
-        name="Jane",
-        metadata={"customer_id": row},
     )
     assert created.stripe_id.startswith("cus_")
     assert created.metadata == {"customer_id": row, "account_id": "acct_42"}
@@ -220,7 +221,7 @@ async def test_decline_on_attach_is_card_declined(
     gateway: StripeGateway, localstripe: LocalStripe
 ) -> None:
     customer = await gateway.create_customer(
-        account_id="acct_1", idempotency_key=idempotency_key(new_id("cus"), "create")
+        NewCustomer(account_id="acct_1"), idempotency_key=idempotency_key(new_id("cus"), "create")
     )
     pm = await localstripe.create_card_payment_method(DECLINE_ON_ATTACH)
     with pytest.raises(ProcessorCardDeclined) as caught:
@@ -293,10 +294,12 @@ async def test_refunds(gateway: StripeGateway, localstripe: LocalStripe) -> None
     )
     ref_row = new_id("re")
     refund = await gateway.create_refund(
-        refund_id=ref_row,
-        payment_intent=pi.stripe_id,
-        amount=300,
-        reason=RefundReason.REQUESTED_BY_CUSTOMER,
+        NewRefund(
+            refund_id=ref_row,
+            payment_intent=pi.stripe_id,
+            amount=300,
+            reason=RefundReason.REQUESTED_BY_CUSTOMER,
+        ),
         idempotency_key=idempotency_key(ref_row, "create"),
     )
     assert (refund.amount, refund.currency, refund.state) == (300, "usd", RefundState.SUCCEEDED)

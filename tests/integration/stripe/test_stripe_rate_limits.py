@@ -23,7 +23,7 @@ from payment_service.adapters.stripe.outbound import (
     OutboundLimits,
 )
 from payment_service.app.common.request_context import deadline_scope
-from payment_service.app.ports.processor import idempotency_key
+from payment_service.app.ports.processor import NewCustomer, idempotency_key
 from payment_service.app.ports.rate_limit import Limit
 from payment_service.domain.errors import Unavailable
 from tests.integration.stripe.intents import card_payment
@@ -93,7 +93,7 @@ def _gateway(
 
 async def _create(gateway: StripeGateway, localstripe: LocalStripe, pay: str) -> str:
     customer = await gateway.create_customer(
-        account_id="acct_rl", idempotency_key=idempotency_key(f"cus_{pay}", "create")
+        NewCustomer(account_id="acct_rl"), idempotency_key=idempotency_key(f"cus_{pay}", "create")
     )
     pm = await localstripe.create_card_payment_method()
     intent = await gateway.create_payment_intent(
@@ -128,7 +128,8 @@ async def test_a_429_past_the_deadline_is_unavailable_with_its_retry_after(
     try:
         with deadline_scope(2), pytest.raises(Unavailable) as refused:
             await gateway.create_customer(
-                account_id="acct_rl", idempotency_key=idempotency_key("cus_late", "create")
+                NewCustomer(account_id="acct_rl"),
+                idempotency_key=idempotency_key("cus_late", "create"),
             )
     finally:
         await gateway.close()
@@ -149,7 +150,7 @@ async def test_our_budget_spaces_out_a_burst(localstripe: LocalStripe) -> None:
     try:
         for n in range(5):
             await gateway.create_customer(
-                account_id=f"acct_burst{n}",
+                NewCustomer(account_id=f"acct_burst{n}"),
                 idempotency_key=idempotency_key(f"cus_burst_{uuid.uuid4().hex[:8]}", "create"),
             )
     finally:

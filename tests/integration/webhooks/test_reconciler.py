@@ -12,6 +12,7 @@ from payment_service.adapters.db.advisory_lock import AdvisoryLock
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import StripeGateway
 from payment_service.adapters.stripe.compat import page_newest_first
+from payment_service.app.ports.processor import EventListing
 from payment_service.app.ports.reconcile import RepairReport
 from payment_service.app.reconcile.catch_up import EVENTS_CURSOR_KEY
 from payment_service.app.reconcile.rules import ReconcilerRules
@@ -270,15 +271,10 @@ class ManyEvents:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._gateway, name)
 
-    async def list_events(
-        self,
-        *,
-        created_after: int | None = None,
-        starting_after: str | None = None,
-        ending_before: str | None = None,
-        limit: int = 100,
-    ) -> EventPage:
+    async def list_events(self, listing: EventListing) -> EventPage:
         self.calls += 1
+        created_after, ending_before = listing.created_after, listing.ending_before
+        starting_after, limit = listing.starting_after, listing.limit
         newest_first = [
             {"id": e.stripe_id, "event": e}
             for e in reversed(self._oldest_first)

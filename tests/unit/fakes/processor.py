@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from payment_service.app.ports.processor import EventListing, NewCustomer, NewRefund
 from payment_service.domain.errors import InvalidArgument
 from payment_service.domain.money import Money
 from payment_service.domain.processor import (
@@ -39,18 +40,14 @@ __all__ = ["Card", "FakeStripe"]
 class FakeStripe(StripeBase):
     # --- customers -------------------------------------------------------------------------
     async def create_customer(
-        self,
-        *,
-        account_id: str,
-        idempotency_key: str,
-        email: str | None = None,
-        name: str | None = None,
-        metadata: Mapping[str, str] | None = None,
+        self, customer: NewCustomer, *, idempotency_key: str
     ) -> RemoteCustomer:
+        account_id, email, name = customer.account_id, customer.email, customer.name
+        metadata = customer.metadata
         params = (account_id, email, name, sorted((metadata or {}).items()))
 
         def create() -> RemoteCustomer:
-            customer = RemoteCustomer(
+            made = RemoteCustomer(
                 self._new_id("cus"),
                 email,
                 name,
@@ -58,8 +55,8 @@ class FakeStripe(StripeBase):
                 {**(metadata or {}), "account_id": account_id},
                 self._now(),
             )
-            self.customers[customer.stripe_id] = customer
-            return customer
+            self.customers[made.stripe_id] = made
+            return made
 
         return await self._call(
             "create_customer",
@@ -550,18 +547,9 @@ class FakeStripe(StripeBase):
             self._sync_refunded(refund.payment_intent)
         return refund
 
-    async def create_refund(
-        self,
-        *,
-        refund_id: str,
-        payment_intent: str,
-        idempotency_key: str,
-        amount: int | None = None,
-        reason: RefundReason | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> RemoteRefund:
-        if amount is not None and amount <= 0:
-            raise InvalidArgument.field("amount", "must be positive")
+    async def create_refund(self, refund: NewRefund, *, idempotency_key: str) -> RemoteRefund:
+        refund_id, payment_intent, amount = refund.refund_id, refund.payment_intent, refund.amount
+        reason, metadata = refund.reason, refund.metadata
         operation = "create_refund"
         params = (refund_id, payment_intent, amount, reason, sorted((metadata or {}).items()))
         return await self._call(
@@ -600,18 +588,8 @@ class FakeStripe(StripeBase):
         return await self._call("list_refunds", listed)
 
     # --- events ----------------------------------------------------------------------------
-    async def list_events(
-        self,
-        *,
-        created_after: int | None = None,
-        starting_after: str | None = None,
-        ending_before: str | None = None,
-        limit: int = 100,
-    ) -> EventPage:
-        if not 1 <= limit <= 100:
-            raise InvalidArgument.field("limit", "must be between 1 and 100")
-        if starting_after and ending_before:
-            raise InvalidArgument.field("ending_before", "cannot be combined with starting_after")
+    async def list_events(self, listing: EventListing) -> EventPage:
+        created_after = listing.created_after
 
         def page() -> EventPage:
             newest_first = [
@@ -619,7 +597,9 @@ class FakeStripe(StripeBase):
                 for e in reversed(self.events)
                 if created_after is None or e.created > created_after
             ]
-            return _page_newest_first(newest_first, starting_after, ending_before, limit)
+            return _page_newest_first(
+                newest_first, listing.starting_after, listing.ending_before, listing.limit
+            )
 
         return await self._call("list_events", page)
 

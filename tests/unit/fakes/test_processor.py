@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from payment_service.app.ports.processor import EventListing, NewRefund
 from payment_service.domain.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from payment_service.domain.processor import NewPaymentIntent, ProcessorCardDeclined
 from payment_service.domain.states import CaptureMethod, PaymentState, RefundState
@@ -116,14 +117,16 @@ async def test_a_manual_intent_is_captured_once_and_only_up_to_its_authorization
 async def test_refunds_never_exceed_what_was_received(stripe: FakeStripe) -> None:
     paid = await stripe.create_payment_intent(_intent(), idempotency_key="k")
     part = await stripe.create_refund(
-        refund_id="rfd_1", payment_intent=paid.stripe_id, idempotency_key="r1", amount=600
+        NewRefund(refund_id="rfd_1", payment_intent=paid.stripe_id, amount=600),
+        idempotency_key="r1",
     )
     with pytest.raises(FailedPrecondition) as raised:
         await stripe.create_refund(
-            refund_id="rfd_2", payment_intent=paid.stripe_id, idempotency_key="r2", amount=600
+            NewRefund(refund_id="rfd_2", payment_intent=paid.stripe_id, amount=600),
+            idempotency_key="r2",
         )
     rest = await stripe.create_refund(
-        refund_id="rfd_3", payment_intent=paid.stripe_id, idempotency_key="r3"
+        NewRefund(refund_id="rfd_3", payment_intent=paid.stripe_id), idempotency_key="r3"
     )
 
     assert raised.value.reason == "AMOUNT_TOO_LARGE"
@@ -137,7 +140,7 @@ async def test_refunds_never_exceed_what_was_received(stripe: FakeStripe) -> Non
 async def test_a_failed_refund_gives_its_amount_back(stripe: FakeStripe) -> None:
     paid = await stripe.create_payment_intent(_intent(), idempotency_key="k")
     refund = await stripe.create_refund(
-        refund_id="rfd_1", payment_intent=paid.stripe_id, idempotency_key="r1"
+        NewRefund(refund_id="rfd_1", payment_intent=paid.stripe_id), idempotency_key="r1"
     )
 
     stripe.settle_refund(refund.stripe_id, RefundState.FAILED, "lost_or_stolen_card")
@@ -158,9 +161,11 @@ async def test_events_page_newest_first_with_stripes_cursors(stripe: FakeStripe)
     events = [stripe.add_event("payment_intent.succeeded", {"id": f"pi_{n}"}) for n in range(5)]
     ids = [e.stripe_id for e in events]
 
-    newest = await stripe.list_events(limit=2)
-    older = await stripe.list_events(starting_after=newest.events[-1].stripe_id, limit=2)
-    newer = await stripe.list_events(ending_before=ids[1], limit=2)
+    newest = await stripe.list_events(EventListing(limit=2))
+    older = await stripe.list_events(
+        EventListing(starting_after=newest.events[-1].stripe_id, limit=2)
+    )
+    newer = await stripe.list_events(EventListing(ending_before=ids[1], limit=2))
 
     assert [e.stripe_id for e in newest.events] == [ids[4], ids[3]]
     assert newest.has_more

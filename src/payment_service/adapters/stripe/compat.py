@@ -18,7 +18,6 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Callable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass
 from typing import Any
 
 import stripe
@@ -32,6 +31,7 @@ from stripe.params import (
 )
 
 from payment_service.adapters.stripe.listing import PAGE_SIZE, each_listed
+from payment_service.app.ports.processor import EventListing
 
 # Upper bound on pages read while looking for a PaymentIntent by our payment id.
 MAX_PAGES = 10
@@ -70,21 +70,12 @@ async def _first_listed_match(
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class EventQuery:
-    """A page of events, newest first, with Stripe's cursors (StripeGateway.list_events)."""
-
-    created_after: int | None
-    starting_after: str | None
-    ending_before: str | None
-    limit: int
-
-    def params(self, limit: int) -> EventListParams:
-        """``limit`` events a page, created after ``created_after``; no cursor."""
-        params: EventListParams = {"limit": limit}
-        if self.created_after is not None:
-            params["created"] = {"gt": self.created_after}
-        return params
+def _event_params(listing: EventListing, limit: int) -> EventListParams:
+    """``limit`` events a page, created after ``listing.created_after``; no cursor."""
+    params: EventListParams = {"limit": limit}
+    if listing.created_after is not None:
+        params["created"] = {"gt": listing.created_after}
+    return params
 
 
 async def raw_post(
@@ -116,16 +107,12 @@ class CurrentApi:
     def payment_intent_create(self, params: PaymentIntentCreateParams) -> PaymentIntentCreateParams:
         return params
 
-    async def confirm_payment_intent(
-        self,
-        client: stripe.StripeClient,
-        stripe_id: str,
-        params: PaymentIntentConfirmParams,
-        options: Options,
-    ) -> Obj:
-        return await raw_post(
-            client, f"/v1/payment_intents/{quote(stripe_id)}/confirm", params, options
-        )
+    def payment_intent_confirm(
+        self, params: PaymentIntentConfirmParams
+    ) -> tuple[PaymentIntentConfirmParams, str | None]:
+        """The confirm's parameters, and a payment method to set by an update before it
+        (None: nothing to set first)."""
+        return params, None
 
     def payment_intent_cancel(self, params: PaymentIntentCancelParams) -> PaymentIntentCancelParams:
         return params
@@ -156,13 +143,13 @@ class CurrentApi:
         return await _first_listed_match(client, params, payment_id, customer, max_pages=MAX_PAGES)
 
     async def list_events(
-        self, client: stripe.StripeClient, query: EventQuery
+        self, client: stripe.StripeClient, listing: EventListing
     ) -> tuple[list[Obj], bool]:
-        params = query.params(query.limit)
-        if query.starting_after:
-            params["starting_after"] = query.starting_after
-        if query.ending_before:
-            params["ending_before"] = query.ending_before
+        params = _event_params(listing, listing.limit)
+        if listing.starting_after:
+            params["starting_after"] = listing.starting_after
+        if listing.ending_before:
+            params["ending_before"] = listing.ending_before
         page = await client.v1.events.list_async(params)
         return [e.to_dict() for e in page.data], bool(page.has_more)
 
@@ -203,26 +190,13 @@ class Localstripe(CurrentApi):
         out.pop("receipt_email", None)
         return out
 
-    async def confirm_payment_intent(
-        self,
-        client: stripe.StripeClient,
-        stripe_id: str,
-        params: PaymentIntentConfirmParams,
-        options: Options,
-    ) -> Obj:
+    def payment_intent_confirm(
+        self, params: PaymentIntentConfirmParams
+    ) -> tuple[PaymentIntentConfirmParams, str | None]:
         # Stripe takes `payment_method` on confirm; localstripe answers 500 "Not implemented",
-        # so set it with an update first (its own idempotency key), then confirm without it.
+        # so it is set with an update first (its own idempotency key), then confirmed without.
         out = params.copy()
-        payment_method = out.pop("payment_method", None)
-        if payment_method:
-            key = options.get("idempotency_key")
-            update_options: Options = {"idempotency_key": f"{key}:payment_method"} if key else {}
-            await client.v1.payment_intents.update_async(
-                stripe_id, {"payment_method": payment_method}, update_options
-            )
-        return await raw_post(
-            client, f"/v1/payment_intents/{quote(stripe_id)}/confirm", out, options
-        )
+        return out, out.pop("payment_method", None)
 
     def payment_intent_cancel(self, params: PaymentIntentCancelParams) -> PaymentIntentCancelParams:
         # No `cancellation_reason` on cancel in localstripe.
@@ -248,14 +222,14 @@ class Localstripe(CurrentApi):
         return await _first_listed_match(client, params, payment_id, customer)
 
     async def list_events(
-        self, client: stripe.StripeClient, query: EventQuery
+        self, client: stripe.StripeClient, listing: EventListing
     ) -> tuple[list[Obj], bool]:
         # localstripe lists oldest first and has no `ending_before`: read all events (after
         # `created_after`), order them newest first, and page here the way Stripe does.
-        events = each_listed(client.v1.events.list_async, query.params(PAGE_SIZE))
+        events = each_listed(client.v1.events.list_async, _event_params(listing, PAGE_SIZE))
         every = [event.to_dict() async for event in events]
         return page_newest_first(
-            every[::-1], query.starting_after, query.ending_before, query.limit
+            every[::-1], listing.starting_after, listing.ending_before, listing.limit
         )
 
     async def declined_payment_intent(

@@ -9,7 +9,7 @@ Stripe error as a domain error (errors.py). Answers become snapshots in mapping.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import stripe
@@ -24,11 +24,17 @@ from stripe.params import (
 )
 
 from payment_service.adapters.stripe import compat, mapping
-from payment_service.adapters.stripe.compat import EventQuery
 from payment_service.adapters.stripe.connection import PI_EXPAND, StripeCalls
 from payment_service.adapters.stripe.errors import CallContext
 from payment_service.adapters.stripe.listing import PAGE_SIZE, each_listed
-from payment_service.app.ports.processor import ACCOUNT_ID_KEY, PAYMENT_ID_KEY, REFUND_ID_KEY
+from payment_service.app.ports.processor import (
+    ACCOUNT_ID_KEY,
+    PAYMENT_ID_KEY,
+    REFUND_ID_KEY,
+    EventListing,
+    NewCustomer,
+    NewRefund,
+)
 from payment_service.domain.errors import InvalidArgument
 from payment_service.domain.processor import (
     EventPage,
@@ -39,7 +45,7 @@ from payment_service.domain.processor import (
     RemotePaymentMethod,
     RemoteRefund,
 )
-from payment_service.domain.states import CaptureMethod, RefundReason
+from payment_service.domain.states import CaptureMethod
 
 Answer = TypeVar("Answer", bound=stripe.StripeObject)
 Snapshot = TypeVar("Snapshot")
@@ -78,21 +84,15 @@ class StripeGateway(StripeCalls):
 
     # --- customers ------------------------------------------------------------------------
     async def create_customer(
-        self,
-        *,
-        account_id: str,
-        idempotency_key: str,
-        email: str | None = None,
-        name: str | None = None,
-        metadata: Mapping[str, str] | None = None,
+        self, customer: NewCustomer, *, idempotency_key: str
     ) -> RemoteCustomer:
         params: CustomerCreateParams = {
-            "metadata": self._metadata(metadata, **{ACCOUNT_ID_KEY: account_id})
+            "metadata": self._metadata(customer.metadata, **{ACCOUNT_ID_KEY: customer.account_id})
         }
-        if email:
-            params["email"] = email
-        if name:
-            params["name"] = name
+        if customer.email:
+            params["email"] = customer.email
+        if customer.name:
+            params["name"] = customer.name
         options = self._post(idempotency_key)
         return await self._mapped(
             CallContext("create_customer", "customer"),
@@ -166,10 +166,22 @@ class StripeGateway(StripeCalls):
         params: PaymentIntentConfirmParams = {"expand": PI_EXPAND}
         if payment_method:
             params["payment_method"] = payment_method
+        shaped, set_first = self._shape.payment_intent_confirm(params)
         options = self._post(idempotency_key)
+        path = f"/v1/payment_intents/{compat.quote(stripe_id)}/confirm"
+
+        async def confirm() -> mapping.Obj:
+            if set_first:
+                await self._client.v1.payment_intents.update_async(
+                    stripe_id,
+                    {"payment_method": set_first},
+                    self._post(f"{idempotency_key}:payment_method"),
+                )
+            return await compat.raw_post(self._client, path, shaped, options)
+
         return await self._mapped_raw(
             CallContext("confirm_payment_intent", "payment_intent", stripe_id),
-            lambda: self._shape.confirm_payment_intent(self._client, stripe_id, params, options),
+            confirm,
             mapping.to_payment_intent,
         )
 
@@ -264,26 +276,15 @@ class StripeGateway(StripeCalls):
             mapping.to_charge,
         )
 
-    async def create_refund(
-        self,
-        *,
-        refund_id: str,
-        payment_intent: str,
-        idempotency_key: str,
-        amount: int | None = None,
-        reason: RefundReason | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> RemoteRefund:
+    async def create_refund(self, refund: NewRefund, *, idempotency_key: str) -> RemoteRefund:
         params: RefundCreateParams = {
-            "payment_intent": payment_intent,
-            "metadata": self._metadata(metadata, **{REFUND_ID_KEY: refund_id}),
+            "payment_intent": refund.payment_intent,
+            "metadata": self._metadata(refund.metadata, **{REFUND_ID_KEY: refund.refund_id}),
         }
-        if amount is not None:
-            if amount <= 0:
-                raise InvalidArgument.field("amount", "must be positive")
-            params["amount"] = amount
-        if reason is not None:
-            params["reason"] = reason.value
+        if refund.amount is not None:
+            params["amount"] = refund.amount
+        if refund.reason is not None:
+            params["reason"] = refund.reason.value
         shaped = self._shape.refund_create(params)
         options = self._post(idempotency_key)
         return await self._mapped(
@@ -310,22 +311,9 @@ class StripeGateway(StripeCalls):
         return await self._call(CallContext("list_refunds", "payment_intent", payment_intent), call)
 
     # --- events -----------------------------------------------------------------------------------
-    async def list_events(
-        self,
-        *,
-        created_after: int | None = None,
-        starting_after: str | None = None,
-        ending_before: str | None = None,
-        limit: int = 100,
-    ) -> EventPage:
-        if not 1 <= limit <= 100:
-            raise InvalidArgument.field("limit", "must be between 1 and 100")
-        if starting_after and ending_before:
-            raise InvalidArgument.field("ending_before", "cannot be combined with starting_after")
-
+    async def list_events(self, listing: EventListing) -> EventPage:
         async def call() -> EventPage:
-            query = EventQuery(created_after, starting_after, ending_before, limit)
-            items, has_more = await self._shape.list_events(self._client, query)
+            items, has_more = await self._shape.list_events(self._client, listing)
             return EventPage(tuple(mapping.to_event(e) for e in items), has_more)
 
         return await self._call(CallContext("list_events", "event"), call)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from payment_service.app.common.audit import insert_or_winner
 from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.common.validation import Violations
-from payment_service.app.ports.processor import PaymentProcessor, idempotency_key
+from payment_service.app.ports.processor import NewCustomer, PaymentProcessor, idempotency_key
 from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Customer
@@ -46,9 +46,8 @@ class Customers:
             if customer.stripe_customer_id is not None:
                 return customer
             remote = await self.processor.create_customer(
-                account_id=account_id,
+                NewCustomer(account_id=account_id, metadata={"customer_id": customer.id}),
                 idempotency_key=_creation_key(customer),
-                metadata={"customer_id": customer.id},
             )
             async with self.uow_factory() as uow:
                 stored = found(await uow.customers.get(customer.id), "customer", customer.id)

@@ -20,8 +20,10 @@ Errors are domain errors (payment_service.domain.errors):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from payment_service.domain.errors import InvalidArgument
 from payment_service.domain.processor import (
     EventPage,
     NewPaymentIntent,
@@ -47,19 +49,55 @@ def idempotency_key(row_id: str, operation: str) -> str:
     return f"{row_id}:{operation}"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewCustomer:
+    """A Stripe customer for one of our accounts (``metadata`` gets ``account_id`` added)."""
+
+    account_id: str
+    email: str | None = None
+    name: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewRefund:
+    """A refund of ``payment_intent``: ``amount`` None refunds all that remains;
+    ``metadata`` gets ``refund_id`` (our row's id) added."""
+
+    refund_id: str
+    payment_intent: str
+    amount: int | None = None
+    reason: RefundReason | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.amount is not None and self.amount <= 0:
+            raise InvalidArgument.field("amount", "must be positive")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventListing:
+    """One page of events, newest first, as Stripe lists them: created after
+    ``created_after``, older than ``starting_after`` or newer than ``ending_before``
+    (one cursor at most), ``limit`` (1 to 100) of them."""
+
+    created_after: int | None = None
+    starting_after: str | None = None
+    ending_before: str | None = None
+    limit: int = 100
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= 100:
+            raise InvalidArgument.field("limit", "must be between 1 and 100")
+        if self.starting_after and self.ending_before:
+            raise InvalidArgument.field("ending_before", "cannot be combined with starting_after")
+
+
 class PaymentProcessor(Protocol):
     # --- customers ------------------------------------------------------------------
     async def create_customer(
-        self,
-        *,
-        account_id: str,
-        idempotency_key: str,
-        email: str | None = None,
-        name: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> RemoteCustomer:
-        """Create a customer; ``metadata`` gets ``account_id`` added."""
-        ...
+        self, customer: NewCustomer, *, idempotency_key: str
+    ) -> RemoteCustomer: ...
 
     async def retrieve_customer(self, customer_id: str) -> RemoteCustomer: ...
 
@@ -113,32 +151,14 @@ class PaymentProcessor(Protocol):
     # --- charges and refunds --------------------------------------------------------
     async def retrieve_charge(self, charge_id: str) -> RemoteCharge: ...
 
-    async def create_refund(
-        self,
-        *,
-        refund_id: str,
-        payment_intent: str,
-        idempotency_key: str,
-        amount: int | None = None,
-        reason: RefundReason | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> RemoteRefund:
-        """Refund ``amount`` (None: all that remains); ``metadata`` gets ``refund_id`` added."""
-        ...
+    async def create_refund(self, refund: NewRefund, *, idempotency_key: str) -> RemoteRefund: ...
 
     async def retrieve_refund(self, refund_stripe_id: str) -> RemoteRefund: ...
 
     async def list_refunds(self, payment_intent: str) -> Sequence[RemoteRefund]: ...
 
     # --- events (the reconciler) ----------------------------------------------------
-    async def list_events(
-        self,
-        *,
-        created_after: int | None = None,
-        starting_after: str | None = None,
-        ending_before: str | None = None,
-        limit: int = 100,
-    ) -> EventPage:
+    async def list_events(self, listing: EventListing) -> EventPage:
         """One page of events, newest first, as Stripe lists them.
 
         To catch up from the last event seen, call with ``ending_before=<last id>``

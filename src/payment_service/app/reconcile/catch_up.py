@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from payment_service.app.common.repair import RepairTally
-from payment_service.app.ports.processor import PaymentProcessor
+from payment_service.app.ports.processor import EventListing, PaymentProcessor
 from payment_service.app.ports.reconcile import RepairReport
 from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.app.reconcile.rules import ReconcilerRules
@@ -53,7 +53,7 @@ class EventCatchUp:
         if anchor is not None:
             try:
                 first = await self.processor.list_events(
-                    created_after=since, ending_before=anchor, limit=_PAGE
+                    EventListing(created_after=since, ending_before=anchor, limit=_PAGE)
                 )
             except (NotFound, InvalidArgument):
                 log.warning(
@@ -69,7 +69,7 @@ class EventCatchUp:
             anchor = start[-1].stripe_id
             pages += 1
             first = await self.processor.list_events(
-                created_after=since, ending_before=anchor, limit=_PAGE
+                EventListing(created_after=since, ending_before=anchor, limit=_PAGE)
             )
         page = first
         while page.events:
@@ -85,18 +85,20 @@ class EventCatchUp:
                 )
                 break
             page = await self.processor.list_events(
-                created_after=since, ending_before=anchor, limit=_PAGE
+                EventListing(created_after=since, ending_before=anchor, limit=_PAGE)
             )
         return tally.report()
 
     async def _oldest_page(self, since: int, tally: RepairTally) -> list[RemoteEvent]:
         """The oldest page of events created after ``since``, oldest first: walk back from
         the newest (at most ``max_event_pages`` pages)."""
-        page = await self.processor.list_events(created_after=since, limit=_PAGE)
+        page = await self.processor.list_events(EventListing(created_after=since, limit=_PAGE))
         walked = 1
         while page.has_more and page.events and walked < self.rules.max_event_pages:
             older = await self.processor.list_events(
-                created_after=since, starting_after=page.events[-1].stripe_id, limit=_PAGE
+                EventListing(
+                    created_after=since, starting_after=page.events[-1].stripe_id, limit=_PAGE
+                )
             )
             if not older.events:
                 break

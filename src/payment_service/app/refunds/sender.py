@@ -17,7 +17,12 @@ from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.payments.rules import cache_key
 from payment_service.app.ports.cache import Cache
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
-from payment_service.app.ports.processor import REFUND_ID_KEY, PaymentProcessor, idempotency_key
+from payment_service.app.ports.processor import (
+    REFUND_ID_KEY,
+    NewRefund,
+    PaymentProcessor,
+    idempotency_key,
+)
 from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.app.refunds.ledger import record_refund_change
 from payment_service.domain.clock import observed_time, utcnow
@@ -70,12 +75,14 @@ class RefundSender:
                 )
                 if remote is None:
                     remote = await self._processor.create_refund(
-                        refund_id=refund.id,
-                        payment_intent=payment_intent,
+                        NewRefund(
+                            refund_id=refund.id,
+                            payment_intent=payment_intent,
+                            amount=refund.amount,
+                            reason=refund.reason,
+                            metadata=refund.metadata,
+                        ),
                         idempotency_key=idempotency_key(refund.id, "create"),
-                        amount=refund.amount,
-                        reason=refund.reason,
-                        metadata=refund.metadata,
                     )
             except DomainError as error:
                 if outcome_unknown(error):
