@@ -19,7 +19,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from payment_service.adapters.nats.stream import StreamSettings, ensure_stream
+from payment_service.adapters.nats.stream import StreamLimits, StreamSettings, ensure_stream
 from tests.integration.nats.support import PrivateNats
 from tests.support.db import real_services_required, record_backend_used
 
@@ -57,8 +57,7 @@ def stream_settings() -> StreamSettings:
     return StreamSettings(
         name=f"TEST_EVENTS_{token}",
         subject_prefix=f"test_{token}.events",
-        storage="memory",
-        duplicate_window_s=60.0,
+        limits=StreamLimits(storage="memory", duplicate_window_s=60.0),
     )
 
 

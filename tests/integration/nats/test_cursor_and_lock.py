@@ -11,7 +11,7 @@ from payment_service.adapters.db.advisory_lock import AdvisoryLock
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.nats.cursor import StoredRelayCursor
 from payment_service.adapters.nats.factory import RELAY_LOCK_NAME
-from payment_service.adapters.nats.relay import JetStreamRelay
+from payment_service.adapters.nats.relay import JetStreamRelay, RelayPacing
 from payment_service.adapters.nats.stream import StreamSettings
 from tests.integration.nats.support import MemoryOutbox
 
@@ -53,7 +53,7 @@ async def test_one_relay_works_while_another_holds_the_lock(
         outbox,
         StoredRelayCursor(uow_factory),
         lock=AdvisoryLock(engine, lock_name),
-        idle_wait_s=0.1,
+        pacing=RelayPacing(idle_wait_s=0.1),
     )
     waiting = JetStreamRelay(
         js._nc,
@@ -62,8 +62,7 @@ async def test_one_relay_works_while_another_holds_the_lock(
         idle,
         StoredRelayCursor(uow_factory),
         lock=AdvisoryLock(engine, lock_name),
-        idle_wait_s=0.1,
-        lock_hold_s=0.4,
+        pacing=RelayPacing(idle_wait_s=0.1, lock_hold_s=0.4),
     )
     busy.start()
     await asyncio.sleep(0.2)

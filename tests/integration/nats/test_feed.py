@@ -9,7 +9,7 @@ import nats
 import pytest
 from nats.js import JetStreamContext
 
-from payment_service.adapters.nats.feed import JetStreamEventFeed
+from payment_service.adapters.nats.feed import FeedPolling, JetStreamEventFeed
 from payment_service.adapters.nats.relay import JetStreamRelay
 from payment_service.adapters.nats.stream import StreamSettings, ensure_stream, find_start
 from payment_service.app.ports.event_stream import FeedPositionExpired, OutboxEvent
@@ -50,7 +50,7 @@ def _mixed(outbox: MemoryOutbox) -> None:
 
 @pytest.fixture
 def feed(js: JetStreamContext, stream_settings: StreamSettings) -> JetStreamEventFeed:
-    return JetStreamEventFeed(js._nc, js, stream_settings, poll_s=0.5)
+    return JetStreamEventFeed(js._nc, js, stream_settings, FeedPolling(poll_s=0.5))
 
 
 async def test_filters_by_account_and_type(
@@ -169,7 +169,7 @@ async def test_a_watcher_carries_on_after_a_nats_outage(private_nats: PrivateNat
     outbox = MemoryOutbox()
     outbox.add()
     await _publish(js, settings, outbox)
-    stream = JetStreamEventFeed(client, js, settings, poll_s=0.5).stream(
+    stream = JetStreamEventFeed(client, js, settings, FeedPolling(poll_s=0.5)).stream(
         after_position=0, account_id=None, types=frozenset()
     )
     try:

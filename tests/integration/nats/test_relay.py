@@ -16,7 +16,7 @@ from payment_service.adapters.nats.messages import (
     header,
     to_message,
 )
-from payment_service.adapters.nats.relay import JetStreamRelay
+from payment_service.adapters.nats.relay import JetStreamRelay, RelayPacing
 from payment_service.adapters.nats.stream import StreamSettings
 from payment_service.adapters.nats.subjects import all_events
 from tests.integration.nats.support import MemoryCursor, MemoryOutbox, PrivateNats
@@ -30,7 +30,8 @@ def _relay(
     **kwargs: float,
 ) -> JetStreamRelay:
     client = js._nc  # the test's own connection
-    return JetStreamRelay(client, js, settings, outbox, cursor, idle_wait_s=0.2, **kwargs)  # type: ignore[arg-type]
+    pacing = RelayPacing(**{"idle_wait_s": 0.2, **kwargs})  # type: ignore[arg-type]
+    return JetStreamRelay(client, js, settings, outbox, cursor, pacing=pacing)
 
 
 async def _drain(relay: JetStreamRelay) -> int:

@@ -35,6 +35,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from payment_service.adapters.cache.redis_cache import RedisCache
+from payment_service.adapters.tasks import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -131,10 +132,7 @@ class NearCache:
             self._forget(keys)
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+        await cancelled(self._listener)
         self._go_dark()
         await self._subscriber.aclose()
         await self._inner.close()

@@ -16,8 +16,8 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from payment_service.adapters.nats.feed import JetStreamEventFeed
-from payment_service.adapters.nats.relay import JetStreamRelay
-from payment_service.adapters.nats.stream import StreamSettings, ensure_stream
+from payment_service.adapters.nats.relay import JetStreamRelay, RelayPacing
+from payment_service.adapters.nats.stream import StreamLimits, StreamSettings, ensure_stream
 from payment_service.app.ports.event_stream import EventFeed, OutboxSource, RelayCursor
 from payment_service.app.ports.reconcile import ReconcileLock
 from payment_service.config import Settings
@@ -32,22 +32,14 @@ class NatsEventStream:
     js: JetStreamContext
     stream: StreamSettings
     feed: EventFeed  # what WatchEvents streams from
-    publish_timeout_s: float
-    relay_batch_size: int
+    relay_pacing: RelayPacing
 
     def relay(
         self, source: OutboxSource, cursor: RelayCursor, *, lock: ReconcileLock | None = None
     ) -> JetStreamRelay:
         """The relay over the outbox; ``lock``: e.g. AdvisoryLock(engine, RELAY_LOCK_NAME)."""
         return JetStreamRelay(
-            self.client,
-            self.js,
-            self.stream,
-            source,
-            cursor,
-            lock=lock,
-            batch_size=self.relay_batch_size,
-            publish_timeout_s=self.publish_timeout_s,
+            self.client, self.js, self.stream, source, cursor, lock=lock, pacing=self.relay_pacing
         )
 
     async def close(self) -> None:
@@ -64,15 +56,14 @@ class NatsEventStream:
 
 
 def stream_settings(settings: Settings) -> StreamSettings:
-    return StreamSettings(
-        name=settings.nats_stream,
-        subject_prefix=settings.nats_subject_prefix,
+    limits = StreamLimits(
         storage=settings.nats_stream_storage,
         replicas=settings.nats_stream_replicas,
         max_age_s=settings.nats_stream_max_age_s,
         max_bytes=settings.nats_stream_max_bytes,
         duplicate_window_s=settings.nats_duplicate_window_s,
     )
+    return StreamSettings(settings.nats_stream, settings.nats_subject_prefix, limits)
 
 
 async def connect_event_stream(
@@ -111,6 +102,8 @@ async def connect_event_stream(
         js=js,
         stream=stream,
         feed=JetStreamEventFeed(client, js, stream),
-        publish_timeout_s=settings.nats_publish_timeout_s,
-        relay_batch_size=settings.nats_relay_batch_size,
+        relay_pacing=RelayPacing(
+            batch_size=settings.nats_relay_batch_size,
+            publish_timeout_s=settings.nats_publish_timeout_s,
+        ),
     )

@@ -20,6 +20,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable
+from dataclasses import dataclass
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -44,6 +45,17 @@ class _Reopen(Exception):
     """The consumer lost track (gap, reconnect, deleted): open one after the last message."""
 
 
+@dataclass(frozen=True, slots=True)
+class FeedPolling:
+    """How a watcher's consumer is pulled: ``batch`` messages a request, long-polled for
+    ``poll_s``; the server drops a consumer idle for ``inactive_threshold_s``."""
+
+    batch: int = 256
+    poll_s: float = 5.0
+    inactive_threshold_s: float = 30.0
+    api_prefix: str = "$JS.API"
+
+
 class JetStreamEventFeed:
     """Implements app.ports.event_stream.EventFeed."""
 
@@ -52,19 +64,12 @@ class JetStreamEventFeed:
         client: Client,
         js: JetStreamContext,
         settings: StreamSettings,
-        *,
-        batch: int = 256,
-        poll_s: float = 5.0,
-        inactive_threshold_s: float = 30.0,
-        api_prefix: str = "$JS.API",
+        polling: FeedPolling = FeedPolling(),
     ) -> None:
         self._client = client
-        self._api_prefix = api_prefix
         self._js = js
         self._settings = settings
-        self._batch = batch
-        self._poll_s = poll_s
-        self._inactive_threshold_s = inactive_threshold_s
+        self._polling = polling
 
     async def stream(
         self, *, after_position: int, account_id: str | None, types: frozenset[str]
@@ -100,7 +105,7 @@ class JetStreamEventFeed:
             opt_start_seq=start_seq,
             filter_subject=subject,
             ack_policy=AckPolicy.NONE,
-            inactive_threshold=self._inactive_threshold_s,
+            inactive_threshold=self._polling.inactive_threshold_s,
             mem_storage=True,
             num_replicas=1,
         )
@@ -126,14 +131,16 @@ class JetStreamEventFeed:
         self, consumer: str, inbox: str, deliveries: asyncio.Queue[Msg]
     ) -> AsyncGenerator[Msg, None]:
         """One pull request at a time (a batch, long-polled): the reader sets the pace."""
-        next_subject = f"{self._api_prefix}.CONSUMER.MSG.NEXT.{self._settings.name}.{consumer}"
-        request = json.dumps({"batch": self._batch, "expires": int(self._poll_s * 1e9)}).encode()
+        polling = self._polling
+        next_subject = f"{polling.api_prefix}.CONSUMER.MSG.NEXT.{self._settings.name}.{consumer}"
+        expires_ns = int(polling.poll_s * 1e9)
+        request = json.dumps({"batch": polling.batch, "expires": expires_ns}).encode()
         owed, delivered, deadline = 0, 0, 0.0
         while True:
             if owed == 0:
                 await self._client.publish(next_subject, request, reply=inbox)
                 _unless_cancelled()
-                owed, deadline = self._batch, time.monotonic() + self._poll_s + 2.0
+                owed, deadline = polling.batch, time.monotonic() + polling.poll_s + 2.0
             try:
                 # asyncio.timeout, not wait_for (3.11's wait_for can swallow a cancellation).
                 async with asyncio.timeout(max(0.01, deadline - time.monotonic())):

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
@@ -34,6 +35,7 @@ from nats.js.errors import NotFoundError
 from payment_service.adapters.nats.messages import EXPECTED_LAST_SEQUENCE, to_message
 from payment_service.adapters.nats.publisher import Ack, AckInbox, PublishRefused
 from payment_service.adapters.nats.stream import StreamSettings, ensure_stream, read_tail
+from payment_service.adapters.tasks import cancelled
 from payment_service.app.ports.event_stream import OutboxEvent, OutboxSource, RelayCursor
 from payment_service.app.ports.reconcile import ReconcileLock
 
@@ -42,6 +44,22 @@ log = logging.getLogger(__name__)
 
 class OutOfStep(Exception):
     """The stream's tail is not where this relay thought (another publisher, a lost ack)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RelayPacing:
+    """Batches of ``batch_size`` rows, PubAcks awaited ``publish_timeout_s``; when idle it
+    waits ``idle_wait_s`` for new rows; the cursor is saved at most once per
+    ``cursor_save_interval_s``; a failed pass is retried after ``retry_s``, doubling up to
+    ``max_retry_s``; with a lock, a turn holds it ``lock_hold_s``."""
+
+    batch_size: int = 256
+    publish_timeout_s: float = 5.0
+    idle_wait_s: float = 1.0
+    cursor_save_interval_s: float = 1.0
+    retry_s: float = 0.5
+    max_retry_s: float = 15.0
+    lock_hold_s: float = 60.0
 
 
 class JetStreamRelay:
@@ -54,13 +72,7 @@ class JetStreamRelay:
         cursor: RelayCursor,
         *,
         lock: ReconcileLock | None = None,
-        batch_size: int = 256,
-        publish_timeout_s: float = 5.0,
-        idle_wait_s: float = 1.0,
-        cursor_save_interval_s: float = 1.0,
-        retry_s: float = 0.5,
-        max_retry_s: float = 15.0,
-        lock_hold_s: float = 60.0,
+        pacing: RelayPacing = RelayPacing(),
     ) -> None:
         self._js = js
         self._inbox = AckInbox(client)
@@ -68,13 +80,7 @@ class JetStreamRelay:
         self._source = source
         self._cursor = cursor
         self._lock = lock
-        self._batch_size = batch_size
-        self._publish_timeout_s = publish_timeout_s
-        self._idle_wait_s = idle_wait_s
-        self._save_interval_s = cursor_save_interval_s
-        self._retry_s = retry_s
-        self._max_retry_s = max_retry_s
-        self._lock_hold_s = lock_hold_s
+        self._pacing = pacing
         self._tail_seq: int | None = None  # None: read the stream's tail before publishing
         self._published = 0  # last position the stream acknowledged
         self._saved: int | None = None  # last position written to the cursor
@@ -92,11 +98,11 @@ class JetStreamRelay:
         if self._tail_seq is None:
             await self._resync()
         assert self._tail_seq is not None
-        events = await self._source.after(self._published, self._batch_size)
+        events = await self._source.after(self._published, self._pacing.batch_size)
         if not events:
             return 0
         sent = await self._publish(events, self._tail_seq)
-        if time.monotonic() - self._last_save >= self._save_interval_s:
+        if time.monotonic() - self._last_save >= self._pacing.cursor_save_interval_s:
             await self.save_cursor()
         return sent
 
@@ -137,7 +143,7 @@ class JetStreamRelay:
                 future.cancel()  # no-op for the answered ones
 
     async def _collect(self, events: list[OutboxEvent], pending: list[asyncio.Future[Ack]]) -> int:
-        deadline = time.monotonic() + self._publish_timeout_s
+        deadline = time.monotonic() + self._pacing.publish_timeout_s
         for done, (event, future) in enumerate(zip(events, pending, strict=True)):
             try:
                 async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
@@ -166,11 +172,8 @@ class JetStreamRelay:
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancelled(task)
         try:
             await self.save_cursor()
         except Exception:
@@ -183,28 +186,28 @@ class JetStreamRelay:
                 continue
             async with self._lock.hold() as held:
                 if held:
-                    await self._run_held(time.monotonic() + self._lock_hold_s)
+                    await self._run_held(time.monotonic() + self._pacing.lock_hold_s)
             if not held:
-                await self._sleep(self._lock_hold_s / 4)
+                await self._sleep(self._pacing.lock_hold_s / 4)
 
     async def _run_held(self, until: float | None) -> None:
-        backoff = self._retry_s
+        backoff = self._pacing.retry_s
         while not self._stopping.is_set() and (until is None or time.monotonic() < until):
             try:
                 if await self.pump() == 0:
                     await self.save_cursor()
-                    await self._source.wait_for_new(self._idle_wait_s)
-                backoff = self._retry_s
+                    await self._source.wait_for_new(self._pacing.idle_wait_s)
+                backoff = self._pacing.retry_s
             except OutOfStep as exc:
                 log.info("relay re-reads the stream's tail: %s", exc)
-                await self._sleep(self._retry_s / 10)
+                await self._sleep(self._pacing.retry_s / 10)
             except Exception as exc:
                 if isinstance(exc, NotFoundError):
                     self._stream_ready = False
                 self._tail_seq = None
                 log.warning("relay pass failed, retrying in %.1fs: %r", backoff, exc)
                 await self._sleep(backoff)
-                backoff = min(backoff * 2, self._max_retry_s)
+                backoff = min(backoff * 2, self._pacing.max_retry_s)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

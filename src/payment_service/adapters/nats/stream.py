@@ -21,14 +21,23 @@ from payment_service.adapters.nats.subjects import all_events, validate_prefix
 
 
 @dataclass(frozen=True, slots=True)
-class StreamSettings:
-    name: str = "PAYMENT_EVENTS"
-    subject_prefix: str = "payments.events"
+class StreamLimits:
+    """What the stream keeps, and where: the server drops the oldest messages past them."""
+
     storage: str = "file"  # or "memory"
     replicas: int = 1
     max_age_s: float = 7 * 86_400.0  # 0: kept forever
     max_bytes: int = 0  # 0: no limit
     duplicate_window_s: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSettings:
+    """The stream's name and subjects (what the relay and the feed address), and its limits."""
+
+    name: str = "PAYMENT_EVENTS"
+    subject_prefix: str = "payments.events"
+    limits: StreamLimits = StreamLimits()
 
     def __post_init__(self) -> None:
         validate_prefix(self.subject_prefix)
@@ -36,16 +45,17 @@ class StreamSettings:
             raise ValueError(f"stream name {self.name!r}: no spaces, dots, * or >")
 
     def config(self) -> StreamConfig:
+        limits = self.limits
         return StreamConfig(
             name=self.name,
             subjects=[all_events(self.subject_prefix)],
             retention=RetentionPolicy.LIMITS,
             discard=DiscardPolicy.OLD,
-            storage=StorageType.MEMORY if self.storage == "memory" else StorageType.FILE,
-            num_replicas=self.replicas,
-            max_age=self.max_age_s or None,
-            max_bytes=self.max_bytes or -1,
-            duplicate_window=self.duplicate_window_s,
+            storage=StorageType.MEMORY if limits.storage == "memory" else StorageType.FILE,
+            num_replicas=limits.replicas,
+            max_age=limits.max_age_s or None,
+            max_bytes=limits.max_bytes or -1,
+            duplicate_window=limits.duplicate_window_s,
         )
 
 
