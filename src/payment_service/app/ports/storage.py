@@ -92,6 +92,14 @@ class AccountListing(Protocol[E, S_contra]):
         """Newest first; ``created_after`` inclusive, ``created_before`` exclusive."""
 
 
+class RefreshQueue(Protocol[E, S_contra]):
+    async def list_to_refresh(
+        self, states: Collection[S_contra], older_than: datetime, *, limit: int = 100
+    ) -> list[E]:
+        """Rows known to Stripe in ``states`` not read from Stripe since ``older_than``
+        (never read first, then the least recently read): the reconciler's refresh pass."""
+
+
 class CustomerRepository(StripeLinkedStore[Customer], Protocol):
     async def get_by_account(self, account_id: str) -> Customer | None: ...
 
@@ -139,7 +147,10 @@ class PriceRepository(StripeLinkedStore[Price], Protocol):
 
 
 class SubscriptionRepository(
-    RequestedStore[Subscription], AccountListing[Subscription, SubscriptionState], Protocol
+    RequestedStore[Subscription],
+    AccountListing[Subscription, SubscriptionState],
+    RefreshQueue[Subscription, SubscriptionState],
+    Protocol,
 ):
     async def list_in_states(
         self, states: Collection[SubscriptionState], *, page: PageRequest
@@ -150,14 +161,8 @@ class SubscriptionRepository(
         """Subscriptions never created at Stripe (no stripe id) created before ``older_than``,
         oldest first."""
 
-    async def list_to_refresh(
-        self, states: Collection[SubscriptionState], older_than: datetime, *, limit: int = 100
-    ) -> list[Subscription]:
-        """Known-to-Stripe subscriptions in ``states`` not synced since ``older_than``
-        (never synced first, then least recently)."""
 
-
-class InvoiceRepository(LockingStore[Invoice], Protocol):
+class InvoiceRepository(LockingStore[Invoice], RefreshQueue[Invoice, InvoiceState], Protocol):
     async def list_invoices(
         self,
         *,
@@ -168,13 +173,8 @@ class InvoiceRepository(LockingStore[Invoice], Protocol):
     ) -> Page[Invoice]:
         """Newest first; at least one of ``account_id`` and ``subscription_id`` is given."""
 
-    async def list_to_refresh(
-        self, states: Collection[InvoiceState], older_than: datetime, *, limit: int = 100
-    ) -> list[Invoice]:
-        """Invoices in ``states`` not synced since ``older_than`` (never synced first)."""
 
-
-class DisputeRepository(LockingStore[Dispute], Protocol):
+class DisputeRepository(LockingStore[Dispute], RefreshQueue[Dispute, DisputeState], Protocol):
     async def list_disputes(
         self,
         *,
@@ -185,11 +185,6 @@ class DisputeRepository(LockingStore[Dispute], Protocol):
     ) -> Page[Dispute]:
         """Newest first; at least one of ``account_id`` and ``payment_id`` is given."""
 
-    async def list_to_refresh(
-        self, states: Collection[DisputeState], older_than: datetime, *, limit: int = 100
-    ) -> list[Dispute]:
-        """Disputes in ``states`` not read from Stripe since ``older_than`` (never read first)."""
-
     async def count_open(
         self, states: Collection[DisputeState], due_before: datetime
     ) -> tuple[int, int]:
@@ -197,14 +192,11 @@ class DisputeRepository(LockingStore[Dispute], Protocol):
         before ``due_before``."""
 
 
-class SetupIntentRepository(RequestedStore[SetupIntent], Protocol):
+class SetupIntentRepository(
+    RequestedStore[SetupIntent], RefreshQueue[SetupIntent, SetupIntentState], Protocol
+):
     async def list_pending(self, older_than: datetime, *, limit: int = 100) -> list[SetupIntent]:
         """PENDING SetupIntents created before ``older_than``, oldest first."""
-
-    async def list_to_refresh(
-        self, states: Collection[SetupIntentState], older_than: datetime, *, limit: int = 100
-    ) -> list[SetupIntent]:
-        """Known-to-Stripe SetupIntents in ``states`` not read since ``older_than``."""
 
 
 class WebhookEventRepository(Protocol):

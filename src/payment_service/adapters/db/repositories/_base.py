@@ -215,35 +215,14 @@ class SqlRepository:
         time_column: str = "create_time",
     ) -> Page[T]:
         """Newest first by ``(time_column, id)``; the token resumes strictly after the last row."""
-        result = await self._keyset_rows(conditions, page, filters, time_column)
+        statement, values, _ = self._keyset_query(conditions, page, filters, time_column)
+        with translated_errors():
+            result = await self._connection.execute(statement, values)
         return page.page_of([to_entity(row) for row in result.mappings()], cursor_of, filters)
 
     def _listed_columns(self) -> Sequence[ColumnElement[Any]]:
         """What a list selects: every column (EntityRepository may withhold some)."""
         return list(self.table.c)
-
-    async def _keyset_rows(
-        self,
-        conditions: Sequence[ColumnElement[bool]],
-        page: PageRequest,
-        filters: Mapping[str, object],
-        time_column: str,
-        *,
-        shape: Hashable = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> CursorResult[Any]:
-        """Up to ``page.size + 1`` rows after the page token's, newest first.
-
-        With a ``shape`` (conditions written with bind parameters, their values in
-        ``params``), the statement is built once per repository, shape and first-or-later
-        page, and reused: building a select of every column and its cache key cost a
-        list more than compiling it."""
-        statement, values, _ = self._keyset_query(
-            conditions, page, filters, time_column, shape=shape, params=params
-        )
-        with translated_errors():
-            result: CursorResult[Any] = await self._connection.execute(statement, values)
-        return result
 
     def _keyset_query(
         self,
@@ -255,8 +234,13 @@ class SqlRepository:
         shape: Hashable = None,
         params: Mapping[str, Any] | None = None,
     ) -> tuple[Select[Any], dict[str, Any], tuple[object, ...] | None]:
-        """The keyset statement, its parameters' values, and its cache key (None: built
-        for this call)."""
+        """The keyset statement for up to ``page.size + 1`` rows after the page token's,
+        newest first; its parameters' values; and its cache key (None: built for this call).
+
+        With a ``shape`` (conditions written with bind parameters, their values in
+        ``params``), the statement is built once per repository, shape and first-or-later
+        page, and reused: building a select of every column and its cache key cost a
+        list more than compiling it."""
         cursor = page.cursor(filters)
 
         def build() -> Select[Any]:
@@ -409,27 +393,6 @@ class EntityRepository(SqlRepository, Generic[E]):
         filters = {"list": self.table.name, **owners, "states": states}
         return await self._page(conditions, page, filters, shape=tuple(params), params=params)
 
-    async def _refresh_queue(
-        self,
-        states: Collection[StrEnum],
-        older_than: datetime,
-        limit: int,
-        *where: ColumnElement[bool],
-    ) -> list[E]:
-        """Rows in ``states`` not read from Stripe since ``older_than``: never read first,
-        then the least recently read."""
-        synced_at = self.table.c.synced_at
-        statement = (
-            self._select(
-                *state_in(self.table, states),
-                or_(synced_at.is_(None), synced_at < older_than),
-                *where,
-            )
-            .order_by(synced_at.asc().nulls_first(), self.table.c.id)
-            .limit(limit)
-        )
-        return await self._many(statement)
-
     async def _one_by(self, values: Mapping[str, Any], *, for_update: bool = False) -> E | None:
         """The row whose columns equal ``values`` (by a statement built once)."""
         statement = self._by(*values, for_update=for_update)
@@ -517,3 +480,24 @@ class PendingFirstSqlRepository(RequestedSqlRepository[E]):
         """Rows still pending that were created before ``older_than``, oldest first."""
         pending = self.table.c.state == self.pending_state.value
         return await self._created_before(older_than, limit, pending)
+
+
+class RefreshedSqlRepository(EntityRepository[E]):
+    """Rows the reconciler re-reads from Stripe in turn."""
+
+    async def list_to_refresh(
+        self, states: Collection[StrEnum], older_than: datetime, *, limit: int = 100
+    ) -> list[E]:
+        """Rows known to Stripe (their Stripe id set) in ``states`` not read from Stripe
+        since ``older_than``: never read first, then the least recently read."""
+        synced_at = self.table.c.synced_at
+        statement = (
+            self._select(
+                *state_in(self.table, states),
+                or_(synced_at.is_(None), synced_at < older_than),
+                self.table.c[self.stripe_id].is_not(None),
+            )
+            .order_by(synced_at.asc().nulls_first(), self.table.c.id)
+            .limit(limit)
+        )
+        return await self._many(statement)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 
 from payment_service.adapters.db.repositories._base import (
+    RefreshedSqlRepository,
     VersionedSqlRepository,
     equal_where_given,
     state_in,
@@ -19,7 +20,7 @@ from payment_service.domain.pagination import Page, PageRequest
 from payment_service.domain.states import DisputeState
 
 
-class SqlDisputeRepository(VersionedSqlRepository[Dispute]):
+class SqlDisputeRepository(RefreshedSqlRepository[Dispute], VersionedSqlRepository[Dispute]):
     table = disputes
     codec = RowCodec(Dispute)
     stripe_id = "stripe_dispute_id"
@@ -38,11 +39,6 @@ class SqlDisputeRepository(VersionedSqlRepository[Dispute]):
         conditions = [*state_in(self.table, states), *equal_where_given(self.table, **owners)]
         filters = {"list": "disputes", **owners, "states": states}
         return await self._page(conditions, page, filters)
-
-    async def list_to_refresh(
-        self, states: Collection[DisputeState], older_than: datetime, *, limit: int = 100
-    ) -> list[Dispute]:
-        return await self._refresh_queue(states, older_than, limit)
 
     async def count_open(
         self, states: Collection[DisputeState], due_before: datetime

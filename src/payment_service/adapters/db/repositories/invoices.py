@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
 
-from payment_service.adapters.db.repositories._base import VersionedSqlRepository
+from payment_service.adapters.db.repositories._base import (
+    RefreshedSqlRepository,
+    VersionedSqlRepository,
+)
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.tables import invoices
 from payment_service.domain.entities import Invoice
@@ -13,7 +15,7 @@ from payment_service.domain.pagination import Page, PageRequest
 from payment_service.domain.states import InvoiceState
 
 
-class SqlInvoiceRepository(VersionedSqlRepository[Invoice]):
+class SqlInvoiceRepository(RefreshedSqlRepository[Invoice], VersionedSqlRepository[Invoice]):
     table = invoices
     codec = RowCodec(Invoice)
     stripe_id = "stripe_invoice_id"
@@ -31,8 +33,3 @@ class SqlInvoiceRepository(VersionedSqlRepository[Invoice]):
         return await self._owned_page(
             page, states, account_id=account_id, subscription_id=subscription_id
         )
-
-    async def list_to_refresh(
-        self, states: Collection[InvoiceState], older_than: datetime, *, limit: int = 100
-    ) -> list[Invoice]:
-        return await self._refresh_queue(states, older_than, limit)

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from payment_service.adapters.db.repositories._base import RequestedSqlRepository, state_in
+from payment_service.adapters.db.repositories._base import (
+    RefreshedSqlRepository,
+    RequestedSqlRepository,
+    state_in,
+)
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.tables import subscriptions
 from payment_service.domain.entities import Subscription
@@ -13,7 +17,9 @@ from payment_service.domain.pagination import Page, PageRequest
 from payment_service.domain.states import SubscriptionState
 
 
-class SqlSubscriptionRepository(RequestedSqlRepository[Subscription]):
+class SqlSubscriptionRepository(
+    RefreshedSqlRepository[Subscription], RequestedSqlRepository[Subscription]
+):
     table = subscriptions
     codec = RowCodec(Subscription)
     stripe_id = "stripe_subscription_id"
@@ -29,9 +35,3 @@ class SqlSubscriptionRepository(RequestedSqlRepository[Subscription]):
         c = subscriptions.c
         unsent = (c.stripe_subscription_id.is_(None), c.state == SubscriptionState.INCOMPLETE.value)
         return await self._created_before(older_than, limit, *unsent)
-
-    async def list_to_refresh(
-        self, states: Collection[SubscriptionState], older_than: datetime, *, limit: int = 100
-    ) -> list[Subscription]:
-        known = subscriptions.c.stripe_subscription_id.is_not(None)
-        return await self._refresh_queue(states, older_than, limit, known)
