@@ -143,6 +143,16 @@ class Overrides:
     tracer_provider: TracerProvider | None = None
 
 
+@dataclass(frozen=True)
+class Wiring:
+    """What every corner of the composition root builds from: the settings, the test's
+    overrides, and the resources (started and stopped in order) it adds its own to."""
+
+    settings: Settings
+    given: Overrides
+    resources: list[Component]
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -190,10 +200,11 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
         if provider is not None:
             given = replace(given, tracer_provider=provider)
             resources.append(Closing(TracingFlush(provider)))
-    rate_limiter = _rate_limiter(settings, given, resources)
+    wiring = Wiring(settings, given, resources)
+    rate_limiter = _rate_limiter(wiring)
     outbound = outbound_limiter(settings, rate_limiter)
     metrics = ServiceMetrics.on(given.metrics_registry or CollectorRegistry(auto_describe=True))
-    uow_factory, cache, processor = _adapters(settings, given, resources, outbound, metrics)
+    uow_factory, cache, processor = _adapters(wiring, outbound, metrics)
     failpoints = given.failpoints or failpoints_from(settings)
     install_outbox(failpoints)
     event_engine = EventEngine(settings, uow_factory)
@@ -203,10 +214,12 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
     payments = Payments(uow_factory, processor, cache, customers, payment_rules, failpoints)
     refund_rules = given.refund_rules or RefundRules(pending_grace_s=payment_rules.stripe_lease_s)
     refunds = Refunds(uow_factory, processor, cache, refund_rules, failpoints)
-    parts = BillingParts(uow_factory, cache, processor, customers, metrics, outbound)
     lease_s = payment_rules.stripe_lease_s
-    billing, billing_handlers = _billing(settings, given, resources, parts, lease_s, failpoints)
-    cards = _cards(settings, given, resources, parts, lease_s, failpoints)
+    parts = SharedParts(
+        wiring, uow_factory, cache, processor, customers, metrics, outbound, lease_s, failpoints
+    )
+    billing, billing_handlers = _billing(parts)
+    cards = _cards(parts)
     extra = (cards.handlers, *given.extra_handlers)
     registry = event_registry(processor, *extra, billing=billing_handlers)
     retrying = given.retry_policy or retry_policy(settings)
@@ -254,24 +267,21 @@ def build_services(settings: Settings, overrides: Overrides | None = None) -> Se
     )
 
 
-def _rate_limiter(settings: Settings, given: Overrides, resources: list[Component]) -> RateLimiter:
-    if given.rate_limiter is not None:
-        return given.rate_limiter
-    limiter, redis_limiter = build_rate_limiter(settings)
+def _rate_limiter(wiring: Wiring) -> RateLimiter:
+    if wiring.given.rate_limiter is not None:
+        return wiring.given.rate_limiter
+    limiter, redis_limiter = build_rate_limiter(wiring.settings)
     if redis_limiter is not None:
-        resources.append(Closing(redis_limiter))
+        wiring.resources.append(Closing(redis_limiter))
     return limiter
 
 
 def _adapters(
-    settings: Settings,
-    given: Overrides,
-    resources: list[Component],
-    outbound: OutboundLimiter | None,
-    metrics: ServiceMetrics,
+    wiring: Wiring, outbound: OutboundLimiter | None, metrics: ServiceMetrics
 ) -> tuple[SqlUnitOfWorkFactory, Cache, PaymentProcessor]:
     """The database, cache and Stripe gateway the test did not supply, as resources;
     the cache, whoever supplied it, behind its hit and miss counters."""
+    settings, given, resources = wiring.settings, wiring.given, wiring.resources
     uow_factory = given.uow_factory
     if uow_factory is None:
         use_field_cipher(build_field_cipher(settings))
@@ -287,19 +297,19 @@ def _adapters(
             cache.trace(given.tracer_provider)
     processor = given.processor
     if processor is None:
-        processor = StripeGateway(_stripe_config(settings, given, outbound, metrics))
+        processor = StripeGateway(_stripe_config(wiring, outbound, metrics))
         resources.append(Closing(processor))
     return uow_factory, MeasuredCache(cache, metrics.cache), processor
 
 
 def _stripe_config(
-    settings: Settings,
-    given: Overrides,
-    outbound: OutboundLimiter | None,
-    metrics: ServiceMetrics,
+    wiring: Wiring, outbound: OutboundLimiter | None, metrics: ServiceMetrics
 ) -> StripeGatewayConfig:
     return StripeGatewayConfig.from_settings(
-        settings, outbound, observer=metrics.stripe, tracer_provider=given.tracer_provider
+        wiring.settings,
+        outbound,
+        observer=metrics.stripe,
+        tracer_provider=wiring.given.tracer_provider,
     )
 
 
@@ -311,75 +321,63 @@ def _verifier(settings: Settings) -> StripeSignatureVerifier:
 
 
 @dataclass(frozen=True)
-class BillingParts:
-    """What billing shares with payments."""
+class SharedParts:
+    """What billing, SetupIntents and disputes share with payments."""
 
+    wiring: Wiring
     uow_factory: SqlUnitOfWorkFactory
     cache: Cache
     processor: PaymentProcessor
     customers: Customers
     metrics: ServiceMetrics
-    outbound: OutboundLimiter | None = None
+    outbound: OutboundLimiter | None
+    stripe_lease_s: float
+    failpoints: Failpoints
+
+    def stripe_config(self) -> StripeGatewayConfig:
+        return _stripe_config(self.wiring, self.outbound, self.metrics)
 
 
-def _billing(
-    settings: Settings,
-    given: Overrides,
-    resources: list[Component],
-    parts: BillingParts,
-    stripe_lease_s: float,
-    failpoints: Failpoints,
-) -> tuple[Billing, Mapping[str, EventHandler]]:
+def _billing(parts: SharedParts) -> tuple[Billing, Mapping[str, EventHandler]]:
     """The billing capability and its event handlers."""
-    billing_processor, billing_mapping = _billing_adapters(settings, given, resources, parts)
+    billing_processor, billing_mapping = _billing_adapters(parts)
     billing = build_billing(
         parts.uow_factory,
         parts.cache,
         parts.processor,
         billing_processor,
         parts.customers,
-        billing_rules(settings, stripe_lease_s),
-        failpoints,
+        billing_rules(parts.wiring.settings, parts.stripe_lease_s),
+        parts.failpoints,
     )
     handlers = billing_event_handlers(billing_mapping, billing_processor, parts.processor)
     return billing, handlers
 
 
-def _cards(
-    settings: Settings,
-    given: Overrides,
-    resources: list[Component],
-    parts: BillingParts,
-    stripe_lease_s: float,
-    failpoints: Failpoints,
-) -> CardsAndDisputes:
+def _cards(parts: SharedParts) -> CardsAndDisputes:
     """SetupIntents and disputes over a Stripe connection of their own (closed at stop)."""
     cards = build_cards_and_disputes(
-        settings,
-        _stripe_config(settings, given, parts.outbound, parts.metrics),
+        parts.wiring.settings,
+        parts.stripe_config(),
         uow_factory=parts.uow_factory,
         cache=parts.cache,
         processor=parts.processor,
         customers=parts.customers,
         registry=parts.metrics.registry,
-        stripe_lease_s=stripe_lease_s,
-        failpoints=failpoints,
+        stripe_lease_s=parts.stripe_lease_s,
+        failpoints=parts.failpoints,
     )
-    resources.append(Closing(cards.connection))
+    parts.wiring.resources.append(Closing(cards.connection))
     return cards
 
 
-def _billing_adapters(
-    settings: Settings,
-    given: Overrides,
-    resources: list[Component],
-    parts: BillingParts,
-) -> tuple[BillingProcessor, BillingMapping]:
+def _billing_adapters(parts: SharedParts) -> tuple[BillingProcessor, BillingMapping]:
     """Stripe Billing and its event mapping, unless the test supplied them."""
+    given = parts.wiring.given
     if given.billing_processor is not None:
         return given.billing_processor, given.billing_mapping or CURRENT_API
-    gateway = StripeBillingGateway(_stripe_config(settings, given, parts.outbound, parts.metrics))
-    resources.append(Closing(gateway))
+    gateway = StripeBillingGateway(parts.stripe_config())
+    parts.wiring.resources.append(Closing(gateway))
     return gateway, given.billing_mapping or gateway.mapping
 
 

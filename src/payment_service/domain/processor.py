@@ -43,8 +43,33 @@ class RemotePaymentError:
     message: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class RemotePaymentIntent:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoteIntent:
+    """What Stripe's PaymentIntents and SetupIntents share: the customer and card they are
+    for, and what the client still has to do (its secret, a next action, the last error)."""
+
+    customer: str | None
+    payment_method: str | None
+    client_secret: str | None
+    next_action_type: str | None
+    next_action_url: str | None
+    last_error: RemotePaymentError | None
+
+    @property
+    def last_error_code(self) -> str | None:
+        return self.last_error.code if self.last_error else None
+
+    @property
+    def last_error_decline_code(self) -> str | None:
+        return self.last_error.decline_code if self.last_error else None
+
+    @property
+    def last_error_message(self) -> str | None:
+        return self.last_error.message if self.last_error else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemotePaymentIntent(RemoteIntent):
     stripe_id: str
     state: PaymentState
     amount: int
@@ -52,12 +77,6 @@ class RemotePaymentIntent:
     amount_capturable: int
     amount_received: int
     capture_method: CaptureMethod
-    customer: str | None
-    payment_method: str | None
-    client_secret: str | None
-    next_action_type: str | None
-    next_action_url: str | None
-    last_error: RemotePaymentError | None
     receipt_url: str | None
     latest_charge_id: str | None
     amount_refunded: int | None  # known only when the latest charge came expanded
@@ -71,18 +90,6 @@ class RemotePaymentIntent:
     def payment_id(self) -> str | None:
         """Our own payment id, stored under ``metadata["payment_id"]`` at creation."""
         return self.metadata.get("payment_id")
-
-    @property
-    def last_error_code(self) -> str | None:
-        return self.last_error.code if self.last_error else None
-
-    @property
-    def last_error_decline_code(self) -> str | None:
-        return self.last_error.decline_code if self.last_error else None
-
-    @property
-    def last_error_message(self) -> str | None:
-        return self.last_error.message if self.last_error else None
 
 
 @dataclass(frozen=True, slots=True)

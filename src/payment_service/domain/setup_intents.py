@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from payment_service.domain.processor import RemotePaymentError
+from payment_service.domain.processor import RemoteIntent
 from payment_service.domain.states import PaymentMethodUsage, SetupIntentState
 
 
@@ -19,17 +19,11 @@ class NewSetupIntent:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class RemoteSetupIntent:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoteSetupIntent(RemoteIntent):
     stripe_id: str
     state: SetupIntentState
     usage: PaymentMethodUsage
-    customer: str | None
-    payment_method: str | None
-    client_secret: str | None
-    next_action_type: str | None
-    next_action_url: str | None
-    last_error: RemotePaymentError | None
     metadata: Mapping[str, str]
     created: int
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from payment_service.app.ports.cache import Cache
+from payment_service.observability.families import Families
 
 
 class CacheMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        lookups = Counter(
+        family = Families(registry)
+        lookups = family.counter(
             "cache_lookups",
             "Read-through cache lookups, by result (hit, miss; an unreachable cache is a miss).",
-            ("result",),
-            registry=registry,
+            "result",
         )
         self.hits = lookups.labels("hit")
         self.misses = lookups.labels("miss")

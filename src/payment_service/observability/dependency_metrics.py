@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
+
+from payment_service.observability.families import Families
 
 
 class DependencyMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self._up = Gauge(
+        family = Families(registry)
+        self._up = family.gauge(
             "dependency_up",
             "1 when the dependency answered the last probe (database: SELECT 1, redis: PING), "
             "0 when it did not.",
-            ("dependency",),
-            registry=registry,
+            "dependency",
         )
-        self._failures = Counter(
+        self._failures = family.counter(
             "dependency_probe_failures",
             "Probes the dependency did not answer in time, by dependency.",
-            ("dependency",),
-            registry=registry,
+            "dependency",
         )
-        self._ready = Gauge(
+        self._ready = family.gauge(
             "service_ready",
             "1 while the gRPC health service answers SERVING for the server (readiness).",
-            registry=registry,
         )
 
     def probed(self, dependency: str, up: bool) -> None:

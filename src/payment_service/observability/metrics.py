@@ -5,6 +5,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from payment_service.observability.families import Families
+
 # Latency buckets in seconds: a cached read is sub-millisecond, a Stripe round trip 0.1-0.5 s.
 RPC_LATENCY_BUCKETS = (
     0.0005,
@@ -30,24 +32,24 @@ class RpcMetrics:
     """Per-RPC counts and latency, labelled by full method name and status code name."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self._handled = Counter(
+        family = Families(registry)
+        self._handled = family.counter(
             "grpc_server_handled",
             "RPCs completed, by method and status code.",
-            ("method", "code"),
-            registry=registry,
+            "method",
+            "code",
         )
-        self._latency = Histogram(
+        self._latency = family.histogram(
             "grpc_server_handling_seconds",
             "RPC latency from the interceptor's view, by method and status code.",
-            ("method", "code"),
+            "method",
+            "code",
             buckets=RPC_LATENCY_BUCKETS,
-            registry=registry,
         )
-        self._rate_limited = Counter(
+        self._rate_limited = family.counter(
             "rate_limit_rejections",
             "Calls refused by a rate limit before any work, by limit.",
-            ("limit",),
-            registry=registry,
+            "limit",
         )
         # Label lookups take a lock and build a tuple; cache the children per (method, code).
         self._children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}

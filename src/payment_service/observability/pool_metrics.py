@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
+
+from payment_service.observability.families import Families
 
 # A wait is for a connection another call gives back: milliseconds to the pool timeout.
 POOL_WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -46,22 +48,20 @@ class _PoolCollector(Collector):
 
 class PoolMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        family = Families(registry)
         self._registry = registry
-        self._waits = Counter(
+        self._waits = family.counter(
             "db_pool_waits",
             "Checkouts that found every connection in use and waited for one.",
-            registry=registry,
         )
-        self._timeouts = Counter(
+        self._timeouts = family.counter(
             "db_pool_timeouts",
             "Checkouts that waited the whole pool timeout in vain (the call failed UNAVAILABLE).",
-            registry=registry,
         )
-        self._wait_seconds = Histogram(
+        self._wait_seconds = family.histogram(
             "db_pool_wait_seconds",
             "How long checkouts that found the pool exhausted waited.",
             buckets=POOL_WAIT_BUCKETS,
-            registry=registry,
         )
 
     def watch(self, engine: AsyncEngine, max_connections: int) -> None:

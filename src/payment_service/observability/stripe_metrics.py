@@ -6,8 +6,9 @@ package imports no adapter).
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 
+from payment_service.observability.families import Families
 from payment_service.observability.metrics import RPC_LATENCY_BUCKETS
 
 # Outcomes without an answer, and the error kind each counts as.
@@ -24,34 +25,37 @@ def error_kind(outcome: str) -> str | None:
 
 class StripeMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self._requests = Counter(
+        family = Families(registry)
+        self._requests = family.counter(
             "stripe_requests",
             "HTTP requests sent to Stripe (each retry counts), by method, route template and "
             "outcome (the HTTP status, or network_error, cancelled, error).",
-            ("method", "route", "outcome"),
-            registry=registry,
+            "method",
+            "route",
+            "outcome",
         )
-        self._latency = Histogram(
+        self._latency = family.histogram(
             "stripe_request_duration_seconds",
             "Time from sending a request to Stripe to its answer (or failure), by method and "
             "route template.",
-            ("method", "route"),
+            "method",
+            "route",
             buckets=RPC_LATENCY_BUCKETS,
-            registry=registry,
         )
-        self._errors = Counter(
+        self._errors = family.counter(
             "stripe_request_errors",
             "Requests Stripe did not answer normally, by method, route template and kind "
             "(server: a 5xx, network: no connection or answer, cancelled: cut by our timeout "
             "or the caller's deadline, error: anything else).",
-            ("method", "route", "kind"),
-            registry=registry,
+            "method",
+            "route",
+            "kind",
         )
-        self._rate_limited = Counter(
+        self._rate_limited = family.counter(
             "stripe_rate_limited",
             "Requests Stripe answered 429 (rate limited), by method and route template.",
-            ("method", "route"),
-            registry=registry,
+            "method",
+            "route",
         )
 
     def observe(self, method: str, route: str, outcome: str, seconds: float) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
 
 from payment_service.app.ports.reconcile import RepairReport
+from payment_service.observability.families import Families
 
 # From a delivery's arrival to its event applied: milliseconds when the appliers keep up,
 # minutes and more once a failed event waits for its retries.
@@ -18,53 +19,48 @@ class WebhookMetrics:
     """Implements app.webhooks.WebhookMetricsSink and api.http.webhooks.DeliveryMetrics."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self._events = Counter(
+        family = Families(registry)
+        self._events = family.counter(
             "stripe_webhook_events",
             "Stripe events handled, by type and outcome "
             "(applied, ignored, quarantined, duplicate, failed, dead).",
-            ("type", "outcome"),
-            registry=registry,
+            "type",
+            "outcome",
         )
-        self._dead = Counter(
+        self._dead = family.counter(
             "stripe_webhook_dead_events",
             "Stripe events that exhausted their retries (counted when they die; see "
             "stripe_webhook_backlog_events for how many are dead now).",
-            registry=registry,
         )
-        self._backlog = Gauge(
+        self._backlog = family.gauge(
             "stripe_webhook_backlog_events",
             "Stored Stripe events waiting for an applier (received), a retry (failed) or an "
             "operator (dead), by state; read from the database by the appliers and the "
             "reconciler.",
-            ("state",),
-            registry=registry,
+            "state",
         )
-        self._backlog_age = Gauge(
+        self._backlog_age = family.gauge(
             "stripe_webhook_backlog_oldest_age_seconds",
             "Age of the oldest stored Stripe event in the state (received: the oldest not "
             "applied yet, failed, dead); 0 when none.",
-            ("state",),
-            registry=registry,
+            "state",
         )
-        self._quarantined = Counter(
+        self._quarantined = family.counter(
             "stripe_webhook_quarantined_events",
             "Stripe events not applied because they contradict stored data.",
-            registry=registry,
         )
-        self._deliveries = Counter(
+        self._deliveries = family.counter(
             "stripe_webhook_deliveries",
             "Deliveries the webhook endpoint answered, by HTTP status (200 stored, or a "
             "duplicate; 202 stored and deferred to the retrier when applying inline; 400 bad "
             "signature or no event, 503 not stored).",
-            ("code",),
-            registry=registry,
+            "code",
         )
-        self._lag = Histogram(
+        self._lag = family.histogram(
             "stripe_webhook_apply_lag_seconds",
             "Ingest-to-applied lag: from a delivery's arrival at the sidecar to its event "
             "applied (or settled as ignored or quarantined) by an applier.",
             buckets=LAG_BUCKETS,
-            registry=registry,
         )
 
     def outcome(self, event_type: str, outcome: str) -> None:
@@ -89,41 +85,36 @@ class ReconcilerMetrics:
     """Implements app.ports.reconcile.ReconcilerMetricsSink."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self._runs = Counter(
+        family = Families(registry)
+        self._runs = family.counter(
             "reconciler_runs",
             "Reconciler passes, by result (done, skipped: another replica holds the lock).",
-            ("result",),
-            registry=registry,
+            "result",
         )
-        self._repaired = Counter(
+        self._repaired = family.counter(
             "reconciler_repaired_objects",
             "Objects the reconciler brought in line with Stripe, by task.",
-            ("task",),
-            registry=registry,
+            "task",
         )
-        self._unresolved = Gauge(
+        self._unresolved = family.gauge(
             "reconciler_unresolved_objects",
             "Objects still not in line with Stripe after the last pass, by task.",
-            ("task",),
-            registry=registry,
+            "task",
         )
-        self._oldest = Gauge(
+        self._oldest = family.gauge(
             "reconciler_oldest_unresolved_age_seconds",
             "Age of the oldest object still unresolved after the last pass, by task.",
-            ("task",),
-            registry=registry,
+            "task",
         )
-        self._errors = Counter(
+        self._errors = family.counter(
             "reconciler_task_errors",
             "Objects or tasks the reconciler could not handle in a pass, by task.",
-            ("task",),
-            registry=registry,
+            "task",
         )
-        self._last_pass = Gauge(
+        self._last_pass = family.gauge(
             "reconciler_last_pass_timestamp_seconds",
             "Unix time this replica last finished a reconciler pass (0: never; a replica "
             "that does not hold the lock skips its passes).",
-            registry=registry,
         )
 
     def skipped(self) -> None:

@@ -17,7 +17,7 @@ from payment_service.domain.disputes import (
     DisputeEvidence,
     RemoteDispute,
 )
-from payment_service.domain.entities.mirror import StripeMirror
+from payment_service.domain.entities.mirror import StripeMirror, first_mismatch
 from payment_service.domain.ids import new_id
 from payment_service.domain.states import DisputeState
 
@@ -79,10 +79,8 @@ class Dispute(StripeMirror[DisputeState]):
 
     def mismatch_with(self, remote: RemoteDispute) -> str | None:
         """How Stripe's dispute contradicts this row (id, charge, currency), if it does."""
-        if remote.stripe_id != self.stripe_dispute_id:
-            return f"dispute {remote.stripe_id} != stored {self.stripe_dispute_id}"
-        if remote.charge != self.stripe_charge_id:
-            return f"charge {remote.charge} != stored {self.stripe_charge_id}"
-        if remote.currency != self.currency:
-            return f"currency {remote.currency} != stored {self.currency}"
-        return None
+        return first_mismatch(
+            ("dispute", remote.stripe_id, self.stripe_dispute_id),
+            ("charge", remote.charge, self.stripe_charge_id),
+            ("currency", remote.currency, self.currency),
+        )

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from payment_service.domain.clock import refresh_due, utcnow
+from payment_service.domain.processor import RemoteIntent
 from payment_service.domain.transitions import TransitionTable, table_for
 
 S = TypeVar("S", bound=StrEnum)
@@ -22,6 +23,14 @@ def linked_id(current: str | None, stripe_id: str) -> tuple[str, bool]:
     """The Stripe id a row keeps (its own once linked, even against a stale observation)
     and whether this observation linked it."""
     return (stripe_id, True) if current is None else (current, False)
+
+
+def first_mismatch(*checks: tuple[str, object, object]) -> str | None:
+    """The first of the ``(what, Stripe's value, ours)`` checks where Stripe contradicts us."""
+    for what, remote, stored in checks:
+        if remote != stored:
+            return f"{what} {remote} != stored {stored}"
+    return None
 
 
 def customer_mismatch(stored: str | None, remote: str | None) -> str | None:
@@ -67,3 +76,24 @@ class StripeMirror(Generic[S]):
         return refresh_due(
             created=self.create_time, last_read=self.last_read, now=now, min_s=min_s, max_s=max_s
         )
+
+
+@dataclass(slots=True, kw_only=True)
+class IntentMirror(StripeMirror[S]):
+    """A row mirroring a Stripe PaymentIntent or SetupIntent: what the client has to do next."""
+
+    client_secret: str | None = None
+    next_action_type: str | None = None
+    next_action_url: str | None = None
+    last_error_code: str | None = None
+    last_error_decline_code: str | None = None
+    last_error_message: str | None = None
+
+    def copy_client_step(self, remote: RemoteIntent) -> None:
+        """Copy Stripe's next action and last error (the secret is kept when it sends none)."""
+        self.client_secret = remote.client_secret or self.client_secret
+        self.next_action_type = remote.next_action_type
+        self.next_action_url = remote.next_action_url
+        self.last_error_code = remote.last_error_code
+        self.last_error_decline_code = remote.last_error_decline_code
+        self.last_error_message = remote.last_error_message

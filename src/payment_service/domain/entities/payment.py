@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from payment_service.domain.clock import utcnow
-from payment_service.domain.entities.mirror import StripeMirror, customer_mismatch, linked_id
+from payment_service.domain.entities.mirror import IntentMirror, customer_mismatch, linked_id
 from payment_service.domain.processor import NewPaymentIntent, RemotePaymentIntent
 from payment_service.domain.states import (
     CaptureMethod,
@@ -21,7 +21,7 @@ from payment_service.domain.states import (
 
 
 @dataclass(slots=True, kw_only=True)
-class Payment(StripeMirror[PaymentState]):
+class Payment(IntentMirror[PaymentState]):
     account_id: str
     customer_id: str | None
     caller: str  # the token ``sub`` that created it
@@ -41,12 +41,6 @@ class Payment(StripeMirror[PaymentState]):
     description: str | None = None
     receipt_email: str | None = None
     receipt_url: str | None = None
-    client_secret: str | None = None
-    next_action_type: str | None = None
-    next_action_url: str | None = None
-    last_error_code: str | None = None
-    last_error_decline_code: str | None = None
-    last_error_message: str | None = None
     stripe_payment_intent_id: str | None = None
     stripe_customer_id: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
@@ -109,12 +103,7 @@ class Payment(StripeMirror[PaymentState]):
         self.amount_received = max(self.amount_received, intent.amount_received)
         if intent.amount_refunded is not None:
             self.amount_refunded = max(self.amount_refunded, intent.amount_refunded)
-        self.client_secret = intent.client_secret or self.client_secret
-        self.next_action_type = intent.next_action_type
-        self.next_action_url = intent.next_action_url
-        self.last_error_code = intent.last_error_code
-        self.last_error_decline_code = intent.last_error_decline_code
-        self.last_error_message = intent.last_error_message
+        self.copy_client_step(intent)
         self.receipt_url = intent.receipt_url or self.receipt_url
         self.payment_method = intent.payment_method or self.payment_method
         self.stripe_customer_id = intent.customer or self.stripe_customer_id

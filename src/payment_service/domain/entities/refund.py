@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from payment_service.domain.entities.mirror import StripeMirror, linked_id
+from payment_service.domain.entities.mirror import StripeMirror, first_mismatch, linked_id
 from payment_service.domain.processor import RemoteRefund
 from payment_service.domain.states import RefundReason, RefundState
 
@@ -60,8 +60,6 @@ class Refund(StripeMirror[RefundState]):
         """How Stripe's refund contradicts this row (linked id, amount, currency), if it does."""
         if self.stripe_refund_id not in (None, remote.stripe_id):
             return f"linked to {self.stripe_refund_id}, Stripe names {remote.stripe_id}"
-        if remote.amount != self.amount:
-            return f"amount {remote.amount} != stored {self.amount}"
-        if remote.currency != self.currency:
-            return f"currency {remote.currency} != stored {self.currency}"
-        return None
+        return first_mismatch(
+            ("amount", remote.amount, self.amount), ("currency", remote.currency, self.currency)
+        )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from payment_service.domain.clock import utcnow
-from payment_service.domain.entities.mirror import StripeMirror, customer_mismatch, linked_id
+from payment_service.domain.entities.mirror import IntentMirror, customer_mismatch, linked_id
 from payment_service.domain.setup_intents import NewSetupIntent, RemoteSetupIntent
 from payment_service.domain.states import PaymentMethodUsage, SetupIntentState
 
@@ -21,7 +21,7 @@ CLIENT_STATES = frozenset(
 
 
 @dataclass(slots=True, kw_only=True)
-class SetupIntent(StripeMirror[SetupIntentState]):
+class SetupIntent(IntentMirror[SetupIntentState]):
     account_id: str
     customer_id: str
     caller: str
@@ -33,12 +33,6 @@ class SetupIntent(StripeMirror[SetupIntentState]):
     stripe_customer_id: str | None = None
     stripe_payment_method_id: str | None = None
     payment_method_id: str | None = None  # our pmt_ row, once attached
-    client_secret: str | None = None
-    next_action_type: str | None = None
-    next_action_url: str | None = None
-    last_error_code: str | None = None
-    last_error_decline_code: str | None = None
-    last_error_message: str | None = None
     lease_until: datetime | None = None  # a request owns the Stripe call for this row until then
 
     @property
@@ -64,13 +58,7 @@ class SetupIntent(StripeMirror[SetupIntentState]):
         if not self.apply_remote_state(remote.state, observed_at):
             return linked
         self.stripe_payment_method_id = remote.payment_method or self.stripe_payment_method_id
-        self.client_secret = remote.client_secret or self.client_secret
-        self.next_action_type = remote.next_action_type
-        self.next_action_url = remote.next_action_url
-        error = remote.last_error
-        self.last_error_code = error.code if error else None
-        self.last_error_decline_code = error.decline_code if error else None
-        self.last_error_message = error.message if error else None
+        self.copy_client_step(remote)
         self.synced_at = utcnow()
         return True
 
