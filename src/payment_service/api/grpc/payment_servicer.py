@@ -158,6 +158,21 @@ def setup_intent_to_proto(row: SetupIntent) -> pb.SetupIntent:
     return message
 
 
+# CreatePaymentRequest fields CreatePayment takes as they are.
+_CREATE_PAYMENT_FIELDS = SameNamed(
+    values=(
+        "request_id",
+        "account_id",
+        "amount",
+        "confirm",
+        "description",
+        "receipt_email",
+        "off_session",
+    ),
+    times=(),
+)
+
+
 class PaymentServicer(PaymentServiceServicer):
     def __init__(
         self,
@@ -174,18 +189,12 @@ class PaymentServicer(PaymentServiceServicer):
     @answers(pb.CreatePaymentResponse, "payment", payment_to_proto)
     async def CreatePayment(self, request: pb.CreatePaymentRequest, caller: Caller) -> Payment:
         command = CreatePayment(
-            request_id=request.request_id,
-            account_id=request.account_id,
-            amount=request.amount,
+            **_CREATE_PAYMENT_FIELDS.of(request),
             currency=request.currency_code,
             payment_method=request.stripe_payment_method_id,
             capture_method=CAPTURE_METHODS.from_proto(request.capture_method, "capture_method")
             or CaptureMethod.AUTOMATIC,
-            confirm=request.confirm,
-            description=request.description,
-            receipt_email=request.receipt_email,
             metadata=dict(request.metadata),
-            off_session=request.off_session,
             setup_future_usage=USAGES.from_proto(request.setup_future_usage, "setup_future_usage"),
         )
         return await self._payments.create(caller, command)
