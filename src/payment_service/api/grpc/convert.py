@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -45,6 +46,25 @@ def timestamp_fields(value: datetime) -> dict[str, int]:
     message builds it in place, no Timestamp built apart and copied in)."""
     delta = value - (_EPOCH if value.tzinfo is not None else _NAIVE_EPOCH)
     return {"seconds": delta.days * 86_400 + delta.seconds, "nanos": delta.microseconds * 1000}
+
+
+@dataclass(frozen=True, slots=True)
+class SameNamed:
+    """The fields a message shares, name for name, with the object it shows.
+
+    ``values`` go in as they are (None leaves the field unset, so it reads as its
+    default, as ``or ""`` would give); ``times`` go in as Timestamps.
+    """
+
+    values: tuple[str, ...]
+    times: tuple[str, ...] = ("create_time", "update_time")
+
+    def of(self, source: object) -> dict[str, Any]:
+        """The fields as constructor arguments of the message."""
+        fields = {name: getattr(source, name) for name in self.values}
+        for name in self.times:
+            fields[name] = timestamp(getattr(source, name))
+        return fields
 
 
 def optional_time(message: object, field: str, stamp: Timestamp) -> datetime | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from payments.v1 import dispute_service_pb2 as pb
 from payments.v1.dispute_service_pb2_grpc import DisputeServiceServicer
 
-from payment_service.api.grpc.convert import EnumMap, timestamp
+from payment_service.api.grpc.convert import EnumMap, SameNamed, timestamp
 from payment_service.api.grpc.rpc import answers, answers_page, page_of
 from payment_service.app.disputes.rules import ListDisputes
 from payment_service.app.disputes.service import Disputes
@@ -23,25 +23,30 @@ def evidence_from_proto(message: pb.DisputeEvidence) -> DisputeEvidence:
     return DisputeEvidence(**{name: getattr(message, name) or None for name in _EVIDENCE_FIELDS})
 
 
+_DISPUTE_FIELDS = SameNamed(
+    values=(
+        "id",
+        "payment_id",
+        "account_id",
+        "amount",
+        "reason",
+        "evidence_submitted",
+        "funds_withdrawn",
+        "funds_reinstated",
+        "payment_refundable",
+        "stripe_dispute_id",
+        "stripe_charge_id",
+    )
+)
+
+
 def dispute_to_proto(dispute: Dispute) -> pb.Dispute:
     return pb.Dispute(
-        id=dispute.id,
-        payment_id=dispute.payment_id,
-        account_id=dispute.account_id,
-        amount=dispute.amount,
+        **_DISPUTE_FIELDS.of(dispute),
         currency_code=dispute.currency,
-        reason=dispute.reason,
         state=DISPUTE_STATES.to_proto(dispute.state),
         evidence_due_time=timestamp(dispute.evidence_due_by),
-        evidence_submitted=dispute.evidence_submitted,
-        funds_withdrawn=dispute.funds_withdrawn,
-        funds_reinstated=dispute.funds_reinstated,
         evidence=pb.DisputeEvidence(**dispute.evidence.given()),
-        payment_refundable=dispute.payment_refundable,
-        stripe_dispute_id=dispute.stripe_dispute_id,
-        stripe_charge_id=dispute.stripe_charge_id,
-        create_time=timestamp(dispute.create_time),
-        update_time=timestamp(dispute.update_time),
     )
 
 

@@ -8,7 +8,7 @@ from payments.v1 import common_pb2
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceServicer
 
-from payment_service.api.grpc.convert import EnumMap, optional_time, timestamp, timestamp_fields
+from payment_service.api.grpc.convert import EnumMap, SameNamed, optional_time, timestamp_fields
 from payment_service.api.grpc.rpc import answers, answers_page, page_of
 from payment_service.app.customers.accounts import Customers
 from payment_service.app.customers.payment_methods import PaymentMethods, PaymentMethodView
@@ -106,50 +106,45 @@ def payment_fields(payment: Payment) -> dict[str, Any]:
     return fields
 
 
-def customer_to_proto(customer: Customer) -> pb.Customer:
-    return pb.Customer(
-        id=customer.id,
-        account_id=customer.account_id,
-        stripe_customer_id=customer.stripe_customer_id or "",
-        default_payment_method_id=customer.default_payment_method_id or "",
-        create_time=timestamp(customer.create_time),
-        update_time=timestamp(customer.update_time),
+_CUSTOMER_FIELDS = SameNamed(
+    values=("id", "account_id", "stripe_customer_id", "default_payment_method_id")
+)
+_METHOD_FIELDS = SameNamed(
+    values=("id", "account_id", "stripe_payment_method_id", "type", "billing_name")
+)
+_CARD_FIELDS = SameNamed(
+    values=("brand", "last4", "exp_month", "exp_year", "fingerprint"), times=()
+)
+_SETUP_INTENT_FIELDS = SameNamed(
+    values=(
+        "id",
+        "account_id",
+        "stripe_setup_intent_id",
+        "stripe_payment_method_id",
+        "payment_method_id",
     )
+)
+
+
+def customer_to_proto(customer: Customer) -> pb.Customer:
+    return pb.Customer(**_CUSTOMER_FIELDS.of(customer))
 
 
 def payment_method_to_proto(view: PaymentMethodView) -> pb.PaymentMethod:
     method = view.method
-    message = pb.PaymentMethod(
-        id=method.id,
-        account_id=method.account_id,
-        stripe_payment_method_id=method.stripe_payment_method_id,
-        type=method.type,
-        billing_name=method.billing_name or "",
+    return pb.PaymentMethod(
+        **_METHOD_FIELDS.of(method),
         is_default=view.is_default,
         state=METHOD_STATES.to_proto(method.state),
-        create_time=timestamp(method.create_time),
-        update_time=timestamp(method.update_time),
+        card=_CARD_FIELDS.of(method) if method.type == "card" else None,
     )
-    if method.type == "card":
-        message.card.brand = method.brand or ""
-        message.card.last4 = method.last4 or ""
-        message.card.exp_month = method.exp_month or 0
-        message.card.exp_year = method.exp_year or 0
-        message.card.fingerprint = method.fingerprint or ""
-    return message
 
 
 def setup_intent_to_proto(row: SetupIntent) -> pb.SetupIntent:
     message = pb.SetupIntent(
-        id=row.id,
-        account_id=row.account_id,
+        **_SETUP_INTENT_FIELDS.of(row),
         usage=USAGES.to_proto(row.usage),
         state=SETUP_STATES.to_proto(row.state),
-        stripe_setup_intent_id=row.stripe_setup_intent_id or "",
-        stripe_payment_method_id=row.stripe_payment_method_id or "",
-        payment_method_id=row.payment_method_id or "",
-        create_time=timestamp(row.create_time),
-        update_time=timestamp(row.update_time),
     )
     if row.state in CLIENT_STATES:
         message.client_secret = row.client_secret or ""
@@ -161,6 +156,21 @@ def setup_intent_to_proto(row: SetupIntent) -> pb.SetupIntent:
         message.last_error.decline_code = row.last_error_decline_code or ""
         message.last_error.message = row.last_error_message or ""
     return message
+
+
+# CreatePaymentRequest fields CreatePayment takes as they are.
+_CREATE_PAYMENT_FIELDS = SameNamed(
+    values=(
+        "request_id",
+        "account_id",
+        "amount",
+        "confirm",
+        "description",
+        "receipt_email",
+        "off_session",
+    ),
+    times=(),
+)
 
 
 class PaymentServicer(PaymentServiceServicer):
@@ -179,18 +189,12 @@ class PaymentServicer(PaymentServiceServicer):
     @answers(pb.CreatePaymentResponse, "payment", payment_to_proto)
     async def CreatePayment(self, request: pb.CreatePaymentRequest, caller: Caller) -> Payment:
         command = CreatePayment(
-            request_id=request.request_id,
-            account_id=request.account_id,
-            amount=request.amount,
+            **_CREATE_PAYMENT_FIELDS.of(request),
             currency=request.currency_code,
             payment_method=request.stripe_payment_method_id,
             capture_method=CAPTURE_METHODS.from_proto(request.capture_method, "capture_method")
             or CaptureMethod.AUTOMATIC,
-            confirm=request.confirm,
-            description=request.description,
-            receipt_email=request.receipt_email,
             metadata=dict(request.metadata),
-            off_session=request.off_session,
             setup_future_usage=USAGES.from_proto(request.setup_future_usage, "setup_future_usage"),
         )
         return await self._payments.create(caller, command)

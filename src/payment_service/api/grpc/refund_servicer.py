@@ -5,7 +5,7 @@ from __future__ import annotations
 from payments.v1 import refund_service_pb2 as pb
 from payments.v1.refund_service_pb2_grpc import RefundServiceServicer
 
-from payment_service.api.grpc.convert import EnumMap, timestamp
+from payment_service.api.grpc.convert import EnumMap, SameNamed
 from payment_service.api.grpc.rpc import answers, answers_page, page_of
 from payment_service.app.refunds.rules import CreateRefund, ListRefunds
 from payment_service.app.refunds.service import Refunds
@@ -18,20 +18,25 @@ REFUND_STATES = EnumMap(RefundState, pb.RefundState, "REFUND_STATE_")
 REFUND_REASONS = EnumMap(RefundReason, pb.RefundReason, "REFUND_REASON_")
 
 
+_REFUND_FIELDS = SameNamed(
+    values=(
+        "id",
+        "payment_id",
+        "account_id",
+        "amount",
+        "failure_reason",
+        "stripe_refund_id",
+        "metadata",
+    )
+)
+
+
 def refund_to_proto(refund: Refund) -> pb.Refund:
     return pb.Refund(
-        id=refund.id,
-        payment_id=refund.payment_id,
-        account_id=refund.account_id,
-        amount=refund.amount,
+        **_REFUND_FIELDS.of(refund),
         currency_code=refund.currency,
         reason=REFUND_REASONS.to_proto(refund.reason),
         state=REFUND_STATES.to_proto(refund.state),
-        failure_reason=refund.failure_reason or "",
-        stripe_refund_id=refund.stripe_refund_id or "",
-        metadata=refund.metadata,
-        create_time=timestamp(refund.create_time),
-        update_time=timestamp(refund.update_time),
     )
 
 

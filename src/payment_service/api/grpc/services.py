@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, TypeVar
 
 import grpc.aio
@@ -77,43 +78,23 @@ class ServiceBinding:
     register: Callable[[grpc.aio.Server], None]
 
 
-def _binding(
-    name: str, servicer: Any, add: Callable[[Any, grpc.aio.Server], None]
-) -> ServiceBinding:
-    return ServiceBinding(name=name, register=lambda server: add(servicer, server))
+def _binding(name: str, stubs: ModuleType, servicer: object | None) -> ServiceBinding:
+    """Service ``name`` as its generated ``*_pb2_grpc`` module ``stubs`` registers it:
+    ``servicer``, or the generated base class (UNIMPLEMENTED) for None."""
+    short_name = name.rsplit(".", 1)[-1]
+    serving = servicer or _unimplemented(getattr(stubs, f"{short_name}Servicer"))
+    add: Callable[[Any, grpc.aio.Server], None] = getattr(
+        stubs, f"add_{short_name}Servicer_to_server"
+    )
+    return ServiceBinding(name=name, register=lambda server: add(serving, server))
 
 
 def service_bindings(servicers: Servicers) -> tuple[ServiceBinding, ...]:
     return (
-        _binding(
-            PAYMENT_SERVICE,
-            servicers.payment or _unimplemented(payment_service_pb2_grpc.PaymentServiceServicer),
-            payment_service_pb2_grpc.add_PaymentServiceServicer_to_server,
-        ),
-        _binding(
-            REFUND_SERVICE,
-            servicers.refund or _unimplemented(refund_service_pb2_grpc.RefundServiceServicer),
-            refund_service_pb2_grpc.add_RefundServiceServicer_to_server,
-        ),
-        _binding(
-            SUBSCRIPTION_SERVICE,
-            servicers.subscription
-            or _unimplemented(subscription_service_pb2_grpc.SubscriptionServiceServicer),
-            subscription_service_pb2_grpc.add_SubscriptionServiceServicer_to_server,
-        ),
-        _binding(
-            INVOICE_SERVICE,
-            servicers.invoice or _unimplemented(invoice_service_pb2_grpc.InvoiceServiceServicer),
-            invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server,
-        ),
-        _binding(
-            DISPUTE_SERVICE,
-            servicers.dispute or _unimplemented(dispute_service_pb2_grpc.DisputeServiceServicer),
-            dispute_service_pb2_grpc.add_DisputeServiceServicer_to_server,
-        ),
-        _binding(
-            EVENT_SERVICE,
-            servicers.event or _unimplemented(event_service_pb2_grpc.EventServiceServicer),
-            event_service_pb2_grpc.add_EventServiceServicer_to_server,
-        ),
+        _binding(PAYMENT_SERVICE, payment_service_pb2_grpc, servicers.payment),
+        _binding(REFUND_SERVICE, refund_service_pb2_grpc, servicers.refund),
+        _binding(SUBSCRIPTION_SERVICE, subscription_service_pb2_grpc, servicers.subscription),
+        _binding(INVOICE_SERVICE, invoice_service_pb2_grpc, servicers.invoice),
+        _binding(DISPUTE_SERVICE, dispute_service_pb2_grpc, servicers.dispute),
+        _binding(EVENT_SERVICE, event_service_pb2_grpc, servicers.event),
     )

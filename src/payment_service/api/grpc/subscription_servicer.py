@@ -5,7 +5,7 @@ from __future__ import annotations
 from payments.v1 import subscription_service_pb2 as pb
 from payments.v1.subscription_service_pb2_grpc import SubscriptionServiceServicer
 
-from payment_service.api.grpc.convert import EnumMap, optional_time, timestamp
+from payment_service.api.grpc.convert import EnumMap, SameNamed, optional_time, timestamp
 from payment_service.api.grpc.invoice_servicer import action_to_proto, remote_line_to_proto
 from payment_service.api.grpc.rpc import answers, answers_page, page_of, replies
 from payment_service.app.billing.changes import ChangePreview
@@ -23,23 +23,43 @@ PRORATIONS = EnumMap(ProrationBehavior, pb.ProrationBehavior, "PRORATION_BEHAVIO
 PAUSE_BEHAVIORS = EnumMap(PauseBehavior, pb.PauseBehavior, "PAUSE_BEHAVIOR_")
 
 
+_PRICE_FIELDS = SameNamed(
+    values=("id", "stripe_price_id", "product_name", "unit_amount", "interval_count", "active")
+)
+_ITEM_FIELDS = SameNamed(
+    values=("price_id", "quantity", "stripe_item_id"),
+    times=("current_period_start", "current_period_end"),
+)
+_SUBSCRIPTION_FIELDS = SameNamed(
+    values=(
+        "id",
+        "account_id",
+        "cancel_at_period_end",
+        "latest_invoice_id",
+        "stripe_subscription_id",
+        "metadata",
+    ),
+    times=(
+        "current_period_start",
+        "current_period_end",
+        "trial_start",
+        "trial_end",
+        "cancel_at",
+        "create_time",
+        "update_time",
+    ),
+)
+
+
 def price_to_proto(price: Price) -> pb.Price:
     return pb.Price(
-        id=price.id,
-        stripe_price_id=price.stripe_price_id,
-        product_name=price.product_name,
-        unit_amount=price.unit_amount,
+        **_PRICE_FIELDS.of(price),
         currency_code=price.currency,
         interval=INTERVALS.to_proto(price.interval),
-        interval_count=price.interval_count,
-        active=price.active,
-        create_time=timestamp(price.create_time),
-        update_time=timestamp(price.update_time),
     )
 
 
 def subscription_to_proto(subscription: Subscription) -> pb.Subscription:
-    item = subscription.item
     pause = None
     if subscription.pause_behavior is not None:
         pause = pb.PauseCollection(
@@ -47,37 +67,16 @@ def subscription_to_proto(subscription: Subscription) -> pb.Subscription:
             resume_time=timestamp(subscription.pause_resumes_at),
         )
     return pb.Subscription(
-        id=subscription.id,
-        account_id=subscription.account_id,
-        price_id=item.price_id,
-        quantity=item.quantity,
+        **_SUBSCRIPTION_FIELDS.of(subscription),
+        price_id=subscription.item.price_id,
+        quantity=subscription.item.quantity,
         state=SUBSCRIPTION_STATES.to_proto(subscription.state),
-        cancel_at_period_end=subscription.cancel_at_period_end,
-        current_period_start=timestamp(subscription.current_period_start),
-        current_period_end=timestamp(subscription.current_period_end),
-        trial_start=timestamp(subscription.trial_start),
-        trial_end=timestamp(subscription.trial_end),
         cancel_time=timestamp(subscription.canceled_at),
-        latest_invoice_id=subscription.latest_invoice_id or "",
-        stripe_subscription_id=subscription.stripe_subscription_id or "",
-        metadata=subscription.metadata,
-        create_time=timestamp(subscription.create_time),
-        update_time=timestamp(subscription.update_time),
-        items=[
-            pb.SubscriptionItem(
-                price_id=i.price_id,
-                quantity=i.quantity,
-                stripe_item_id=i.stripe_item_id or "",
-                current_period_start=timestamp(i.current_period_start),
-                current_period_end=timestamp(i.current_period_end),
-            )
-            for i in subscription.items
-        ],
+        items=[pb.SubscriptionItem(**_ITEM_FIELDS.of(item)) for item in subscription.items],
         pending_action=action_to_proto(subscription.pending_action),
         pause_collection=pause,
         stripe_payment_method_id=subscription.default_payment_method or "",
         trial_will_end_notice_time=timestamp(subscription.trial_will_end_notice_at),
-        cancel_at=timestamp(subscription.cancel_at),
     )
 
 
@@ -110,6 +109,12 @@ def _change(
     )
 
 
+# CreateSubscriptionRequest fields CreateSubscription takes as they are.
+_CREATE_SUBSCRIPTION_FIELDS = SameNamed(
+    values=("request_id", "account_id", "price_id", "quantity", "trial_period_days"), times=()
+)
+
+
 class SubscriptionServicer(SubscriptionServiceServicer):
     def __init__(self, billing: Billing) -> None:
         self._billing = billing
@@ -119,11 +124,7 @@ class SubscriptionServicer(SubscriptionServiceServicer):
         self, request: pb.CreateSubscriptionRequest, caller: Caller
     ) -> Subscription:
         command = CreateSubscription(
-            request_id=request.request_id,
-            account_id=request.account_id,
-            price_id=request.price_id,
-            quantity=request.quantity,
-            trial_period_days=request.trial_period_days,
+            **_CREATE_SUBSCRIPTION_FIELDS.of(request),
             trial_end=optional_time(request, "trial_end", request.trial_end),
             payment_method=request.stripe_payment_method_id,
             metadata=dict(request.metadata),
