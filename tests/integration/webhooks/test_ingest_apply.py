@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
 
 from payment_service.adapters.stripe import mapping
 from payment_service.app.ports.events import EventOutcome
@@ -206,3 +210,73 @@ async def test_while_the_ingest_is_busy_appliers_hold_back_a_bounded_while(
         record = await wait_settled(pipeline.uow_factory, first["id"])
     assert record.state is WebhookEventState.PROCESSED
     assert time.monotonic() - started < DEFER_S + 2
+
+
+async def test_a_duplicate_does_not_wait_for_the_applier_updating_its_event(
+    pipeline: Pipeline, db_backend: str
+) -> None:
+    """On PostgreSQL an applier's UPDATE of an event leaves an uncommitted index entry;
+    inserting the same Stripe id again would wait for that applier's whole transaction,
+    and the batch of deliveries beside the duplicate with it. The ingest reads the
+    stored ids first, so the batch is answered while the applier still works."""
+    if db_backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time: every insert waits for it anyway")
+    first = event(TEST_TYPE, {"id": "thing_held", "object": "thing"})
+    assert await pipeline.webhooks.accept(_payload(first)) is Delivery.ACCEPTED
+    engine = pipeline.uow_factory.engine
+    async with engine.connect() as applier:  # as an applier mid-batch: updated, not committed
+        await applier.execute(
+            text("update webhook_events set state = 'processed' where stripe_event_id = :id"),
+            {"id": first["id"]},
+        )
+        beside = event(TEST_TYPE, {"id": "thing_beside", "object": "thing"})
+        answers = await asyncio.wait_for(
+            asyncio.gather(
+                pipeline.webhooks.accept(_payload(first)),
+                pipeline.webhooks.accept(_payload(beside)),
+            ),
+            timeout=5,
+        )
+        assert answers == [Delivery.DUPLICATE, Delivery.ACCEPTED]
+        await applier.rollback()
+    assert len(await stored_events(pipeline.uow_factory)) == 2
+
+
+async def test_while_the_ingest_is_busy_one_applier_at_a_time_applies(pipeline: Pipeline) -> None:
+    """Busy, the appliers take turns (one pass at a time, then a rest), so on one core they
+    take a bounded share of it; each event is still applied."""
+    from payment_service.app.webhooks.wakeup import BUSY_EVENTS, BUSY_WINDOW_S
+
+    active = 0
+    most = 0
+
+    async def slow(evt: RemoteEvent, _uow: UnitOfWork) -> EventOutcome:
+        nonlocal active, most
+        active += 1
+        most = max(most, active)
+        await asyncio.sleep(0.02)
+        active -= 1
+        return EventOutcome.applied(detail="ok")
+
+    pipeline.extra[TEST_TYPE] = slow
+    applier = pipeline.webhooks.retrier.applier
+    applier.policy = dataclasses.replace(applier.policy, batch_size=1)  # one event a pass
+    events = [event(TEST_TYPE, {"id": f"thing_turn{n}", "object": "thing"}) for n in range(6)]
+    for evt in events:
+        assert await pipeline.webhooks.accept(_payload(evt)) is Delivery.ACCEPTED
+    wakeup = pipeline.webhooks.retrier.wakeup
+
+    async def deliveries_keep_arriving() -> None:
+        while True:
+            wakeup.stored(BUSY_EVENTS)
+            await asyncio.sleep(BUSY_WINDOW_S / 4)
+
+    arriving = asyncio.create_task(deliveries_keep_arriving())
+    try:
+        async with appliers(pipeline, workers=4):
+            for evt in events:
+                record = await wait_settled(pipeline.uow_factory, evt["id"])
+                assert record.state is WebhookEventState.PROCESSED
+    finally:
+        arriving.cancel()
+    assert most == 1

@@ -105,13 +105,31 @@ class SqlWebhookEventRepository(EntityRepository[WebhookEvent]):
 
     async def insert_many_if_new(self, events: Sequence[WebhookEvent]) -> set[str]:
         """Insert the events not stored yet in one statement (one multi-row INSERT … ON
-        CONFLICT DO NOTHING); return the Stripe event ids actually inserted."""
+        CONFLICT DO NOTHING); return the Stripe event ids actually inserted.
+
+        The ids already stored are read first and left out of the INSERT: an event an
+        applier is updating has an uncommitted index entry, and inserting its id again
+        would wait for that applier's transaction (the whole batch with it), while the
+        read sees the committed row at once. ON CONFLICT still settles two deliveries
+        of a new event that race (the second waits only for the first's short insert)."""
         if not events:
             return set()
+        known = await self._stored_stripe_ids([event.stripe_event_id for event in events])
+        rows = [self._values(event) for event in events if event.stripe_event_id not in known]
+        if not rows:
+            return set()
         statement = self._insert_new().returning(webhook_events.c.stripe_event_id)
-        rows = [self._values(event) for event in events]
         with translated_errors():
             result = await self._connection.execute(statement, rows)
+        return {row[0] for row in result.all()}
+
+    async def _stored_stripe_ids(self, stripe_event_ids: list[str]) -> set[str]:
+        def build() -> Executable:
+            column = webhook_events.c.stripe_event_id
+            return select(column).where(column.in_(bindparam("w_ids", expanding=True)))
+
+        statement = statement_for(("stored_stripe_ids", self.table), build)
+        result = await self._execute(statement, {"w_ids": stripe_event_ids})
         return {row[0] for row in result.all()}
 
     async def claim_due(self, now: datetime, limit: int) -> list[WebhookEvent]:
