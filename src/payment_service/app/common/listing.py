@@ -8,16 +8,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from payment_service.app.common.owned import AccountOwned
 from payment_service.app.common.validation import Violations
 from payment_service.app.ports.storage import EntityStore, UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.caller import Caller
 from payment_service.domain.errors import NotFound
 from payment_service.domain.pagination import Page
-
-
-class _Owned(Protocol):
-    @property
-    def account_id(self) -> str: ...
 
 
 class _ListQuery(Protocol):
@@ -27,7 +23,7 @@ class _ListQuery(Protocol):
     def account_id(self) -> str: ...
 
 
-Owned = TypeVar("Owned", bound=_Owned)
+Owned = TypeVar("Owned", bound=AccountOwned)
 Query = TypeVar("Query", bound=_ListQuery)
 
 

@@ -44,12 +44,9 @@ class RequestOrigin(TypedDict):
 
 
 class MadeByRequest(Protocol):
-    @property
-    def caller(self) -> str: ...
-    @property
-    def request_id(self) -> str: ...
-    @property
-    def request_hash(self) -> str: ...
+    caller: str
+    request_id: str
+    request_hash: str
 
 
 @dataclass(frozen=True, slots=True)
