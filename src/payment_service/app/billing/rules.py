@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from payment_service.app.common.replay import MutationRequest
 from payment_service.app.common.validation import Violations
 from payment_service.domain.billing import PauseBehavior, ProrationBehavior
-from payment_service.domain.caller import Caller
 from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import Invoice, Price, Subscription, SubscriptionItem
 from payment_service.domain.errors import FailedPrecondition, InvalidTransition
@@ -191,9 +191,8 @@ def refused(subscription: Subscription) -> FailedPrecondition:
 
 
 def new_subscription(
-    caller: Caller,
+    request: MutationRequest,
     command: CreateSubscription,
-    request_hash: str,
     price: Price,
     customer_id: str,
     stripe_customer_id: str,
@@ -203,9 +202,7 @@ def new_subscription(
         id=new_id("subn"),
         account_id=command.account_id,
         customer_id=customer_id,
-        caller=caller.sub,
-        request_id=command.request_id,
-        request_hash=request_hash,
+        **request.origin(),
         stripe_customer_id=stripe_customer_id,
         items=[
             SubscriptionItem(

@@ -92,7 +92,7 @@ class CreateSubscriptions:
             return True
         if subscription.state is not SubscriptionState.INCOMPLETE:
             return False
-        return await self._ledger.find(_create_request_of(subscription)) is None
+        return await self._ledger.find(MutationRequest.that_made(METHOD, subscription)) is None
 
     async def finish_pending(self, subscription_id: str) -> Subscription:
         """Reconciler: finish a create a crash or an outage left undone, exactly once: send
@@ -101,7 +101,7 @@ class CreateSubscriptions:
         if not await self.needs_finishing(found):
             return found
         return await settled(
-            self._submit(found, _create_request_of(found), first_attempt=False),
+            self._submit(found, MutationRequest.that_made(METHOD, found), first_attempt=False),
             lambda: self._load(found.id),
         )
 
@@ -126,7 +126,7 @@ class CreateSubscriptions:
         customer = await self.customers.get_or_create(caller, command.account_id)
         assert customer.stripe_customer_id is not None  # get_or_create made it at Stripe
         subscription = new_subscription(
-            caller, command, request.body_hash, price, customer.id, customer.stripe_customer_id
+            request, command, price, customer.id, customer.stripe_customer_id
         )
         subscription.default_payment_method = payment_method
         return subscription
@@ -273,12 +273,6 @@ def _confirmable_first_payment(
     ):
         return None
     return intent.stripe_id
-
-
-def _create_request_of(subscription: Subscription) -> MutationRequest:
-    return MutationRequest(
-        subscription.caller, METHOD, subscription.request_id, subscription.request_hash
-    )
 
 
 def unsent(subscription: Subscription) -> bool:

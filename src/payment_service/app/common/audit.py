@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from payment_service.app.common.audit_context import (
     RpcFacts,
@@ -19,27 +19,9 @@ from payment_service.domain.errors import Conflict
 from payment_service.domain.ids import new_id
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 REFRESH_ACTOR = "stripe"  # who a re-read from Stripe is, unless a system actor is at work
-
-
-async def audit(
-    uow: UnitOfWork,
-    actor: str,
-    action: str,
-    subject: tuple[str, str],
-    outcome: str = "ok",
-    detail: Mapping[str, str] | None = None,
-    *,
-    facts: RpcFacts | None = None,
-) -> None:
-    """Add the audit row to ``uow``: it commits with the change it describes, or not at all.
-
-    ``subject`` is the object acted on: (type, id), e.g. ``("payment", "pay_…")``. Work
-    done by the reconciler or an operator says so in ``detail["via"]``. ``facts`` stand in
-    for the RPC's where the row is written outside it (refused authentications).
-    """
-    await uow.audit.add(audit_entry(actor, action, subject, outcome, detail, facts=facts))
 
 
 def audit_entry(
@@ -51,8 +33,14 @@ def audit_entry(
     *,
     facts: RpcFacts | None = None,
 ) -> AuditEntry:
-    """The row ``audit`` adds, for a caller that adds a batch of them at once
-    (``uow.audit.add_many``, in the same transaction as the changes they describe)."""
+    """The audit row of one mutation; ``audit`` adds it to a unit of work, a caller that adds
+    a batch of them at once uses ``uow.audit.add_many`` (in the same transaction as the
+    changes they describe).
+
+    ``subject`` is the object acted on: (type, id), e.g. ``("payment", "pay_…")``. Work
+    done by the reconciler or an operator says so in ``detail["via"]``. ``facts`` stand in
+    for the RPC's where the row is written outside it (refused authentications).
+    """
     object_type, object_id = subject
     facts = facts or current_rpc_facts()
     details = dict(detail or {})
@@ -73,6 +61,22 @@ def audit_entry(
         peer=facts.peer,
         certificate=facts.certificate,
     )
+
+
+def _added_to_uow(
+    entry: Callable[P, AuditEntry],
+) -> Callable[Concatenate[UnitOfWork, P], Coroutine[Any, Any, None]]:
+    """``entry``'s row added to the unit of work given first, with ``entry``'s arguments."""
+
+    async def add(uow: UnitOfWork, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        await uow.audit.add(entry(*args, **kwargs))
+
+    return add
+
+
+# audit(uow, actor, action, subject, outcome="ok", detail=None, *, facts=None): the row
+# added to ``uow``, so it commits with the change it describes, or not at all.
+audit = _added_to_uow(audit_entry)
 
 
 async def insert_or_winner(

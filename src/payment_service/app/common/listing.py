@@ -4,21 +4,52 @@ only the caller may see."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol, TypeVar
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
+from payment_service.app.common.owned import AccountOwned
 from payment_service.app.common.validation import Violations
 from payment_service.app.ports.storage import EntityStore, UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.caller import Caller
 from payment_service.domain.errors import NotFound
+from payment_service.domain.pagination import Page
 
 
-class _Owned(Protocol):
+class _ListQuery(Protocol):
+    @property
+    def payment_id(self) -> str: ...
     @property
     def account_id(self) -> str: ...
 
 
-Owned = TypeVar("Owned", bound=_Owned)
+Owned = TypeVar("Owned", bound=AccountOwned)
+Query = TypeVar("Query", bound=_ListQuery)
+
+
+@dataclass
+class PaymentOrAccountQueries(Generic[Owned, Query]):
+    """Get and List of one kind of object of one payment and one account: ``rows`` holds
+    them, ``kind`` and ``prefix`` name them (``"refund"``, ``"rfd"``); ``listed`` reads a
+    page for a query whose filters are checked, in the check's read-only transaction."""
+
+    uow_factory: UnitOfWorkFactory
+    rows: Callable[[UnitOfWork], EntityStore[Owned]]
+    kind: str
+    prefix: str
+    listed: Callable[[UnitOfWork, Query], Awaitable[Page[Owned]]]
+
+    async def get(self, caller: Caller, entity_id: str) -> Owned:
+        return await get_visible(
+            self.uow_factory, caller, self.rows, self.kind, self.prefix, entity_id
+        )
+
+    async def list(self, caller: Caller, query: Query) -> Page[Owned]:
+        check_payment_or_account(caller, query.payment_id, query.account_id)
+        async with self.uow_factory(read_only=True) as uow:
+            if query.payment_id:
+                await require_visible_payment(uow, caller, query.payment_id)
+            return await self.listed(uow, query)
 
 
 async def get_visible(

@@ -23,6 +23,7 @@ from typing import Generic, Protocol, TypeVar
 
 from payment_service.app.common.audit import audit
 from payment_service.app.common.locks import KeyedLocks
+from payment_service.app.common.owned import AccountOwned
 from payment_service.app.common.replay import MutationRequest, RequestLedger, record, recorded
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
 from payment_service.app.ports.processor import idempotency_key
@@ -32,15 +33,7 @@ from payment_service.domain.entities import RequestRecord
 from payment_service.domain.entities.request_record import PENDING_RESPONSE
 from payment_service.domain.errors import Aborted, CardDeclined, Conflict, NotFound
 
-
-class Owned(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def account_id(self) -> str: ...
-
-
-T = TypeVar("T", bound=Owned)
+T = TypeVar("T", bound=AccountOwned)
 R = TypeVar("R")
 R_in = TypeVar("R_in", contravariant=True)
 

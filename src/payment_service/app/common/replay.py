@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypedDict
 
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.caller import Caller
@@ -34,6 +34,21 @@ def request_hash(method: str, fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+class RequestOrigin(TypedDict):
+    """What a row made by a request keeps of it: a retry finds the row by (caller,
+    request_id) and tells a reused request_id by the hash of its body."""
+
+    caller: str
+    request_id: str
+    request_hash: str
+
+
+class MadeByRequest(Protocol):
+    caller: str
+    request_id: str
+    request_hash: str
+
+
 @dataclass(frozen=True, slots=True)
 class MutationRequest:
     """One mutating call as the ledger knows it."""
@@ -48,6 +63,17 @@ class MutationRequest:
         cls, caller: Caller, method: str, request_id: str, fields: Mapping[str, Any]
     ) -> MutationRequest:
         return cls(caller.sub, method, request_id, request_hash(method, fields))
+
+    @classmethod
+    def that_made(cls, method: str, row: MadeByRequest) -> MutationRequest:
+        """The ``method`` request that made ``row``, as a retry of it is known."""
+        return cls(row.caller, method, row.request_id, row.request_hash)
+
+    def origin(self) -> RequestOrigin:
+        """The fields of a row this request makes (``Row(**request.origin(), …)``)."""
+        return RequestOrigin(
+            caller=self.caller, request_id=self.request_id, request_hash=self.body_hash
+        )
 
 
 @dataclass
@@ -95,12 +121,7 @@ async def record(
     """Record the answer in ``uow`` (answering a pending record, or as a new one); it commits
     with the change it answers for. Conflict when another replica answered first."""
     answer = RequestRecord(
-        caller=request.caller,
-        request_id=request.request_id,
-        method=request.method,
-        request_hash=request.body_hash,
-        resource_id=resource_id,
-        response=response,
+        **request.origin(), method=request.method, resource_id=resource_id, response=response
     )
     if response == PENDING_RESPONSE or not await uow.request_records.complete(answer):
         await uow.request_records.add(answer)

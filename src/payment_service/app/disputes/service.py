@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from payment_service.app.disputes.commands import DisputeCommands
-from payment_service.app.disputes.queries import DisputeQueries
+from payment_service.app.disputes.queries import dispute_queries
 from payment_service.app.disputes.repair import DisputeRepair
 from payment_service.app.disputes.rules import DisputeRules
 from payment_service.app.ports.cache import Cache
@@ -22,7 +22,7 @@ class Disputes:
         rules: DisputeRules,
         failpoints: Failpoints = NO_FAILPOINTS,
     ) -> None:
-        queries = DisputeQueries(uow_factory)
+        queries = dispute_queries(uow_factory)
         commands = DisputeCommands(uow_factory, processor, cache, failpoints)
         self.repair = DisputeRepair(uow_factory, processor, cache, metrics, rules)
         self.get = queries.get

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
+from payment_service.app.common.waiters import Waiter, wait_to_be_woken, woken
 from payment_service.app.ports.outbox import EventQuery, OutboxEvent, OutboxReader, Wakeup
 
 _log = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ class LocalWakeup:
     kept, so the next ``wait`` returns at once (no wake-up is lost)."""
 
     def __init__(self) -> None:
-        self._waiters: set[asyncio.Future[None]] = set()
+        self._waiters: set[Waiter] = set()
         self._fired = False
 
     def fire(self) -> None:
@@ -157,20 +158,9 @@ class LocalWakeup:
         for waiter in tuple(self._waiters):
             loop = waiter.get_loop()
             with contextlib.suppress(RuntimeError):  # its loop closed (a finished test)
-                loop.call_soon_threadsafe(_resolve, waiter)
+                loop.call_soon_threadsafe(woken, waiter)
 
     async def wait(self, timeout_s: float) -> None:
         if not self._fired:
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.add(waiter)
-            try:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waiter, timeout_s)
-            finally:
-                self._waiters.discard(waiter)
+            await wait_to_be_woken(self._waiters.add, self._waiters.discard, timeout_s)
         self._fired = False
-
-
-def _resolve(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)

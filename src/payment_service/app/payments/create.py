@@ -143,9 +143,7 @@ class CreatePayments:
             id=new_id("pay"),
             account_id=command.account_id,
             customer_id=customer.id,
-            caller=caller.sub,
-            request_id=command.request_id,
-            request_hash=request.body_hash,
+            **request.origin(),
             amount=command.amount,
             currency=currency,
             capture_method=command.capture_method,
@@ -184,9 +182,7 @@ class CreatePayments:
         except ProcessorCardDeclined as error:
             stored = await self.store.store_decline(claimed.id, error, "payments.create")
             answer = declined(stored, error)
-            request = MutationRequest(
-                claimed.caller, METHOD, claimed.request_id, claimed.request_hash
-            )
+            request = MutationRequest.that_made(METHOD, claimed)
             await self._ledger.remember_decline(request, stored.id, answer)
             raise answer from None
         except DomainError as error:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from payment_service.app.common.audit import audit
 from payment_service.app.common.locks import KeyedLocks
-from payment_service.app.common.replay import request_hash
+from payment_service.app.common.replay import MutationRequest
 from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.app.refunds.imports import RefundImporter
 from payment_service.app.refunds.ledger import refundable_amount
@@ -23,13 +23,13 @@ from payment_service.app.refunds.rules import (
     answer,
     check_replay,
     exceeds,
+    new_refund,
     require_refundable_state,
 )
 from payment_service.app.refunds.sender import RefundSender
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Refund
 from payment_service.domain.errors import Conflict, NotFound
-from payment_service.domain.ids import new_id
 
 
 @dataclass
@@ -43,22 +43,22 @@ class CreateRefunds:
 
     async def create(self, caller: Caller, command: CreateRefund) -> Refund:
         command.validate()
-        body_hash = request_hash("CreateRefund", command.fields())
+        request = MutationRequest.of(caller, "CreateRefund", command.request_id, command.fields())
         async with self._locks.hold((caller.sub, command.request_id)):
             async with self.uow_factory(read_only=True) as uow:
                 existing = await uow.refunds.find_by_request(caller.sub, command.request_id)
             if existing is None:
                 await self.importer.import_unexplained(caller, command.payment_id)
-                refund, first_attempt = await self._reserve(caller, command, body_hash)
+                refund, first_attempt = await self._reserve(caller, command, request)
             else:
-                check_replay(caller, existing, command, body_hash)
+                check_replay(caller, existing, command, request.body_hash)
                 refund, first_attempt = existing, False
             if refund.awaits_stripe:
                 refund = await self.sender.send(refund, first_attempt=first_attempt)
             return answer(refund)
 
     async def _reserve(
-        self, caller: Caller, command: CreateRefund, body_hash: str
+        self, caller: Caller, command: CreateRefund, request: MutationRequest
     ) -> tuple[Refund, bool]:
         """Insert the PENDING row under the payment lock; True when this call inserted it."""
         try:
@@ -71,18 +71,7 @@ class CreateRefunds:
                 amount = refundable if command.amount is None else command.amount
                 if amount <= 0 or amount > refundable:
                     raise exceeds(payment.id, amount, refundable)
-                refund = Refund(
-                    id=new_id("rfd"),
-                    payment_id=payment.id,
-                    account_id=payment.account_id,
-                    caller=caller.sub,
-                    request_id=command.request_id,
-                    request_hash=body_hash,
-                    amount=amount,
-                    currency=payment.currency,
-                    reason=command.reason,
-                    metadata=dict(command.metadata),
-                )
+                refund = new_refund(payment, request, amount, command.reason, command.metadata)
                 await uow.refunds.add(refund)
                 await audit(
                     uow,
@@ -98,6 +87,6 @@ class CreateRefunds:
                 winner = await uow.refunds.find_by_request(caller.sub, command.request_id)
             if winner is None:
                 raise
-            check_replay(caller, winner, command, body_hash)
+            check_replay(caller, winner, command, request.body_hash)
             return winner, False
         return refund, True

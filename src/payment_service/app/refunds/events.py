@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from payment_service.app.common.event_payload import reading
 from payment_service.app.common.stripe_reads import fetched
 from payment_service.app.payments.rules import cache_key
 from payment_service.app.ports.event_types import CHARGE_REFUNDED_EVENT_TYPE, REFUND_EVENT_TYPES
@@ -42,7 +43,7 @@ from payment_service.app.refunds.ledger import record_refund_change, succeeded_t
 from payment_service.domain.clock import observed_time
 from payment_service.domain.entities import Payment, Refund
 from payment_service.domain.errors import NotFound
-from payment_service.domain.processor import RemoteEvent, RemoteRefund
+from payment_service.domain.processor import RemoteCharge, RemoteEvent, RemoteRefund
 
 
 def refund_event_handlers(
@@ -51,8 +52,11 @@ def refund_event_handlers(
     """The handler map for the registry. ``processor`` is only asked when an event lacks
     what is needed (a refund naming only its charge, a charge without its refunds)."""
     events = _RefundEvents(mapping, processor)
-    handlers: dict[str, EventHandler] = dict.fromkeys(REFUND_EVENT_TYPES, events.on_refund)
-    handlers[CHARGE_REFUNDED_EVENT_TYPE] = events.on_charge_refunded
+    on_refund = reading(mapping.to_refund, "refund", events.on_refund)
+    handlers: dict[str, EventHandler] = dict.fromkeys(REFUND_EVENT_TYPES, on_refund)
+    handlers[CHARGE_REFUNDED_EVENT_TYPE] = reading(
+        mapping.to_charge, "charge", events.on_charge_refunded
+    )
     return handlers
 
 
@@ -61,18 +65,14 @@ class _RefundEvents:
     mapping: StripeMapping
     processor: PaymentProcessor
 
-    async def on_refund(self, event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
-        try:
-            remote = self.mapping.to_refund(event.data_object)
-        except ValueError as error:
-            return EventOutcome.quarantined(f"unreadable refund: {error}")
+    async def on_refund(
+        self, event: RemoteEvent, remote: RemoteRefund, uow: UnitOfWork
+    ) -> EventOutcome:
         return await self._apply(uow, remote, event.created, None)
 
-    async def on_charge_refunded(self, event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
-        try:
-            charge = self.mapping.to_charge(event.data_object)
-        except ValueError as error:
-            return EventOutcome.quarantined(f"unreadable charge: {error}")
+    async def on_charge_refunded(
+        self, event: RemoteEvent, charge: RemoteCharge, uow: UnitOfWork
+    ) -> EventOutcome:
         if charge.payment_intent is None:
             return EventOutcome.ignored("charge without a PaymentIntent")
         payment = await uow.payments.find_by_stripe_id(charge.payment_intent)

@@ -8,11 +8,11 @@ open) and imports the missing ones, or answers UNAVAILABLE.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from payment_service.app.common.replay import request_hash
 from payment_service.app.payments.rules import cache_key
 from payment_service.app.ports.cache import Cache
 from payment_service.app.ports.processor import REFUND_ID_KEY, PaymentProcessor
@@ -22,13 +22,12 @@ from payment_service.app.refunds.ledger import (
     sync_refunded_total,
     unexplained_refunded,
 )
-from payment_service.app.refunds.rules import OUTSIDE_CALLER
+from payment_service.app.refunds.rules import new_refund, outside_request
 from payment_service.domain.caller import Caller
 from payment_service.domain.clock import from_unix, observed_time, utcnow
 from payment_service.domain.entities import Payment, Refund
 from payment_service.domain.entities.refund import FAILURE_REASON_MAX
 from payment_service.domain.errors import DomainError, ResourceExhausted, Unavailable
-from payment_service.domain.ids import new_id
 from payment_service.domain.processor import RemoteRefund
 from payment_service.domain.states import PaymentState
 
@@ -45,20 +44,12 @@ async def import_refund(
             f"refund {remote.stripe_id} of {remote.amount} {remote.currency} "
             f"does not fit payment {payment.id} in {payment.currency}"
         )
-    refund = Refund(
-        id=new_id("rfd"),
-        payment_id=payment.id,
-        account_id=payment.account_id,
-        caller=OUTSIDE_CALLER,
-        request_id=remote.stripe_id,
-        request_hash=request_hash("StripeRefund", {"stripe_refund_id": remote.stripe_id}),
-        amount=remote.amount,
-        currency=payment.currency,
-        reason=remote.reason,
+    made = outside_request(remote.stripe_id)
+    refund = dataclasses.replace(
+        new_refund(payment, made, remote.amount, remote.reason, remote.metadata),
         state=remote.state,
         failure_reason=(remote.failure_reason or "")[:FAILURE_REASON_MAX] or None,
         stripe_refund_id=remote.stripe_id,
-        metadata=dict(remote.metadata),
         remote_updated_at=from_unix(observed_at_unix) if observed_at_unix else None,
         synced_at=utcnow() if observed_at_unix is None else None,
         create_time=from_unix(remote.created) if remote.created else utcnow(),

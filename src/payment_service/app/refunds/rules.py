@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from payment_service.app.common.replay import MutationRequest, request_hash
 from payment_service.app.common.validation import Violations
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Payment, Refund
 from payment_service.domain.errors import FailedPrecondition, NotFound, RequestIdReused
+from payment_service.domain.ids import new_id
 from payment_service.domain.pagination import PageRequest
 from payment_service.domain.states import PaymentState, RefundReason, RefundState
 
@@ -61,6 +63,34 @@ class ListRefunds:
     page: PageRequest
     payment_id: str = ""
     account_id: str = ""
+
+
+def new_refund(
+    payment: Payment,
+    request: MutationRequest,
+    amount: int,
+    reason: RefundReason | None,
+    metadata: Mapping[str, str],
+) -> Refund:
+    """A PENDING refund of ``amount`` of ``payment``, made by ``request``."""
+    return Refund(
+        id=new_id("rfd"),
+        payment_id=payment.id,
+        account_id=payment.account_id,
+        **request.origin(),
+        amount=amount,
+        currency=payment.currency,
+        reason=reason,
+        metadata=dict(metadata),
+    )
+
+
+def outside_request(stripe_refund_id: str) -> MutationRequest:
+    """What a refund made outside the service (the Stripe dashboard) is kept as made by."""
+    fields = {"stripe_refund_id": stripe_refund_id}
+    return MutationRequest(
+        OUTSIDE_CALLER, "StripeRefund", stripe_refund_id, request_hash("StripeRefund", fields)
+    )
 
 
 def check_replay(caller: Caller, refund: Refund, command: CreateRefund, body_hash: str) -> None:

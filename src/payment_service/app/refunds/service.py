@@ -8,7 +8,7 @@ from payment_service.app.ports.processor import PaymentProcessor
 from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.app.refunds.create import CreateRefunds
 from payment_service.app.refunds.imports import RefundImporter
-from payment_service.app.refunds.queries import RefundQueries
+from payment_service.app.refunds.queries import refund_queries
 from payment_service.app.refunds.repair import RefundRepair
 from payment_service.app.refunds.rules import RefundRules
 from payment_service.app.refunds.sender import RefundSender
@@ -27,7 +27,7 @@ class Refunds:
         sender = RefundSender(uow_factory, processor, cache, rules.pending_grace_s, failpoints)
         importer = RefundImporter(uow_factory, processor, cache)
         repair = RefundRepair(uow_factory, processor, sender, rules)
-        queries = RefundQueries(uow_factory)
+        queries = refund_queries(uow_factory)
         self.create = CreateRefunds(uow_factory, importer, sender).create
         self.get = queries.get
         self.list = queries.list

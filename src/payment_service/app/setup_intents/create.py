@@ -86,9 +86,7 @@ class CreateSetupIntents:
             id=new_id("setup"),
             account_id=account_id,
             customer_id=customer.id,
-            caller=caller.sub,
-            request_id=request.request_id,
-            request_hash=request.body_hash,
+            **request.origin(),
             usage=usage,
             stripe_customer_id=customer.stripe_customer_id,
         )

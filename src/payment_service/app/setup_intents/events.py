@@ -9,6 +9,7 @@ yet (its create still answering) is retried later.
 
 from __future__ import annotations
 
+from payment_service.app.common.event_payload import reading
 from payment_service.app.common.event_subject import locked_subject
 from payment_service.app.ports.event_types import SETUP_INTENT_EVENT_TYPES
 from payment_service.app.ports.events import EventHandler, EventOutcome
@@ -18,16 +19,15 @@ from payment_service.app.ports.storage import UnitOfWork
 from payment_service.app.setup_intents.store import attach_method, saved_method
 from payment_service.domain.clock import from_unix
 from payment_service.domain.processor import RemoteEvent
+from payment_service.domain.setup_intents import RemoteSetupIntent
 
 
 def setup_intent_event_handlers(
     mapping: SetupIntentMapping, processor: PaymentProcessor
 ) -> dict[str, EventHandler]:
-    async def setup_intent_changed(event: RemoteEvent, uow: UnitOfWork) -> EventOutcome:
-        try:
-            remote = mapping.to_setup_intent(event.data_object)
-        except ValueError as error:
-            return EventOutcome.quarantined(f"unreadable setup intent: {error}")
+    async def setup_intent_changed(
+        event: RemoteEvent, remote: RemoteSetupIntent, uow: UnitOfWork
+    ) -> EventOutcome:
         row = await locked_subject(
             uow.setup_intents, "setup intent", remote.stripe_id, remote.setup_intent_id
         )
@@ -45,4 +45,5 @@ def setup_intent_event_handlers(
         detail = f"setup intent {row.id}: {before.value} -> {row.state.value}"
         return EventOutcome.applied(detail=detail + (" (card attached)" if attached else ""))
 
-    return dict.fromkeys(SETUP_INTENT_EVENT_TYPES, setup_intent_changed)
+    handler = reading(mapping.to_setup_intent, "setup intent", setup_intent_changed)
+    return dict.fromkeys(SETUP_INTENT_EVENT_TYPES, handler)

@@ -9,10 +9,11 @@ counts what was stored, so the appliers know when the ingest is busy (``ingest_b
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections import deque
+
+from payment_service.app.common.waiters import Waiter, wait_to_be_woken, woken
 
 # The ingest is busy while at least BUSY_EVENTS were stored in the current or the last
 # window of BUSY_WINDOW_S (about 150 a second or more; a few deliveries are no load).
@@ -22,7 +23,7 @@ BUSY_EVENTS = 30
 
 class Wakeup:
     def __init__(self) -> None:
-        self._idle: deque[asyncio.Future[None]] = deque()
+        self._idle: deque[Waiter] = deque()
         self._missed = False
         self._window_start = float("-inf")
         self._in_window = 0
@@ -49,18 +50,17 @@ class Wakeup:
         self._window_start = now
 
     def notify(self) -> None:
-        while self._idle:
-            waiter = self._idle.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-        self._missed = True
+        self._wake(everyone=False)
 
     def notify_all(self) -> None:
+        self._wake(everyone=True)
+
+    def _wake(self, *, everyone: bool) -> None:
+        """Wake the first idle applier (``everyone``: all of them); with none left to wake,
+        the next one to go idle passes straight through."""
         while self._idle:
-            waiter = self._idle.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
+            if woken(self._idle.popleft()) and not everyone:
+                return
         self._missed = True
 
     async def wait(self, timeout_s: float) -> None:
@@ -68,11 +68,8 @@ class Wakeup:
         if self._missed:
             self._missed = False
             return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._idle.append(waiter)
-        try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter, timeout_s)
-        finally:
-            with contextlib.suppress(ValueError):
-                self._idle.remove(waiter)
+        await wait_to_be_woken(self._idle.append, self._forget, timeout_s)
+
+    def _forget(self, waiter: Waiter) -> None:
+        with contextlib.suppress(ValueError):  # already taken by a notify
+            self._idle.remove(waiter)
