@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from aiohttp import web
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, TracerProvider
+from opentelemetry.trace import SpanKind, Tracer, TracerProvider
 
 from payment_service.app.ports.webhooks import MalformedEvent, WebhookRejected, WebhookVerifier
 from payment_service.app.webhooks.ingest import NotStored
@@ -41,6 +43,13 @@ _SETTLED = frozenset({Delivery.APPLIED.value, Delivery.IGNORED.value, Delivery.Q
 
 class _TooLarge(Exception):
     pass
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, result: str) -> None:
+        super().__init__(result)
+        self.status = status
+        self.result = result
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes:
@@ -84,35 +93,52 @@ def webhook_route(
 ) -> web.RouteDef:
     """The webhook endpoint; each delivery is a server span (Stripe sends no trace context)
     and, with ``metrics``, counted by status (and, ``inline``, timed while it settles)."""
-    tracer = trace.get_tracer("payment_service.http", tracer_provider=tracer_provider)
-    take = webhooks.receive if inline else webhooks.accept
+    endpoint = _WebhookEndpoint(
+        take=webhooks.receive if inline else webhooks.accept,
+        verifier=verifier,
+        path=path,
+        max_body_bytes=max_body_bytes,
+        metrics=metrics,
+        tracer=trace.get_tracer("payment_service.http", tracer_provider=tracer_provider),
+    )
+    return web.post(path, endpoint.handle)
 
-    async def handle(request: web.Request) -> web.Response:
-        with tracer.start_as_current_span(
-            f"POST {path}",
+
+@dataclass(frozen=True)
+class _WebhookEndpoint:
+    take: Callable[[str], Awaitable[Delivery]]  # store (and, inline, apply) a verified body
+    verifier: WebhookVerifier
+    path: str
+    max_body_bytes: int
+    metrics: DeliveryMetrics | None
+    tracer: Tracer
+
+    async def handle(self, request: web.Request) -> web.Response:
+        with self.tracer.start_as_current_span(
+            f"POST {self.path}",
             kind=SpanKind.SERVER,
-            attributes={"http.request.method": "POST", "http.route": path},
+            attributes={"http.request.method": "POST", "http.route": self.path},
         ) as span:
-            response = await answer(request)
+            response = await self._answer(request)
             span.set_attribute("http.response.status_code", response.status)
             return response
 
-    async def settle(request: web.Request) -> tuple[int, str]:
-        if not verifier.configured:
-            return 404, "not found"
-        if request.content_type not in _JSON_TYPES:
-            return 415, "unsupported content type"
+    async def _answer(self, request: web.Request) -> web.Response:
+        arrived = time.perf_counter()
+        status, result = await self._settle(request)
+        if self.metrics is not None:
+            self.metrics.answered(status)
+            if result in _SETTLED:
+                self.metrics.settled_after(time.perf_counter() - arrived)
+        return _answer(status, result)
+
+    async def _settle(self, request: web.Request) -> tuple[int, str]:
         try:
-            body = await _read_limited(request, max_body_bytes)
-        except _TooLarge:
-            return 413, "body too large"
+            body = await self._verified_body(request)
+        except _Refused as refused:
+            return refused.status, refused.result
         try:
-            verifier.verify(body, request.headers.get("Stripe-Signature"))
-        except WebhookRejected as rejected:
-            log.warning("webhook rejected", extra={"reason": str(rejected)})
-            return 400, "invalid signature"
-        try:
-            delivery = await take(body.decode("utf-8"))
+            delivery = await self.take(body.decode("utf-8"))
         except (MalformedEvent, UnicodeDecodeError) as malformed:
             log.warning("signed webhook body is not an event", extra={"reason": str(malformed)})
             return 400, "not a Stripe event"
@@ -123,13 +149,19 @@ def webhook_route(
             return 503, "not stored; retry"
         return (202 if delivery is Delivery.DEFERRED else 200), delivery.value
 
-    async def answer(request: web.Request) -> web.Response:
-        arrived = time.perf_counter()
-        status, result = await settle(request)
-        if metrics is not None:
-            metrics.answered(status)
-            if result in _SETTLED:
-                metrics.settled_after(time.perf_counter() - arrived)
-        return _answer(status, result)
-
-    return web.post(path, handle)
+    async def _verified_body(self, request: web.Request) -> bytes:
+        """The body once its signature checks (_Refused: the answer when it does not)."""
+        if not self.verifier.configured:
+            raise _Refused(404, "not found")
+        if request.content_type not in _JSON_TYPES:
+            raise _Refused(415, "unsupported content type")
+        try:
+            body = await _read_limited(request, self.max_body_bytes)
+        except _TooLarge:
+            raise _Refused(413, "body too large") from None
+        try:
+            self.verifier.verify(body, request.headers.get("Stripe-Signature"))
+        except WebhookRejected as rejected:
+            log.warning("webhook rejected", extra={"reason": str(rejected)})
+            raise _Refused(400, "invalid signature") from None
+        return body
