@@ -54,7 +54,6 @@ from payment_service.app.reconcile.rules import ReconcilerRules
 from payment_service.app.refunds.events import refund_event_handlers
 from payment_service.app.refunds.rules import RefundRules
 from payment_service.app.refunds.service import Refunds
-from payment_service.app.webhooks.ingest import IngestPolicy
 from payment_service.app.webhooks.policy import RetryPolicy
 from payment_service.app.webhooks.registry import EventRegistry, build_event_registry
 from payment_service.app.webhooks.service import Webhooks
@@ -64,6 +63,7 @@ from payment_service.bootstrap.events import EventEngine, install_outbox
 from payment_service.bootstrap.failpoints import failpoints_from
 from payment_service.bootstrap.limits import build_rate_limiter, outbound_limiter
 from payment_service.bootstrap.metrics import ServiceMetrics
+from payment_service.bootstrap.policies import ingest_policy, payment_rules, retry_policy
 from payment_service.bootstrap.tracing import TracingFlush, process_tracer_provider
 from payment_service.config import ConfigError, Settings
 from payment_service.observability.cache_metrics import MeasuredCache
@@ -71,8 +71,6 @@ from payment_service.observability.webhook_metrics import WebhookMetrics
 from payment_service.security.field_cipher import FieldCipher, FieldCipherError
 
 RECONCILER_LOCK_NAME = "payment_service.reconciler"
-# Beyond the Stripe reads, a webhook attempt needs a few short transactions.
-CLAIM_LEASE_MARGIN_S = 30.0
 
 
 class Component(Protocol):
@@ -193,77 +191,135 @@ class Services:
 
 
 def build_services(settings: Settings, overrides: Overrides | None = None) -> Services:
-    given = overrides or Overrides()
+    """Every capability, built from the settings over the parts ``overrides`` does not
+    supply; what has a lifetime (tracing flush, Redis limiter, database, cache, Stripe
+    connections, the event feed) goes into ``resources``, to be started in that order."""
+    wiring = _wiring(settings, overrides or Overrides())
+    rate_limiter = _rate_limiter(wiring)
+    parts = _shared_parts(wiring, rate_limiter)
+    event_engine = EventEngine(settings, parts.uow_factory)
+    wiring.resources.append(event_engine)
+    payments = _payments(parts)
+    refunds = _refunds(parts)
+    billing, billing_handlers = _billing(parts)
+    cards = _cards(parts)
+    registry = event_registry(
+        parts.processor, cards.handlers, *wiring.given.extra_handlers, billing=billing_handlers
+    )
+    webhooks = _webhooks(parts, registry)
+    repairs = [
+        refunds.repair_pending,
+        *billing.repair.tasks(),
+        *cards.repairs,
+        *wiring.given.extra_repairs,
+    ]
+    return Services(
+        settings=settings,
+        uow_factory=parts.uow_factory,
+        cache=parts.cache,
+        processor=parts.processor,
+        customers=parts.customers,
+        payments=payments,
+        payment_methods=PaymentMethods(
+            parts.uow_factory, parts.processor, parts.customers, parts.failpoints
+        ),
+        refunds=refunds,
+        billing=billing,
+        registry=registry,
+        webhooks=webhooks,
+        verifier=_verifier(settings),
+        reconciler=_reconciler(parts, payments, webhooks, repairs),
+        metrics_registry=parts.metrics.registry,
+        rate_limiter=rate_limiter,
+        cards=cards,
+        webhook_metrics=parts.metrics.webhooks,
+        resources=wiring.resources,
+        tracer_provider=wiring.given.tracer_provider,
+        event_engine=event_engine,
+    )
+
+
+def _wiring(settings: Settings, given: Overrides) -> Wiring:
+    """The settings and overrides, with the process's tracer provider (flushed at stop)
+    unless the test supplied its own."""
     resources: list[Component] = []
     if given.tracer_provider is None:
         provider = process_tracer_provider(settings)
         if provider is not None:
             given = replace(given, tracer_provider=provider)
             resources.append(Closing(TracingFlush(provider)))
-    wiring = Wiring(settings, given, resources)
-    rate_limiter = _rate_limiter(wiring)
+    return Wiring(settings, given, resources)
+
+
+def _shared_parts(wiring: Wiring, rate_limiter: RateLimiter) -> SharedParts:
+    """The metrics, adapters, failpoints, customers and payment rules every capability
+    builds on."""
+    settings, given = wiring.settings, wiring.given
     outbound = outbound_limiter(settings, rate_limiter)
     metrics = ServiceMetrics.on(given.metrics_registry or CollectorRegistry(auto_describe=True))
     uow_factory, cache, processor = _adapters(wiring, outbound, metrics)
     failpoints = given.failpoints or failpoints_from(settings)
     install_outbox(failpoints)
-    event_engine = EventEngine(settings, uow_factory)
-    resources.append(event_engine)
-    payment_rules = given.payment_rules or _payment_rules(settings)
-    customers = Customers(uow_factory, processor)
-    payments = Payments(uow_factory, processor, cache, customers, payment_rules, failpoints)
-    refund_rules = given.refund_rules or RefundRules(pending_grace_s=payment_rules.stripe_lease_s)
-    refunds = Refunds(uow_factory, processor, cache, refund_rules, failpoints)
-    lease_s = payment_rules.stripe_lease_s
-    parts = SharedParts(
-        wiring, uow_factory, cache, processor, customers, metrics, outbound, lease_s, failpoints
-    )
-    billing, billing_handlers = _billing(parts)
-    cards = _cards(parts)
-    extra = (cards.handlers, *given.extra_handlers)
-    registry = event_registry(processor, *extra, billing=billing_handlers)
-    retrying = given.retry_policy or retry_policy(settings)
-    webhooks = Webhooks(
+    return SharedParts(
+        wiring,
         uow_factory,
-        registry,
-        mapping,
         cache,
-        metrics.webhooks,
-        retrying,
-        ingest_policy(settings),
+        processor,
+        Customers(uow_factory, processor),
+        metrics,
+        outbound,
+        given.payment_rules or payment_rules(settings),
         failpoints,
     )
-    reconciler = Reconciler(
-        uow_factory,
-        processor,
+
+
+def _payments(parts: SharedParts) -> Payments:
+    return Payments(
+        parts.uow_factory,
+        parts.processor,
+        parts.cache,
+        parts.customers,
+        parts.payment_rules,
+        parts.failpoints,
+    )
+
+
+def _refunds(parts: SharedParts) -> Refunds:
+    """Refunds; a pending one is left to the request sending it for a Stripe lease."""
+    rules = parts.wiring.given.refund_rules or RefundRules(pending_grace_s=parts.stripe_lease_s)
+    return Refunds(parts.uow_factory, parts.processor, parts.cache, rules, parts.failpoints)
+
+
+def _webhooks(parts: SharedParts, registry: EventRegistry) -> Webhooks:
+    """Stored Stripe events applied through ``registry``, retried on the policy's schedule."""
+    settings = parts.wiring.settings
+    return Webhooks(
+        parts.uow_factory,
+        registry,
+        mapping,
+        parts.cache,
+        parts.metrics.webhooks,
+        parts.wiring.given.retry_policy or retry_policy(settings),
+        ingest_policy(settings),
+        parts.failpoints,
+    )
+
+
+def _reconciler(
+    parts: SharedParts, payments: Payments, webhooks: Webhooks, repairs: Sequence[RepairTask]
+) -> Reconciler:
+    """The periodic repair pass: one replica at a time (an advisory lock), ``repairs`` after
+    the payments and webhooks it checks itself."""
+    given, settings = parts.wiring.given, parts.wiring.settings
+    return Reconciler(
+        parts.uow_factory,
+        parts.processor,
         payments,
         webhooks,
-        given.reconcile_lock or AdvisoryLock(uow_factory.engine, RECONCILER_LOCK_NAME),
-        metrics.reconciler,
+        given.reconcile_lock or AdvisoryLock(parts.uow_factory.engine, RECONCILER_LOCK_NAME),
+        parts.metrics.reconciler,
         given.reconciler_rules or ReconcilerRules(stuck_after_s=settings.reconcile_stuck_after_s),
-        [refunds.repair_pending, *billing.repair.tasks(), *cards.repairs, *given.extra_repairs],
-    )
-    return Services(
-        settings=settings,
-        uow_factory=uow_factory,
-        cache=cache,
-        processor=processor,
-        customers=customers,
-        payments=payments,
-        payment_methods=PaymentMethods(uow_factory, processor, customers, failpoints),
-        refunds=refunds,
-        billing=billing,
-        registry=registry,
-        webhooks=webhooks,
-        verifier=_verifier(settings),
-        reconciler=reconciler,
-        metrics_registry=metrics.registry,
-        rate_limiter=rate_limiter,
-        cards=cards,
-        webhook_metrics=metrics.webhooks,
-        resources=resources,
-        tracer_provider=given.tracer_provider,
-        event_engine=event_engine,
+        repairs,
     )
 
 
@@ -331,8 +387,14 @@ class SharedParts:
     customers: Customers
     metrics: ServiceMetrics
     outbound: OutboundLimiter | None
-    stripe_lease_s: float
+    payment_rules: PaymentRules
     failpoints: Failpoints
+
+    @property
+    def stripe_lease_s(self) -> float:
+        """How long one caller may hold a row while it talks to Stripe; the other
+        capabilities' leases and grace periods follow it."""
+        return self.payment_rules.stripe_lease_s
 
     def stripe_config(self) -> StripeGatewayConfig:
         return _stripe_config(self.wiring, self.outbound, self.metrics)
@@ -412,45 +474,6 @@ def _engine(settings: Settings, metrics: ServiceMetrics) -> AsyncEngine:
     )
     metrics.pool.watch(engine, settings.database_pool_size + settings.database_max_overflow)
     return engine
-
-
-def _payment_rules(settings: Settings) -> PaymentRules:
-    return PaymentRules(
-        currencies=frozenset(settings.currencies),
-        refresh_after_s=settings.payment_refresh_after_s,
-        cache_ttl_s=settings.cache_ttl_s,
-        stripe_lease_s=_per_stripe_call_s(settings) + 5,
-    )
-
-
-def _per_stripe_call_s(settings: Settings) -> float:
-    """The longest one Stripe call can take: timeout x (retries + 1)."""
-    return settings.stripe_timeout_s * (settings.stripe_max_network_retries + 1)
-
-
-def claim_lease_s(settings: Settings) -> float:
-    """How long a claimed webhook event stays ours: configured, or long enough for every
-    Stripe read one application may make, plus a margin."""
-    if settings.webhook_claim_lease_s > 0:
-        return settings.webhook_claim_lease_s
-    return _per_stripe_call_s(settings) * RetryPolicy().max_reads + CLAIM_LEASE_MARGIN_S
-
-
-def retry_policy(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(
-        max_attempts=settings.webhook_max_attempts,
-        base_delay_s=settings.webhook_retry_base_s,
-        max_delay_s=settings.webhook_retry_max_delay_s,
-        lease_s=claim_lease_s(settings),
-        batch_size=settings.webhook_apply_batch,
-    )
-
-
-def ingest_policy(settings: Settings) -> IngestPolicy:
-    return IngestPolicy(
-        max_batch=settings.webhook_ingest_max_batch,
-        max_wait_s=settings.webhook_ingest_max_wait_s,
-    )
 
 
 def build_cache(settings: Settings) -> Cache:

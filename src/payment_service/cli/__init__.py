@@ -11,14 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from payment_service.cli.audit import add_audit_parser
+from payment_service.cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from payment_service.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from payment_service.bootstrap.services import Services
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from payment_service.adapters.db.engine import create_engine
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.app.ports.storage import AuditQuery
+from payment_service.cli.exit_codes import EXIT_OK
 from payment_service.config import Settings
 from payment_service.domain.entities import AuditEntry
 
@@ -88,4 +89,4 @@ async def audit_command(settings: Settings, query: AuditQuery, out: TextIO) -> i
         await engine.dispose()
     for entry in rows:
         out.write(audit_line(entry) + "\n")
-    return 0
+    return EXIT_OK

@@ -19,13 +19,11 @@ from payment_service.app.common.audit_context import acting_as
 from payment_service.app.reconcile.reconciler import Reconciler
 from payment_service.app.webhooks.service import Webhooks
 from payment_service.bootstrap.services import Services, build_services
+from payment_service.cli.exit_codes import EXIT_FAILURE, EXIT_OK
 from payment_service.config import Settings
 from payment_service.domain.entities import WebhookEvent
 from payment_service.domain.errors import DomainError, FailedPrecondition, NotFound
 from payment_service.domain.states import WebhookEventState
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
 
 _SETTLED = frozenset({WebhookEventState.PROCESSED, WebhookEventState.IGNORED})
 

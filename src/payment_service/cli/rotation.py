@@ -15,11 +15,9 @@ from payment_service.adapters.db.rekey import DEFAULT_BATCH_ROWS, rekey_all
 from payment_service.adapters.db.schema_check import SchemaNotCurrent, ensure_schema_current
 from payment_service.adapters.db.tables import metadata
 from payment_service.bootstrap.services import build_field_cipher
+from payment_service.cli.exit_codes import EXIT_FAILURE, EXIT_OK
 from payment_service.config import Settings
 from payment_service.security.field_cipher import FieldCipherError
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
 
 
 async def rotate_keys_command(
