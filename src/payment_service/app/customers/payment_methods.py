@@ -14,7 +14,7 @@ from payment_service.app.common.mutation import Mutations
 from payment_service.app.common.replay import MutationRequest, RequestLedger, record, recorded
 from payment_service.app.common.validation import Violations
 from payment_service.app.customers.accounts import Customers
-from payment_service.app.customers.detach import DetachAnswers
+from payment_service.app.customers.detach import PAYMENT_METHODS, DetachAnswers
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
 from payment_service.app.ports.processor import PaymentProcessor, idempotency_key
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
@@ -48,7 +48,8 @@ class PaymentMethods:
     def __post_init__(self) -> None:
         self._ledger = RequestLedger(self.uow_factory)
         self._locks = KeyedLocks()
-        self._detaching = Mutations(DetachAnswers(self.uow_factory), self.failpoints)
+        answers = DetachAnswers(self.uow_factory)
+        self._detaching = Mutations(self.uow_factory, PAYMENT_METHODS, answers, self.failpoints)
 
     async def attach(
         self,
