@@ -16,6 +16,7 @@ from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
 from payment_service.adapters.stripe import StripeGateway, StripeGatewayConfig
 from payment_service.adapters.stripe.billing_gateway import StripeBillingGateway
 from payment_service.adapters.stripe.billing_mapping import CURRENT_API
+from payment_service.app.ports.list_filters import InvoiceFilter
 from payment_service.app.webhooks.policy import Delivery, RetryPolicy
 from payment_service.app.webhooks.service import Webhooks
 from payment_service.bootstrap.services import Overrides, build_services
@@ -220,7 +221,7 @@ async def test_concurrent_deliveries_for_a_new_invoice_make_one_row_and_no_error
     async with uow_factory(read_only=True) as uow:
         invoice = await uow.invoices.find_by_stripe_id("in_concurrent_1")
         page = await uow.invoices.list_invoices(
-            page=builders.page(), subscription_id=billing.subscription.id
+            InvoiceFilter(subscription_id=billing.subscription.id), page=builders.page()
         )
     assert invoice is not None
     assert invoice.state is InvoiceState.OPEN

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from payment_service.adapters.db.tables import subscriptions
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
+from payment_service.app.ports.list_filters import InvoiceFilter
 from payment_service.domain.entities import Customer, Price, Subscription
 from payment_service.domain.errors import Aborted, InvalidArgument
 from payment_service.domain.pagination import PageRequest
@@ -151,22 +152,24 @@ async def test_invoices_listed_by_account_subscription_and_state(
         await uow.commit()
     ids = [i.id for i in invoices]
     async with uow_factory() as uow:
-        everything = await uow.invoices.list_invoices(page=b.page(), account_id=c.account_id)
-        of_s1 = await uow.invoices.list_invoices(page=b.page(), subscription_id=s1.id)
+        of_account = InvoiceFilter(account_id=c.account_id)
+        open_of_account = InvoiceFilter(account_id=c.account_id, states=[InvoiceState.OPEN])
+        everything = await uow.invoices.list_invoices(of_account, page=b.page())
+        of_s1 = await uow.invoices.list_invoices(
+            InvoiceFilter(subscription_id=s1.id), page=b.page()
+        )
         open_of_s1 = await uow.invoices.list_invoices(
-            page=b.page(), subscription_id=s1.id, states=[InvoiceState.OPEN]
+            InvoiceFilter(subscription_id=s1.id, states=[InvoiceState.OPEN]), page=b.page()
         )
-        open_here = await uow.invoices.list_invoices(
-            page=b.page(1), account_id=c.account_id, states=[InvoiceState.OPEN]
-        )
+        open_here = await uow.invoices.list_invoices(open_of_account, page=b.page(1))
         rest = await uow.invoices.list_invoices(
-            page=b.page(1, open_here.next_page_token),
-            account_id=c.account_id,
-            states=[InvoiceState.OPEN],
+            open_of_account, page=b.page(1, open_here.next_page_token)
         )
-        elsewhere = await uow.invoices.list_invoices(page=b.page(), account_id="acct_none")
+        elsewhere = await uow.invoices.list_invoices(
+            InvoiceFilter(account_id="acct_none"), page=b.page()
+        )
         with pytest.raises(ValueError, match="an account or"):
-            await uow.invoices.list_invoices(page=b.page())
+            await uow.invoices.list_invoices(InvoiceFilter(), page=b.page())
     assert [i.id for i in everything.items] == ids[::-1]
     assert [i.id for i in of_s1.items] == [ids[2], ids[0]]
     assert [i.id for i in open_of_s1.items] == [ids[2]]

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from payment_service.adapters.db.repositories._base import _STATEMENTS
 from payment_service.adapters.db.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
+from payment_service.app.ports.list_filters import PaymentMethodFilter
 from payment_service.domain.entities import Payment
 from payment_service.domain.pagination import PageRequest
 from payment_service.domain.states import PaymentState
@@ -125,15 +126,16 @@ async def test_owned_pages_with_and_without_an_owner(uow_factory: SqlUnitOfWorkF
         await uow.commit()
     newest_first = [m.id for m in reversed(methods)]
     async with uow_factory(read_only=True) as uow:
-        everyone = await uow.payment_methods.list_for_account("acct_pm", page=PageRequest(3))
-        theirs = await uow.payment_methods.list_for_account(
-            "acct_pm", page=PageRequest(3), customer_id=first.id
+        of_first = PaymentMethodFilter(account_id="acct_pm", customer_id=first.id)
+        everyone = await uow.payment_methods.list_for_account(
+            PaymentMethodFilter(account_id="acct_pm"), page=PageRequest(3)
         )
+        theirs = await uow.payment_methods.list_for_account(of_first, page=PageRequest(3))
         rest = await uow.payment_methods.list_for_account(
-            "acct_pm", page=PageRequest(3, theirs.next_page_token), customer_id=first.id
+            of_first, page=PageRequest(3, theirs.next_page_token)
         )
         nobody = await uow.payment_methods.list_for_account(
-            "acct_pm", page=PageRequest(3), customer_id="cus_none"
+            PaymentMethodFilter(account_id="acct_pm", customer_id="cus_none"), page=PageRequest(3)
         )
     assert [m.id for m in everyone.items] == newest_first[:3]
     assert [m.id for m in theirs.items + rest.items] == newest_first

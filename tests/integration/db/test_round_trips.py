@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, timedelta
 
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
+from payment_service.app.ports.list_filters import DisputeFilter
 from payment_service.domain.disputes import OPEN_DISPUTE_STATES
 from payment_service.domain.entities import WebhookEvent
 from payment_service.domain.states import (
@@ -243,7 +244,7 @@ async def test_disputes_and_setup_intents(uow_factory: SqlUnitOfWorkFactory) -> 
             2,
             1,
         )
-        listed = await uow.disputes.list_disputes(page=b.page(), payment_id=p.id)
+        listed = await uow.disputes.list_disputes(DisputeFilter(payment_id=p.id), page=b.page())
         assert {d.id for d in listed.items} == {due.id, waiting.id, won.id}
         stale = await uow.disputes.list_to_refresh(OPEN_DISPUTE_STATES, b.T0 + timedelta(days=1))
         assert {d.id for d in stale} == {due.id, waiting.id}

@@ -14,6 +14,12 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
+from payment_service.app.ports.list_filters import (
+    DisputeFilter,
+    InvoiceFilter,
+    OwnedRows,
+    PaymentMethodFilter,
+)
 from payment_service.app.ports.storage import AuditQuery
 from payment_service.domain.clock import utcnow
 from payment_service.domain.entities import (
@@ -36,7 +42,6 @@ from payment_service.domain.pagination import Cursor, Page, PageRequest
 from payment_service.domain.states import (
     DisputeState,
     InvoiceState,
-    PaymentMethodState,
     PaymentState,
     RefundState,
     SetupIntentState,
@@ -137,6 +142,18 @@ class _Repository(Generic[E]):
         if cursor is not None:
             rows = [r for r in rows if _position(cursor_of(r)) < _position(cursor)]
         return page.page_of(rows[: page.size + 1], cursor_of, filters)
+
+    def _owned_page(self, where: OwnedRows[Any], page: PageRequest) -> Page[E]:
+        """Newest first: the rows in ``where.states`` (any, when empty) of every owner given."""
+        owners = {column: id_ for column, id_ in where.owners().items() if id_ is not None}
+
+        def owned(row: Any) -> bool:
+            return _in(where.states, row) and all(
+                getattr(row, column) == id_ for column, id_ in owners.items()
+            )
+
+        filters = {"list": self.table, **where.owners(), "states": where.states}
+        return self._page(owned, page, filters)
 
 
 def _position(cursor: Cursor) -> tuple[datetime, str]:
@@ -246,28 +263,9 @@ class FakePaymentMethodRepository(_EntityRepository[PaymentMethod]):
     stripe_id = "stripe_payment_method_id"
 
     async def list_for_account(
-        self,
-        account_id: str,
-        *,
-        page: PageRequest,
-        customer_id: str | None = None,
-        states: Collection[PaymentMethodState] = (),
+        self, where: PaymentMethodFilter, *, page: PageRequest
     ) -> Page[PaymentMethod]:
-        filters = {
-            "list": "payment_methods",
-            "account_id": account_id,
-            "customer_id": customer_id,
-            "states": states,
-        }
-
-        def where(row: PaymentMethod) -> bool:
-            return (
-                row.account_id == account_id
-                and _in(states, row)
-                and (customer_id is None or row.customer_id == customer_id)
-            )
-
-        return self._page(where, page, filters)
+        return self._owned_page(where, page)
 
 
 class FakePaymentRepository(_Requested[Payment]):
@@ -372,31 +370,8 @@ class FakeInvoiceRepository(_Versioned[Invoice]):
     table = "invoices"
     stripe_id = "stripe_invoice_id"
 
-    async def list_invoices(
-        self,
-        *,
-        page: PageRequest,
-        account_id: str | None = None,
-        subscription_id: str | None = None,
-        states: Collection[InvoiceState] = (),
-    ) -> Page[Invoice]:
-        if account_id is None and subscription_id is None:
-            raise ValueError("list the invoices of an account or of a subscription")
-        filters = {
-            "list": "invoices",
-            "account_id": account_id,
-            "subscription_id": subscription_id,
-            "states": states,
-        }
-
-        def where(row: Invoice) -> bool:
-            return (
-                _in(states, row)
-                and (account_id is None or row.account_id == account_id)
-                and (subscription_id is None or row.subscription_id == subscription_id)
-            )
-
-        return self._page(where, page, filters)
+    async def list_invoices(self, where: InvoiceFilter, *, page: PageRequest) -> Page[Invoice]:
+        return self._owned_page(where, page)
 
     async def list_to_refresh(
         self, states: Collection[InvoiceState], older_than: datetime, *, limit: int = 100
@@ -408,26 +383,8 @@ class FakeDisputeRepository(_Versioned[Dispute]):
     table = "disputes"
     stripe_id = "stripe_dispute_id"
 
-    async def list_disputes(
-        self,
-        *,
-        page: PageRequest,
-        account_id: str | None = None,
-        payment_id: str | None = None,
-        states: Collection[DisputeState] = (),
-    ) -> Page[Dispute]:
-        if account_id is None and payment_id is None:
-            raise ValueError("list the disputes of an account or of a payment")
-        filters = {"list": "disputes", "account_id": account_id, "payment_id": payment_id}
-
-        def where(row: Dispute) -> bool:
-            return (
-                _in(states, row)
-                and (account_id is None or row.account_id == account_id)
-                and (payment_id is None or row.payment_id == payment_id)
-            )
-
-        return self._page(where, page, {**filters, "states": states})
+    async def list_disputes(self, where: DisputeFilter, *, page: PageRequest) -> Page[Dispute]:
+        return self._owned_page(where, page)
 
     async def list_to_refresh(
         self, states: Collection[DisputeState], older_than: datetime, *, limit: int = 100

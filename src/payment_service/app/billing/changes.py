@@ -17,12 +17,11 @@ from payment_service.app.billing.rules import (
     require_live,
 )
 from payment_service.app.billing.store import BillingStore
-from payment_service.app.common.mutation import Attempt, Mutations, PlainAnswers
+from payment_service.app.common.mutation import Attempt, Mutations, PlainAnswers, Subject
 from payment_service.app.common.replay import MutationRequest
 from payment_service.app.common.validation import Violations
 from payment_service.app.ports.billing import BillingProcessor
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
-from payment_service.app.ports.storage import UnitOfWork
 from payment_service.domain.billing import (
     ProrationBehavior,
     RemoteInvoiceLine,
@@ -37,6 +36,9 @@ from payment_service.domain.entities import Price, Subscription
 from payment_service.domain.errors import InvalidTransition, NotFound
 from payment_service.domain.states import SubscriptionState
 
+_SUBSCRIPTIONS: Subject[Subscription] = Subject(
+    "subscription", "subscriptions", lambda uow: uow.subscriptions
+)
 StripeCall = Callable[[Subscription, str], Awaitable[RemoteSubscription]]
 # A subscription whose first payment is not done takes no plan change or pause yet.
 _STARTED = frozenset(
@@ -69,7 +71,10 @@ class SubscriptionCommands:
     failpoints: Failpoints = NO_FAILPOINTS
 
     def __post_init__(self) -> None:
-        self._mutations = Mutations(SubscriptionAnswers(self.store), self.failpoints)
+        answers = SubscriptionAnswers(self.store)
+        self._mutations = Mutations(
+            self.store.uow_factory, _SUBSCRIPTIONS, answers, self.failpoints
+        )
 
     async def update(self, caller: Caller, request_id: str, change: PlanChange) -> Subscription:
         check = Violations()
@@ -220,17 +225,9 @@ class SubscriptionCommands:
 
 @dataclass
 class SubscriptionAnswers(PlainAnswers):
-    """How a subscription is read and how Stripe's answers to a command are kept."""
+    """How Stripe's answers to a subscription command are kept."""
 
     billing: BillingStore
-    kind = "subscription"
-    actions = "subscriptions"
-
-    def __post_init__(self) -> None:
-        self.uow_factory = self.billing.uow_factory
-
-    async def load(self, uow: UnitOfWork, object_id: str) -> Subscription | None:
-        return await uow.subscriptions.get(object_id)
 
     async def store(self, attempt: Attempt, remote: RemoteSubscription) -> Subscription:
         synced = await self.billing.store_subscription(

@@ -11,22 +11,19 @@ from dataclasses import dataclass
 
 from payment_service.app.billing.rules import PAYABLE, VOIDABLE, require_invoice_state
 from payment_service.app.billing.store import BillingStore
-from payment_service.app.common.mutation import Attempt, Mutations
-from payment_service.app.common.replay import (
-    MutationRequest,
-    RequestLedger,
-    raise_recorded_decline,
-)
+from payment_service.app.common.mutation import Attempt, Mutations, Subject
+from payment_service.app.common.replay import MutationRequest, raise_recorded_decline
 from payment_service.app.common.validation import Violations
 from payment_service.app.payments.create import check_payment_method_owner
 from payment_service.app.ports.billing import BillingProcessor
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
-from payment_service.app.ports.storage import UnitOfWork
 from payment_service.domain.billing import RemoteInvoice
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Invoice, RequestRecord
 from payment_service.domain.errors import CardDeclined, NotFound
 from payment_service.domain.states import InvoiceState
+
+_INVOICES: Subject[Invoice] = Subject("invoice", "invoices", lambda uow: uow.invoices)
 
 
 @dataclass
@@ -36,7 +33,8 @@ class InvoiceCommands:
     failpoints: Failpoints = NO_FAILPOINTS
 
     def __post_init__(self) -> None:
-        self._mutations = Mutations(InvoiceAnswers(self.store, self.billing), self.failpoints)
+        answers = InvoiceAnswers(self.store, self.billing)
+        self._mutations = Mutations(self.store.uow_factory, _INVOICES, answers, self.failpoints)
 
     async def pay(
         self, caller: Caller, request_id: str, invoice_id: str, payment_method: str = ""
@@ -75,19 +73,10 @@ class InvoiceCommands:
 
 @dataclass
 class InvoiceAnswers:
-    """How an invoice is read and how Stripe's answers to a command are kept."""
+    """How Stripe's answers to an invoice command are kept."""
 
     billing_store: BillingStore
     billing: BillingProcessor
-    kind = "invoice"
-    actions = "invoices"
-
-    def __post_init__(self) -> None:
-        self.uow_factory = self.billing_store.uow_factory
-        self._ledger = RequestLedger(self.uow_factory)
-
-    async def load(self, uow: UnitOfWork, object_id: str) -> Invoice | None:
-        return await uow.invoices.get(object_id)
 
     async def store(self, attempt: Attempt, remote: RemoteInvoice) -> Invoice:
         synced = await self.billing_store.store_invoice(
@@ -109,7 +98,7 @@ class InvoiceAnswers:
         error.metadata.setdefault("invoice_id", stored.id)
         if stored.payment_id:
             error.metadata.setdefault("payment_id", stored.payment_id)
-        await self._ledger.remember_decline(attempt.request, stored.id, error)
+        await attempt.declined(stored.id, error)
         return error
 
     def replay(self, answered: RequestRecord, target: Invoice) -> None:

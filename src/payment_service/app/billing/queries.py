@@ -21,6 +21,7 @@ from payment_service.app.common.audit import REFRESH_ACTOR
 from payment_service.app.common.refreshing import GetRefreshes, refreshed_or_stored
 from payment_service.app.common.validation import Violations
 from payment_service.app.ports.billing import BillingProcessor
+from payment_service.app.ports.list_filters import InvoiceFilter
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Invoice, Payment, PaymentAction, Subscription
 from payment_service.domain.errors import PermissionDenied
@@ -120,13 +121,11 @@ class BillingQueries:
             caller.require_account(account_id)
         if subscription_id:
             await self.store.subscription(caller, subscription_id)  # NOT_FOUND if not the caller's
+        where = InvoiceFilter(
+            account_id=account_id or None, subscription_id=subscription_id or None, states=states
+        )
         async with self.store.uow_factory(read_only=True) as uow:
-            found = await uow.invoices.list_invoices(
-                page=page,
-                account_id=account_id or None,
-                subscription_id=subscription_id or None,
-                states=states,
-            )
+            found = await uow.invoices.list_invoices(where, page=page)
         return Page(await self._views(found.items), found.next_page_token)
 
     async def _views(self, invoices: list[Invoice]) -> list[InvoiceView]:

@@ -27,7 +27,7 @@ from payment_service.app.common.owned import AccountOwned
 from payment_service.app.common.replay import MutationRequest, RequestLedger, record, recorded
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
 from payment_service.app.ports.processor import idempotency_key
-from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
+from payment_service.app.ports.storage import EntityStore, UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import RequestRecord
 from payment_service.domain.entities.request_record import PENDING_RESPONSE
@@ -39,34 +39,45 @@ R_in = TypeVar("R_in", contravariant=True)
 
 
 @dataclass(frozen=True, slots=True)
+class Subject(Generic[T]):
+    """The kind of object a mutation changes: ``kind`` names it in errors and audit rows
+    ("payment"), ``actions`` prefixes its audit actions ("payments"), ``rows`` is where a
+    unit of work keeps it."""
+
+    kind: str
+    actions: str
+    rows: Callable[[UnitOfWork], EntityStore[T]]
+
+    async def load(self, uow: UnitOfWork, object_id: str) -> T | None:
+        return await self.rows(uow).get(object_id)
+
+
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One run of a mutating request on one object."""
 
     caller: Caller
     request: MutationRequest
     object_id: str
+    kind: str  # the object's kind, as its subject names it
     action: str  # the audit action, e.g. ``payments.confirm``
+    ledger: RequestLedger
     known: object | None = None  # the object as this attempt read it (its row version)
 
-    async def answered(
-        self, uow: UnitOfWork, kind: str, object_id: str, outcome: str = "ok"
-    ) -> None:
+    async def answered(self, uow: UnitOfWork, object_id: str, outcome: str = "ok") -> None:
         """Record the request's answer (``object_id``) and its audit row in ``uow``, which
         stores the answer itself too; the caller commits."""
         await record(uow, self.request, object_id)
-        await audit(uow, self.caller.sub, self.action, (kind, object_id), outcome)
+        await audit(uow, self.caller.sub, self.action, (self.kind, object_id), outcome)
+
+    async def declined(self, object_id: str, error: CardDeclined) -> None:
+        """Record a decline as the request's answer, on its own (the decline's change to
+        ``object_id`` is committed already)."""
+        await self.ledger.remember_decline(self.request, object_id, error)
 
 
-class MutationSubject(Protocol[T, R_in]):
-    """What one kind of object lends the mutation: how it is read and how an answer is kept."""
-
-    kind: str  # "payment", as errors and audit rows name it
-    actions: str  # "payments", the audit actions' prefix
-
-    @property
-    def uow_factory(self) -> UnitOfWorkFactory: ...
-
-    async def load(self, uow: UnitOfWork, object_id: str) -> T | None: ...
+class MutationAnswers(Protocol[T, R_in]):
+    """How Stripe's answers about one kind of object are kept and replayed."""
 
     async def store(self, attempt: Attempt, remote: R_in) -> T:
         """Apply Stripe's answer, ``record`` the request and audit the action; one transaction."""
@@ -97,11 +108,12 @@ def _nothing_to_check(_target: object) -> None:
 
 @dataclass
 class Mutations(Generic[T, R]):
-    subject: MutationSubject[T, R]
+    uow_factory: UnitOfWorkFactory
+    subject: Subject[T]
+    answers: MutationAnswers[T, R]
     failpoints: Failpoints = NO_FAILPOINTS
 
     def __post_init__(self) -> None:
-        self.uow_factory = self.subject.uow_factory
         self._ledger = RequestLedger(self.uow_factory)
         self._locks = KeyedLocks()
 
@@ -120,9 +132,11 @@ class Mutations(Generic[T, R]):
         action = f"{self.subject.actions}.{verb.group().lower() if verb else request.method}"
         async with self._locks.hold((caller.sub, request.request_id)):
             answered, target = await self._begin(caller, request, object_id, check)
-            attempt = Attempt(caller, request, object_id, action, known=target)
+            attempt = Attempt(
+                caller, request, object_id, self.subject.kind, action, self._ledger, known=target
+            )
             if answered is not None and not answered.pending:
-                self.subject.replay(answered, target)
+                self.answers.replay(answered, target)
                 return target
             if answered is not None and reached(target):
                 return await self._settle(attempt, target)
@@ -180,10 +194,10 @@ class Mutations(Generic[T, R]):
         try:
             remote = await call(target, key)
         except CardDeclined as error:
-            raise await self.subject.declined(attempt, target, error) from None
+            raise await self.answers.declined(attempt, target, error) from None
         self.failpoints.hit(f"{attempt.action}.after_stripe")
         try:
-            return await self.subject.store(attempt, remote)
+            return await self.answers.store(attempt, remote)
         except Conflict:
             return await self._answered_elsewhere(attempt.request, target)
 
@@ -191,7 +205,7 @@ class Mutations(Generic[T, R]):
         """The object got where the request wanted it without our answer: that is the answer."""
         try:
             async with self.uow_factory() as uow:
-                await attempt.answered(uow, self.subject.kind, target.id)
+                await attempt.answered(uow, target.id)
                 await uow.commit()
         except Conflict:
             return await self._answered_elsewhere(attempt.request, target)
@@ -206,5 +220,5 @@ class Mutations(Generic[T, R]):
             current = await self.subject.load(uow, target.id)
         if current is None:
             raise NotFound(self.subject.kind, target.id)
-        self.subject.replay(answered, current)
+        self.answers.replay(answered, current)
         return current

@@ -5,24 +5,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payment_service.app.common.mutation import Attempt, PlainAnswers
-from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
+from payment_service.app.common.mutation import Attempt, PlainAnswers, Subject
+from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.domain.entities import PaymentMethod
 from payment_service.domain.errors import found
 from payment_service.domain.processor import RemotePaymentMethod
 from payment_service.domain.states import PaymentMethodState
 
+PAYMENT_METHODS: Subject[PaymentMethod] = Subject(
+    "payment_method", "payment_methods", lambda uow: uow.payment_methods
+)
+
 
 @dataclass
 class DetachAnswers(PlainAnswers):
-    """How a payment method is read and how Stripe's detach is kept."""
+    """How Stripe's detach of a payment method is kept."""
 
     uow_factory: UnitOfWorkFactory
-    kind = "payment_method"
-    actions = "payment_methods"
-
-    async def load(self, uow: UnitOfWork, object_id: str) -> PaymentMethod | None:
-        return await uow.payment_methods.get(object_id)
 
     async def store(self, attempt: Attempt, remote: RemotePaymentMethod) -> PaymentMethod:
         async with self.uow_factory() as uow:
@@ -42,6 +41,6 @@ class DetachAnswers(PlainAnswers):
                 customer.default_payment_method_id = None
                 customer.touch()
                 await uow.customers.update(customer)
-            await attempt.answered(uow, "payment_method", method.id)
+            await attempt.answered(uow, method.id)
             await uow.commit()
         return method

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from payment_service.app.common.stripe_reads import fetched
 from payment_service.app.ports.events import EventHandler, EventOutcome, StripeMapping
+from payment_service.app.ports.list_filters import PaymentMethodFilter
 from payment_service.app.ports.processor import PaymentProcessor
 from payment_service.app.ports.storage import UnitOfWork
 from payment_service.domain.entities import Customer, PaymentMethod
@@ -173,14 +174,14 @@ def customer_event_handlers(
 async def _detach_all(uow: UnitOfWork, customer: Customer) -> int:
     """Stripe detaches a deleted customer's payment methods; mirror that."""
     attached: list[PaymentMethod] = []
+    of_customer = PaymentMethodFilter(
+        account_id=customer.account_id,
+        customer_id=customer.id,
+        states=(PaymentMethodState.ATTACHED,),
+    )
     page = PageRequest(page_size=200)
     while True:
-        found = await uow.payment_methods.list_for_account(
-            customer.account_id,
-            page=page,
-            customer_id=customer.id,
-            states=(PaymentMethodState.ATTACHED,),
-        )
+        found = await uow.payment_methods.list_for_account(of_customer, page=page)
         attached.extend(found.items)
         if not found.next_page_token:
             break

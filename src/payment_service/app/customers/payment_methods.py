@@ -14,8 +14,9 @@ from payment_service.app.common.mutation import Mutations
 from payment_service.app.common.replay import MutationRequest, RequestLedger, record, recorded
 from payment_service.app.common.validation import Violations
 from payment_service.app.customers.accounts import Customers
-from payment_service.app.customers.detach import DetachAnswers
+from payment_service.app.customers.detach import PAYMENT_METHODS, DetachAnswers
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
+from payment_service.app.ports.list_filters import PaymentMethodFilter
 from payment_service.app.ports.processor import PaymentProcessor, idempotency_key
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.caller import Caller
@@ -48,7 +49,8 @@ class PaymentMethods:
     def __post_init__(self) -> None:
         self._ledger = RequestLedger(self.uow_factory)
         self._locks = KeyedLocks()
-        self._detaching = Mutations(DetachAnswers(self.uow_factory), self.failpoints)
+        answers = DetachAnswers(self.uow_factory)
+        self._detaching = Mutations(self.uow_factory, PAYMENT_METHODS, answers, self.failpoints)
 
     async def attach(
         self,
@@ -145,11 +147,10 @@ class PaymentMethods:
         check.raise_if_any()
         caller.require_account(account_id)
         states = () if include_detached else (PaymentMethodState.ATTACHED,)
+        where = PaymentMethodFilter(account_id=account_id, states=states)
         async with self.uow_factory(read_only=True) as uow:
             customer = await uow.customers.get_by_account(account_id)
-            listed = await uow.payment_methods.list_for_account(
-                account_id, page=page, states=states
-            )
+            listed = await uow.payment_methods.list_for_account(where, page=page)
         default_id = customer.default_payment_method_id if customer else None
         return Page(
             [PaymentMethodView(m, m.id == default_id) for m in listed.items], listed.next_page_token

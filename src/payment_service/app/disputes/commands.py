@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payment_service.app.common.mutation import Attempt, Mutations, PlainAnswers
+from payment_service.app.common.mutation import Attempt, Mutations, PlainAnswers, Subject
 from payment_service.app.common.replay import MutationRequest
 from payment_service.app.common.validation import Violations
 from payment_service.app.disputes.rules import check_evidence
@@ -14,13 +14,15 @@ from payment_service.app.disputes.sync import apply_dispute
 from payment_service.app.ports.cache import Cache
 from payment_service.app.ports.disputes import DisputeProcessor
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
-from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
+from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.domain.caller import Caller
 from payment_service.domain.clock import answer_time
 from payment_service.domain.disputes import DisputeEvidence, RemoteDispute
 from payment_service.domain.entities import Dispute
 from payment_service.domain.errors import InvalidTransition, found
 from payment_service.domain.states import DisputeState
+
+_DISPUTES: Subject[Dispute] = Subject("dispute", "disputes", lambda uow: uow.disputes)
 
 
 def _checked(request_id: str, dispute_id: str, check: Violations) -> None:
@@ -37,7 +39,8 @@ class DisputeCommands:
     failpoints: Failpoints = NO_FAILPOINTS
 
     def __post_init__(self) -> None:
-        self._mutations = Mutations(DisputeAnswers(self.uow_factory, self.cache), self.failpoints)
+        answers = DisputeAnswers(self.uow_factory, self.cache)
+        self._mutations = Mutations(self.uow_factory, _DISPUTES, answers, self.failpoints)
 
     async def update_evidence(
         self,
@@ -92,21 +95,16 @@ class DisputeCommands:
 
 @dataclass
 class DisputeAnswers(PlainAnswers):
-    """How a dispute is read and how Stripe's answer to a command is kept."""
+    """How Stripe's answer to a dispute command is kept."""
 
     uow_factory: UnitOfWorkFactory
     cache: Cache
-    kind = "dispute"
-    actions = "disputes"
-
-    async def load(self, uow: UnitOfWork, object_id: str) -> Dispute | None:
-        return await uow.disputes.get(object_id)
 
     async def store(self, attempt: Attempt, remote: RemoteDispute) -> Dispute:
         async with self.uow_factory() as uow:
             synced = await apply_dispute(uow, remote, answer_time(), None)
             dispute = found(synced.dispute, "dispute", attempt.object_id)
-            await attempt.answered(uow, "dispute", dispute.id, dispute.state.value)
+            await attempt.answered(uow, dispute.id, dispute.state.value)
             await uow.commit()
         if synced.payment_cache_key:
             await self.cache.delete(synced.payment_cache_key)

@@ -9,19 +9,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
-from payment_service.app.common.mutation import Attempt, Check, Mutations
-from payment_service.app.common.replay import (
-    MutationRequest,
-    RequestLedger,
-    raise_recorded_decline,
-)
+from payment_service.app.common.mutation import Attempt, Check, Mutations, Subject
+from payment_service.app.common.replay import MutationRequest, raise_recorded_decline
 from payment_service.app.common.validation import Violations
 from payment_service.app.payments.create import check_payment_method_owner
 from payment_service.app.payments.rules import CANCELABLE, CONFIRMABLE, declined, stripe_id
 from payment_service.app.payments.store import PaymentStore
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
 from payment_service.app.ports.processor import PaymentProcessor
-from payment_service.app.ports.storage import UnitOfWork
 from payment_service.domain.caller import Caller
 from payment_service.domain.clock import answer_time
 from payment_service.domain.entities import Payment, RequestRecord
@@ -29,6 +24,7 @@ from payment_service.domain.errors import CardDeclined, InvalidTransition
 from payment_service.domain.processor import ProcessorCardDeclined, RemotePaymentIntent
 from payment_service.domain.states import PaymentState
 
+_PAYMENTS: Subject[Payment] = Subject("payment", "payments", lambda uow: uow.payments)
 # Where a confirmation has taken the payment past confirming.
 _CONFIRMED = frozenset(
     {PaymentState.PROCESSING, PaymentState.REQUIRES_CAPTURE, PaymentState.SUCCEEDED}
@@ -83,7 +79,8 @@ class PaymentCommands:
     failpoints: Failpoints = NO_FAILPOINTS
 
     def __post_init__(self) -> None:
-        self._mutations = Mutations(PaymentAnswers(self.store), self.failpoints)
+        answers = PaymentAnswers(self.store)
+        self._mutations = Mutations(self.store.uow_factory, _PAYMENTS, answers, self.failpoints)
 
     async def confirm(
         self, caller: Caller, request_id: str, payment_id: str, payment_method: str = ""
@@ -168,27 +165,18 @@ class PaymentCommands:
 
 @dataclass
 class PaymentAnswers:
-    """How a payment is read and how Stripe's answers to a command are kept."""
+    """How Stripe's answers to a payment command are kept."""
 
     payments: PaymentStore
-    kind = "payment"
-    actions = "payments"
-
-    def __post_init__(self) -> None:
-        self.uow_factory = self.payments.uow_factory
-        self._ledger = RequestLedger(self.uow_factory)
-
-    async def load(self, uow: UnitOfWork, object_id: str) -> Payment | None:
-        return await uow.payments.get(object_id)
 
     async def store(self, attempt: Attempt, remote: RemotePaymentIntent) -> Payment:
         def apply(payment: Payment) -> None:
             payment.apply_intent(remote, answer_time())
 
         known = attempt.known if isinstance(attempt.known, Payment) else None
-        async with self.uow_factory() as uow:
+        async with self.payments.uow_factory() as uow:
             stored = await self.payments.changed(uow, attempt.object_id, apply, known)
-            await attempt.answered(uow, "payment", stored.id)
+            await attempt.answered(uow, stored.id)
             await uow.commit()
         await self.payments.publish(stored)
         return stored
@@ -200,7 +188,7 @@ class PaymentAnswers:
             return error
         stored = await self.payments.store_decline(target.id, error, attempt.action)
         answer = declined(stored, error)
-        await self._ledger.remember_decline(attempt.request, stored.id, answer)
+        await attempt.declined(stored.id, answer)
         return answer
 
     def replay(self, answered: RequestRecord, target: Payment) -> None:

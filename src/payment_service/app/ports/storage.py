@@ -16,6 +16,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
+from payment_service.app.ports.list_filters import DisputeFilter, InvoiceFilter, PaymentMethodFilter
 from payment_service.domain.entities import (
     AuditEntry,
     Customer,
@@ -34,7 +35,6 @@ from payment_service.domain.pagination import Page, PageRequest
 from payment_service.domain.states import (
     DisputeState,
     InvoiceState,
-    PaymentMethodState,
     PaymentState,
     RefundState,
     SetupIntentState,
@@ -106,12 +106,7 @@ class CustomerRepository(StripeLinkedStore[Customer], Protocol):
 
 class PaymentMethodRepository(StripeLinkedStore[PaymentMethod], Protocol):
     async def list_for_account(
-        self,
-        account_id: str,
-        *,
-        page: PageRequest,
-        customer_id: str | None = None,
-        states: Collection[PaymentMethodState] = (),
+        self, where: PaymentMethodFilter, *, page: PageRequest
     ) -> Page[PaymentMethod]: ...
 
 
@@ -163,27 +158,13 @@ class SubscriptionRepository(
 
 
 class InvoiceRepository(LockingStore[Invoice], RefreshQueue[Invoice, InvoiceState], Protocol):
-    async def list_invoices(
-        self,
-        *,
-        page: PageRequest,
-        account_id: str | None = None,
-        subscription_id: str | None = None,
-        states: Collection[InvoiceState] = (),
-    ) -> Page[Invoice]:
-        """Newest first; at least one of ``account_id`` and ``subscription_id`` is given."""
+    async def list_invoices(self, where: InvoiceFilter, *, page: PageRequest) -> Page[Invoice]:
+        """Newest first."""
 
 
 class DisputeRepository(LockingStore[Dispute], RefreshQueue[Dispute, DisputeState], Protocol):
-    async def list_disputes(
-        self,
-        *,
-        page: PageRequest,
-        account_id: str | None = None,
-        payment_id: str | None = None,
-        states: Collection[DisputeState] = (),
-    ) -> Page[Dispute]:
-        """Newest first; at least one of ``account_id`` and ``payment_id`` is given."""
+    async def list_disputes(self, where: DisputeFilter, *, page: PageRequest) -> Page[Dispute]:
+        """Newest first."""
 
     async def count_open(
         self, states: Collection[DisputeState], due_before: datetime

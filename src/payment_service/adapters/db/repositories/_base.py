@@ -34,6 +34,7 @@ from payment_service.adapters.db.raw_read import autocommit_rows, compile_select
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.repositories.outbox import EntityChanges, changes_for
 from payment_service.app.events.kinds import Preimage
+from payment_service.app.ports.list_filters import OwnedRows
 from payment_service.domain.clock import utcnow
 from payment_service.domain.errors import Aborted
 from payment_service.domain.pagination import Cursor, Page, PageRequest
@@ -384,13 +385,12 @@ class EntityRepository(SqlRepository, Generic[E]):
             ]
         return listed
 
-    async def _owned_page(
-        self, page: PageRequest, states: Collection[StrEnum], **owners: str | None
-    ) -> Page[E]:
-        """Newest first: the rows in ``states`` (any, when empty) of every owner given (an
-        owner that is None is not a condition)."""
-        conditions, params = bound_filters(self.table, owners, states)
-        filters = {"list": self.table.name, **owners, "states": states}
+    async def _owned_page(self, page: PageRequest, where: OwnedRows[StrEnum]) -> Page[E]:
+        """Newest first: the rows in ``where.states`` (any, when empty) of every owner given
+        (an owner that is None is not a condition)."""
+        owners = where.owners()
+        conditions, params = bound_filters(self.table, owners, where.states)
+        filters = {"list": self.table.name, **owners, "states": where.states}
         return await self._page(conditions, page, filters, shape=tuple(params), params=params)
 
     async def _one_by(self, values: Mapping[str, Any], *, for_update: bool = False) -> E | None:

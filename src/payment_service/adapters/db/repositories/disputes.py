@@ -10,11 +10,11 @@ from sqlalchemy import case, func, select
 from payment_service.adapters.db.repositories._base import (
     RefreshedSqlRepository,
     VersionedSqlRepository,
-    equal_where_given,
     state_in,
 )
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.tables import disputes
+from payment_service.app.ports.list_filters import DisputeFilter
 from payment_service.domain.entities import Dispute
 from payment_service.domain.pagination import Page, PageRequest
 from payment_service.domain.states import DisputeState
@@ -25,20 +25,8 @@ class SqlDisputeRepository(RefreshedSqlRepository[Dispute], VersionedSqlReposito
     codec = RowCodec(Dispute)
     stripe_id = "stripe_dispute_id"
 
-    async def list_disputes(
-        self,
-        *,
-        page: PageRequest,
-        account_id: str | None = None,
-        payment_id: str | None = None,
-        states: Collection[DisputeState] = (),
-    ) -> Page[Dispute]:
-        if account_id is None and payment_id is None:
-            raise ValueError("list the disputes of an account or of a payment")
-        owners = {"account_id": account_id, "payment_id": payment_id}
-        conditions = [*state_in(self.table, states), *equal_where_given(self.table, **owners)]
-        filters = {"list": "disputes", **owners, "states": states}
-        return await self._page(conditions, page, filters)
+    async def list_disputes(self, where: DisputeFilter, *, page: PageRequest) -> Page[Dispute]:
+        return await self._owned_page(page, where)
 
     async def count_open(
         self, states: Collection[DisputeState], due_before: datetime

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 from payment_service.adapters.db.repositories._base import (
     RefreshedSqlRepository,
     VersionedSqlRepository,
 )
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.tables import invoices
+from payment_service.app.ports.list_filters import InvoiceFilter
 from payment_service.domain.entities import Invoice
 from payment_service.domain.pagination import Page, PageRequest
-from payment_service.domain.states import InvoiceState
 
 
 class SqlInvoiceRepository(RefreshedSqlRepository[Invoice], VersionedSqlRepository[Invoice]):
@@ -20,16 +18,5 @@ class SqlInvoiceRepository(RefreshedSqlRepository[Invoice], VersionedSqlReposito
     codec = RowCodec(Invoice)
     stripe_id = "stripe_invoice_id"
 
-    async def list_invoices(
-        self,
-        *,
-        page: PageRequest,
-        account_id: str | None = None,
-        subscription_id: str | None = None,
-        states: Collection[InvoiceState] = (),
-    ) -> Page[Invoice]:
-        if account_id is None and subscription_id is None:
-            raise ValueError("list the invoices of an account or of a subscription")
-        return await self._owned_page(
-            page, states, account_id=account_id, subscription_id=subscription_id
-        )
+    async def list_invoices(self, where: InvoiceFilter, *, page: PageRequest) -> Page[Invoice]:
+        return await self._owned_page(page, where)
