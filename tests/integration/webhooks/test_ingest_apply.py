@@ -310,7 +310,7 @@ async def test_a_burst_after_a_quiet_spell_is_claimed_without_rescanning_the_que
     assert heads["Actual Rows"] == 50
     assert _touched(heads) < 20 * burst
     ids = [f"whe_{n}" for n in range(50)]  # a look-up by id, whatever ids
-    lock = await _explained(pipeline, _lock_due_statement(), w_ids=ids, w_now=now)
+    lock = await _explained(pipeline, _lock_due_statement(), w_ids=ids, w_now=now, w_limit=50)
     assert _touched(lock) < 20 * 50
     async with pipeline.uow_factory() as uow:
         assert len(await uow.webhook_events.claim_due(now, 50)) == 50
@@ -335,3 +335,21 @@ def _touched(node: dict[str, Any]) -> float:
     rows = float(node["Actual Rows"]) * float(node["Actual Loops"])
     removed = float(node.get("Rows Removed by Join Filter", 0))
     return rows + removed + sum(_touched(child) for child in node.get("Plans", []))
+
+
+async def test_appliers_claiming_at_once_each_get_a_full_batch_of_their_own(
+    pipeline: Pipeline, db_backend: str
+) -> None:
+    """The queue's heads are read without locks, so claimers at the same moment read the
+    same ones; each still locks a batch of its own (the rows others hold are skipped)
+    instead of coming back empty and idling until the next wake-up."""
+    if db_backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time: claims never overlap")
+    events = [event(TEST_TYPE, {"id": f"thing_c{n}", "object": "thing"}) for n in range(40)]
+    answers = await asyncio.gather(*(pipeline.webhooks.accept(_payload(e)) for e in events))
+    assert set(answers) == {Delivery.ACCEPTED}
+    retrier = pipeline.webhooks.retrier
+    batches = await asyncio.gather(*(retrier.claim(10) for _ in range(4)))
+    assert [len(batch) for batch in batches] == [10, 10, 10, 10]
+    claimed = [record.id for batch in batches for record in batch]
+    assert len(set(claimed)) == 40

@@ -29,6 +29,7 @@ from payment_service.domain.pagination import Cursor, Page, PageRequest
 from payment_service.domain.states import WebhookEventState
 
 _DUE_STATES = [WebhookEventState.RECEIVED.value, WebhookEventState.FAILED.value]
+CANDIDATES_PER_CLAIM = 4  # heads read per event claimed (see claim_due)
 
 
 def _queue_heads_statement() -> Executable:
@@ -71,10 +72,11 @@ def _queue_heads_statement() -> Executable:
 
 
 def _lock_due_statement() -> Executable:
-    """The rows of ``w_ids`` still due, locked (SKIP LOCKED: another applier's claim). By
-    their ids, so the plan is a key look-up whatever the statistics say; the due
-    conditions are checked again on each row's newest version once it is locked, so a
-    row another applier leased since the read is left out."""
+    """Up to ``w_limit`` rows of ``w_ids`` still due, oldest due first, locked (SKIP
+    LOCKED: another applier's claim). By their ids, so the plan is a key look-up
+    whatever the statistics say; the due conditions are checked again on each row's
+    newest version once it is locked, so a row another applier leased since the read
+    is left out."""
     c = webhook_events.c
     return (
         select(webhook_events)
@@ -84,6 +86,7 @@ def _lock_due_statement() -> Executable:
             c.next_attempt_at <= bindparam("w_now"),
         )
         .order_by(c.next_attempt_at)
+        .limit(bindparam("w_limit"))
         .with_for_update(skip_locked=True)
     )
 
@@ -172,11 +175,14 @@ class SqlWebhookEventRepository(EntityRepository[WebhookEvent]):
     async def claim_due(self, now: datetime, limit: int) -> list[WebhookEvent]:
         # Built once (statement_for): building them per pass showed in the appliers' profile.
         heads = statement_for(("queue_heads", self.table), _queue_heads_statement)
-        ids = [row[0] for row in await self._execute(heads, {"w_now": now, "w_limit": limit})]
+        # The read takes no locks, so appliers claiming at once read the same heads: each
+        # reads CANDIDATES_PER_CLAIM times its batch and locks the first free ones.
+        read = {"w_now": now, "w_limit": limit * CANDIDATES_PER_CLAIM}
+        ids = [row[0] for row in await self._execute(heads, read)]
         if not ids:
             return []
         lock = statement_for(("lock_due", self.table), _lock_due_statement)
-        result = await self._execute(lock, {"w_ids": ids, "w_now": now})
+        result = await self._execute(lock, {"w_ids": ids, "w_now": now, "w_limit": limit})
         return [self.codec.entity(row) for row in result.mappings().all()]
 
     async def get_many_for_update(self, ids: Collection[str]) -> list[WebhookEvent]:
