@@ -62,3 +62,33 @@ async def test_personal_data_is_ciphertext_in_the_database(
         assert (await uow.customers.get(customer.id)) == customer
         assert (await uow.payments.get(payment.id)).receipt_email == "ada@example.com"  # type: ignore[union-attr]
         assert raw[2:] == ["Ada Lovelace", "ada@example.com", event.payload]
+
+
+async def test_webhook_payloads_stored_in_a_batch_are_ciphertext_too(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    """The ingest's many-row insert (on PostgreSQL one array per column) seals every
+    payload as the one-row insert does, and reads each back whole."""
+    events = [
+        b.webhook_event(payload=f'{{"object": {{"email": "ada{n}@example.com"}}}}')
+        for n in range(3)
+    ]
+    async with uow_factory() as uow:
+        inserted = await uow.webhook_events.insert_many_if_new(events)
+        await uow.commit()
+    assert inserted == {event.stripe_event_id for event in events}
+    async with uow_factory(read_only=True) as uow:
+        stored = (
+            await uow.connection.exec_driver_sql("SELECT payload FROM webhook_events")
+        ).scalars()
+        for value in stored:
+            assert value.startswith("pii1.test.")
+            assert "ada" not in value.lower()
+        for event in events:
+            found = await uow.webhook_events.find_by_stripe_event_id(event.stripe_event_id)
+            assert found is not None
+            assert (found.payload, found.created, found.state) == (
+                event.payload,
+                event.created,
+                event.state,
+            )

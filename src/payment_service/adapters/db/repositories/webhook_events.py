@@ -12,8 +12,9 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, Insert, bindparam, case, func, select
+from sqlalchemy import Executable, Insert, bindparam, case, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from payment_service.adapters.db.errors import translated_errors
 from payment_service.adapters.db.repositories._base import (
@@ -91,6 +92,32 @@ def _lock_due_statement() -> Executable:
     )
 
 
+def _insert_unnest_statement() -> Executable:
+    """INSERT … SELECT FROM unnest(one array per column) WHERE NOT EXISTS (stored) ON
+    CONFLICT DO NOTHING: PostgreSQL's many-row insert whose text stays the same whatever
+    the batch size. A multi-row VALUES list has a text and parameters per size, which
+    psycopg parses again on every execution (it caches statements of at most 50
+    parameters): the larger part of a batch's cost. Each array goes through its column
+    type's bind processing (the payload is sealed, times are checked aware) element by
+    element."""
+    columns = list(webhook_events.c)
+    names = [column.name for column in columns]
+    arrays = [bindparam(f"w_{column.name}", type_=ARRAY(column.type)) for column in columns]
+    batch = func.unnest(*arrays).table_valued(*names).render_derived()
+    stored = webhook_events.alias("stored")
+    known = exists().where(stored.c.stripe_event_id == batch.c.stripe_event_id)
+    return (
+        postgresql.insert(webhook_events)
+        .from_select(names, select(batch).where(~known))
+        .on_conflict_do_nothing(index_elements=["stripe_event_id"])
+        .returning(webhook_events.c.stripe_event_id)
+    )
+
+
+def _as_arrays(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {f"w_{column.name}": [row[column.name] for row in rows] for column in webhook_events.c}
+
+
 def _by_receive_time(event: WebhookEvent) -> Cursor:
     return Cursor(event.receive_time, event.id)
 
@@ -144,16 +171,23 @@ class SqlWebhookEventRepository(EntityRepository[WebhookEvent]):
         return inserted is not None
 
     async def insert_many_if_new(self, events: Sequence[WebhookEvent]) -> set[str]:
-        """Insert the events not stored yet in one statement (one multi-row INSERT … ON
-        CONFLICT DO NOTHING); return the Stripe event ids actually inserted.
+        """Insert the events not stored yet in one statement; return the Stripe event ids
+        actually inserted.
 
-        The ids already stored are read first and left out of the INSERT: an event an
+        The ids already stored are left out before the insert, by a read: an event an
         applier is updating has an uncommitted index entry, and inserting its id again
-        would wait for that applier's transaction (the whole batch with it), while the
-        read sees the committed row at once. ON CONFLICT still settles two deliveries
-        of a new event that race (the second waits only for the first's short insert)."""
+        would wait for that applier's transaction (the whole batch with it), while a
+        read sees the committed row at once. On PostgreSQL the read is the insert's own
+        NOT EXISTS (one statement); on SQLite, one writer at a time, a SELECT before the
+        multi-row INSERT. ON CONFLICT DO NOTHING still settles two deliveries of a new
+        event that race (the second waits only for the first's short insert)."""
         if not events:
             return set()
+        if self._dialect == "postgresql":  # one array a column: one statement text
+            statement = statement_for(("insert_unnest", self.table), _insert_unnest_statement)
+            rows = [self._values(event) for event in events]
+            result = await self._execute(statement, _as_arrays(rows))
+            return {row[0] for row in result.all()}
         known = await self._stored_stripe_ids([event.stripe_event_id for event in events])
         rows = [self._values(event) for event in events if event.stripe_event_id not in known]
         if not rows:
