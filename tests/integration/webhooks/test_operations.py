@@ -7,12 +7,11 @@ import io
 
 from payment_service.app.ports.events import EventOutcome
 from payment_service.cli.commands import (
-    EXIT_FAILURE,
-    EXIT_OK,
     operator,
     webhooks_list_command,
     webhooks_replay_command,
 )
+from payment_service.cli.exit_codes import EXIT_FAILURE, EXIT_OK
 from payment_service.domain.processor import RemoteEvent
 from payment_service.domain.states import WebhookEventState
 from tests.integration.webhooks.conftest import TEST_TYPE, Endpoint, Pipeline

@@ -33,7 +33,7 @@ def test_event_payload_round_trips_through_the_stripe_mapping() -> None:
 
 
 def test_default_budget_covers_stripes_three_days_with_capped_delays() -> None:
-    from payment_service.bootstrap.services import retry_policy
+    from payment_service.bootstrap.policies import retry_policy
     from payment_service.config import Settings
 
     for policy in (RetryPolicy(), retry_policy(Settings())):
@@ -44,7 +44,7 @@ def test_default_budget_covers_stripes_three_days_with_capped_delays() -> None:
 
 
 def test_claim_lease_covers_the_stripe_reads_of_an_attempt_or_is_configured() -> None:
-    from payment_service.bootstrap.services import retry_policy
+    from payment_service.bootstrap.policies import retry_policy
     from payment_service.config import Settings
 
     derived = retry_policy(Settings(stripe_timeout_s=20.0, stripe_max_network_retries=2))
