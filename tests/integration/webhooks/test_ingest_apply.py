@@ -271,13 +271,7 @@ async def test_while_the_ingest_is_busy_one_applier_at_a_time_applies(pipeline: 
     for evt in events:
         assert await pipeline.webhooks.accept(_payload(evt)) is Delivery.ACCEPTED
     wakeup = pipeline.webhooks.retrier.wakeup
-
-    async def deliveries_keep_arriving() -> None:
-        while True:
-            wakeup.stored(BUSY_EVENTS)
-            await asyncio.sleep(BUSY_WINDOW_S / 4)
-
-    arriving = asyncio.create_task(deliveries_keep_arriving())
+    arriving = asyncio.create_task(_keep_busy(wakeup, BUSY_EVENTS, BUSY_WINDOW_S))
     try:
         async with appliers(pipeline, workers=4):
             for evt in events:
@@ -353,3 +347,35 @@ async def test_appliers_claiming_at_once_each_get_a_full_batch_of_their_own(
     assert [len(batch) for batch in batches] == [10, 10, 10, 10]
     claimed = [record.id for batch in batches for record in batch]
     assert len(set(claimed)) == 40
+
+
+async def test_the_backlog_gauges_stay_fresh_while_the_ingest_is_busy(pipeline: Pipeline) -> None:
+    """A burst is when the waiting-events gauges matter most: the appliers' turns while
+    deliveries arrive still refresh them."""
+    from payment_service.app.webhooks.wakeup import BUSY_EVENTS, BUSY_WINDOW_S
+
+    retrier = pipeline.webhooks.retrier
+    counted = 0
+    count_backlog = retrier.backlog
+
+    async def counting() -> object:
+        nonlocal counted
+        counted += 1
+        return await count_backlog()
+
+    retrier.backlog = counting
+    arriving = asyncio.create_task(_keep_busy(retrier.wakeup, BUSY_EVENTS, BUSY_WINDOW_S))
+    try:
+        async with appliers(pipeline, workers=2):
+            await asyncio.sleep(1.0)
+            assert retrier.wakeup.ingest_busy()
+    finally:
+        arriving.cancel()
+    assert counted >= 2
+
+
+async def _keep_busy(wakeup: Any, events: int, window_s: float) -> None:
+    """As if deliveries kept arriving: ``events`` stored four times a window."""
+    while True:
+        wakeup.stored(events)
+        await asyncio.sleep(window_s / 4)

@@ -120,16 +120,16 @@ class Retrier:
         gauges_due = 0.0
         full = self.applier.policy.batch_size
         while not stopping.is_set():
-            if self.wakeup.ingest_busy():
-                await self._pass_in_turn()
-                continue
-            done = await self._pass()
+            busy = self.wakeup.ingest_busy()
+            done = await (self._pass_in_turn() if busy else self._pass())
             if gauges and time.monotonic() >= gauges_due:
                 gauges_due = time.monotonic() + gauges_s
                 try:
                     await self.backlog()
                 except Exception:
                     log.exception("counting waiting webhook events failed")
+            if busy:
+                continue  # the turn paced this pass
             if done >= full:
                 self.wakeup.notify()  # more may be due: let an idle applier help
             elif not stopping.is_set() and not self.wakeup.ingest_busy():
@@ -142,16 +142,17 @@ class Retrier:
             log.exception("webhook applier pass failed")
             return 0
 
-    async def _pass_in_turn(self) -> None:
+    async def _pass_in_turn(self) -> int:
         """While the ingest is busy: one applier at a time applies the deferred events,
         then rests (holding the turn) in proportion to its pass."""
         async with self._busy_turn:
             if not self.wakeup.ingest_busy():
-                return
+                return 0
             began = time.monotonic()
-            await self._pass(DEFER_S)
+            done = await self._pass(DEFER_S)
             took = time.monotonic() - began
             await asyncio.sleep(max(BUSY_PAUSE_S, took * BUSY_REST_RATIO))
+            return done
 
     async def claim(self, limit: int, defer_s: float = 0.0) -> list[WebhookEvent]:
         now = utcnow()

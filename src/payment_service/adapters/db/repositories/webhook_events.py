@@ -174,36 +174,23 @@ class SqlWebhookEventRepository(EntityRepository[WebhookEvent]):
         """Insert the events not stored yet in one statement; return the Stripe event ids
         actually inserted.
 
-        The ids already stored are left out before the insert, by a read: an event an
-        applier is updating has an uncommitted index entry, and inserting its id again
-        would wait for that applier's transaction (the whole batch with it), while a
-        read sees the committed row at once. On PostgreSQL the read is the insert's own
-        NOT EXISTS (one statement); on SQLite, one writer at a time, a SELECT before the
-        multi-row INSERT. ON CONFLICT DO NOTHING still settles two deliveries of a new
-        event that race (the second waits only for the first's short insert)."""
+        On PostgreSQL the ids already stored are left out by the insert's own NOT EXISTS:
+        an event an applier is updating has an uncommitted index entry, and inserting its
+        id again would wait for that applier's transaction (the whole batch with it),
+        while the read sees the committed row at once. SQLite has one writer at a time,
+        so nothing is in flight to wait for. ON CONFLICT DO NOTHING settles two
+        deliveries of a new event that race (the second waits only for the first's
+        short insert)."""
         if not events:
             return set()
+        rows = [self._values(event) for event in events]
         if self._dialect == "postgresql":  # one array a column: one statement text
             statement = statement_for(("insert_unnest", self.table), _insert_unnest_statement)
-            rows = [self._values(event) for event in events]
             result = await self._execute(statement, _as_arrays(rows))
-            return {row[0] for row in result.all()}
-        known = await self._stored_stripe_ids([event.stripe_event_id for event in events])
-        rows = [self._values(event) for event in events if event.stripe_event_id not in known]
-        if not rows:
-            return set()
-        statement = self._insert_new().returning(webhook_events.c.stripe_event_id)
-        with translated_errors():
-            result = await self._connection.execute(statement, rows)
-        return {row[0] for row in result.all()}
-
-    async def _stored_stripe_ids(self, stripe_event_ids: list[str]) -> set[str]:
-        def build() -> Executable:
-            column = webhook_events.c.stripe_event_id
-            return select(column).where(column.in_(bindparam("w_ids", expanding=True)))
-
-        statement = statement_for(("stored_stripe_ids", self.table), build)
-        result = await self._execute(statement, {"w_ids": stripe_event_ids})
+        else:
+            statement = self._insert_new().returning(webhook_events.c.stripe_event_id)
+            with translated_errors():
+                result = await self._connection.execute(statement, rows)
         return {row[0] for row in result.all()}
 
     async def claim_due(self, now: datetime, limit: int) -> list[WebhookEvent]:
