@@ -35,6 +35,7 @@ from payment_service.adapters.nats.factory import (
 )
 from payment_service.adapters.nats.relay import JetStreamRelay
 from payment_service.api.grpc.event_servicer import encode_snapshot
+from payment_service.app.common.tasks import cancelled
 from payment_service.app.events.feed import LocalWakeup, OutboxTail
 from payment_service.app.events.remote import FeedWatch
 from payment_service.app.events.service import Events, FeedRules
@@ -109,11 +110,8 @@ class EventEngine:
                 await self.nats.close()
             self.nats = None
         self._stopping.set()
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        listener, self._listener = self._listener, None
+        await cancelled(listener)
 
 
 def install_outbox(failpoints: Failpoints) -> None:

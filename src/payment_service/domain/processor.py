@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from payment_service.domain.errors import CardDeclined
+from payment_service.domain.errors import CardDeclined, InvalidArgument
 from payment_service.domain.states import (
     CaptureMethod,
     PaymentMethodUsage,
@@ -108,6 +108,10 @@ class NewPaymentIntent:
     metadata: Mapping[str, str] = field(default_factory=dict)
     off_session: bool = False  # the customer is away: Stripe's off_session=true (with confirm)
     setup_future_usage: PaymentMethodUsage | None = None
+
+    def __post_init__(self) -> None:
+        if self.amount <= 0:
+            raise InvalidArgument.field("amount", "must be positive")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ test cards, switches, and where it deliberately differs from Stripe)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from payment_service.app.ports.processor import EventListing, NewCustomer, NewRefund
@@ -22,7 +22,7 @@ from payment_service.domain.processor import (
     RemotePaymentMethod,
     RemoteRefund,
 )
-from payment_service.domain.states import CaptureMethod, PaymentState, RefundReason, RefundState
+from payment_service.domain.states import CaptureMethod, PaymentState, RefundState
 from tests.unit.fakes.stripe_base import (
     CANCEL_REASONS,
     CANCELABLE,
@@ -42,17 +42,20 @@ class FakeStripe(StripeBase):
     async def create_customer(
         self, customer: NewCustomer, *, idempotency_key: str
     ) -> RemoteCustomer:
-        account_id, email, name = customer.account_id, customer.email, customer.name
-        metadata = customer.metadata
-        params = (account_id, email, name, sorted((metadata or {}).items()))
+        params = (
+            customer.account_id,
+            customer.email,
+            customer.name,
+            sorted(customer.metadata.items()),
+        )
 
         def create() -> RemoteCustomer:
             made = RemoteCustomer(
                 self._new_id("cus"),
-                email,
-                name,
+                customer.email,
+                customer.name,
                 None,
-                {**(metadata or {}), "account_id": account_id},
+                {**customer.metadata, "account_id": customer.account_id},
                 self._now(),
             )
             self.customers[made.stripe_id] = made
@@ -343,8 +346,6 @@ class FakeStripe(StripeBase):
     async def create_payment_intent(
         self, intent: NewPaymentIntent, *, idempotency_key: str
     ) -> RemotePaymentIntent:
-        if intent.amount <= 0:  # the gateway's own check: nothing reaches Stripe
-            raise InvalidArgument.field("amount", "must be positive")
         operation = "create_payment_intent"
         return await self._call(
             operation,
@@ -480,16 +481,9 @@ class FakeStripe(StripeBase):
             charge = self.charges[intent.latest_charge_id]
             self.charges[charge.stripe_id] = dataclasses.replace(charge, amount_refunded=refunded)
 
-    def _new_refund(
-        self,
-        refund_id: str,
-        payment_intent: str,
-        amount: int | None,
-        reason: RefundReason | None,
-        metadata: Mapping[str, str] | None,
-    ) -> RemoteRefund:
+    def _new_refund(self, refund: NewRefund) -> RemoteRefund:
         operation = "create_refund"
-        intent = self.payment_intents.get(payment_intent)
+        intent = self.payment_intents.get(refund.payment_intent)
         if intent is None:
             raise stripe_error(
                 operation,
@@ -501,7 +495,7 @@ class FakeStripe(StripeBase):
             )
         if intent.state is not PaymentState.SUCCEEDED or intent.latest_charge_id is None:
             raise self._state_error(operation, intent, "refunded")
-        remaining = intent.amount_received - self._refunded(payment_intent)
+        remaining = intent.amount_received - self._refunded(refund.payment_intent)
         if remaining <= 0:
             raise stripe_error(
                 operation,
@@ -511,30 +505,32 @@ class FakeStripe(StripeBase):
                 param="",
                 message="The charge has already been refunded.",
             )
-        if amount is not None and amount > remaining:
+        if refund.amount is not None and refund.amount > remaining:
             raise stripe_error(
                 operation,
                 "refund",
                 "",
                 code="amount_too_large",
                 param="amount",
-                message=f"Refund amount {amount} is greater than the unrefunded {remaining}.",
+                message=(
+                    f"Refund amount {refund.amount} is greater than the unrefunded {remaining}."
+                ),
             )
-        refund = RemoteRefund(
+        made = RemoteRefund(
             stripe_id=self._new_id("re"),
-            payment_intent=payment_intent,
+            payment_intent=refund.payment_intent,
             charge=intent.latest_charge_id,
-            amount=remaining if amount is None else amount,
+            amount=remaining if refund.amount is None else refund.amount,
             currency=intent.currency,
             state=self.next_refund_state,
-            reason=reason,
+            reason=refund.reason,
             failure_reason=None,
-            metadata={**(metadata or {}), "refund_id": refund_id},
+            metadata={**refund.metadata, "refund_id": refund.refund_id},
             created=self._now(),
         )
-        self.refunds[refund.stripe_id] = refund
-        self._sync_refunded(payment_intent)
-        return refund
+        self.refunds[made.stripe_id] = made
+        self._sync_refunded(refund.payment_intent)
+        return made
 
     def settle_refund(
         self, stripe_id: str, state: RefundState, failure_reason: str | None = None
@@ -548,17 +544,18 @@ class FakeStripe(StripeBase):
         return refund
 
     async def create_refund(self, refund: NewRefund, *, idempotency_key: str) -> RemoteRefund:
-        refund_id, payment_intent, amount = refund.refund_id, refund.payment_intent, refund.amount
-        reason, metadata = refund.reason, refund.metadata
         operation = "create_refund"
-        params = (refund_id, payment_intent, amount, reason, sorted((metadata or {}).items()))
+        params = (
+            refund.refund_id,
+            refund.payment_intent,
+            refund.amount,
+            refund.reason,
+            sorted(refund.metadata.items()),
+        )
         return await self._call(
             operation,
             lambda: self._idempotent(
-                operation,
-                idempotency_key,
-                params,
-                lambda: self._new_refund(refund_id, payment_intent, amount, reason, metadata),
+                operation, idempotency_key, params, lambda: self._new_refund(refund)
             ),
         )
 

@@ -41,7 +41,6 @@ from payment_service.domain.errors import Aborted
 from payment_service.domain.pagination import Cursor, Page, PageRequest
 from payment_service.domain.states import (
     DisputeState,
-    InvoiceState,
     PaymentState,
     RefundState,
     SetupIntentState,
@@ -145,14 +144,14 @@ class _Repository(Generic[E]):
 
     def _owned_page(self, where: OwnedRows[Any], page: PageRequest) -> Page[E]:
         """Newest first: the rows in ``where.states`` (any, when empty) of every owner given."""
-        owners = {column: id_ for column, id_ in where.owners().items() if id_ is not None}
+        owners = where.owners()
 
         def owned(row: Any) -> bool:
             return _in(where.states, row) and all(
-                getattr(row, column) == id_ for column, id_ in owners.items()
+                getattr(row, column) == id_ for column, id_ in owners.items() if id_ is not None
             )
 
-        filters = {"list": self.table, **where.owners(), "states": where.states}
+        filters = {"list": self.table, **owners, "states": where.states}
         return self._page(owned, page, filters)
 
 
@@ -187,19 +186,23 @@ class _EntityRepository(_Repository[E]):
     ) -> list[E]:
         return sorted(self._where(where), key=order)[:limit]
 
-    def _refresh_queue(
-        self,
-        states: Collection[Any],
-        older_than: datetime,
-        limit: int,
-        where: Callable[[Any], bool] = lambda row: True,
+
+class _Refreshed(_EntityRepository[E]):
+    """Rows the reconciler re-reads from Stripe in turn."""
+
+    async def list_to_refresh(
+        self, states: Collection[Any], older_than: datetime, *, limit: int = 100
     ) -> list[E]:
-        """Rows in ``states`` not synced since ``older_than``: never synced first, then
-        the least recently synced (then by id)."""
+        """Rows known to Stripe (their Stripe id set) in ``states`` not read from Stripe
+        since ``older_than``: never read first, then the least recently read (then by id)."""
 
         def due(row: Any) -> bool:
             synced = row.synced_at
-            return _in(states, row) and (synced is None or synced < older_than) and where(row)
+            return (
+                _in(states, row)
+                and (synced is None or synced < older_than)
+                and getattr(row, self.stripe_id) is not None
+            )
 
         def order(row: Any) -> tuple[bool, datetime, str]:
             return (row.synced_at is not None, row.synced_at or older_than, row.id)
@@ -335,7 +338,7 @@ class FakePriceRepository(_EntityRepository[Price]):
         return sorted(rows, key=lambda r: (r.create_time, r.id))
 
 
-class FakeSubscriptionRepository(_Requested[Subscription]):
+class FakeSubscriptionRepository(_Refreshed[Subscription], _Requested[Subscription]):
     table = "subscriptions"
     stripe_id = "stripe_subscription_id"
     account_list = "subscriptions"
@@ -357,39 +360,21 @@ class FakeSubscriptionRepository(_Requested[Subscription]):
             limit,
         )
 
-    async def list_to_refresh(
-        self, states: Collection[SubscriptionState], older_than: datetime, *, limit: int = 100
-    ) -> list[Subscription]:
-        def known(row: Subscription) -> bool:
-            return row.stripe_subscription_id is not None
 
-        return self._refresh_queue(states, older_than, limit, known)
-
-
-class FakeInvoiceRepository(_Versioned[Invoice]):
+class FakeInvoiceRepository(_Refreshed[Invoice], _Versioned[Invoice]):
     table = "invoices"
     stripe_id = "stripe_invoice_id"
 
     async def list_invoices(self, where: InvoiceFilter, *, page: PageRequest) -> Page[Invoice]:
         return self._owned_page(where, page)
 
-    async def list_to_refresh(
-        self, states: Collection[InvoiceState], older_than: datetime, *, limit: int = 100
-    ) -> list[Invoice]:
-        return self._refresh_queue(states, older_than, limit)
 
-
-class FakeDisputeRepository(_Versioned[Dispute]):
+class FakeDisputeRepository(_Refreshed[Dispute], _Versioned[Dispute]):
     table = "disputes"
     stripe_id = "stripe_dispute_id"
 
     async def list_disputes(self, where: DisputeFilter, *, page: PageRequest) -> Page[Dispute]:
         return self._owned_page(where, page)
-
-    async def list_to_refresh(
-        self, states: Collection[DisputeState], older_than: datetime, *, limit: int = 100
-    ) -> list[Dispute]:
-        return self._refresh_queue(states, older_than, limit)
 
     async def count_open(
         self, states: Collection[DisputeState], due_before: datetime
@@ -399,7 +384,7 @@ class FakeDisputeRepository(_Versioned[Dispute]):
         return len(rows), len(due)
 
 
-class FakeSetupIntentRepository(_Requested[SetupIntent]):
+class FakeSetupIntentRepository(_Refreshed[SetupIntent], _Requested[SetupIntent]):
     table = "setup_intents"
     stripe_id = "stripe_setup_intent_id"
     account_list = "setup_intents"
@@ -410,14 +395,6 @@ class FakeSetupIntentRepository(_Requested[SetupIntent]):
             lambda r: r.create_time,
             limit,
         )
-
-    async def list_to_refresh(
-        self, states: Collection[SetupIntentState], older_than: datetime, *, limit: int = 100
-    ) -> list[SetupIntent]:
-        def known(row: SetupIntent) -> bool:
-            return row.stripe_setup_intent_id is not None
-
-        return self._refresh_queue(states, older_than, limit, known)
 
 
 class FakeWebhookEventRepository(_EntityRepository[WebhookEvent]):

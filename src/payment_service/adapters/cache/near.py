@@ -35,7 +35,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from payment_service.adapters.cache.redis_cache import RedisCache
-from payment_service.adapters.tasks import cancelled
+from payment_service.app.common.tasks import cancelled
 
 log = logging.getLogger(__name__)
 

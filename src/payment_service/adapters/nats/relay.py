@@ -35,7 +35,7 @@ from nats.js.errors import NotFoundError
 from payment_service.adapters.nats.messages import EXPECTED_LAST_SEQUENCE, to_message
 from payment_service.adapters.nats.publisher import Ack, AckInbox, PublishRefused
 from payment_service.adapters.nats.stream import StreamSettings, ensure_stream, read_tail
-from payment_service.adapters.tasks import cancelled
+from payment_service.app.common.tasks import cancelled
 from payment_service.app.ports.event_stream import OutboxEvent, OutboxSource, RelayCursor
 from payment_service.app.ports.reconcile import ReconcileLock
 

@@ -107,12 +107,15 @@ class CurrentApi:
     def payment_intent_create(self, params: PaymentIntentCreateParams) -> PaymentIntentCreateParams:
         return params
 
-    def payment_intent_confirm(
-        self, params: PaymentIntentConfirmParams
-    ) -> tuple[PaymentIntentConfirmParams, str | None]:
-        """The confirm's parameters, and a payment method to set by an update before it
-        (None: nothing to set first)."""
-        return params, None
+    async def confirm_payment_intent(
+        self,
+        client: stripe.StripeClient,
+        stripe_id: str,
+        params: PaymentIntentConfirmParams,
+        options: Options,
+    ) -> Obj:
+        path = f"/v1/payment_intents/{quote(stripe_id)}/confirm"
+        return await raw_post(client, path, params, options)
 
     def payment_intent_cancel(self, params: PaymentIntentCancelParams) -> PaymentIntentCancelParams:
         return params
@@ -190,13 +193,24 @@ class Localstripe(CurrentApi):
         out.pop("receipt_email", None)
         return out
 
-    def payment_intent_confirm(
-        self, params: PaymentIntentConfirmParams
-    ) -> tuple[PaymentIntentConfirmParams, str | None]:
+    async def confirm_payment_intent(
+        self,
+        client: stripe.StripeClient,
+        stripe_id: str,
+        params: PaymentIntentConfirmParams,
+        options: Options,
+    ) -> Obj:
         # Stripe takes `payment_method` on confirm; localstripe answers 500 "Not implemented",
-        # so it is set with an update first (its own idempotency key), then confirmed without.
+        # so set it with an update first (its own idempotency key), then confirm without it.
         out = params.copy()
-        return out, out.pop("payment_method", None)
+        payment_method = out.pop("payment_method", None)
+        if payment_method:
+            key = options.get("idempotency_key")
+            update_options: Options = {"idempotency_key": f"{key}:payment_method"} if key else {}
+            await client.v1.payment_intents.update_async(
+                stripe_id, {"payment_method": payment_method}, update_options
+            )
+        return await super().confirm_payment_intent(client, stripe_id, out, options)
 
     def payment_intent_cancel(self, params: PaymentIntentCancelParams) -> PaymentIntentCancelParams:
         # No `cancellation_reason` on cancel in localstripe.

@@ -125,8 +125,6 @@ class StripeGateway(StripeCalls):
     async def create_payment_intent(
         self, intent: NewPaymentIntent, *, idempotency_key: str
     ) -> RemotePaymentIntent:
-        if intent.amount <= 0:
-            raise InvalidArgument.field("amount", "must be positive")
         manual = intent.capture_method is CaptureMethod.MANUAL
         # Amounts go as is, in the currency's minor unit (JPY 500 -> 500).
         params: PaymentIntentCreateParams = {
@@ -166,22 +164,10 @@ class StripeGateway(StripeCalls):
         params: PaymentIntentConfirmParams = {"expand": PI_EXPAND}
         if payment_method:
             params["payment_method"] = payment_method
-        shaped, set_first = self._shape.payment_intent_confirm(params)
         options = self._post(idempotency_key)
-        path = f"/v1/payment_intents/{compat.quote(stripe_id)}/confirm"
-
-        async def confirm() -> mapping.Obj:
-            if set_first:
-                await self._client.v1.payment_intents.update_async(
-                    stripe_id,
-                    {"payment_method": set_first},
-                    self._post(f"{idempotency_key}:payment_method"),
-                )
-            return await compat.raw_post(self._client, path, shaped, options)
-
         return await self._mapped_raw(
             CallContext("confirm_payment_intent", "payment_intent", stripe_id),
-            confirm,
+            lambda: self._shape.confirm_payment_intent(self._client, stripe_id, params, options),
             mapping.to_payment_intent,
         )
 

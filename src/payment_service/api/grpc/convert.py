@@ -62,8 +62,9 @@ class SameNamed:
     def of(self, source: object) -> dict[str, Any]:
         """The fields as constructor arguments of the message."""
         fields = {name: getattr(source, name) for name in self.values}
-        for name in self.times:
-            fields[name] = timestamp(getattr(source, name))
+        for name in self.times:  # built in place by the message (a missing one: unset)
+            if (value := getattr(source, name)) is not None:
+                fields[name] = timestamp_fields(value)
         return fields
 
 

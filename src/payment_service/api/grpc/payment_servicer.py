@@ -17,6 +17,7 @@ from payment_service.app.payments.service import Payments
 from payment_service.app.setup_intents.service import SetupIntents
 from payment_service.domain.caller import Caller
 from payment_service.domain.entities import Customer, Payment, SetupIntent
+from payment_service.domain.entities.mirror import IntentMirror
 from payment_service.domain.entities.setup_intent import CLIENT_STATES
 from payment_service.domain.pagination import Page
 from payment_service.domain.states import (
@@ -93,17 +94,24 @@ def payment_fields(payment: Payment) -> dict[str, Any]:
         fields["disputed"] = True
     if payment.state is PaymentState.REQUIRES_ACTION:
         fields["client_secret"] = payment.client_secret or ""
-        fields["next_action"] = {
-            "type": payment.next_action_type or "",
-            "redirect_url": payment.next_action_url or "",
-        }
+        fields["next_action"] = _next_action_fields(payment)
     if payment.last_error_code or payment.last_error_message:
-        fields["last_error"] = {
-            "code": payment.last_error_code or "",
-            "decline_code": payment.last_error_decline_code or "",
-            "message": payment.last_error_message or "",
-        }
+        fields["last_error"] = _last_error_fields(payment)
     return fields
+
+
+def _next_action_fields(row: IntentMirror[Any]) -> dict[str, str]:
+    """The intent's next client step (3-D Secure) as constructor arguments."""
+    return {"type": row.next_action_type or "", "redirect_url": row.next_action_url or ""}
+
+
+def _last_error_fields(row: IntentMirror[Any]) -> dict[str, str]:
+    """The intent's last error (a decline) as constructor arguments."""
+    return {
+        "code": row.last_error_code or "",
+        "decline_code": row.last_error_decline_code or "",
+        "message": row.last_error_message or "",
+    }
 
 
 _CUSTOMER_FIELDS = SameNamed(
@@ -141,36 +149,16 @@ def payment_method_to_proto(view: PaymentMethodView) -> pb.PaymentMethod:
 
 
 def setup_intent_to_proto(row: SetupIntent) -> pb.SetupIntent:
-    message = pb.SetupIntent(
-        **_SETUP_INTENT_FIELDS.of(row),
-        usage=USAGES.to_proto(row.usage),
-        state=SETUP_STATES.to_proto(row.state),
-    )
+    fields = _SETUP_INTENT_FIELDS.of(row)
     if row.state in CLIENT_STATES:
-        message.client_secret = row.client_secret or ""
+        fields["client_secret"] = row.client_secret or ""
     if row.state is SetupIntentState.REQUIRES_ACTION:
-        message.next_action.type = row.next_action_type or ""
-        message.next_action.redirect_url = row.next_action_url or ""
+        fields["next_action"] = _next_action_fields(row)
     if row.last_error_code or row.last_error_message:
-        message.last_error.code = row.last_error_code or ""
-        message.last_error.decline_code = row.last_error_decline_code or ""
-        message.last_error.message = row.last_error_message or ""
-    return message
-
-
-# CreatePaymentRequest fields CreatePayment takes as they are.
-_CREATE_PAYMENT_FIELDS = SameNamed(
-    values=(
-        "request_id",
-        "account_id",
-        "amount",
-        "confirm",
-        "description",
-        "receipt_email",
-        "off_session",
-    ),
-    times=(),
-)
+        fields["last_error"] = _last_error_fields(row)
+    return pb.SetupIntent(
+        **fields, usage=USAGES.to_proto(row.usage), state=SETUP_STATES.to_proto(row.state)
+    )
 
 
 class PaymentServicer(PaymentServiceServicer):
@@ -189,12 +177,18 @@ class PaymentServicer(PaymentServiceServicer):
     @answers(pb.CreatePaymentResponse, "payment", payment_to_proto)
     async def CreatePayment(self, request: pb.CreatePaymentRequest, caller: Caller) -> Payment:
         command = CreatePayment(
-            **_CREATE_PAYMENT_FIELDS.of(request),
+            request_id=request.request_id,
+            account_id=request.account_id,
+            amount=request.amount,
             currency=request.currency_code,
             payment_method=request.stripe_payment_method_id,
             capture_method=CAPTURE_METHODS.from_proto(request.capture_method, "capture_method")
             or CaptureMethod.AUTOMATIC,
+            confirm=request.confirm,
+            description=request.description,
+            receipt_email=request.receipt_email,
             metadata=dict(request.metadata),
+            off_session=request.off_session,
             setup_future_usage=USAGES.from_proto(request.setup_future_usage, "setup_future_usage"),
         )
         return await self._payments.create(caller, command)

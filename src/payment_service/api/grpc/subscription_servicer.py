@@ -109,12 +109,6 @@ def _change(
     )
 
 
-# CreateSubscriptionRequest fields CreateSubscription takes as they are.
-_CREATE_SUBSCRIPTION_FIELDS = SameNamed(
-    values=("request_id", "account_id", "price_id", "quantity", "trial_period_days"), times=()
-)
-
-
 class SubscriptionServicer(SubscriptionServiceServicer):
     def __init__(self, billing: Billing) -> None:
         self._billing = billing
@@ -124,7 +118,11 @@ class SubscriptionServicer(SubscriptionServiceServicer):
         self, request: pb.CreateSubscriptionRequest, caller: Caller
     ) -> Subscription:
         command = CreateSubscription(
-            **_CREATE_SUBSCRIPTION_FIELDS.of(request),
+            request_id=request.request_id,
+            account_id=request.account_id,
+            price_id=request.price_id,
+            quantity=request.quantity,
+            trial_period_days=request.trial_period_days,
             trial_end=optional_time(request, "trial_end", request.trial_end),
             payment_method=request.stripe_payment_method_id,
             metadata=dict(request.metadata),

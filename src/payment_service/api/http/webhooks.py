@@ -45,13 +45,6 @@ class _TooLarge(Exception):
     pass
 
 
-class _Refused(Exception):
-    def __init__(self, status: int, result: str) -> None:
-        super().__init__(result)
-        self.status = status
-        self.result = result
-
-
 async def _read_limited(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise _TooLarge
@@ -119,11 +112,11 @@ class _WebhookEndpoint:
             kind=SpanKind.SERVER,
             attributes={"http.request.method": "POST", "http.route": self.path},
         ) as span:
-            response = await self._answer(request)
+            response = await self._respond(request)
             span.set_attribute("http.response.status_code", response.status)
             return response
 
-    async def _answer(self, request: web.Request) -> web.Response:
+    async def _respond(self, request: web.Request) -> web.Response:
         arrived = time.perf_counter()
         status, result = await self._settle(request)
         if self.metrics is not None:
@@ -133,10 +126,22 @@ class _WebhookEndpoint:
         return _answer(status, result)
 
     async def _settle(self, request: web.Request) -> tuple[int, str]:
+        if not self.verifier.configured:
+            return 404, "not found"
+        if request.content_type not in _JSON_TYPES:
+            return 415, "unsupported content type"
         try:
-            body = await self._verified_body(request)
-        except _Refused as refused:
-            return refused.status, refused.result
+            body = await _read_limited(request, self.max_body_bytes)
+        except _TooLarge:
+            return 413, "body too large"
+        try:
+            self.verifier.verify(body, request.headers.get("Stripe-Signature"))
+        except WebhookRejected as rejected:
+            log.warning("webhook rejected", extra={"reason": str(rejected)})
+            return 400, "invalid signature"
+        return await self._store(body)
+
+    async def _store(self, body: bytes) -> tuple[int, str]:
         try:
             delivery = await self.take(body.decode("utf-8"))
         except (MalformedEvent, UnicodeDecodeError) as malformed:
@@ -148,20 +153,3 @@ class _WebhookEndpoint:
             log.exception("webhook event could not be stored")
             return 503, "not stored; retry"
         return (202 if delivery is Delivery.DEFERRED else 200), delivery.value
-
-    async def _verified_body(self, request: web.Request) -> bytes:
-        """The body once its signature checks (_Refused: the answer when it does not)."""
-        if not self.verifier.configured:
-            raise _Refused(404, "not found")
-        if request.content_type not in _JSON_TYPES:
-            raise _Refused(415, "unsupported content type")
-        try:
-            body = await _read_limited(request, self.max_body_bytes)
-        except _TooLarge:
-            raise _Refused(413, "body too large") from None
-        try:
-            self.verifier.verify(body, request.headers.get("Stripe-Signature"))
-        except WebhookRejected as rejected:
-            log.warning("webhook rejected", extra={"reason": str(rejected)})
-            raise _Refused(400, "invalid signature") from None
-        return body

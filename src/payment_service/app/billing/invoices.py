@@ -98,7 +98,7 @@ class InvoiceAnswers:
         error.metadata.setdefault("invoice_id", stored.id)
         if stored.payment_id:
             error.metadata.setdefault("payment_id", stored.payment_id)
-        await attempt.declined(stored.id, error)
+        await attempt.declined(error)
         return error
 
     def replay(self, answered: RequestRecord, target: Invoice) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TypeVar
 
 from payment_service.app.common.audit_context import (
     RpcFacts,
@@ -19,7 +19,6 @@ from payment_service.domain.errors import Conflict
 from payment_service.domain.ids import new_id
 
 T = TypeVar("T")
-P = ParamSpec("P")
 
 REFRESH_ACTOR = "stripe"  # who a re-read from Stripe is, unless a system actor is at work
 
@@ -63,20 +62,19 @@ def audit_entry(
     )
 
 
-def _added_to_uow(
-    entry: Callable[P, AuditEntry],
-) -> Callable[Concatenate[UnitOfWork, P], Coroutine[Any, Any, None]]:
-    """``entry``'s row added to the unit of work given first, with ``entry``'s arguments."""
-
-    async def add(uow: UnitOfWork, /, *args: P.args, **kwargs: P.kwargs) -> None:
-        await uow.audit.add(entry(*args, **kwargs))
-
-    return add
-
-
-# audit(uow, actor, action, subject, outcome="ok", detail=None, *, facts=None): the row
-# added to ``uow``, so it commits with the change it describes, or not at all.
-audit = _added_to_uow(audit_entry)
+async def audit(
+    uow: UnitOfWork,
+    actor: str,
+    action: str,
+    subject: tuple[str, str],
+    outcome: str = "ok",
+    detail: Mapping[str, str] | None = None,
+    *,
+    facts: RpcFacts | None = None,
+) -> None:
+    """``audit_entry``'s row added to ``uow``: it commits with the change it describes, or
+    not at all."""
+    await uow.audit.add(audit_entry(actor, action, subject, outcome, detail, facts=facts))
 
 
 async def insert_or_winner(

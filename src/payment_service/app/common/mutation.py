@@ -64,16 +64,16 @@ class Attempt:
     ledger: RequestLedger
     known: object | None = None  # the object as this attempt read it (its row version)
 
-    async def answered(self, uow: UnitOfWork, object_id: str, outcome: str = "ok") -> None:
-        """Record the request's answer (``object_id``) and its audit row in ``uow``, which
+    async def answered(self, uow: UnitOfWork, outcome: str = "ok") -> None:
+        """Record the request's answer (the object) and its audit row in ``uow``, which
         stores the answer itself too; the caller commits."""
-        await record(uow, self.request, object_id)
-        await audit(uow, self.caller.sub, self.action, (self.kind, object_id), outcome)
+        await record(uow, self.request, self.object_id)
+        await audit(uow, self.caller.sub, self.action, (self.kind, self.object_id), outcome)
 
-    async def declined(self, object_id: str, error: CardDeclined) -> None:
+    async def declined(self, error: CardDeclined) -> None:
         """Record a decline as the request's answer, on its own (the decline's change to
-        ``object_id`` is committed already)."""
-        await self.ledger.remember_decline(self.request, object_id, error)
+        the object is committed already)."""
+        await self.ledger.remember_decline(self.request, self.object_id, error)
 
 
 class MutationAnswers(Protocol[T, R_in]):
@@ -205,7 +205,7 @@ class Mutations(Generic[T, R]):
         """The object got where the request wanted it without our answer: that is the answer."""
         try:
             async with self.uow_factory() as uow:
-                await attempt.answered(uow, target.id)
+                await attempt.answered(uow)
                 await uow.commit()
         except Conflict:
             return await self._answered_elsewhere(attempt.request, target)

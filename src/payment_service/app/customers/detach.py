@@ -5,16 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payment_service.app.common.mutation import Attempt, PlainAnswers, Subject
+from payment_service.app.common.mutation import Attempt, PlainAnswers
 from payment_service.app.ports.storage import UnitOfWorkFactory
 from payment_service.domain.entities import PaymentMethod
 from payment_service.domain.errors import found
 from payment_service.domain.processor import RemotePaymentMethod
 from payment_service.domain.states import PaymentMethodState
-
-PAYMENT_METHODS: Subject[PaymentMethod] = Subject(
-    "payment_method", "payment_methods", lambda uow: uow.payment_methods
-)
 
 
 @dataclass
@@ -41,6 +37,6 @@ class DetachAnswers(PlainAnswers):
                 customer.default_payment_method_id = None
                 customer.touch()
                 await uow.customers.update(customer)
-            await attempt.answered(uow, method.id)
+            await attempt.answered(uow)
             await uow.commit()
         return method

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 from payment_service.app.common.audit import audit
 from payment_service.app.common.locks import KeyedLocks
-from payment_service.app.common.mutation import Mutations
+from payment_service.app.common.mutation import Mutations, Subject
 from payment_service.app.common.replay import MutationRequest, RequestLedger, record, recorded
 from payment_service.app.common.validation import Violations
 from payment_service.app.customers.accounts import Customers
-from payment_service.app.customers.detach import PAYMENT_METHODS, DetachAnswers
+from payment_service.app.customers.detach import DetachAnswers
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
 from payment_service.app.ports.list_filters import PaymentMethodFilter
 from payment_service.app.ports.processor import PaymentProcessor, idempotency_key
@@ -31,6 +31,10 @@ from payment_service.domain.errors import (
 from payment_service.domain.pagination import Page, PageRequest
 from payment_service.domain.processor import RemotePaymentMethod
 from payment_service.domain.states import PaymentMethodState
+
+_PAYMENT_METHODS: Subject[PaymentMethod] = Subject(
+    "payment_method", "payment_methods", lambda uow: uow.payment_methods
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +54,7 @@ class PaymentMethods:
         self._ledger = RequestLedger(self.uow_factory)
         self._locks = KeyedLocks()
         answers = DetachAnswers(self.uow_factory)
-        self._detaching = Mutations(self.uow_factory, PAYMENT_METHODS, answers, self.failpoints)
+        self._detaching = Mutations(self.uow_factory, _PAYMENT_METHODS, answers, self.failpoints)
 
     async def attach(
         self,

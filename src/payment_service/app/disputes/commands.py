@@ -104,7 +104,7 @@ class DisputeAnswers(PlainAnswers):
         async with self.uow_factory() as uow:
             synced = await apply_dispute(uow, remote, answer_time(), None)
             dispute = found(synced.dispute, "dispute", attempt.object_id)
-            await attempt.answered(uow, dispute.id, dispute.state.value)
+            await attempt.answered(uow, dispute.state.value)
             await uow.commit()
         if synced.payment_cache_key:
             await self.cache.delete(synced.payment_cache_key)

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
+from payment_service.app.common.tasks import cancelled
 from payment_service.app.common.waiters import Waiter, wait_to_be_woken, woken
 from payment_service.app.ports.outbox import EventQuery, OutboxEvent, OutboxReader, Wakeup
 
@@ -102,11 +103,8 @@ class OutboxTail:
 
     async def stop(self) -> None:
         self.close_all()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancelled(task)
 
     async def _ensure_started(self) -> None:
         if self._task is None or self._task.done():

@@ -176,7 +176,7 @@ class PaymentAnswers:
         known = attempt.known if isinstance(attempt.known, Payment) else None
         async with self.payments.uow_factory() as uow:
             stored = await self.payments.changed(uow, attempt.object_id, apply, known)
-            await attempt.answered(uow, stored.id)
+            await attempt.answered(uow)
             await uow.commit()
         await self.payments.publish(stored)
         return stored
@@ -188,7 +188,7 @@ class PaymentAnswers:
             return error
         stored = await self.payments.store_decline(target.id, error, attempt.action)
         answer = declined(stored, error)
-        await attempt.declined(stored.id, answer)
+        await attempt.declined(answer)
         return answer
 
     def replay(self, answered: RequestRecord, target: Payment) -> None:

@@ -70,7 +70,7 @@ class CreatePayments:
             payment, ours = await self._once.obtain(
                 request,
                 lambda: self._new_payment(caller, command, currency, request),
-                new_in=lambda uow: self._new_payment_in(uow, caller, command, currency, request),
+                new_in=lambda uow: self._new_payment_in(uow, command, currency, request),
             )
             if not ours and payment.state is not PaymentState.PENDING:
                 return await self._replay(payment)
@@ -94,7 +94,6 @@ class CreatePayments:
     async def _new_payment_in(
         self,
         uow: UnitOfWork,
-        caller: Caller,
         command: CreatePayment,
         currency: str,
         request: MutationRequest,
@@ -109,7 +108,7 @@ class CreatePayments:
         payment_method = command.payment_method or await attached_payment_method(
             uow, customer.default_payment_method_id
         )
-        return self._payment(caller, command, currency, request, customer, payment_method)
+        return self._payment(command, currency, request, customer, payment_method)
 
     async def _new_payment(
         self, caller: Caller, command: CreatePayment, currency: str, request: MutationRequest
@@ -122,11 +121,10 @@ class CreatePayments:
         payment_method = command.payment_method or await default_payment_method(
             self._uow_factory, customer.default_payment_method_id
         )
-        return self._payment(caller, command, currency, request, customer, payment_method)
+        return self._payment(command, currency, request, customer, payment_method)
 
     @staticmethod
     def _payment(
-        caller: Caller,
         command: CreatePayment,
         currency: str,
         request: MutationRequest,

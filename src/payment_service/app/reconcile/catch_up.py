@@ -50,11 +50,13 @@ class EventCatchUp:
             since = int(cursor[0] - self.rules.event_overlap_s)
             anchor = cursor[1]
         pages = 0
+
+        def newer_than(anchor: str) -> EventListing:
+            return EventListing(created_after=since, ending_before=anchor, limit=_PAGE)
+
         if anchor is not None:
             try:
-                first = await self.processor.list_events(
-                    EventListing(created_after=since, ending_before=anchor, limit=_PAGE)
-                )
+                first = await self.processor.list_events(newer_than(anchor))
             except (NotFound, InvalidArgument):
                 log.warning(
                     "the newest event seen is gone at Stripe; reading events by time",
@@ -68,9 +70,7 @@ class EventCatchUp:
             await self._apply_page(start, tally)
             anchor = start[-1].stripe_id
             pages += 1
-            first = await self.processor.list_events(
-                EventListing(created_after=since, ending_before=anchor, limit=_PAGE)
-            )
+            first = await self.processor.list_events(newer_than(anchor))
         page = first
         while page.events:
             await self._apply_page(list(reversed(page.events)), tally)
@@ -84,9 +84,7 @@ class EventCatchUp:
                     extra={"pages": pages, "stripe_event_id": anchor},
                 )
                 break
-            page = await self.processor.list_events(
-                EventListing(created_after=since, ending_before=anchor, limit=_PAGE)
-            )
+            page = await self.processor.list_events(newer_than(anchor))
         return tally.report()
 
     async def _oldest_page(self, since: int, tally: RepairTally) -> list[RemoteEvent]:

@@ -1,4 +1,4 @@
-"""Ending the background tasks the adapters start."""
+"""Ending a background task: cancelled, then awaited until it has ended."""
 
 from __future__ import annotations
 
