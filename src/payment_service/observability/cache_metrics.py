@@ -5,19 +5,14 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry
 
 from payment_service.app.ports.cache import Cache
-from payment_service.observability.families import Families
+from payment_service.observability.catalogue import CacheFamilies
 
 
-class CacheMetrics:
+class CacheMetrics(CacheFamilies):
     def __init__(self, registry: CollectorRegistry) -> None:
-        family = Families(registry)
-        lookups = family.counter(
-            "cache_lookups",
-            "Read-through cache lookups, by result (hit, miss; an unreachable cache is a miss).",
-            "result",
-        )
-        self.hits = lookups.labels("hit")
-        self.misses = lookups.labels("miss")
+        super().__init__(registry)
+        self.hits = self.lookups.labels("hit")
+        self.misses = self.lookups.labels("miss")
 
 
 class MeasuredCache:
