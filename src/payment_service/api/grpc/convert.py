@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -48,23 +47,42 @@ def timestamp_fields(value: datetime) -> dict[str, int]:
     return {"seconds": delta.days * 86_400 + delta.seconds, "nanos": delta.microseconds * 1000}
 
 
-@dataclass(frozen=True, slots=True)
-class SameNamed:
-    """The fields a message shares, name for name, with the object it shows.
+# The API's name for an amount's currency (the domain's ``currency``).
+CURRENCY_CODE: Mapping[str, str] = {"currency_code": "currency"}
+
+
+class MessageFields:
+    """How a message shows an object: the message's fields and the attributes they come from.
 
     ``values`` go in as they are (None leaves the field unset, so it reads as its
-    default, as ``or ""`` would give); ``times`` go in as Timestamps.
+    default, as ``or ""`` would give); ``times`` go in as Timestamps (a None one: unset);
+    ``enums`` (field -> its EnumMap) as the proto enum's numbers. Each comes from the
+    attribute of its name; ``renamed`` (field -> attribute) adds the values the message
+    names otherwise. The (field, attribute) pairs are worked out once, here.
     """
 
-    values: tuple[str, ...]
-    times: tuple[str, ...] = ("create_time", "update_time")
+    __slots__ = ("_enums", "_times", "_values")
+
+    def __init__(
+        self,
+        values: tuple[str, ...],
+        times: tuple[str, ...] = ("create_time", "update_time"),
+        *,
+        enums: Mapping[str, EnumMap[Any]] | None = None,
+        renamed: Mapping[str, str] | None = None,
+    ) -> None:
+        self._values = tuple((name, name) for name in values) + tuple((renamed or {}).items())
+        self._times = times
+        self._enums = tuple((enums or {}).items())
 
     def of(self, source: object) -> dict[str, Any]:
         """The fields as constructor arguments of the message."""
-        fields = {name: getattr(source, name) for name in self.values}
-        for name in self.times:  # built in place by the message (a missing one: unset)
+        fields = {name: getattr(source, attribute) for name, attribute in self._values}
+        for name in self._times:  # built in place by the message (a missing one: unset)
             if (value := getattr(source, name)) is not None:
                 fields[name] = timestamp_fields(value)
+        for name, enum_map in self._enums:
+            fields[name] = enum_map.to_proto(getattr(source, name))
         return fields
 
 

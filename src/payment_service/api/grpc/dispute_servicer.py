@@ -5,7 +5,7 @@ from __future__ import annotations
 from payments.v1 import dispute_service_pb2 as pb
 from payments.v1.dispute_service_pb2_grpc import DisputeServiceServicer
 
-from payment_service.api.grpc.convert import EnumMap, SameNamed, timestamp
+from payment_service.api.grpc.convert import CURRENCY_CODE, EnumMap, MessageFields, timestamp
 from payment_service.api.grpc.rpc import answers, answers_page, page_of
 from payment_service.app.disputes.rules import ListDisputes
 from payment_service.app.disputes.service import Disputes
@@ -23,7 +23,7 @@ def evidence_from_proto(message: pb.DisputeEvidence) -> DisputeEvidence:
     return DisputeEvidence(**{name: getattr(message, name) or None for name in _EVIDENCE_FIELDS})
 
 
-_DISPUTE_FIELDS = SameNamed(
+_DISPUTE_FIELDS = MessageFields(
     values=(
         "id",
         "payment_id",
@@ -36,15 +36,15 @@ _DISPUTE_FIELDS = SameNamed(
         "payment_refundable",
         "stripe_dispute_id",
         "stripe_charge_id",
-    )
+    ),
+    enums={"state": DISPUTE_STATES},
+    renamed=CURRENCY_CODE,
 )
 
 
 def dispute_to_proto(dispute: Dispute) -> pb.Dispute:
     return pb.Dispute(
         **_DISPUTE_FIELDS.of(dispute),
-        currency_code=dispute.currency,
-        state=DISPUTE_STATES.to_proto(dispute.state),
         evidence_due_time=timestamp(dispute.evidence_due_by),
         evidence=pb.DisputeEvidence(**dispute.evidence.given()),
     )

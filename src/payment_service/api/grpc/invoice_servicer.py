@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from payments.v1 import invoice_service_pb2 as pb
 from payments.v1.invoice_service_pb2_grpc import InvoiceServiceServicer
 
-from payment_service.api.grpc.convert import EnumMap, SameNamed, timestamp
+from payment_service.api.grpc.convert import CURRENCY_CODE, EnumMap, MessageFields, timestamp
 from payment_service.api.grpc.rpc import answers, answers_page, page_of
 from payment_service.app.billing.queries import InvoiceView
 from payment_service.app.billing.service import Billing
@@ -22,9 +22,11 @@ INVOICE_STATES = EnumMap(InvoiceState, pb.InvoiceState, "INVOICE_STATE_")
 
 
 _LINE_VALUES = ("description", "amount", "quantity", "proration")
-_LINE_FIELDS = SameNamed(values=_LINE_VALUES, times=("period_start", "period_end"))
-_REMOTE_LINE_FIELDS = SameNamed(values=_LINE_VALUES, times=())
-_ACTION_FIELDS = SameNamed(
+_LINE_FIELDS = MessageFields(
+    values=_LINE_VALUES, times=("period_start", "period_end"), renamed=CURRENCY_CODE
+)
+_REMOTE_LINE_FIELDS = MessageFields(values=_LINE_VALUES, times=(), renamed=CURRENCY_CODE)
+_ACTION_FIELDS = MessageFields(
     values=(
         "invoice_id",
         "payment_id",
@@ -37,7 +39,7 @@ _ACTION_FIELDS = SameNamed(
     ),
     times=(),
 )
-_INVOICE_FIELDS = SameNamed(
+_INVOICE_FIELDS = MessageFields(
     values=(
         "id",
         "account_id",
@@ -57,13 +59,14 @@ _INVOICE_FIELDS = SameNamed(
         "stripe_subscription_id",
     ),
     times=("period_start", "period_end", "due_time", "paid_time", "create_time", "update_time"),
+    enums={"state": INVOICE_STATES},
+    renamed=CURRENCY_CODE,
 )
 
 
 def line_to_proto(line: InvoiceLine, price_ids: Mapping[str, str]) -> pb.InvoiceLine:
     return pb.InvoiceLine(
         **_LINE_FIELDS.of(line),
-        currency_code=line.currency,
         price_id=price_ids.get(line.stripe_price_id or "", ""),
     )
 
@@ -71,7 +74,6 @@ def line_to_proto(line: InvoiceLine, price_ids: Mapping[str, str]) -> pb.Invoice
 def remote_line_to_proto(line: RemoteInvoiceLine, price_ids: Mapping[str, str]) -> pb.InvoiceLine:
     return pb.InvoiceLine(
         **_REMOTE_LINE_FIELDS.of(line),
-        currency_code=line.currency,
         price_id=price_ids.get(line.price or "", ""),
         period_start=timestamp(maybe_from_unix(line.period_start)),
         period_end=timestamp(maybe_from_unix(line.period_end)),
@@ -86,8 +88,6 @@ def invoice_to_proto(view: InvoiceView) -> pb.Invoice:
     invoice = view.invoice
     return pb.Invoice(
         **_INVOICE_FIELDS.of(invoice),
-        state=INVOICE_STATES.to_proto(invoice.state),
-        currency_code=invoice.currency,
         lines=[line_to_proto(line, view.price_ids) for line in invoice.lines],
         pending_action=action_to_proto(view.pending_action),
     )

@@ -8,7 +8,7 @@ from payments.v1 import common_pb2
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceServicer
 
-from payment_service.api.grpc.convert import EnumMap, SameNamed, optional_time, timestamp_fields
+from payment_service.api.grpc.convert import EnumMap, MessageFields, optional_time, timestamp_fields
 from payment_service.api.grpc.rpc import answers, answers_page, page_of
 from payment_service.app.customers.accounts import Customers
 from payment_service.app.customers.payment_methods import PaymentMethods, PaymentMethodView
@@ -114,23 +114,25 @@ def _last_error_fields(row: IntentMirror[Any]) -> dict[str, str]:
     }
 
 
-_CUSTOMER_FIELDS = SameNamed(
+_CUSTOMER_FIELDS = MessageFields(
     values=("id", "account_id", "stripe_customer_id", "default_payment_method_id")
 )
-_METHOD_FIELDS = SameNamed(
-    values=("id", "account_id", "stripe_payment_method_id", "type", "billing_name")
+_METHOD_FIELDS = MessageFields(
+    values=("id", "account_id", "stripe_payment_method_id", "type", "billing_name"),
+    enums={"state": METHOD_STATES},
 )
-_CARD_FIELDS = SameNamed(
+_CARD_FIELDS = MessageFields(
     values=("brand", "last4", "exp_month", "exp_year", "fingerprint"), times=()
 )
-_SETUP_INTENT_FIELDS = SameNamed(
+_SETUP_INTENT_FIELDS = MessageFields(
     values=(
         "id",
         "account_id",
         "stripe_setup_intent_id",
         "stripe_payment_method_id",
         "payment_method_id",
-    )
+    ),
+    enums={"usage": USAGES, "state": SETUP_STATES},
 )
 
 
@@ -143,7 +145,6 @@ def payment_method_to_proto(view: PaymentMethodView) -> pb.PaymentMethod:
     return pb.PaymentMethod(
         **_METHOD_FIELDS.of(method),
         is_default=view.is_default,
-        state=METHOD_STATES.to_proto(method.state),
         card=_CARD_FIELDS.of(method) if method.type == "card" else None,
     )
 
@@ -156,9 +157,7 @@ def setup_intent_to_proto(row: SetupIntent) -> pb.SetupIntent:
         fields["next_action"] = _next_action_fields(row)
     if row.last_error_code or row.last_error_message:
         fields["last_error"] = _last_error_fields(row)
-    return pb.SetupIntent(
-        **fields, usage=USAGES.to_proto(row.usage), state=SETUP_STATES.to_proto(row.state)
-    )
+    return pb.SetupIntent(**fields)
 
 
 class PaymentServicer(PaymentServiceServicer):

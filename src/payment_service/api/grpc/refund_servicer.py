@@ -5,7 +5,7 @@ from __future__ import annotations
 from payments.v1 import refund_service_pb2 as pb
 from payments.v1.refund_service_pb2_grpc import RefundServiceServicer
 
-from payment_service.api.grpc.convert import EnumMap, SameNamed
+from payment_service.api.grpc.convert import CURRENCY_CODE, EnumMap, MessageFields
 from payment_service.api.grpc.rpc import answers, answers_page, page_of
 from payment_service.app.refunds.rules import CreateRefund, ListRefunds
 from payment_service.app.refunds.service import Refunds
@@ -18,7 +18,7 @@ REFUND_STATES = EnumMap(RefundState, pb.RefundState, "REFUND_STATE_")
 REFUND_REASONS = EnumMap(RefundReason, pb.RefundReason, "REFUND_REASON_")
 
 
-_REFUND_FIELDS = SameNamed(
+_REFUND_FIELDS = MessageFields(
     values=(
         "id",
         "payment_id",
@@ -27,17 +27,14 @@ _REFUND_FIELDS = SameNamed(
         "failure_reason",
         "stripe_refund_id",
         "metadata",
-    )
+    ),
+    enums={"reason": REFUND_REASONS, "state": REFUND_STATES},
+    renamed=CURRENCY_CODE,
 )
 
 
 def refund_to_proto(refund: Refund) -> pb.Refund:
-    return pb.Refund(
-        **_REFUND_FIELDS.of(refund),
-        currency_code=refund.currency,
-        reason=REFUND_REASONS.to_proto(refund.reason),
-        state=REFUND_STATES.to_proto(refund.state),
-    )
+    return pb.Refund(**_REFUND_FIELDS.of(refund))
 
 
 class RefundServicer(RefundServiceServicer):

@@ -5,7 +5,13 @@ from __future__ import annotations
 from payments.v1 import subscription_service_pb2 as pb
 from payments.v1.subscription_service_pb2_grpc import SubscriptionServiceServicer
 
-from payment_service.api.grpc.convert import EnumMap, SameNamed, optional_time, timestamp
+from payment_service.api.grpc.convert import (
+    CURRENCY_CODE,
+    EnumMap,
+    MessageFields,
+    optional_time,
+    timestamp,
+)
 from payment_service.api.grpc.invoice_servicer import action_to_proto, remote_line_to_proto
 from payment_service.api.grpc.rpc import answers, answers_page, page_of, replies
 from payment_service.app.billing.changes import ChangePreview
@@ -23,14 +29,16 @@ PRORATIONS = EnumMap(ProrationBehavior, pb.ProrationBehavior, "PRORATION_BEHAVIO
 PAUSE_BEHAVIORS = EnumMap(PauseBehavior, pb.PauseBehavior, "PAUSE_BEHAVIOR_")
 
 
-_PRICE_FIELDS = SameNamed(
-    values=("id", "stripe_price_id", "product_name", "unit_amount", "interval_count", "active")
+_PRICE_FIELDS = MessageFields(
+    values=("id", "stripe_price_id", "product_name", "unit_amount", "interval_count", "active"),
+    enums={"interval": INTERVALS},
+    renamed=CURRENCY_CODE,
 )
-_ITEM_FIELDS = SameNamed(
+_ITEM_FIELDS = MessageFields(
     values=("price_id", "quantity", "stripe_item_id"),
     times=("current_period_start", "current_period_end"),
 )
-_SUBSCRIPTION_FIELDS = SameNamed(
+_SUBSCRIPTION_FIELDS = MessageFields(
     values=(
         "id",
         "account_id",
@@ -48,15 +56,13 @@ _SUBSCRIPTION_FIELDS = SameNamed(
         "create_time",
         "update_time",
     ),
+    enums={"state": SUBSCRIPTION_STATES},
+    renamed={"stripe_payment_method_id": "default_payment_method"},
 )
 
 
 def price_to_proto(price: Price) -> pb.Price:
-    return pb.Price(
-        **_PRICE_FIELDS.of(price),
-        currency_code=price.currency,
-        interval=INTERVALS.to_proto(price.interval),
-    )
+    return pb.Price(**_PRICE_FIELDS.of(price))
 
 
 def subscription_to_proto(subscription: Subscription) -> pb.Subscription:
@@ -70,12 +76,10 @@ def subscription_to_proto(subscription: Subscription) -> pb.Subscription:
         **_SUBSCRIPTION_FIELDS.of(subscription),
         price_id=subscription.item.price_id,
         quantity=subscription.item.quantity,
-        state=SUBSCRIPTION_STATES.to_proto(subscription.state),
         cancel_time=timestamp(subscription.canceled_at),
         items=[pb.SubscriptionItem(**_ITEM_FIELDS.of(item)) for item in subscription.items],
         pending_action=action_to_proto(subscription.pending_action),
         pause_collection=pause,
-        stripe_payment_method_id=subscription.default_payment_method or "",
         trial_will_end_notice_time=timestamp(subscription.trial_will_end_notice_at),
     )
 
