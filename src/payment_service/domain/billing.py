@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Generic, Protocol, TypeVar
 
-from payment_service.domain.processor import RemotePaymentIntent
+from payment_service.domain.processor import OwnId, RemotePaymentIntent
 from payment_service.domain.states import InvoiceState, PriceInterval, SubscriptionState
 
 Time = TypeVar("Time", int, datetime)  # Unix seconds from Stripe, datetimes in our rows
@@ -158,10 +158,7 @@ class RemoteSubscription(ItemPeriods[int]):
     # The latest invoice when it came expanded (with its PaymentIntent where fetched).
     latest_invoice: RemoteInvoice | None = None
 
-    @property
-    def subscription_id(self) -> str | None:
-        """Our own id, stored under ``metadata["subscription_id"]`` at creation."""
-        return self.metadata.get("subscription_id")
+    subscription_id = OwnId("subscription_id")
 
 
 @dataclass(frozen=True, slots=True)

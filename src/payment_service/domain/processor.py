@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, overload
 
 from payment_service.domain.errors import CardDeclined, InvalidArgument
 from payment_service.domain.states import (
@@ -21,6 +21,31 @@ from payment_service.domain.states import (
     RefundReason,
     RefundState,
 )
+
+
+class _WithMetadata(Protocol):
+    @property
+    def metadata(self) -> Mapping[str, str]: ...
+
+
+class OwnId:
+    """Our own id on a snapshot of a Stripe object we create: we store it in the object's
+    metadata under ``key`` at creation (None on an object made elsewhere).
+
+    Declared on the snapshot as ``payment_id = OwnId("payment_id")``: read like a field.
+    """
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    @overload
+    def __get__(self, remote: None, owner: type[object]) -> OwnId: ...
+    @overload
+    def __get__(self, remote: _WithMetadata, owner: type[object]) -> str | None: ...
+    def __get__(self, remote: _WithMetadata | None, owner: type[object]) -> OwnId | str | None:
+        return self if remote is None else remote.metadata.get(self.key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +111,7 @@ class RemotePaymentIntent(RemoteIntent):
     cancellation_reason: str | None = None
     description: str | None = None
 
-    @property
-    def payment_id(self) -> str | None:
-        """Our own payment id, stored under ``metadata["payment_id"]`` at creation."""
-        return self.metadata.get("payment_id")
+    payment_id = OwnId("payment_id")
 
 
 @dataclass(frozen=True, slots=True)

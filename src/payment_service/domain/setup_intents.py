@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from payment_service.domain.processor import RemoteIntent
+from payment_service.domain.processor import OwnId, RemoteIntent
 from payment_service.domain.states import PaymentMethodUsage, SetupIntentState
 
 
@@ -27,7 +27,4 @@ class RemoteSetupIntent(RemoteIntent):
     metadata: Mapping[str, str]
     created: int
 
-    @property
-    def setup_intent_id(self) -> str | None:
-        """Our own id, stored under ``metadata["setup_intent_id"]`` at creation."""
-        return self.metadata.get("setup_intent_id")
+    setup_intent_id = OwnId("setup_intent_id")
