@@ -21,7 +21,7 @@ from payment_service.app.billing.rules import (
     refused,
 )
 from payment_service.app.billing.store import BillingStore
-from payment_service.app.common.audit import audit
+from payment_service.app.common.audit import audit_entry
 from payment_service.app.common.create_once import CreateOnce
 from payment_service.app.common.leases import settled
 from payment_service.app.common.replay import MutationRequest, raise_recorded_decline
@@ -239,13 +239,14 @@ class CreateSubscriptions:
             subscription.move_to(SubscriptionState.INCOMPLETE_EXPIRED)
             subscription.lease_until = None
             await uow.subscriptions.update(subscription)
-            await audit(
-                uow,
-                subscription.caller,
-                "subscriptions.create",
-                ("subscription", subscription.id),
-                error.reason,
-                {"message": error.message},
+            await uow.audit.add(
+                audit_entry(
+                    subscription.caller,
+                    "subscriptions.create",
+                    ("subscription", subscription.id),
+                    error.reason,
+                    {"message": error.message},
+                )
             )
             await uow.commit()
 

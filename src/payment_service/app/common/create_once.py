@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import KW_ONLY, dataclass
 from typing import Protocol, TypeVar
 
-from payment_service.app.common.audit import audit, insert_or_winner
+from payment_service.app.common.audit import audit_entry, insert_or_winner
 from payment_service.app.common.leases import Leasable, StripeCallLease, settled
 from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.common.replay import MutationRequest, RequestLedger
@@ -94,7 +94,7 @@ class CreateOnce(StripeCallLease[R]):
                     return None
                 row.lease_until = self.new_lease()  # no second write to claim it
                 await rows.add(row)
-                await audit(uow, request.caller, self.action, (self.kind, row.id))
+                await uow.audit.add(audit_entry(request.caller, self.action, (self.kind, row.id)))
                 await uow.commit()
         except Conflict:
             # Another replica inserted the same request first: theirs is the row.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payment_service.app.common.audit import audit
+from payment_service.app.common.audit import audit_entry
 from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.common.mutation import Mutations, Subject
 from payment_service.app.common.replay import MutationRequest, RequestLedger, record, recorded
@@ -270,7 +270,9 @@ async def _commit_answer(
     """Record the answer (the payment method), audit the action by the request's caller
     on its subject (the payment method unless told), commit."""
     await record(uow, request, method_id)
-    await audit(uow, request.caller, action, subject or ("payment_method", method_id))
+    await uow.audit.add(
+        audit_entry(request.caller, action, subject or ("payment_method", method_id))
+    )
     await uow.commit()
 
 
