@@ -67,11 +67,9 @@ async def insert_or_winner(
     *,
     add: Callable[[UnitOfWork], Awaitable[object]],
     winner: Callable[[], Awaitable[T | None]],
-    actor: str,
-    action: str,
-    subject: tuple[str, str],
+    audit: AuditEntry,
 ) -> tuple[T, bool]:
-    """Insert ``row`` (``add``) with its audit row: ``(row, True)``.
+    """Insert ``row`` (``add``) with its ``audit`` row: ``(row, True)``.
 
     When a unique key says another replica inserted the same first (Conflict), that
     replica's row: ``(winner, False)``; the Conflict stands if ``winner`` finds none.
@@ -79,7 +77,7 @@ async def insert_or_winner(
     try:
         async with uow_factory() as uow:
             await add(uow)
-            await uow.audit.add(audit_entry(actor, action, subject))
+            await uow.audit.add(audit)
             await uow.commit()
     except Conflict:
         found = await winner()

@@ -178,7 +178,7 @@ class CreatePayments:
                     claimed.intent_request(), idempotency_key=idempotency_key(claimed.id, "create")
                 )
         except ProcessorCardDeclined as error:
-            stored = await self.store.store_decline(claimed.id, error, "payments.create")
+            stored = await self.store.store_decline(claimed.id, error, self._once.action)
             answer = declined(stored, error)
             request = MutationRequest.that_made(METHOD, claimed)
             await self._ledger.remember_decline(request, stored.id, answer)
