@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
-from payment_service.app.common.audit import audit
+from payment_service.app.common.audit import audit_entry
 from payment_service.app.common.audit_context import RpcFacts, bind_rpc_facts, unbind_rpc_facts
 from payment_service.app.ports.storage import AuditQuery
 from payment_service.domain.clock import utcnow
@@ -29,7 +29,7 @@ async def _write(
     token = bind_rpc_facts(facts or RpcFacts())
     try:
         async with uow_factory() as uow:
-            await audit(uow, actor, "payments.capture", subject)
+            await uow.audit.add(audit_entry(actor, "payments.capture", subject))
             await uow.commit()
     finally:
         unbind_rpc_facts(token)

@@ -19,7 +19,7 @@ from payment_service.app.billing.rules import (
 from payment_service.app.billing.store import BillingStore
 from payment_service.app.common.mutation import Attempt, Mutations, PlainAnswers, Subject
 from payment_service.app.common.replay import MutationRequest
-from payment_service.app.common.validation import Violations
+from payment_service.app.common.validation import Violations, check_command
 from payment_service.app.ports.billing import BillingProcessor
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
 from payment_service.domain.billing import (
@@ -121,7 +121,7 @@ class SubscriptionCommands:
     async def cancel(
         self, caller: Caller, request_id: str, subscription_id: str, *, at_period_end: bool
     ) -> Subscription:
-        _check_ids(request_id, subscription_id)
+        check_command(request_id, subscription_id, "subn")
 
         async def call(subscription: Subscription, key: str) -> RemoteSubscription:
             stripe_id = require_known_at_stripe(subscription)
@@ -166,7 +166,7 @@ class SubscriptionCommands:
 
     async def resume(self, caller: Caller, request_id: str, subscription_id: str) -> Subscription:
         """Undo a scheduled cancellation, clear a collection pause, or resume a paused one."""
-        _check_ids(request_id, subscription_id)
+        check_command(request_id, subscription_id, "subn")
 
         def resumable(subscription: Subscription) -> None:
             require_live(subscription, "resumed")
@@ -248,13 +248,6 @@ def _resumed(subscription: Subscription) -> bool:
         or subscription.pause_behavior is not None
         or subscription.state is SubscriptionState.PAUSED
     )
-
-
-def _check_ids(request_id: str, subscription_id: str) -> None:
-    check = Violations()
-    check.request_id(request_id)
-    check.object_id(subscription_id, "subn")
-    check.raise_if_any()
 
 
 def _require_started(subscription: Subscription, action: str) -> None:

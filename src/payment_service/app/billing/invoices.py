@@ -13,7 +13,7 @@ from payment_service.app.billing.rules import PAYABLE, VOIDABLE, require_invoice
 from payment_service.app.billing.store import BillingStore
 from payment_service.app.common.mutation import Attempt, Mutations, Subject
 from payment_service.app.common.replay import MutationRequest, raise_recorded_decline
-from payment_service.app.common.validation import Violations
+from payment_service.app.common.validation import Violations, check_command
 from payment_service.app.payments.create import check_payment_method_owner
 from payment_service.app.ports.billing import BillingProcessor
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
@@ -40,8 +40,8 @@ class InvoiceCommands:
         self, caller: Caller, request_id: str, invoice_id: str, payment_method: str = ""
     ) -> Invoice:
         check = Violations()
-        check.stripe_id(payment_method, "pm", "stripe_payment_method_id", required=False)
-        _validate(request_id, invoice_id, check)
+        check.payment_method(payment_method, required=False)
+        check_command(request_id, invoice_id, "inv", check)
 
         async def payable(invoice: Invoice) -> None:
             require_invoice_state(invoice, PAYABLE, InvoiceState.PAID.value)
@@ -62,7 +62,7 @@ class InvoiceCommands:
         return await self._mutations.run(caller, request, invoice_id, call, _paid, payable)
 
     async def void(self, caller: Caller, request_id: str, invoice_id: str) -> Invoice:
-        _validate(request_id, invoice_id)
+        check_command(request_id, invoice_id, "inv")
 
         async def call(invoice: Invoice, key: str) -> RemoteInvoice:
             return await self.billing.void_invoice(invoice.stripe_invoice_id, idempotency_key=key)
@@ -115,10 +115,3 @@ def _voided(invoice: Invoice) -> bool:
 
 def _voidable(invoice: Invoice) -> None:
     require_invoice_state(invoice, VOIDABLE, InvoiceState.VOID.value)
-
-
-def _validate(request_id: str, invoice_id: str, check: Violations | None = None) -> None:
-    check = check or Violations()
-    check.request_id(request_id)
-    check.object_id(invoice_id, "inv")
-    check.raise_if_any()

@@ -74,7 +74,7 @@ class CreateSubscription:
                 check.add("trial_end", "must be in the future")
             elif self.trial_end > utcnow() + timedelta(days=MAX_TRIAL_DAYS):
                 check.add("trial_end", f"must be at most {MAX_TRIAL_DAYS} days away")
-        check.stripe_id(self.payment_method, "pm", "stripe_payment_method_id", required=False)
+        check.payment_method(self.payment_method, required=False)
         check.metadata(self.metadata, reserved_keys=RESERVED_METADATA_KEYS)
         check.raise_if_any()
 

@@ -13,7 +13,7 @@ from payment_service.app.billing.rules import (
     subscription_cache_key,
 )
 from payment_service.app.billing.sync import Synced, apply_subscription, store_invoice
-from payment_service.app.common.audit import audit, audit_refresh
+from payment_service.app.common.audit import audit_entry, audit_refresh
 from payment_service.app.common.entity_codec import decode_entity, encode_entity
 from payment_service.app.common.replay import MutationRequest, record
 from payment_service.app.payments.rules import cache_key as payment_cache_key
@@ -152,6 +152,6 @@ async def audit_sync(
     """Our own call is audited as ``action``; a read (``None``) only when it changed the row,
     as ``<type>s.refresh`` by whoever is acting (the reconciler, an operator's sync)."""
     if action is not None:
-        await audit(uow, actor, action, subject)
+        await uow.audit.add(audit_entry(actor, action, subject))
     elif synced.changed:
         await audit_refresh(uow, f"{subject[0]}s.refresh", subject, "ok", {})

@@ -21,7 +21,6 @@ from payment_service.app.billing.rules import (
     refused,
 )
 from payment_service.app.billing.store import BillingStore
-from payment_service.app.common.audit import audit
 from payment_service.app.common.create_once import CreateOnce
 from payment_service.app.common.leases import settled
 from payment_service.app.common.replay import MutationRequest, raise_recorded_decline
@@ -193,7 +192,7 @@ class CreateSubscriptions:
             subscription.id,
             remote,
             actor=subscription.caller,
-            action="subscriptions.create",
+            action=self._once.action,
             request=None if intent else request,  # answered once the payment is tried
         )
         current = stored.subscription or subscription
@@ -239,13 +238,8 @@ class CreateSubscriptions:
             subscription.move_to(SubscriptionState.INCOMPLETE_EXPIRED)
             subscription.lease_until = None
             await uow.subscriptions.update(subscription)
-            await audit(
-                uow,
-                subscription.caller,
-                "subscriptions.create",
-                ("subscription", subscription.id),
-                error.reason,
-                {"message": error.message},
+            await uow.audit.add(
+                self._once.audit_row(subscription, error.reason, {"message": error.message})
             )
             await uow.commit()
 

@@ -32,9 +32,8 @@ def audit_entry(
     *,
     facts: RpcFacts | None = None,
 ) -> AuditEntry:
-    """The audit row of one mutation; ``audit`` adds it to a unit of work, a caller that adds
-    a batch of them at once uses ``uow.audit.add_many`` (in the same transaction as the
-    changes they describe).
+    """The audit row of one mutation, for ``uow.audit.add`` (or ``add_many``, a batch of them)
+    in the unit of work of the change it describes: it commits with the change, or not at all.
 
     ``subject`` is the object acted on: (type, id), e.g. ``("payment", "pay_…")``. Work
     done by the reconciler or an operator says so in ``detail["via"]``. ``facts`` stand in
@@ -62,32 +61,15 @@ def audit_entry(
     )
 
 
-async def audit(
-    uow: UnitOfWork,
-    actor: str,
-    action: str,
-    subject: tuple[str, str],
-    outcome: str = "ok",
-    detail: Mapping[str, str] | None = None,
-    *,
-    facts: RpcFacts | None = None,
-) -> None:
-    """``audit_entry``'s row added to ``uow``: it commits with the change it describes, or
-    not at all."""
-    await uow.audit.add(audit_entry(actor, action, subject, outcome, detail, facts=facts))
-
-
 async def insert_or_winner(
     uow_factory: UnitOfWorkFactory,
     row: T,
     *,
     add: Callable[[UnitOfWork], Awaitable[object]],
     winner: Callable[[], Awaitable[T | None]],
-    actor: str,
-    action: str,
-    subject: tuple[str, str],
+    audit: AuditEntry,
 ) -> tuple[T, bool]:
-    """Insert ``row`` (``add``) with its audit row: ``(row, True)``.
+    """Insert ``row`` (``add``) with its ``audit`` row: ``(row, True)``.
 
     When a unique key says another replica inserted the same first (Conflict), that
     replica's row: ``(winner, False)``; the Conflict stands if ``winner`` finds none.
@@ -95,7 +77,7 @@ async def insert_or_winner(
     try:
         async with uow_factory() as uow:
             await add(uow)
-            await audit(uow, actor, action, subject)
+            await uow.audit.add(audit)
             await uow.commit()
     except Conflict:
         found = await winner()
@@ -114,7 +96,9 @@ async def audit_refresh(
 ) -> None:
     """Audit what a re-read from Stripe did, as the system actor at work (the reconciler,
     an operator) or else as ``REFRESH_ACTOR``."""
-    await audit(uow, system_actor_or(REFRESH_ACTOR), action, subject, outcome, detail)
+    await uow.audit.add(
+        audit_entry(system_actor_or(REFRESH_ACTOR), action, subject, outcome, detail)
+    )
 
 
 async def audit_refresh_move(

@@ -10,21 +10,22 @@ the lease of those rows too, and the reconciler finishes an unsent row through i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import KW_ONLY, dataclass
 from typing import Protocol, TypeVar
 
-from payment_service.app.common.audit import audit, insert_or_winner
+from payment_service.app.common.audit import audit_entry, insert_or_winner
 from payment_service.app.common.leases import Leasable, StripeCallLease, settled
 from payment_service.app.common.locks import KeyedLocks
-from payment_service.app.common.replay import MutationRequest, RequestLedger
+from payment_service.app.common.replay import MadeByRequest, MutationRequest, RequestLedger
 from payment_service.app.ports.storage import RequestedStore, UnitOfWork
+from payment_service.domain.entities import AuditEntry
 from payment_service.domain.errors import Conflict, RequestIdReused
 
 
-class Requested(Leasable, Protocol):
-    request_hash: str
+class Requested(Leasable, MadeByRequest, Protocol):
+    pass
 
 
 R = TypeVar("R", bound=Requested)
@@ -39,6 +40,13 @@ class CreateOnce(StripeCallLease[R]):
     def __post_init__(self) -> None:
         self.ledger = RequestLedger(self.uow_factory)
         self._locks = KeyedLocks()
+
+    def audit_row(
+        self, row: R, outcome: str = "ok", detail: Mapping[str, str] | None = None
+    ) -> AuditEntry:
+        """The create's audit row of ``row``: the caller whose request made it did ``action``
+        on it (``outcome`` "ok" when inserted, Stripe's refusal's reason when refused)."""
+        return audit_entry(row.caller, self.action, (self.kind, row.id), outcome, detail)
 
     @asynccontextmanager
     async def hold(self, request: MutationRequest) -> AsyncIterator[None]:
@@ -74,9 +82,7 @@ class CreateOnce(StripeCallLease[R]):
             row,
             add=lambda uow: self.rows(uow).add(row),
             winner=lambda: self._find(request),
-            actor=request.caller,
-            action=self.action,
-            subject=(self.kind, row.id),
+            audit=self.audit_row(row),
         )
         return _made_by(stored, request), inserted
 
@@ -94,7 +100,7 @@ class CreateOnce(StripeCallLease[R]):
                     return None
                 row.lease_until = self.new_lease()  # no second write to claim it
                 await rows.add(row)
-                await audit(uow, request.caller, self.action, (self.kind, row.id))
+                await uow.audit.add(self.audit_row(row))
                 await uow.commit()
         except Conflict:
             # Another replica inserted the same request first: theirs is the row.

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from payment_service.app.common.audit import audit
+from payment_service.app.common.audit import audit_entry
 from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.common.owned import AccountOwned
 from payment_service.app.common.replay import MutationRequest, RequestLedger, record, recorded
@@ -68,7 +68,9 @@ class Attempt:
         """Record the request's answer (the object) and its audit row in ``uow``, which
         stores the answer itself too; the caller commits."""
         await record(uow, self.request, self.object_id)
-        await audit(uow, self.caller.sub, self.action, (self.kind, self.object_id), outcome)
+        await uow.audit.add(
+            audit_entry(self.caller.sub, self.action, (self.kind, self.object_id), outcome)
+        )
 
     async def declined(self, error: CardDeclined) -> None:
         """Record a decline as the request's answer, on its own (the decline's change to

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from payment_service.app.common.audit import audit
+from payment_service.app.common.audit import audit_entry
 from payment_service.app.common.audit_context import RpcFacts
 from payment_service.app.ports.storage import UnitOfWork, UnitOfWorkFactory
 from payment_service.domain.clock import utcnow
@@ -142,18 +142,19 @@ class RefusedAuthentications:
 
 
 async def _audit_window(uow: UnitOfWork, peer: str, reason: str, window: _Window) -> None:
-    await audit(
-        uow,
-        window.actor,
-        ACTION,
-        ("peer", peer),
-        reason,
-        {
-            "count": str(window.count),
-            "first": window.first.isoformat(),
-            "last": window.last.isoformat(),
-            "methods": ",".join(window.methods),
-            "subjects": ",".join(window.subjects),
-        },
-        facts=RpcFacts(peer=peer, certificate=window.certificate),
+    await uow.audit.add(
+        audit_entry(
+            window.actor,
+            ACTION,
+            ("peer", peer),
+            reason,
+            {
+                "count": str(window.count),
+                "first": window.first.isoformat(),
+                "last": window.last.isoformat(),
+                "methods": ",".join(window.methods),
+                "subjects": ",".join(window.subjects),
+            },
+            facts=RpcFacts(peer=peer, certificate=window.certificate),
+        )
     )

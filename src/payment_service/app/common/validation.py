@@ -139,6 +139,10 @@ class Violations:
             required=required,
         )
 
+    def payment_method(self, value: str, *, required: bool) -> None:
+        """A Stripe payment method's id (pm_…), the field ``stripe_payment_method_id``."""
+        self.stripe_id(value, "pm", "stripe_payment_method_id", required=required)
+
     def _id(
         self, value: str, field: str, well_formed: bool, problem: str, *, required: bool = True
     ) -> None:
@@ -217,6 +221,17 @@ class Violations:
                 self.add(label, f"value must be at most {MAX_METADATA_VALUE_LENGTH} characters")
             elif contains_card_number(item):
                 self.add(label, _CARD_NUMBER_MESSAGE)
+
+
+def check_command(
+    request_id: str, object_id: str, prefix: str, check: Violations | None = None
+) -> None:
+    """A command on one stored object: the violations ``check`` holds already (the command's
+    own fields), then the request id's and the object id's (``prefix``_…), raised together."""
+    check = check or Violations()
+    check.request_id(request_id)
+    check.object_id(object_id, prefix)
+    check.raise_if_any()
 
 
 def metadata_label(field: str, key: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payment_service.app.common.audit import insert_or_winner
+from payment_service.app.common.audit import audit_entry, insert_or_winner
 from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.common.validation import Violations
 from payment_service.app.ports.processor import NewCustomer, PaymentProcessor, idempotency_key
@@ -73,9 +73,7 @@ class Customers:
             customer,
             add=lambda uow: uow.customers.add(customer),
             winner=by_account,
-            actor=caller.sub,
-            action="customers.create",
-            subject=("customer", customer.id),
+            audit=audit_entry(caller.sub, "customers.create", ("customer", customer.id)),
         )
         return stored
 

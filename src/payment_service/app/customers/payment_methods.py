@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payment_service.app.common.audit import audit
+from payment_service.app.common.audit import audit_entry
 from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.common.mutation import Mutations, Subject
 from payment_service.app.common.replay import MutationRequest, RequestLedger, record, recorded
-from payment_service.app.common.validation import Violations
+from payment_service.app.common.validation import Violations, check_command
 from payment_service.app.customers.accounts import Customers
 from payment_service.app.customers.detach import DetachAnswers
 from payment_service.app.ports.failpoints import NO_FAILPOINTS, Failpoints
@@ -67,7 +67,7 @@ class PaymentMethods:
         check = Violations()
         check.request_id(request_id)
         check.account_id(account_id)
-        check.stripe_id(stripe_payment_method_id, "pm", "stripe_payment_method_id", required=True)
+        check.payment_method(stripe_payment_method_id, required=True)
         check.raise_if_any()
         caller.require_account(account_id)
         request = MutationRequest.of(
@@ -163,10 +163,7 @@ class PaymentMethods:
     async def detach(
         self, caller: Caller, request_id: str, payment_method_id: str
     ) -> PaymentMethodView:
-        check = Violations()
-        check.request_id(request_id)
-        check.object_id(payment_method_id, "pmt")
-        check.raise_if_any()
+        check_command(request_id, payment_method_id, "pmt")
         request = MutationRequest.of(
             caller, "DetachPaymentMethod", request_id, {"id": payment_method_id}
         )
@@ -270,7 +267,9 @@ async def _commit_answer(
     """Record the answer (the payment method), audit the action by the request's caller
     on its subject (the payment method unless told), commit."""
     await record(uow, request, method_id)
-    await audit(uow, request.caller, action, subject or ("payment_method", method_id))
+    await uow.audit.add(
+        audit_entry(request.caller, action, subject or ("payment_method", method_id))
+    )
     await uow.commit()
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from payment_service.app.common.mutation import Attempt, Mutations, PlainAnswers, Subject
 from payment_service.app.common.replay import MutationRequest
-from payment_service.app.common.validation import Violations
+from payment_service.app.common.validation import Violations, check_command
 from payment_service.app.disputes.rules import check_evidence
 from payment_service.app.disputes.sync import apply_dispute
 from payment_service.app.ports.cache import Cache
@@ -23,12 +23,6 @@ from payment_service.domain.errors import InvalidTransition, found
 from payment_service.domain.states import DisputeState
 
 _DISPUTES: Subject[Dispute] = Subject("dispute", "disputes", lambda uow: uow.disputes)
-
-
-def _checked(request_id: str, dispute_id: str, check: Violations) -> None:
-    check.request_id(request_id)
-    check.object_id(dispute_id, "dsp")
-    check.raise_if_any()
 
 
 @dataclass
@@ -52,7 +46,7 @@ class DisputeCommands:
     ) -> Dispute:
         check = Violations()
         check_evidence(evidence, submit, check)
-        _checked(request_id, dispute_id, check)
+        check_command(request_id, dispute_id, "dsp", check)
 
         def respondable(dispute: Dispute) -> None:
             if not dispute.takes_evidence:
@@ -72,7 +66,7 @@ class DisputeCommands:
         return await self._mutations.run(caller, request, dispute_id, call, reached, respondable)
 
     async def close(self, caller: Caller, request_id: str, dispute_id: str) -> Dispute:
-        _checked(request_id, dispute_id, Violations())
+        check_command(request_id, dispute_id, "dsp")
 
         def closable(dispute: Dispute) -> None:
             if dispute.is_final:

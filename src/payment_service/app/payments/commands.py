@@ -11,7 +11,7 @@ from typing import Protocol
 
 from payment_service.app.common.mutation import Attempt, Check, Mutations, Subject
 from payment_service.app.common.replay import MutationRequest, raise_recorded_decline
-from payment_service.app.common.validation import Violations
+from payment_service.app.common.validation import Violations, check_command
 from payment_service.app.payments.create import check_payment_method_owner
 from payment_service.app.payments.rules import CANCELABLE, CONFIRMABLE, declined, stripe_id
 from payment_service.app.payments.store import PaymentStore
@@ -52,13 +52,6 @@ def _declined_method(payment: Payment) -> str | None:
     return None
 
 
-def _checked(request_id: str, payment_id: str, check: Violations | None = None) -> None:
-    check = check or Violations()
-    check.request_id(request_id)
-    check.object_id(payment_id, "pay")
-    check.raise_if_any()
-
-
 class _IntentCall(Protocol):
     """A state-changing PaymentIntent call with its command's own arguments bound."""
 
@@ -86,8 +79,8 @@ class PaymentCommands:
         self, caller: Caller, request_id: str, payment_id: str, payment_method: str = ""
     ) -> Payment:
         check = Violations()
-        check.stripe_id(payment_method, "pm", "stripe_payment_method_id", required=False)
-        _checked(request_id, payment_id, check)
+        check.payment_method(payment_method, required=False)
+        check_command(request_id, payment_id, "pay", check)
         fields = {"id": payment_id, "payment_method": payment_method}
         request = MutationRequest.of(caller, "ConfirmPayment", request_id, fields)
 
@@ -116,7 +109,7 @@ class PaymentCommands:
         check = Violations()
         if amount_to_capture is not None:
             check.amount(amount_to_capture, "amount_to_capture")
-        _checked(request_id, payment_id, check)
+        check_command(request_id, payment_id, "pay", check)
         fields = {"id": payment_id, "amount_to_capture": amount_to_capture}
         request = MutationRequest.of(caller, "CapturePayment", request_id, fields)
 
@@ -136,7 +129,7 @@ class PaymentCommands:
     async def cancel(
         self, caller: Caller, request_id: str, payment_id: str, reason: str | None = None
     ) -> Payment:
-        _checked(request_id, payment_id)
+        check_command(request_id, payment_id, "pay")
         fields = {"id": payment_id, "reason": reason}
         request = MutationRequest.of(caller, "CancelPayment", request_id, fields)
 

@@ -82,7 +82,7 @@ class CreatePayments:
         check.account_id(command.account_id)
         currency = check.currency(command.currency, self.rules.currencies)
         check.charge_amount(command.amount, currency)
-        check.stripe_id(command.payment_method, "pm", "stripe_payment_method_id", required=False)
+        check.payment_method(command.payment_method, required=False)
         check.free_text(command.description, "description", MAX_DESCRIPTION_LENGTH)
         check.email(command.receipt_email, "receipt_email")
         check.metadata(command.metadata, reserved_keys=RESERVED_METADATA_KEYS)
@@ -178,7 +178,7 @@ class CreatePayments:
                     claimed.intent_request(), idempotency_key=idempotency_key(claimed.id, "create")
                 )
         except ProcessorCardDeclined as error:
-            stored = await self.store.store_decline(claimed.id, error, "payments.create")
+            stored = await self.store.store_decline(claimed.id, error, self._once.action)
             answer = declined(stored, error)
             request = MutationRequest.that_made(METHOD, claimed)
             await self._ledger.remember_decline(request, stored.id, answer)

@@ -10,7 +10,7 @@ import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from payment_service.app.common.audit import audit
+from payment_service.app.common.audit import audit_entry
 from payment_service.app.common.entity_codec import decode_entity, encode_entity
 from payment_service.app.payments.rules import PaymentRules, cache_key
 from payment_service.app.ports.cache import Cache
@@ -155,8 +155,8 @@ class PaymentStore:
         async with self.uow_factory() as uow:
             payment = await self.changed(uow, payment_id, settle, known)
             subject = ("payment", payment.id)
-            await audit(
-                uow, payment.caller, action, subject, outcome or payment.state.value, detail
+            await uow.audit.add(
+                audit_entry(payment.caller, action, subject, outcome or payment.state.value, detail)
             )
             await uow.commit()
         await self.publish(payment)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payment_service.app.common.audit import audit
+from payment_service.app.common.audit import audit_entry
 from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.common.replay import MutationRequest
 from payment_service.app.ports.storage import UnitOfWorkFactory
@@ -73,12 +73,13 @@ class CreateRefunds:
                     raise exceeds(payment.id, amount, refundable)
                 refund = new_refund(payment, request, amount, command.reason, command.metadata)
                 await uow.refunds.add(refund)
-                await audit(
-                    uow,
-                    caller.sub,
-                    "refunds.create",
-                    ("refund", refund.id),
-                    detail={"payment_id": payment.id, "amount": str(amount)},
+                await uow.audit.add(
+                    audit_entry(
+                        caller.sub,
+                        "refunds.create",
+                        ("refund", refund.id),
+                        detail={"payment_id": payment.id, "amount": str(amount)},
+                    )
                 )
                 await uow.commit()
         except Conflict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from payment_service.app.common.audit import audit
+from payment_service.app.common.audit import audit_entry
 from payment_service.app.common.leases import StripeCallLease
 from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.payments.rules import cache_key
@@ -126,13 +126,14 @@ class RefundSender:
                 refund.lease_until = None
                 await uow.refunds.update(refund)
             await record_refund_change(uow, payment, refund, before)
-            await audit(
-                uow,
-                refund.caller,
-                "refunds.stripe_answer",
-                ("refund", refund.id),
-                refund.state.value,
-                {"stripe_refund_id": remote.stripe_id},
+            await uow.audit.add(
+                audit_entry(
+                    refund.caller,
+                    "refunds.stripe_answer",
+                    ("refund", refund.id),
+                    refund.state.value,
+                    {"stripe_refund_id": remote.stripe_id},
+                )
             )
             await uow.commit()
         await self._cache.delete(cache_key(payment.id))
@@ -149,8 +150,10 @@ class RefundSender:
             if stored.awaits_stripe:
                 stored.fail(error.reason)
                 await uow.refunds.update(stored)
-                await audit(
-                    uow, stored.caller, "refunds.stripe_answer", ("refund", stored.id), error.reason
+                await uow.audit.add(
+                    audit_entry(
+                        stored.caller, "refunds.stripe_answer", ("refund", stored.id), error.reason
+                    )
                 )
                 await uow.commit()
         return stored

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from payment_service.app.common.audit import REFRESH_ACTOR, audit
+from payment_service.app.common.audit import REFRESH_ACTOR, audit_entry
 from payment_service.app.common.audit_context import system_actor_or
 from payment_service.app.common.stripe_reads import fetched
 from payment_service.app.ports.processor import PaymentProcessor
@@ -85,13 +85,14 @@ class SetupIntentStore:
             await uow.setup_intents.update(row)
             if action == STRIPE_ANSWER or row.state is not before or attached:
                 actor = row.caller if action == STRIPE_ANSWER else REFRESH_ACTOR
-                await audit(
-                    uow,
-                    system_actor_or(actor),
-                    action,
-                    ("setup_intent", row.id),
-                    row.state.value,
-                    {"stripe_setup_intent_id": remote.stripe_id},
+                await uow.audit.add(
+                    audit_entry(
+                        system_actor_or(actor),
+                        action,
+                        ("setup_intent", row.id),
+                        row.state.value,
+                        {"stripe_setup_intent_id": remote.stripe_id},
+                    )
                 )
             await uow.commit()
         return row
@@ -105,6 +106,8 @@ class SetupIntentStore:
             row.last_error_message = error.message
             row.lease_until = None
             await uow.setup_intents.update(row)
-            await audit(uow, row.caller, STRIPE_ANSWER, ("setup_intent", row.id), error.reason)
+            await uow.audit.add(
+                audit_entry(row.caller, STRIPE_ANSWER, ("setup_intent", row.id), error.reason)
+            )
             await uow.commit()
         return row

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from payment_service.app.common.audit import audit
+from payment_service.app.common.audit import audit_entry
 from payment_service.app.common.audit_context import system_actor_or
 from payment_service.app.ports.storage import UnitOfWork
 from payment_service.app.webhooks.applier import EventApplier
@@ -141,11 +141,12 @@ async def _audit_requeue(
     uow: UnitOfWork, action: str, record: WebhookEvent, before: WebhookEventState
 ) -> None:
     """An event put back in the queue, by whoever is acting (an operator, the reconciler)."""
-    await audit(
-        uow,
-        system_actor_or(OPERATOR_ACTOR),
-        action,
-        ("webhook_event", record.id),
-        "requeued",
-        {"stripe_event_id": record.stripe_event_id, "from": before.value},
+    await uow.audit.add(
+        audit_entry(
+            system_actor_or(OPERATOR_ACTOR),
+            action,
+            ("webhook_event", record.id),
+            "requeued",
+            {"stripe_event_id": record.stripe_event_id, "from": before.value},
+        )
     )
