@@ -63,6 +63,11 @@ def one_of(column: str, values: type[StrEnum], name: str | None = None) -> Check
     return CheckConstraint(f"{column} IN ({allowed})", name=name or column)
 
 
+def _entity(name: str, *items: SchemaItem) -> Table:
+    """The table of one kind of entity, its rows keyed by their own ``id``."""
+    return Table(name, metadata, Column("id", ID, primary_key=True), *items)
+
+
 def _state(values: type[StrEnum]) -> list[SchemaItem]:
     """The row's lifecycle state, one of the enum's values."""
     return [Column("state", Text, nullable=False), one_of("state", values)]
@@ -85,6 +90,28 @@ def _owner(*, customer_required: bool) -> list[Column[object]]:
     return [
         Column("account_id", String(64), nullable=False),
         Column("customer_id", ID, ForeignKey("customers.id"), nullable=not customer_required),
+    ]
+
+
+def _of_payment() -> list[Column[object]]:
+    """The payment a row is about (a refund, a dispute), and that payment's account."""
+    return [
+        Column("payment_id", ID, ForeignKey("transactions.id"), nullable=False),
+        Column("account_id", String(64), nullable=False),
+    ]
+
+
+def _intent_action(table: str) -> list[Column[object]]:
+    """What a PaymentIntent or SetupIntent awaits from the customer: its client secret, its
+    next action (the 3-D Secure redirect URL carries the secret: both are encrypted), and
+    the last error."""
+    return [
+        Column("client_secret", EncryptedText(f"{table}.client_secret")),
+        Column("next_action_type", String(64)),
+        Column("next_action_url", EncryptedText(f"{table}.next_action_url")),
+        Column("last_error_code", String(64)),
+        Column("last_error_decline_code", String(64)),
+        Column("last_error_message", Text),
     ]
 
 
@@ -127,10 +154,8 @@ def _amount(name: str = "amount") -> list[SchemaItem]:
     ]
 
 
-customers = Table(
+customers = _entity(
     "customers",
-    metadata,
-    Column("id", ID, primary_key=True),
     Column("account_id", String(64), nullable=False, unique=True),
     Column("stripe_customer_id", STRIPE_ID, unique=True),
     Column("email", EncryptedText("customers.email")),
@@ -139,10 +164,8 @@ customers = Table(
     *_times(),
 )
 
-payment_methods = Table(
+payment_methods = _entity(
     "payment_methods",
-    metadata,
-    Column("id", ID, primary_key=True),
     *_owner(customer_required=True),
     Column("stripe_payment_method_id", STRIPE_ID, nullable=False, unique=True),
     Column("type", String(32), nullable=False),
@@ -157,10 +180,8 @@ payment_methods = Table(
     _newest_first("account_id"),
 )
 
-transactions = Table(
+transactions = _entity(
     "transactions",
-    metadata,
-    Column("id", ID, primary_key=True),
     *_owner(customer_required=False),
     *_request_key(),
     *_amount(),
@@ -171,13 +192,7 @@ transactions = Table(
     Column("description", Text),
     Column("receipt_email", EncryptedText("transactions.receipt_email")),
     Column("receipt_url", Text),
-    # The PaymentIntent's client secret, and the 3-D Secure redirect URL (which carries it).
-    Column("client_secret", EncryptedText("transactions.client_secret")),
-    Column("next_action_type", String(64)),
-    Column("next_action_url", EncryptedText("transactions.next_action_url")),
-    Column("last_error_code", String(64)),
-    Column("last_error_decline_code", String(64)),
-    Column("last_error_message", Text),
+    *_intent_action("transactions"),
     Column("stripe_payment_intent_id", STRIPE_ID, unique=True),
     Column("stripe_customer_id", STRIPE_ID),
     Column("metadata", JSON, nullable=False),
@@ -212,12 +227,9 @@ request_records = Table(
     PrimaryKeyConstraint("caller", "request_id"),
 )
 
-refunds = Table(
+refunds = _entity(
     "refunds",
-    metadata,
-    Column("id", ID, primary_key=True),
-    Column("payment_id", ID, ForeignKey("transactions.id"), nullable=False),
-    Column("account_id", String(64), nullable=False),
+    *_of_payment(),
     *_request_key(),
     *_amount(),
     Column("reason", Text),
@@ -233,10 +245,8 @@ refunds = Table(
     Index(None, "state", "create_time"),
 )
 
-prices = Table(
+prices = _entity(
     "prices",
-    metadata,
-    Column("id", ID, primary_key=True),
     Column("stripe_price_id", STRIPE_ID, nullable=False, unique=True),
     Column("stripe_product_id", STRIPE_ID, index=True),
     Column("product_name", Text, nullable=False),
@@ -254,10 +264,8 @@ prices = Table(
 # entity's own shapes, read and written whole; the pending action holds a client secret,
 # so it is encrypted JSON. No column names a price: a subscription's prices are in
 # ``items`` (the use cases look each one up before creating it).
-subscriptions = Table(
+subscriptions = _entity(
     "subscriptions",
-    metadata,
-    Column("id", ID, primary_key=True),
     *_owner(customer_required=True),
     *_request_key(),
     Column("stripe_customer_id", STRIPE_ID, nullable=False),
@@ -288,10 +296,8 @@ subscriptions = Table(
 
 # ``payment_id`` (our Payment of the invoice's PaymentIntent) is no foreign key: the
 # key goes the other way (``transactions.invoice_id``), and the two would make a cycle.
-invoices = Table(
+invoices = _entity(
     "invoices",
-    metadata,
-    Column("id", ID, primary_key=True),
     *_owner(customer_required=True),
     Column("subscription_id", ID, ForeignKey("subscriptions.id")),
     Column("stripe_subscription_id", STRIPE_ID),
@@ -318,10 +324,8 @@ invoices = Table(
     Index(None, "synced_at"),
 )
 
-webhook_events = Table(
+webhook_events = _entity(
     "webhook_events",
-    metadata,
-    Column("id", ID, primary_key=True),
     Column("stripe_event_id", STRIPE_ID, nullable=False, unique=True),
     Column("type", String(128), nullable=False),
     Column("created", UtcDateTime, nullable=False),
@@ -348,10 +352,8 @@ reconciler_state = Table(
     Column("update_time", UtcDateTime, nullable=False),
 )
 
-audit_log = Table(
+audit_log = _entity(
     "audit_log",
-    metadata,
-    Column("id", ID, primary_key=True),
     Column("time", UtcDateTime, nullable=False),
     Column("actor", String(255), nullable=False),
     Column("action", String(128), nullable=False),
@@ -370,12 +372,9 @@ audit_log = Table(
 )
 
 # A dispute's text evidence holds personal data (names, emails, addresses, IPs): encrypted.
-disputes = Table(
+disputes = _entity(
     "disputes",
-    metadata,
-    Column("id", ID, primary_key=True),
-    Column("payment_id", ID, ForeignKey("transactions.id"), nullable=False),
-    Column("account_id", String(64), nullable=False),
+    *_of_payment(),
     Column("stripe_dispute_id", STRIPE_ID, nullable=False, unique=True),
     Column("stripe_charge_id", STRIPE_ID, nullable=False),
     *_amount(),
@@ -394,10 +393,8 @@ disputes = Table(
     Index(None, "state", "evidence_due_by"),
 )
 
-setup_intents = Table(
+setup_intents = _entity(
     "setup_intents",
-    metadata,
-    Column("id", ID, primary_key=True),
     *_owner(customer_required=True),
     *_request_key(),
     Column("usage", Text, nullable=False),
@@ -406,12 +403,7 @@ setup_intents = Table(
     Column("stripe_customer_id", STRIPE_ID),
     Column("stripe_payment_method_id", STRIPE_ID),
     Column("payment_method_id", ID, ForeignKey("payment_methods.id")),
-    Column("client_secret", EncryptedText("setup_intents.client_secret")),
-    Column("next_action_type", String(64)),
-    Column("next_action_url", EncryptedText("setup_intents.next_action_url")),
-    Column("last_error_code", String(64)),
-    Column("last_error_decline_code", String(64)),
-    Column("last_error_message", Text),
+    *_intent_action("setup_intents"),
     *_stripe_mirror(),
     *_versioned_times(),
     one_of("usage", PaymentMethodUsage),
