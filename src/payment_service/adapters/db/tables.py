@@ -55,12 +55,25 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 ID = String(40)
 STRIPE_ID = String(255)
+_STRIPE_ID = "stripe_id"  # Column.info's mark of a table's Stripe id column
 
 
 def one_of(column: str, values: type[StrEnum], name: str | None = None) -> CheckConstraint:
     """CHECK that ``column`` holds one of the enum's values (named ``ck_<table>_<column>``)."""
     allowed = ", ".join(f"'{member.value}'" for member in values)
     return CheckConstraint(f"{column} IN ({allowed})", name=name or column)
+
+
+def _stripe_id(name: str, *, required: bool = False) -> Column[object]:
+    """The id of the Stripe object the row is (or mirrors): unique, the row's Stripe id
+    for its repository (``stripe_id_column``: ``find_by_stripe_id``, the refresh queue)."""
+    return Column(name, STRIPE_ID, nullable=not required, unique=True, info={_STRIPE_ID: True})
+
+
+def stripe_id_column(table: Table) -> str:
+    """The name of ``table``'s Stripe id column (the one ``_stripe_id`` made)."""
+    (name,) = [column.name for column in table.c if column.info.get(_STRIPE_ID)]
+    return name
 
 
 def _entity(name: str, *items: SchemaItem) -> Table:
@@ -157,7 +170,7 @@ def _amount(name: str = "amount") -> list[SchemaItem]:
 customers = _entity(
     "customers",
     Column("account_id", String(64), nullable=False, unique=True),
-    Column("stripe_customer_id", STRIPE_ID, unique=True),
+    _stripe_id("stripe_customer_id"),
     Column("email", EncryptedText("customers.email")),
     Column("name", EncryptedText("customers.name")),
     Column("default_payment_method_id", ID),
@@ -167,7 +180,7 @@ customers = _entity(
 payment_methods = _entity(
     "payment_methods",
     *_owner(customer_required=True),
-    Column("stripe_payment_method_id", STRIPE_ID, nullable=False, unique=True),
+    _stripe_id("stripe_payment_method_id", required=True),
     Column("type", String(32), nullable=False),
     Column("brand", String(32)),
     Column("last4", String(4)),
@@ -193,7 +206,7 @@ transactions = _entity(
     Column("receipt_email", EncryptedText("transactions.receipt_email")),
     Column("receipt_url", Text),
     *_intent_action("transactions"),
-    Column("stripe_payment_intent_id", STRIPE_ID, unique=True),
+    _stripe_id("stripe_payment_intent_id"),
     Column("stripe_customer_id", STRIPE_ID),
     Column("metadata", JSON, nullable=False),
     Column("invoice_id", ID, ForeignKey("invoices.id"), index=True),
@@ -235,7 +248,7 @@ refunds = _entity(
     Column("reason", Text),
     *_state(RefundState),
     Column("failure_reason", String(64)),
-    Column("stripe_refund_id", STRIPE_ID, unique=True),
+    _stripe_id("stripe_refund_id"),
     Column("metadata", JSON, nullable=False),
     *_stripe_mirror(),
     *_versioned_times(),
@@ -247,7 +260,7 @@ refunds = _entity(
 
 prices = _entity(
     "prices",
-    Column("stripe_price_id", STRIPE_ID, nullable=False, unique=True),
+    _stripe_id("stripe_price_id", required=True),
     Column("stripe_product_id", STRIPE_ID, index=True),
     Column("product_name", Text, nullable=False),
     *_money("unit_amount"),
@@ -269,7 +282,7 @@ subscriptions = _entity(
     *_owner(customer_required=True),
     *_request_key(),
     Column("stripe_customer_id", STRIPE_ID, nullable=False),
-    Column("stripe_subscription_id", STRIPE_ID, unique=True),
+    _stripe_id("stripe_subscription_id"),
     Column("items", JSON, nullable=False),
     *_state(SubscriptionState),
     Column("default_payment_method", STRIPE_ID),
@@ -301,7 +314,7 @@ invoices = _entity(
     *_owner(customer_required=True),
     Column("subscription_id", ID, ForeignKey("subscriptions.id")),
     Column("stripe_subscription_id", STRIPE_ID),
-    Column("stripe_invoice_id", STRIPE_ID, nullable=False, unique=True),
+    _stripe_id("stripe_invoice_id", required=True),
     Column("number", String(64)),
     *_state(InvoiceState),
     Column("currency", CHAR(3), nullable=False),
@@ -326,7 +339,7 @@ invoices = _entity(
 
 webhook_events = _entity(
     "webhook_events",
-    Column("stripe_event_id", STRIPE_ID, nullable=False, unique=True),
+    _stripe_id("stripe_event_id", required=True),
     Column("type", String(128), nullable=False),
     Column("created", UtcDateTime, nullable=False),
     Column("payload", EncryptedText("webhook_events.payload"), nullable=False),
@@ -375,7 +388,7 @@ audit_log = _entity(
 disputes = _entity(
     "disputes",
     *_of_payment(),
-    Column("stripe_dispute_id", STRIPE_ID, nullable=False, unique=True),
+    _stripe_id("stripe_dispute_id", required=True),
     Column("stripe_charge_id", STRIPE_ID, nullable=False),
     *_amount(),
     Column("reason", String(64), nullable=False),
@@ -399,7 +412,7 @@ setup_intents = _entity(
     *_request_key(),
     Column("usage", Text, nullable=False),
     *_state(SetupIntentState),
-    Column("stripe_setup_intent_id", STRIPE_ID, unique=True),
+    _stripe_id("stripe_setup_intent_id"),
     Column("stripe_customer_id", STRIPE_ID),
     Column("stripe_payment_method_id", STRIPE_ID),
     Column("payment_method_id", ID, ForeignKey("payment_methods.id")),

@@ -23,7 +23,6 @@ from payment_service.domain.states import DisputeState
 class SqlDisputeRepository(RefreshedSqlRepository[Dispute], VersionedSqlRepository[Dispute]):
     table = disputes
     codec = RowCodec(Dispute)
-    stripe_id = "stripe_dispute_id"
 
     async def list_disputes(self, where: DisputeFilter, *, page: PageRequest) -> Page[Dispute]:
         return await self._owned_page(page, where)

@@ -16,7 +16,6 @@ from payment_service.domain.pagination import Page, PageRequest
 class SqlInvoiceRepository(RefreshedSqlRepository[Invoice], VersionedSqlRepository[Invoice]):
     table = invoices
     codec = RowCodec(Invoice)
-    stripe_id = "stripe_invoice_id"
 
     async def list_invoices(self, where: InvoiceFilter, *, page: PageRequest) -> Page[Invoice]:
         return await self._owned_page(page, where)
