@@ -489,8 +489,9 @@ class PendingFirstSqlRepository(RequestedSqlRepository[E]):
         return await self._created_before(older_than, limit, pending)
 
 
-class RefreshedSqlRepository(EntityRepository[E]):
-    """Rows the reconciler re-reads from Stripe in turn."""
+class RefreshedSqlRepository(VersionedSqlRepository[E]):
+    """Rows the reconciler re-reads from Stripe in turn (versioned: a re-read and a
+    webhook may update one at once)."""
 
     async def list_to_refresh(
         self, states: Collection[StrEnum], older_than: datetime, *, limit: int = 100

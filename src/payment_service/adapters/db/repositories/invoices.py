@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from payment_service.adapters.db.repositories._base import (
-    RefreshedSqlRepository,
-    VersionedSqlRepository,
-)
+from payment_service.adapters.db.repositories._base import RefreshedSqlRepository
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.tables import invoices
 from payment_service.app.ports.list_filters import InvoiceFilter
@@ -13,7 +10,7 @@ from payment_service.domain.entities import Invoice
 from payment_service.domain.pagination import Page, PageRequest
 
 
-class SqlInvoiceRepository(RefreshedSqlRepository[Invoice], VersionedSqlRepository[Invoice]):
+class SqlInvoiceRepository(RefreshedSqlRepository[Invoice]):
     table = invoices
     codec = RowCodec(Invoice)
 
