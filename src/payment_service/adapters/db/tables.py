@@ -55,12 +55,30 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 ID = String(40)
 STRIPE_ID = String(255)
+_STRIPE_ID = "stripe_id"  # Column.info's mark of a table's Stripe id column
 
 
 def one_of(column: str, values: type[StrEnum], name: str | None = None) -> CheckConstraint:
     """CHECK that ``column`` holds one of the enum's values (named ``ck_<table>_<column>``)."""
     allowed = ", ".join(f"'{member.value}'" for member in values)
     return CheckConstraint(f"{column} IN ({allowed})", name=name or column)
+
+
+def _stripe_id(name: str, *, required: bool = False) -> Column[object]:
+    """The id of the Stripe object the row is (or mirrors): unique, the row's Stripe id
+    for its repository (``stripe_id_column``: ``find_by_stripe_id``, the refresh queue)."""
+    return Column(name, STRIPE_ID, nullable=not required, unique=True, info={_STRIPE_ID: True})
+
+
+def stripe_id_column(table: Table) -> str:
+    """The name of ``table``'s Stripe id column (the one ``_stripe_id`` made)."""
+    (name,) = [column.name for column in table.c if column.info.get(_STRIPE_ID)]
+    return name
+
+
+def _entity(name: str, *items: SchemaItem) -> Table:
+    """The table of one kind of entity, its rows keyed by their own ``id``."""
+    return Table(name, metadata, Column("id", ID, primary_key=True), *items)
 
 
 def _state(values: type[StrEnum]) -> list[SchemaItem]:
@@ -85,6 +103,28 @@ def _owner(*, customer_required: bool) -> list[Column[object]]:
     return [
         Column("account_id", String(64), nullable=False),
         Column("customer_id", ID, ForeignKey("customers.id"), nullable=not customer_required),
+    ]
+
+
+def _of_payment() -> list[Column[object]]:
+    """The payment a row is about (a refund, a dispute), and that payment's account."""
+    return [
+        Column("payment_id", ID, ForeignKey("transactions.id"), nullable=False),
+        Column("account_id", String(64), nullable=False),
+    ]
+
+
+def _intent_action(table: str) -> list[Column[object]]:
+    """What a PaymentIntent or SetupIntent awaits from the customer: its client secret, its
+    next action (the 3-D Secure redirect URL carries the secret: both are encrypted), and
+    the last error."""
+    return [
+        Column("client_secret", EncryptedText(f"{table}.client_secret")),
+        Column("next_action_type", String(64)),
+        Column("next_action_url", EncryptedText(f"{table}.next_action_url")),
+        Column("last_error_code", String(64)),
+        Column("last_error_decline_code", String(64)),
+        Column("last_error_message", Text),
     ]
 
 
@@ -127,24 +167,20 @@ def _amount(name: str = "amount") -> list[SchemaItem]:
     ]
 
 
-customers = Table(
+customers = _entity(
     "customers",
-    metadata,
-    Column("id", ID, primary_key=True),
     Column("account_id", String(64), nullable=False, unique=True),
-    Column("stripe_customer_id", STRIPE_ID, unique=True),
+    _stripe_id("stripe_customer_id"),
     Column("email", EncryptedText("customers.email")),
     Column("name", EncryptedText("customers.name")),
     Column("default_payment_method_id", ID),
     *_times(),
 )
 
-payment_methods = Table(
+payment_methods = _entity(
     "payment_methods",
-    metadata,
-    Column("id", ID, primary_key=True),
     *_owner(customer_required=True),
-    Column("stripe_payment_method_id", STRIPE_ID, nullable=False, unique=True),
+    _stripe_id("stripe_payment_method_id", required=True),
     Column("type", String(32), nullable=False),
     Column("brand", String(32)),
     Column("last4", String(4)),
@@ -157,10 +193,8 @@ payment_methods = Table(
     _newest_first("account_id"),
 )
 
-transactions = Table(
+transactions = _entity(
     "transactions",
-    metadata,
-    Column("id", ID, primary_key=True),
     *_owner(customer_required=False),
     *_request_key(),
     *_amount(),
@@ -171,14 +205,8 @@ transactions = Table(
     Column("description", Text),
     Column("receipt_email", EncryptedText("transactions.receipt_email")),
     Column("receipt_url", Text),
-    # The PaymentIntent's client secret, and the 3-D Secure redirect URL (which carries it).
-    Column("client_secret", EncryptedText("transactions.client_secret")),
-    Column("next_action_type", String(64)),
-    Column("next_action_url", EncryptedText("transactions.next_action_url")),
-    Column("last_error_code", String(64)),
-    Column("last_error_decline_code", String(64)),
-    Column("last_error_message", Text),
-    Column("stripe_payment_intent_id", STRIPE_ID, unique=True),
+    *_intent_action("transactions"),
+    _stripe_id("stripe_payment_intent_id"),
     Column("stripe_customer_id", STRIPE_ID),
     Column("metadata", JSON, nullable=False),
     Column("invoice_id", ID, ForeignKey("invoices.id"), index=True),
@@ -212,18 +240,15 @@ request_records = Table(
     PrimaryKeyConstraint("caller", "request_id"),
 )
 
-refunds = Table(
+refunds = _entity(
     "refunds",
-    metadata,
-    Column("id", ID, primary_key=True),
-    Column("payment_id", ID, ForeignKey("transactions.id"), nullable=False),
-    Column("account_id", String(64), nullable=False),
+    *_of_payment(),
     *_request_key(),
     *_amount(),
     Column("reason", Text),
     *_state(RefundState),
     Column("failure_reason", String(64)),
-    Column("stripe_refund_id", STRIPE_ID, unique=True),
+    _stripe_id("stripe_refund_id"),
     Column("metadata", JSON, nullable=False),
     *_stripe_mirror(),
     *_versioned_times(),
@@ -233,11 +258,9 @@ refunds = Table(
     Index(None, "state", "create_time"),
 )
 
-prices = Table(
+prices = _entity(
     "prices",
-    metadata,
-    Column("id", ID, primary_key=True),
-    Column("stripe_price_id", STRIPE_ID, nullable=False, unique=True),
+    _stripe_id("stripe_price_id", required=True),
     Column("stripe_product_id", STRIPE_ID, index=True),
     Column("product_name", Text, nullable=False),
     *_money("unit_amount"),
@@ -254,14 +277,12 @@ prices = Table(
 # entity's own shapes, read and written whole; the pending action holds a client secret,
 # so it is encrypted JSON. No column names a price: a subscription's prices are in
 # ``items`` (the use cases look each one up before creating it).
-subscriptions = Table(
+subscriptions = _entity(
     "subscriptions",
-    metadata,
-    Column("id", ID, primary_key=True),
     *_owner(customer_required=True),
     *_request_key(),
     Column("stripe_customer_id", STRIPE_ID, nullable=False),
-    Column("stripe_subscription_id", STRIPE_ID, unique=True),
+    _stripe_id("stripe_subscription_id"),
     Column("items", JSON, nullable=False),
     *_state(SubscriptionState),
     Column("default_payment_method", STRIPE_ID),
@@ -288,14 +309,12 @@ subscriptions = Table(
 
 # ``payment_id`` (our Payment of the invoice's PaymentIntent) is no foreign key: the
 # key goes the other way (``transactions.invoice_id``), and the two would make a cycle.
-invoices = Table(
+invoices = _entity(
     "invoices",
-    metadata,
-    Column("id", ID, primary_key=True),
     *_owner(customer_required=True),
     Column("subscription_id", ID, ForeignKey("subscriptions.id")),
     Column("stripe_subscription_id", STRIPE_ID),
-    Column("stripe_invoice_id", STRIPE_ID, nullable=False, unique=True),
+    _stripe_id("stripe_invoice_id", required=True),
     Column("number", String(64)),
     *_state(InvoiceState),
     Column("currency", CHAR(3), nullable=False),
@@ -318,11 +337,9 @@ invoices = Table(
     Index(None, "synced_at"),
 )
 
-webhook_events = Table(
+webhook_events = _entity(
     "webhook_events",
-    metadata,
-    Column("id", ID, primary_key=True),
-    Column("stripe_event_id", STRIPE_ID, nullable=False, unique=True),
+    _stripe_id("stripe_event_id", required=True),
     Column("type", String(128), nullable=False),
     Column("created", UtcDateTime, nullable=False),
     Column("payload", EncryptedText("webhook_events.payload"), nullable=False),
@@ -348,10 +365,8 @@ reconciler_state = Table(
     Column("update_time", UtcDateTime, nullable=False),
 )
 
-audit_log = Table(
+audit_log = _entity(
     "audit_log",
-    metadata,
-    Column("id", ID, primary_key=True),
     Column("time", UtcDateTime, nullable=False),
     Column("actor", String(255), nullable=False),
     Column("action", String(128), nullable=False),
@@ -370,13 +385,10 @@ audit_log = Table(
 )
 
 # A dispute's text evidence holds personal data (names, emails, addresses, IPs): encrypted.
-disputes = Table(
+disputes = _entity(
     "disputes",
-    metadata,
-    Column("id", ID, primary_key=True),
-    Column("payment_id", ID, ForeignKey("transactions.id"), nullable=False),
-    Column("account_id", String(64), nullable=False),
-    Column("stripe_dispute_id", STRIPE_ID, nullable=False, unique=True),
+    *_of_payment(),
+    _stripe_id("stripe_dispute_id", required=True),
     Column("stripe_charge_id", STRIPE_ID, nullable=False),
     *_amount(),
     Column("reason", String(64), nullable=False),
@@ -394,24 +406,17 @@ disputes = Table(
     Index(None, "state", "evidence_due_by"),
 )
 
-setup_intents = Table(
+setup_intents = _entity(
     "setup_intents",
-    metadata,
-    Column("id", ID, primary_key=True),
     *_owner(customer_required=True),
     *_request_key(),
     Column("usage", Text, nullable=False),
     *_state(SetupIntentState),
-    Column("stripe_setup_intent_id", STRIPE_ID, unique=True),
+    _stripe_id("stripe_setup_intent_id"),
     Column("stripe_customer_id", STRIPE_ID),
     Column("stripe_payment_method_id", STRIPE_ID),
     Column("payment_method_id", ID, ForeignKey("payment_methods.id")),
-    Column("client_secret", EncryptedText("setup_intents.client_secret")),
-    Column("next_action_type", String(64)),
-    Column("next_action_url", EncryptedText("setup_intents.next_action_url")),
-    Column("last_error_code", String(64)),
-    Column("last_error_decline_code", String(64)),
-    Column("last_error_message", Text),
+    *_intent_action("setup_intents"),
     *_stripe_mirror(),
     *_versioned_times(),
     one_of("usage", PaymentMethodUsage),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import typing
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -26,6 +27,7 @@ from payment_service.adapters.db.repositories import (
     SqlSubscriptionRepository,
     SqlWebhookEventRepository,
 )
+from payment_service.adapters.db.repositories._base import SqlRepository
 from payment_service.adapters.db.repositories.outbox import outbox_committed
 
 
@@ -35,6 +37,8 @@ class SqlUnitOfWork:
     Leaving the block rolls back whatever was not committed, also after an error.
     On SQLite a write unit of work takes the write lock when it begins
     (``BEGIN IMMEDIATE``); ``read_only=True`` begins a deferred transaction instead.
+    Its repositories are the attributes annotated below: each is made on the connection
+    when the unit of work begins.
     """
 
     customers: SqlCustomerRepository
@@ -75,19 +79,8 @@ class SqlUnitOfWork:
                 await connection.close()
                 raise
         self._connection = connection
-        self.customers = SqlCustomerRepository(connection)
-        self.payment_methods = SqlPaymentMethodRepository(connection)
-        self.payments = SqlPaymentRepository(connection)
-        self.refunds = SqlRefundRepository(connection)
-        self.prices = SqlPriceRepository(connection)
-        self.subscriptions = SqlSubscriptionRepository(connection)
-        self.invoices = SqlInvoiceRepository(connection)
-        self.webhook_events = SqlWebhookEventRepository(connection)
-        self.request_records = SqlRequestRecordRepository(connection)
-        self.audit = SqlAuditLog(connection)
-        self.reconciler_state = SqlReconcilerStateStore(connection)
-        self.disputes = SqlDisputeRepository(connection)
-        self.setup_intents = SqlSetupIntentRepository(connection)
+        for name, repository in _REPOSITORIES:
+            setattr(self, name, repository(connection))
         return self
 
     async def __aexit__(
@@ -121,6 +114,14 @@ class SqlUnitOfWork:
     async def rollback(self) -> None:
         with translated_errors():
             await self.connection.rollback()
+
+
+# SqlUnitOfWork's repositories: (attribute, class), as its annotations name them.
+_REPOSITORIES: tuple[tuple[str, type[SqlRepository]], ...] = tuple(
+    (name, hint)
+    for name, hint in typing.get_type_hints(SqlUnitOfWork).items()
+    if isinstance(hint, type) and issubclass(hint, SqlRepository)
+)
 
 
 class SqlUnitOfWorkFactory:

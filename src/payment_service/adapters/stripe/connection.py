@@ -6,14 +6,16 @@ no global ``stripe.api_key``, the compat shape (compat.py) the config picks.
 billing_gateway.py): every call's timeout is the configured one cut to the request's
 remaining deadline (app/common/request_context.py), every POST carries the caller's
 idempotency key (stripe-python reuses it on its own retries), and every Stripe error
-leaves as a domain error (errors.py).
+leaves as a domain error (errors.py). An ``ObjectKind`` names one kind of Stripe object
+and its mapping; ``_create`` and ``_retrieve`` are its create and read by id.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import aiohttp
 import stripe
@@ -26,6 +28,9 @@ from payment_service.app.common.request_context import remaining
 from payment_service.domain.processor import RemotePaymentIntent
 
 R = TypeVar("R")
+Answer = TypeVar("Answer", bound=stripe.StripeObject)
+Snapshot = TypeVar("Snapshot")
+Params = TypeVar("Params")
 
 # Below this many seconds left, a call cannot complete: fail before sending it.
 MIN_CALL_SECONDS = 0.01
@@ -36,6 +41,16 @@ PI_EXPAND = ["latest_charge"]
 
 # What a card error left behind: the PaymentIntent, best effort.
 DeclinedReader = Callable[[stripe.CardError], Awaitable[RemotePaymentIntent | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectKind(Generic[Snapshot]):
+    """One kind of Stripe object: its ``name``, the resource of its calls' CallContext
+    (``create_<name>`` and ``retrieve_<name>`` the operations of ``StripeCalls._create``
+    and ``_retrieve``), and ``to``, its JSON made our snapshot."""
+
+    name: str
+    to: Callable[[mapping.Obj], Snapshot]
 
 
 class StripeConnection:
@@ -159,6 +174,47 @@ class StripeCalls:
             pi or errors.payment_intent_of(card_error),
             default_decline_code=self._shape.default_decline_code,
         ) from card_error
+
+    async def _mapped(
+        self,
+        ctx: CallContext,
+        call: Callable[[], Awaitable[Answer]],
+        to: Callable[[mapping.Obj], Snapshot],
+    ) -> Snapshot:
+        """``call`` on the one call path, Stripe's object made our snapshot by ``to``."""
+
+        async def mapped() -> Snapshot:
+            return to((await call()).to_dict())
+
+        return await self._call(ctx, mapped)
+
+    async def _create(
+        self,
+        kind: ObjectKind[Snapshot],
+        create: Callable[[Params, stripe.RequestOptions], Awaitable[Answer]],
+        params: Params,
+        idempotency_key: str,
+    ) -> Snapshot:
+        """``create(params, options)``: a POST of a new object of ``kind``, with the key."""
+        options = self._post(idempotency_key)
+        return await self._mapped(
+            CallContext(f"create_{kind.name}", kind.name),
+            lambda: create(params, options),
+            kind.to,
+        )
+
+    async def _retrieve(
+        self,
+        kind: ObjectKind[Snapshot],
+        retrieve: Callable[[str], Awaitable[Answer]],
+        stripe_id: str,
+    ) -> Snapshot:
+        """``retrieve(stripe_id)``: the object of ``kind`` as Stripe has it now."""
+        return await self._mapped(
+            CallContext(f"retrieve_{kind.name}", kind.name, stripe_id),
+            lambda: retrieve(stripe_id),
+            kind.to,
+        )
 
     async def _best_effort(
         self, read: Callable[[], Awaitable[RemotePaymentIntent | None]]

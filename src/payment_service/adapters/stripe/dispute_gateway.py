@@ -9,26 +9,21 @@ import stripe
 from stripe.params import DisputeUpdateParams
 
 from payment_service.adapters.stripe import dispute_mapping
-from payment_service.adapters.stripe.connection import StripeCalls
+from payment_service.adapters.stripe.connection import ObjectKind, StripeCalls
 from payment_service.adapters.stripe.errors import CallContext
 from payment_service.domain.disputes import DisputeEvidence, RemoteDispute
+
+DISPUTE = ObjectKind("dispute", dispute_mapping.to_dispute)
 
 
 class StripeDisputeGateway(StripeCalls):
     async def _dispute(
         self, operation: str, stripe_id: str, call: Callable[[], Awaitable[stripe.Dispute]]
     ) -> RemoteDispute:
-        async def mapped() -> RemoteDispute:
-            return dispute_mapping.to_dispute((await call()).to_dict())
-
-        return await self._call(CallContext(operation, "dispute", stripe_id), mapped)
+        return await self._mapped(CallContext(operation, DISPUTE.name, stripe_id), call, DISPUTE.to)
 
     async def retrieve_dispute(self, stripe_id: str) -> RemoteDispute:
-        return await self._dispute(
-            "retrieve_dispute",
-            stripe_id,
-            lambda: self._client.v1.disputes.retrieve_async(stripe_id),
-        )
+        return await self._retrieve(DISPUTE, self._client.v1.disputes.retrieve_async, stripe_id)
 
     async def update_dispute(
         self, stripe_id: str, *, evidence: DisputeEvidence, submit: bool, idempotency_key: str

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-import stripe
 from stripe.params import (
     CustomerCreateParams,
     PaymentIntentCancelParams,
@@ -24,7 +23,7 @@ from stripe.params import (
 )
 
 from payment_service.adapters.stripe import compat, mapping
-from payment_service.adapters.stripe.connection import PI_EXPAND, StripeCalls
+from payment_service.adapters.stripe.connection import PI_EXPAND, ObjectKind, StripeCalls
 from payment_service.adapters.stripe.errors import CallContext
 from payment_service.adapters.stripe.listing import PAGE_SIZE, each_listed
 from payment_service.app.ports.processor import (
@@ -47,27 +46,18 @@ from payment_service.domain.processor import (
 )
 from payment_service.domain.states import CaptureMethod
 
-Answer = TypeVar("Answer", bound=stripe.StripeObject)
 Snapshot = TypeVar("Snapshot")
 
 CANCEL_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer", "abandoned"})
 
+CUSTOMER = ObjectKind("customer", mapping.to_customer)
+PAYMENT_METHOD = ObjectKind("payment_method", mapping.to_payment_method)
+CHARGE = ObjectKind("charge", mapping.to_charge)
+REFUND = ObjectKind("refund", mapping.to_refund)
+
 
 class StripeGateway(StripeCalls):
     """Built from ``StripeGatewayConfig`` (its own connection) or a shared StripeConnection."""
-
-    async def _mapped(
-        self,
-        ctx: CallContext,
-        call: Callable[[], Awaitable[Answer]],
-        to: Callable[[mapping.Obj], Snapshot],
-    ) -> Snapshot:
-        """``call`` on the one call path, Stripe's object made our snapshot by ``to``."""
-
-        async def mapped() -> Snapshot:
-            return to((await call()).to_dict())
-
-        return await self._call(ctx, mapped)
 
     async def _mapped_raw(
         self,
@@ -93,19 +83,12 @@ class StripeGateway(StripeCalls):
             params["email"] = customer.email
         if customer.name:
             params["name"] = customer.name
-        options = self._post(idempotency_key)
-        return await self._mapped(
-            CallContext("create_customer", "customer"),
-            lambda: self._client.v1.customers.create_async(params, options),
-            mapping.to_customer,
+        return await self._create(
+            CUSTOMER, self._client.v1.customers.create_async, params, idempotency_key
         )
 
     async def retrieve_customer(self, customer_id: str) -> RemoteCustomer:
-        return await self._mapped(
-            CallContext("retrieve_customer", "customer", customer_id),
-            lambda: self._client.v1.customers.retrieve_async(customer_id),
-            mapping.to_customer,
-        )
+        return await self._retrieve(CUSTOMER, self._client.v1.customers.retrieve_async, customer_id)
 
     async def set_default_payment_method(
         self, customer_id: str, payment_method_id: str, *, idempotency_key: str
@@ -203,12 +186,9 @@ class StripeGateway(StripeCalls):
         )
 
     async def retrieve_payment_intent(self, stripe_id: str) -> RemotePaymentIntent:
-        return await self._mapped(
+        return await self._call(
             CallContext("retrieve_payment_intent", "payment_intent", stripe_id),
-            lambda: self._client.v1.payment_intents.retrieve_async(
-                stripe_id, {"expand": PI_EXPAND}
-            ),
-            mapping.to_payment_intent,
+            lambda: self._retrieve_payment_intent(stripe_id),
         )
 
     async def find_payment_intent_by_payment_id(
@@ -248,19 +228,13 @@ class StripeGateway(StripeCalls):
         )
 
     async def retrieve_payment_method(self, payment_method_id: str) -> RemotePaymentMethod:
-        return await self._mapped(
-            CallContext("retrieve_payment_method", "payment_method", payment_method_id),
-            lambda: self._client.v1.payment_methods.retrieve_async(payment_method_id),
-            mapping.to_payment_method,
+        return await self._retrieve(
+            PAYMENT_METHOD, self._client.v1.payment_methods.retrieve_async, payment_method_id
         )
 
     # --- charges and refunds --------------------------------------------------------------------
     async def retrieve_charge(self, charge_id: str) -> RemoteCharge:
-        return await self._mapped(
-            CallContext("retrieve_charge", "charge", charge_id),
-            lambda: self._client.v1.charges.retrieve_async(charge_id),
-            mapping.to_charge,
-        )
+        return await self._retrieve(CHARGE, self._client.v1.charges.retrieve_async, charge_id)
 
     async def create_refund(self, refund: NewRefund, *, idempotency_key: str) -> RemoteRefund:
         params: RefundCreateParams = {
@@ -272,18 +246,13 @@ class StripeGateway(StripeCalls):
         if refund.reason is not None:
             params["reason"] = refund.reason.value
         shaped = self._shape.refund_create(params)
-        options = self._post(idempotency_key)
-        return await self._mapped(
-            CallContext("create_refund", "refund"),
-            lambda: self._client.v1.refunds.create_async(shaped, options),
-            mapping.to_refund,
+        return await self._create(
+            REFUND, self._client.v1.refunds.create_async, shaped, idempotency_key
         )
 
     async def retrieve_refund(self, refund_stripe_id: str) -> RemoteRefund:
-        return await self._mapped(
-            CallContext("retrieve_refund", "refund", refund_stripe_id),
-            lambda: self._client.v1.refunds.retrieve_async(refund_stripe_id),
-            mapping.to_refund,
+        return await self._retrieve(
+            REFUND, self._client.v1.refunds.retrieve_async, refund_stripe_id
         )
 
     async def list_refunds(self, payment_intent: str) -> Sequence[RemoteRefund]:

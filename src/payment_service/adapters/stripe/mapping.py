@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from payment_service.domain.processor import (
     RemoteCharge,
@@ -217,6 +217,30 @@ def _next_action(obj: Obj) -> tuple[str | None, str | None]:
     return kind, url
 
 
+class IntentFields(TypedDict):
+    """The ``RemoteIntent`` fields PaymentIntents and SetupIntents name alike (the last
+    error is under a key of each's own: ``last_payment_error``, ``last_setup_error``)."""
+
+    customer: str | None
+    payment_method: str | None
+    client_secret: str | None
+    next_action_type: str | None
+    next_action_url: str | None
+
+
+def _intent_fields(obj: Obj) -> IntentFields:
+    """A PaymentIntent's or SetupIntent's customer, payment method, client secret and next
+    action."""
+    action_type, action_url = _next_action(obj)
+    return {
+        "customer": _ref(obj.get("customer")),
+        "payment_method": _ref(obj.get("payment_method")),
+        "client_secret": _str(obj.get("client_secret")),
+        "next_action_type": action_type,
+        "next_action_url": action_url,
+    }
+
+
 def to_payment_intent(obj: Obj) -> RemotePaymentIntent:
     state = _lookup(_PAYMENT_STATES, obj.get("status"), "PaymentIntent status")
     amount = _int(obj.get("amount")) or 0
@@ -233,7 +257,6 @@ def to_payment_intent(obj: Obj) -> RemotePaymentIntent:
             else 0
         )
 
-    action_type, action_url = _next_action(obj)
     return RemotePaymentIntent(
         stripe_id=_id(obj),
         state=state,
@@ -244,11 +267,7 @@ def to_payment_intent(obj: Obj) -> RemotePaymentIntent:
         capture_method=_lookup(
             _CAPTURE_METHODS, obj.get("capture_method") or "automatic", "capture_method"
         ),
-        customer=_ref(obj.get("customer")),
-        payment_method=_ref(obj.get("payment_method")),
-        client_secret=_str(obj.get("client_secret")),
-        next_action_type=action_type,
-        next_action_url=action_url,
+        **_intent_fields(obj),
         last_error=to_payment_error(obj.get("last_payment_error")),
         receipt_url=_str(charge.get("receipt_url")) if charge else None,
         latest_charge_id=_ref(obj.get("latest_charge"))

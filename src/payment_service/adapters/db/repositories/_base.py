@@ -33,6 +33,7 @@ from payment_service.adapters.db.errors import translated_errors
 from payment_service.adapters.db.raw_read import autocommit_rows, compile_select
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.repositories.outbox import EntityChanges, changes_for
+from payment_service.adapters.db.tables import stripe_id_column
 from payment_service.app.events.kinds import Preimage
 from payment_service.app.ports.list_filters import OwnedRows
 from payment_service.domain.clock import utcnow
@@ -283,7 +284,8 @@ def by_create_time(entity: Any) -> Cursor:
 
 class EntityRepository(SqlRepository, Generic[E]):
     """One entity's table: rows become entities by ``codec``; ``stripe_id`` names the
-    column of the Stripe object's id. ``update`` writes every column but ``kept``."""
+    column of the Stripe object's id (the table's, tables.stripe_id_column). ``update``
+    writes every column but ``kept``."""
 
     codec: RowCodec[E]
     stripe_id: ClassVar[str]
@@ -291,6 +293,11 @@ class EntityRepository(SqlRepository, Generic[E]):
     # Columns a list reads only where their condition holds (NULL elsewhere): a field the
     # list's answer shows only in some states need not be decrypted in the others.
     listed_when: ClassVar[Mapping[str, ColumnElement[bool]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "table" in vars(cls):
+            cls.stripe_id = stripe_id_column(cls.table)
 
     def _select(self, *where: ColumnElement[bool]) -> Select[tuple[Any, ...]]:
         return select(self.table).where(*where)
@@ -482,8 +489,9 @@ class PendingFirstSqlRepository(RequestedSqlRepository[E]):
         return await self._created_before(older_than, limit, pending)
 
 
-class RefreshedSqlRepository(EntityRepository[E]):
-    """Rows the reconciler re-reads from Stripe in turn."""
+class RefreshedSqlRepository(VersionedSqlRepository[E]):
+    """Rows the reconciler re-reads from Stripe in turn (versioned: a re-read and a
+    webhook may update one at once)."""
 
     async def list_to_refresh(
         self, states: Collection[StrEnum], older_than: datetime, *, limit: int = 100

@@ -11,7 +11,6 @@ from payment_service.domain.entities import Customer
 class SqlCustomerRepository(EntityRepository[Customer]):
     table = customers
     codec = RowCodec(Customer)
-    stripe_id = "stripe_customer_id"
 
     async def get_by_account(self, account_id: str) -> Customer | None:
         return await self._one_by({"account_id": account_id})

@@ -7,11 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import case, func, select
 
-from payment_service.adapters.db.repositories._base import (
-    RefreshedSqlRepository,
-    VersionedSqlRepository,
-    state_in,
-)
+from payment_service.adapters.db.repositories._base import RefreshedSqlRepository, state_in
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.tables import disputes
 from payment_service.app.ports.list_filters import DisputeFilter
@@ -20,10 +16,9 @@ from payment_service.domain.pagination import Page, PageRequest
 from payment_service.domain.states import DisputeState
 
 
-class SqlDisputeRepository(RefreshedSqlRepository[Dispute], VersionedSqlRepository[Dispute]):
+class SqlDisputeRepository(RefreshedSqlRepository[Dispute]):
     table = disputes
     codec = RowCodec(Dispute)
-    stripe_id = "stripe_dispute_id"
 
     async def list_disputes(self, where: DisputeFilter, *, page: PageRequest) -> Page[Dispute]:
         return await self._owned_page(page, where)

@@ -13,7 +13,6 @@ from payment_service.domain.pagination import Page, PageRequest
 class SqlPaymentMethodRepository(EntityRepository[PaymentMethod]):
     table = payment_methods
     codec = RowCodec(PaymentMethod)
-    stripe_id = "stripe_payment_method_id"
 
     async def list_for_account(
         self, where: PaymentMethodFilter, *, page: PageRequest

@@ -25,7 +25,6 @@ _LIVE_STATES = [
 class SqlPaymentRepository(PendingFirstSqlRepository[Payment]):
     table = transactions
     codec = RowCodec(Payment)
-    stripe_id = "stripe_payment_intent_id"
     pending_state = PaymentState.PENDING
     account_list = "payments"
     # The API shows a payment's client secret and 3-D Secure URL only while it awaits the

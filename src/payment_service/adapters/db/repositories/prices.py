@@ -12,7 +12,6 @@ from payment_service.domain.pagination import Page, PageRequest
 class SqlPriceRepository(EntityRepository[Price]):
     table = prices
     codec = RowCodec(Price)
-    stripe_id = "stripe_price_id"
 
     async def list_prices(self, *, page: PageRequest, include_inactive: bool) -> Page[Price]:
         conditions = [] if include_inactive else [prices.c.active.is_(True)]

@@ -19,7 +19,6 @@ _UNSETTLED = [RefundState.PENDING.value, RefundState.REQUIRES_ACTION.value]
 class SqlRefundRepository(PendingFirstSqlRepository[Refund]):
     table = refunds
     codec = RowCodec(Refund)
-    stripe_id = "stripe_refund_id"
     pending_state = RefundState.PENDING
     account_list = "refunds.account"
 

@@ -17,6 +17,5 @@ class SqlSetupIntentRepository(
 ):
     table = setup_intents
     codec = RowCodec(SetupIntent)
-    stripe_id = "stripe_setup_intent_id"
     pending_state = SetupIntentState.PENDING
     account_list = "setup_intents"

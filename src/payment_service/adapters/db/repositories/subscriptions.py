@@ -22,7 +22,6 @@ class SqlSubscriptionRepository(
 ):
     table = subscriptions
     codec = RowCodec(Subscription)
-    stripe_id = "stripe_subscription_id"
     account_list = "subscriptions"
 
     async def list_in_states(

@@ -127,7 +127,6 @@ class SqlWebhookEventRepository(EntityRepository[WebhookEvent]):
 
     table = webhook_events
     codec = RowCodec(WebhookEvent)
-    stripe_id = "stripe_event_id"
     kept = ("id", "stripe_event_id", "receive_time", "payload")
 
     async def backlog(
