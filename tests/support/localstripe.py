@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,12 @@ class LocalStripe:
         return sum(
             1 for pi in items if all(pi["metadata"].get(k) == v for k, v in metadata.items())
         )
+
+    async def payment_intents_per(self, key: str) -> Counter[str]:
+        """How many PaymentIntents carry each value of metadata ``key``: one listing for
+        many payments (a listing is of every PaymentIntent the session made)."""
+        items = await self.list_objects("payment_intents")
+        return Counter(pi["metadata"][key] for pi in items if key in pi["metadata"])
 
     async def retrieve(self, resource: str, object_id: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("GET", f"/v1/{resource}/{object_id}")
