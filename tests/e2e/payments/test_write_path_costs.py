@@ -24,6 +24,9 @@ TRANSACTIONS_PER_PAIR = 4
 # payment + INSERT event + UPDATE request + INSERT audit. (The outbox's wake-up NOTIFY
 # is a trigger's, no round trip of ours.)
 ROUND_TRIPS_PER_PAIR = 24
+# On PostgreSQL a transaction's event and audit INSERTs go out with its COMMIT, in one
+# pipeline (adapters/db/deferred.py): the six INSERTs are no round trips of their own.
+ROUND_TRIPS_PER_PAIR_POSTGRESQL = ROUND_TRIPS_PER_PAIR - 6
 
 
 def _in_rpc() -> bool:
@@ -62,8 +65,13 @@ async def test_create_and_confirm_take_four_transactions(stack: Stack) -> None:
     account_id = f"acct_{uuid.uuid4().hex[:12]}"
     first = await _counted_pair(stack, counts, account_id)  # makes the account's customer
     assert first.transactions > TRANSACTIONS_PER_PAIR
+    bound = (
+        ROUND_TRIPS_PER_PAIR_POSTGRESQL
+        if engine.dialect.name == "postgresql"
+        else ROUND_TRIPS_PER_PAIR
+    )
     for _ in range(2):
         done = await _counted_pair(stack, counts, account_id)
         assert done.transactions == TRANSACTIONS_PER_PAIR, done
         assert done.commits == TRANSACTIONS_PER_PAIR, done
-        assert done.round_trips <= ROUND_TRIPS_PER_PAIR, done
+        assert done.round_trips <= bound, done

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Self
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from payment_service.adapters.db.deferred import commit_with_held_rows, discard
 from payment_service.adapters.db.engine import SQLITE_BEGIN_MODE
 from payment_service.adapters.db.errors import translated_errors
 from payment_service.adapters.db.repositories import (
@@ -92,6 +93,7 @@ class SqlUnitOfWork:
         connection, self._connection = self._connection, None
         if connection is None:
             return
+        discard(connection)
         try:
             if connection.in_transaction():
                 await connection.rollback()
@@ -108,10 +110,12 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         """Commit the work so far. Statements after it run in a new transaction."""
         with translated_errors():
-            await self.connection.commit()
+            if not await commit_with_held_rows(self.connection):
+                await self.connection.commit()
         outbox_committed(self.connection)
 
     async def rollback(self) -> None:
+        discard(self.connection)
         with translated_errors():
             await self.connection.rollback()
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
+from payment_service.adapters.db.deferred import defer
 from payment_service.adapters.db.errors import translated_errors
 from payment_service.adapters.db.repositories._base import (
     SqlRepository,
@@ -22,11 +23,13 @@ class SqlAuditLog(SqlRepository):
     table = audit_log
 
     async def add(self, entry: AuditEntry) -> None:
-        await self._insert(entity_values(entry))
+        if not defer(self._connection, audit_log, [entity_values(entry)]):
+            await self._insert(entity_values(entry))
 
     async def add_many(self, entries: Sequence[AuditEntry]) -> None:
-        """One multi-row INSERT (insertmanyvalues) for the batch."""
-        if not entries:
+        """Sent with the commit on PostgreSQL (deferred.py); on SQLite one multi-row
+        INSERT (insertmanyvalues) for the batch."""
+        if not entries or defer(self._connection, audit_log, [entity_values(e) for e in entries]):
             return
         if len(entries) == 1:
             await self.add(entries[0])

@@ -5,7 +5,8 @@ method, subscription, invoice and dispute to ``EntityChanges``, which names the 
 (``app/events/kinds.py``: the object as loaded in this unit of work against the object
 as saved) and inserts one row per event with the object's snapshot as the API returns it
 (the composition root's ``SnapshotEncoder``) and the active trace (``traceparent``). The
-row is written on the change's own connection, after the change and before the commit:
+row is written on the change's own connection, after the change and before the commit
+(on PostgreSQL it goes out with the COMMIT, in one pipeline: ``deferred.py``):
 both commit or neither does (``outbox.before_write`` / ``outbox.after_write`` are the
 failpoints between the writes). On PostgreSQL the insert's statement trigger (migration
 0012) ``pg_notify``s the ``payment_events`` channel, which PostgreSQL delivers only at
@@ -48,6 +49,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, RowMapping, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from payment_service.adapters.db.deferred import defer
 from payment_service.adapters.db.engine import SQLITE_BEGIN_MODE
 from payment_service.adapters.db.errors import translated_errors
 from payment_service.adapters.db.tables import event_outbox
@@ -174,9 +176,10 @@ class EntityChanges:
             for event_type in types
         ]
         connection = self._connection
-        with translated_errors():
-            # One cached statement for any number of rows (executemany).
-            await connection.execute(_INSERT, rows)
+        if not defer(connection, event_outbox, rows):
+            with translated_errors():
+                # One cached statement for any number of rows (executemany).
+                await connection.execute(_INSERT, rows)
         self._connection.info[_PENDING_WAKE] = True
 
 

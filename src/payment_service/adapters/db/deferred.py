@@ -1,0 +1,120 @@
+"""Rows a unit of work only appends (its audit rows, its outbox events), sent with its
+COMMIT on PostgreSQL: one round trip for them all instead of one per INSERT and one more
+for the COMMIT.
+
+Nothing reads those rows back in the transaction that writes them, no caller waits for
+their INSERTs' answers, and they commit or roll back with the transaction either way, so
+holding them until the commit changes what is stored by nothing. On PostgreSQL the
+commit then goes out as one psycopg pipeline: the INSERTs (executemany, one per table)
+and the COMMIT, answered together; an error in any of them fails the commit as a failed
+INSERT would have failed the work before it (nothing of the transaction is stored). The
+statements are compiled by SQLAlchemy once per table and set of columns, and their
+values go through the same bind processors SQLAlchemy applies (the encrypted columns'
+sealing among them).
+
+SQLite runs them at once, as before (``defer`` answers False): its writes are local
+calls, not round trips.
+
+The rows wait in the pooled connection's ``info``: the unit of work drops them whenever
+it ends without committing (``discard``), so a later checkout never sends them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from sqlalchemy import Insert, Table
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from payment_service.adapters.db.raw_read import Process
+from payment_service.domain.errors import Aborted, Conflict, Unavailable
+
+_PENDING = "deferred_rows"
+_PG_UNIQUE_VIOLATION = "23505"
+_PG_RETRYABLE = {"40001", "40P01"}
+
+
+@dataclass(frozen=True, eq=False)
+class _CompiledInsert:
+    sql: str
+    processors: Mapping[str, Process]
+
+    def values(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        values = dict(row)
+        for name, process in self.processors.items():
+            if values.get(name) is not None:
+                values[name] = process(values[name])
+        return values
+
+
+_COMPILED: dict[tuple[str, tuple[str, ...]], _CompiledInsert] = {}
+
+
+def _compiled(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _CompiledInsert:
+    key = (table.name, columns)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        statement: Insert = table.insert()
+        sql = statement.compile(dialect=dialect, column_keys=list(columns))
+        assert isinstance(sql, SQLCompiler)
+        processors = {
+            name: process
+            for name, bind in sql.binds.items()
+            if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        }
+        compiled = _COMPILED[key] = _CompiledInsert(sql.string, processors)
+    return compiled
+
+
+def defer(connection: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Hold ``rows`` of ``table`` for the commit (True); False on SQLite: insert them now."""
+    if connection.dialect.name != "postgresql" or not rows:
+        return False
+    pending: dict[_CompiledInsert, list[dict[str, Any]]] = connection.info.setdefault(_PENDING, {})
+    for row in rows:
+        insert = _compiled(table, tuple(row), connection.dialect)
+        pending.setdefault(insert, []).append(insert.values(row))
+    return True
+
+
+def discard(connection: AsyncConnection) -> None:
+    """Drop the rows held (the unit of work ends without committing them)."""
+    connection.info.pop(_PENDING, None)
+
+
+async def commit_with_held_rows(connection: AsyncConnection) -> bool:
+    """Send the held rows and the COMMIT in one pipeline; False when none are held (the
+    caller commits as usual)."""
+    pending: dict[_CompiledInsert, list[dict[str, Any]]] = connection.info.pop(_PENDING, {})
+    if not pending:
+        return False
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert isinstance(driver, psycopg.AsyncConnection)
+    try:
+        async with driver.pipeline():
+            async with driver.cursor() as cursor:
+                for insert, rows in pending.items():
+                    await cursor.executemany(insert.sql, rows)
+            await driver.commit()
+    except psycopg.Error as error:
+        raise _translated(error) from error
+    # psycopg's transaction is over: SQLAlchemy's commit only ends its own bookkeeping
+    # (psycopg sends nothing for a commit outside a transaction).
+    await connection.commit()
+    return True
+
+
+def _translated(error: psycopg.Error) -> Exception:
+    if error.sqlstate == _PG_UNIQUE_VIOLATION:
+        name = str(getattr(error.diag, "constraint_name", None) or "unique")
+        return Conflict(f"a row with the same key already exists ({name})", constraint=name)
+    if error.sqlstate in _PG_RETRYABLE:
+        return Aborted("the transaction lost a race with a concurrent one")
+    if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return Unavailable("the database is unavailable or timed out")
+    return error
