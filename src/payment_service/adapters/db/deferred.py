@@ -26,12 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from sqlalchemy import Insert, Table
+from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.compiler import SQLCompiler
 
-from payment_service.adapters.db.raw_read import Process
+from payment_service.adapters.db.raw_read import Process, compiled_with_binds, processed
 from payment_service.domain.errors import Aborted, Conflict, Unavailable
 
 _PENDING = "deferred_rows"
@@ -44,13 +43,6 @@ class _CompiledInsert:
     sql: str
     processors: Mapping[str, Process]
 
-    def values(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        values = dict(row)
-        for name, process in self.processors.items():
-            if values.get(name) is not None:
-                values[name] = process(values[name])
-        return values
-
 
 _COMPILED: dict[tuple[str, tuple[str, ...]], _CompiledInsert] = {}
 
@@ -59,15 +51,9 @@ def _compiled(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _Comp
     key = (table.name, columns)
     compiled = _COMPILED.get(key)
     if compiled is None:
-        statement: Insert = table.insert()
-        sql = statement.compile(dialect=dialect, column_keys=list(columns))
-        assert isinstance(sql, SQLCompiler)
-        processors = {
-            name: process
-            for name, bind in sql.binds.items()
-            if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
-        }
-        compiled = _COMPILED[key] = _CompiledInsert(sql.string, processors)
+        compiled = _COMPILED[key] = _CompiledInsert(
+            *compiled_with_binds(table.insert(), dialect, columns)
+        )
     return compiled
 
 
@@ -78,7 +64,7 @@ def defer(connection: AsyncConnection, table: Table, rows: Sequence[Mapping[str,
     pending: dict[_CompiledInsert, list[dict[str, Any]]] = connection.info.setdefault(_PENDING, {})
     for row in rows:
         insert = _compiled(table, tuple(row), connection.dialect)
-        pending.setdefault(insert, []).append(insert.values(row))
+        pending.setdefault(insert, []).append(processed(row, insert.processors))
     return True
 
 
@@ -102,14 +88,15 @@ async def commit_with_held_rows(connection: AsyncConnection) -> bool:
                     await cursor.executemany(insert.sql, rows)
             await driver.commit()
     except psycopg.Error as error:
-        raise _translated(error) from error
+        raise translated_psycopg_error(error) from error
     # psycopg's transaction is over: SQLAlchemy's commit only ends its own bookkeeping
     # (psycopg sends nothing for a commit outside a transaction).
     await connection.commit()
     return True
 
 
-def _translated(error: psycopg.Error) -> Exception:
+def translated_psycopg_error(error: psycopg.Error) -> Exception:
+    """As errors.translated_errors does for SQLAlchemy's: the domain error, or ``error``."""
     if error.sqlstate == _PG_UNIQUE_VIOLATION:
         name = str(getattr(error.diag, "constraint_name", None) or "unique")
         return Conflict(f"a row with the same key already exists ({name})", constraint=name)

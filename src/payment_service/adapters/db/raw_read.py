@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 from psycopg import pq
-from sqlalchemy import Select
+from sqlalchemy import ClauseElement, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -81,6 +81,30 @@ class RawSelect:
             if name in values and values[name] is not None:
                 values[name] = process(values[name])
         return form.sql, values
+
+
+def compiled_with_binds(
+    statement: ClauseElement, dialect: Dialect, keys: Sequence[str]
+) -> tuple[str, dict[str, Process]]:
+    """``statement``'s SQL for the parameters ``keys`` (a write's columns among them), and
+    the bind processors SQLAlchemy would apply to their values, by parameter name."""
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    assert isinstance(compiled, SQLCompiler)
+    processors: dict[str, Process] = {
+        name: process
+        for name, bind in compiled.binds.items()
+        if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    }
+    return compiled.string, processors
+
+
+def processed(values: Mapping[str, Any], processors: Mapping[str, Process]) -> dict[str, Any]:
+    """``values`` through their bind processors (the service's types pass NULL as is)."""
+    out = dict(values)
+    for name, process in processors.items():
+        if out.get(name) is not None:
+            out[name] = process(out[name])
+    return out
 
 
 def compile_select(statement: Select[Any], dialect: Dialect) -> RawSelect:

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payment_service.adapters.db.errors import translated_errors
+from payment_service.adapters.db.first_statement import with_begin
 from payment_service.adapters.db.raw_read import autocommit_rows, compile_select
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.repositories.outbox import EntityChanges, changes_for
@@ -146,8 +147,19 @@ class SqlRepository:
 
     async def _first_with(
         self, statement: Executable, parameters: Mapping[str, Any]
-    ) -> RowMapping | None:
+    ) -> Mapping[Any, Any] | None:
+        """The first row of a statement built once (``statement_for``)."""
+        first = await with_begin(self._connection, statement, parameters)
+        if first is not None:
+            return first.rows[0] if first.rows else None
         return (await self._execute(statement, parameters)).mappings().first()
+
+    async def _rowcount(self, statement: Executable, parameters: Mapping[str, Any]) -> int:
+        """The rows a write built once (``statement_for``) matched."""
+        first = await with_begin(self._connection, statement, parameters)
+        if first is not None:
+            return first.rowcount
+        return (await self._execute(statement, parameters)).rowcount
 
     def _by(self, *names: str, for_update: bool = False) -> Select[tuple[Any, ...]]:
         """``SELECT * FROM table WHERE name = :w_name AND …`` (FOR UPDATE), built once."""
@@ -190,8 +202,7 @@ class SqlRepository:
             "w_id": entity.id,
             "w_version": expected,
         }
-        result = await self._execute(statement, values)
-        if result.rowcount != 1:
+        if await self._rowcount(statement, values) != 1:
             raise Aborted(
                 f"{self.table.name} row {entity.id} changed concurrently (version {expected})",
                 metadata={"id": entity.id},
@@ -203,8 +214,7 @@ class SqlRepository:
             return self.table.update().where(self.table.c.id == bindparam("w_id"))
 
         statement = statement_for(("update_by_id", self.table), build)
-        result = await self._execute(statement, {**values, "w_id": entity_id})
-        if result.rowcount != 1:
+        if await self._rowcount(statement, {**values, "w_id": entity_id}) != 1:
             raise Aborted(f"{self.table.name} row {entity_id} is gone", metadata={"id": entity_id})
 
     async def _keyset_page(
