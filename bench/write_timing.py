@@ -63,6 +63,7 @@ def instrument(engine: AsyncEngine) -> Timings:
     """Timers on ``engine``'s statements and on the classes every pair goes through."""
     import redis.asyncio
 
+    from payment_service.adapters.db.repositories import _base
     from payment_service.adapters.db.uow import SqlUnitOfWork
     from payment_service.adapters.stripe.measured_http import MeasuredHTTPClient, route_template
 
@@ -79,7 +80,7 @@ def instrument(engine: AsyncEngine) -> Timings:
 
     event.listen(engine.sync_engine, "before_cursor_execute", before)
     event.listen(engine.sync_engine, "after_cursor_execute", after)
-    _wrap_async(timings, SqlUnitOfWork, "commit", lambda *a, **k: "uow commit (COMMIT)")
+    _wrap_async(timings, SqlUnitOfWork, "commit", lambda *a, **k: "uow commit (COMMIT, with the held rows)")
     _wrap_async(timings, SqlUnitOfWork, "__aenter__", lambda *a, **k: "uow enter (checkout)")
     _wrap_async(timings, SqlUnitOfWork, "__aexit__", lambda *a, **k: "uow exit (rollback, checkin)")
     _wrap_async(
@@ -87,6 +88,12 @@ def instrument(engine: AsyncEngine) -> Timings:
         redis.asyncio.Redis,
         "execute_command",
         lambda self, *args, **kwargs: f"redis {args[0]}",
+    )
+    _wrap_async(
+        timings,
+        _base,
+        "with_begin",
+        lambda *a, **k: "sql first statement with its BEGIN (one pipeline, when idle)",
     )
     _wrap_async(
         timings,

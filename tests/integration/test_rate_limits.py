@@ -106,6 +106,42 @@ async def test_redis_down_falls_back_to_the_local_limiter() -> None:
     assert loop.time() - started < 1.0  # one short failure, then Redis is left alone
 
 
+async def _all_or_none(limiter: LocalRateLimiter | RedisRateLimiter) -> None:
+    """One call counted against both limits, or, while one is full, against neither."""
+    wide, narrow = Limit("account", per_s=0.01, burst=3), Limit("endpoint", per_s=0.01, burst=1)
+    both = (("account", wide), ("endpoint", narrow))
+    assert (await limiter.take_all(both)).allowed
+    refused = await limiter.take_all(both)  # the endpoint is full: the account keeps its slot
+    assert not refused.allowed
+    assert refused.retry_after_s > 50  # the longest wait: the full limit's
+    assert (await limiter.take_all((("account", wide),))).allowed
+    assert (await limiter.take_all((("account", wide),))).allowed
+    assert not (await limiter.take_all((("account", wide),))).allowed
+
+
+async def test_local_takes_several_limits_all_or_none() -> None:
+    await _all_or_none(LocalRateLimiter(clock=Clock()))
+
+
+async def test_redis_takes_several_limits_all_or_none_in_one_script() -> None:
+    client = _redis()
+    limiter = RedisRateLimiter(client, prefix=f"test:rl:{uuid.uuid4().hex}:")
+    try:
+        await _all_or_none(limiter)
+    finally:
+        await client.aclose()
+    assert limiter.fallbacks == 0
+
+
+async def test_redis_down_judges_several_limits_in_process() -> None:
+    limiter = RedisRateLimiter.from_url("redis://127.0.0.1:1/0")
+    try:
+        await _all_or_none(limiter)
+    finally:
+        await limiter.close()
+    assert limiter.fallbacks == 5
+
+
 async def test_the_policy_classes_methods_and_names_the_limit() -> None:
     settings = Settings(rate_limit_refunds=RateSetting(per_s=1, burst=1))
     rejected: list[str] = []

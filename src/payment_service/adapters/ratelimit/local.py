@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from payment_service.app.ports.rate_limit import Decision, Limit
+from payment_service.app.ports.rate_limit import ALLOWED, Decision, Limit
 
 MAX_KEYS = 100_000
 
@@ -38,11 +38,27 @@ class LocalRateLimiter:
     async def take(self, key: str, limit: Limit) -> Decision:
         return self.take_now(key, limit)
 
+    async def take_all(self, takes: Sequence[tuple[str, Limit]]) -> Decision:
+        return self.take_all_now(takes)
+
     def take_now(self, key: str, limit: Limit) -> Decision:
         now_us = int(self._clock() * 1_000_000)
         decision, tat = gcra(self._tats.get(key, now_us), now_us, limit)
+        self._keep(key, tat)
+        return decision
+
+    def take_all_now(self, takes: Sequence[tuple[str, Limit]]) -> Decision:
+        now_us = int(self._clock() * 1_000_000)
+        judged = [(key, *gcra(self._tats.get(key, now_us), now_us, limit)) for key, limit in takes]
+        waits = [decision.retry_after_s for _, decision, _ in judged if not decision.allowed]
+        if waits:
+            return Decision(False, max(waits))
+        for key, _, tat in judged:
+            self._keep(key, tat)
+        return ALLOWED
+
+    def _keep(self, key: str, tat: int) -> None:
         self._tats[key] = tat
         self._tats.move_to_end(key)
         while len(self._tats) > self._max_keys:
             self._tats.popitem(last=False)  # the least recently seen key: it is the idlest
-        return decision

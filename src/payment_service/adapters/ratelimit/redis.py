@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -42,6 +43,31 @@ end
 redis.call('SET', KEYS[1], tat + interval, 'PX', math.ceil(ahead / 1000) + 1)
 return {1, 0}
 """
+# KEYS: the keys; ARGV: interval (µs) and burst of each key in turn. One call counted
+# against every key, or against none: {1, 0}, or {0, the longest retry_after_us}.
+_GCRA_ALL = """
+local now = redis.call('TIME')
+local now_us = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local tats, wait = {}, 0
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local tolerance = interval * tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', key) or now_us)
+  if tat < now_us then tat = now_us end
+  local ahead = tat + interval - now_us
+  if ahead > tolerance then
+    if ahead - tolerance > wait then wait = ahead - tolerance end
+  end
+  tats[i] = {tat + interval, math.ceil(ahead / 1000) + 1}
+end
+if wait > 0 then
+  return {0, wait}
+end
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, tats[i][1], 'PX', tats[i][2])
+end
+return {1, 0}
+"""
 PAUSE_AFTER_FAILURE_S = 5.0
 BATCH_HOLD_S = 0.1
 
@@ -63,6 +89,7 @@ class RedisRateLimiter:
         self._client = client
         self._prefix = prefix
         self._script = client.register_script(_GCRA)
+        self._script_all = client.register_script(_GCRA_ALL)
         self._fallback = fallback or LocalRateLimiter()
         self._clock = clock
         self._paused_until = 0.0
@@ -119,22 +146,40 @@ class RedisRateLimiter:
             return decision  # judged in-process: Redis failed
         return await self._take(key, limit, 1)  # near the limit: one call at a time
 
+    async def take_all(self, takes: Sequence[tuple[str, Limit]]) -> Decision:
+        """One script call for every limit (no batches: each call is counted on its own)."""
+        keys = [self._prefix + key for key, _ in takes]
+        args = [value for _, limit in takes for value in (limit.interval_us, limit.burst)]
+        return await self._judged(
+            lambda: self._script_all(keys=keys, args=args),
+            lambda: self._fallback.take_all_now(takes),
+        )
+
     async def _take(self, key: str, limit: Limit, calls: int) -> Decision:
-        if self._clock() < self._paused_until:
-            return self._local(key, limit)
-        try:
-            allowed, retry_us = await self._script(
+        return await self._judged(
+            lambda: self._script(
                 keys=[self._prefix + key], args=[limit.interval_us, limit.burst, calls]
-            )
+            ),
+            lambda: self._fallback.take_now(key, limit),
+        )
+
+    async def _judged(
+        self, script: Callable[[], Awaitable[Any]], local: Callable[[], Decision]
+    ) -> Decision:
+        """Redis's decision; the in-process one while Redis is failing (or just failed)."""
+        if self._clock() < self._paused_until:
+            return self._local(local)
+        try:
+            allowed, retry_us = await script()
         except (RedisError, OSError) as error:
             self._paused_until = self._clock() + PAUSE_AFTER_FAILURE_S
             log.warning(
                 "rate limits judged in-process: Redis failed",
                 extra={"error": type(error).__name__},
             )
-            return self._local(key, limit)
+            return self._local(local)
         return Decision(bool(allowed), int(retry_us) / 1_000_000)
 
-    def _local(self, key: str, limit: Limit) -> Decision:
+    def _local(self, local: Callable[[], Decision]) -> Decision:
         self.fallbacks += 1
-        return self._fallback.take_now(key, limit)
+        return local()

@@ -66,15 +66,16 @@ class OutboundLimiter:
         self._limits = limits
 
     async def acquire(self, endpoint: str) -> None:
-        """A slot of the account's and of ``endpoint``'s limit, waiting within the deadline."""
-        for key, limit in (
+        """A slot of the account's and of ``endpoint``'s limit, taken together (one round
+        trip; neither is used up while the other is full), waiting within the deadline."""
+        takes = (
             (f"stripe:endpoint:{endpoint}", self._limits.endpoint),
             ("stripe:account", self._limits.account),
-        ):
-            while True:
-                decision = await self._limiter.take(key, limit)
-                if decision.allowed:
-                    break
-                if not fits_deadline(decision.retry_after_s):
-                    raise rate_limited(decision.retry_after_s)
-                await asyncio.sleep(decision.retry_after_s)
+        )
+        while True:
+            decision = await self._limiter.take_all(takes)
+            if decision.allowed:
+                return
+            if not fits_deadline(decision.retry_after_s):
+                raise rate_limited(decision.retry_after_s)
+            await asyncio.sleep(decision.retry_after_s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,3 +31,7 @@ ALLOWED = Decision(True)
 class RateLimiter(Protocol):
     async def take(self, key: str, limit: Limit) -> Decision:
         """Count one call against ``key`` under ``limit``."""
+
+    async def take_all(self, takes: Sequence[tuple[str, Limit]]) -> Decision:
+        """Count one call against every ``(key, limit)`` at once, or against none: refused
+        while any of them is full (retry after the longest of their waits)."""
