@@ -80,7 +80,9 @@ def instrument(engine: AsyncEngine) -> Timings:
 
     event.listen(engine.sync_engine, "before_cursor_execute", before)
     event.listen(engine.sync_engine, "after_cursor_execute", after)
-    _wrap_async(timings, SqlUnitOfWork, "commit", lambda *a, **k: "uow commit (COMMIT, with the held rows)")
+    _wrap_async(
+        timings, SqlUnitOfWork, "commit", lambda *a, **k: "uow commit (COMMIT, with the held rows)"
+    )
     _wrap_async(timings, SqlUnitOfWork, "__aenter__", lambda *a, **k: "uow enter (checkout)")
     _wrap_async(timings, SqlUnitOfWork, "__aexit__", lambda *a, **k: "uow exit (rollback, checkin)")
     _wrap_async(
