@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
-from payment_service.domain.errors import Aborted
+from payment_service.domain.errors import Aborted, Unavailable
 
 from . import builders as b
 
@@ -103,6 +103,30 @@ async def test_a_server_gone_after_the_work_does_not_turn_the_answer_into_an_err
         pid = (await uow.connection.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one()
         async with engine.connect() as other:
             await other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    async with uow_factory(read_only=True) as uow:
+        assert await uow.payments.get("pay_missing") is None
+
+
+async def test_a_statement_on_a_dead_backend_is_unavailable_and_the_block_ends_cleanly(
+    db_backend: str, engine: AsyncEngine, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    """PostgreSQL died inside the block: the failing statement's Unavailable is what the
+    block raises (the chaos suite saw INTERNAL when ending the block tripped over the
+    invalidated connection), and the pool stays usable."""
+    if db_backend != "postgresql":
+        pytest.skip("a PostgreSQL backend can be killed from inside its own session")
+
+    async def read_on_a_killed_backend() -> None:
+        async with uow_factory() as uow:
+            assert await uow.payments.get("pay_missing") is None
+            pid = (await uow.connection.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one()
+            async with engine.connect() as other:
+                await other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            await uow.payments.get("pay_missing")
+
+    with pytest.raises(Unavailable):
+        await read_on_a_killed_backend()
 
     async with uow_factory(read_only=True) as uow:
         assert await uow.payments.get("pay_missing") is None

@@ -21,6 +21,7 @@ it ends without committing (``discard``), so a later checkout never sends them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payment_service.adapters.db.raw_read import Process, compiled_with_binds, processed
@@ -70,7 +72,10 @@ def defer(connection: AsyncConnection, table: Table, rows: Sequence[Mapping[str,
 
 def discard(connection: AsyncConnection) -> None:
     """Drop the rows held (the unit of work ends without committing them)."""
-    connection.info.pop(_PENDING, None)
+    # A connection SQLAlchemy invalidated (the server went away) refuses even this read;
+    # its DBAPI connection, and the rows held in its info, are gone already.
+    with contextlib.suppress(SQLAlchemyError):
+        connection.info.pop(_PENDING, None)
 
 
 async def commit_with_held_rows(connection: AsyncConnection) -> bool:
