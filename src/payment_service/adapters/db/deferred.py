@@ -32,12 +32,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from payment_service.adapters.db.errors import translated_driver_errors
 from payment_service.adapters.db.raw_read import Process, compiled_with_binds, processed
-from payment_service.domain.errors import Aborted, Conflict, Unavailable
 
 _PENDING = "deferred_rows"
-_PG_UNIQUE_VIOLATION = "23505"
-_PG_RETRYABLE = {"40001", "40P01"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,27 +84,13 @@ async def commit_with_held_rows(connection: AsyncConnection) -> bool:
         return False
     driver = (await connection.get_raw_connection()).driver_connection
     assert isinstance(driver, psycopg.AsyncConnection)
-    try:
+    with translated_driver_errors():
         async with driver.pipeline():
             async with driver.cursor() as cursor:
                 for insert, rows in pending.items():
                     await cursor.executemany(insert.sql, rows)
             await driver.commit()
-    except psycopg.Error as error:
-        raise translated_psycopg_error(error) from error
     # psycopg's transaction is over: SQLAlchemy's commit only ends its own bookkeeping
     # (psycopg sends nothing for a commit outside a transaction).
     await connection.commit()
     return True
-
-
-def translated_psycopg_error(error: psycopg.Error) -> Exception:
-    """As errors.translated_errors does for SQLAlchemy's: the domain error, or ``error``."""
-    if error.sqlstate == _PG_UNIQUE_VIOLATION:
-        name = str(getattr(error.diag, "constraint_name", None) or "unique")
-        return Conflict(f"a row with the same key already exists ({name})", constraint=name)
-    if error.sqlstate in _PG_RETRYABLE:
-        return Aborted("the transaction lost a race with a concurrent one")
-    if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)):
-        return Unavailable("the database is unavailable or timed out")
-    return error

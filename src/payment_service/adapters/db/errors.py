@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 from sqlalchemy import exc as sa_exc
 
 from payment_service.adapters.db.tables import metadata
@@ -43,6 +44,25 @@ def unique_constraint_name(error: sa_exc.IntegrityError) -> str | None:
     table = qualified[0].split(".")[0]
     columns = tuple(name.split(".", 1)[1] for name in qualified)
     return _SQLITE_UNIQUE_NAMES.get((table, columns), f"uq_{table}_{'_'.join(columns)}")
+
+
+@contextmanager
+def translated_driver_errors() -> Iterator[None]:
+    """``translated_errors`` for the statements sent on psycopg directly (raw_read.py,
+    deferred.py, first_statement.py): the same domain errors from psycopg's own."""
+    try:
+        yield
+    except psycopg.Error as error:
+        if error.sqlstate == _PG_UNIQUE_VIOLATION:
+            name = str(getattr(error.diag, "constraint_name", None) or "unique")
+            raise Conflict(
+                f"a row with the same key already exists ({name})", constraint=name
+            ) from error
+        if error.sqlstate in _PG_RETRYABLE:
+            raise Aborted("the transaction lost a race with a concurrent one") from error
+        if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)):
+            raise Unavailable("the database is unavailable or timed out") from error
+        raise
 
 
 @contextmanager

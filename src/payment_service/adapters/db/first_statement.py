@@ -25,7 +25,7 @@ from psycopg import pq
 from sqlalchemy import ClauseElement, Executable, Select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payment_service.adapters.db.deferred import translated_psycopg_error
+from payment_service.adapters.db.errors import translated_driver_errors
 from payment_service.adapters.db.raw_read import Process, compiled_with_binds, processed
 
 
@@ -87,15 +87,13 @@ async def with_begin(
         return None
     compiled = _compiled(statement, tuple(parameters), connection)
     values = processed(parameters, compiled.binds)
-    try:
+    with translated_driver_errors():
         async with driver.pipeline():
             cursor = driver.cursor()
             await cursor.execute(compiled.sql, values)
         rows = await cursor.fetchall() if cursor.description is not None else []
         rowcount = cursor.rowcount
         await cursor.close()
-    except psycopg.Error as error:
-        raise translated_psycopg_error(error) from error
     return FirstAnswer([_mapping(row, compiled) for row in rows], rowcount)
 
 

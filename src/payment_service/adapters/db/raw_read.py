@@ -29,10 +29,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from payment_service.domain.errors import Aborted, Unavailable
+from payment_service.adapters.db.errors import translated_driver_errors
 
 Process = Callable[[Any], Any]
-_RETRYABLE = {"40001", "40P01"}
 _READ_COMMITTED = (None, psycopg.IsolationLevel.READ_COMMITTED)
 
 
@@ -136,19 +135,13 @@ async def autocommit_rows(
     ):
         return None
     sql, values = select.parameters(params)
-    try:
+    with translated_driver_errors():
         await driver.set_autocommit(True)
         try:
             cursor = await driver.execute(sql, values)
             rows: list[Sequence[Any]] = await cursor.fetchall()
         finally:
             await driver.set_autocommit(False)
-    except psycopg.Error as error:
-        if error.sqlstate in _RETRYABLE:
-            raise Aborted("the read lost a race with a concurrent transaction") from error
-        if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)):
-            raise Unavailable("the database is unavailable or timed out") from error
-        raise
     if select.converts:
         return [_converted(row, select.converts) for row in rows]
     return rows

@@ -28,36 +28,20 @@ from payment_service.app.ports.rate_limit import ALLOWED, Decision, Limit
 
 log = logging.getLogger(__name__)
 
-# KEYS[1]: the key; ARGV: interval (µs), burst, calls taken. Returns {allowed, retry_after_us}.
+# KEYS: the keys; ARGV: interval (µs), burst and calls taken of each key in turn. The
+# calls are counted against every key, or against none: {1, 0}, or {0, the longest
+# retry_after_us}.
 _GCRA = """
-local now = redis.call('TIME')
-local now_us = tonumber(now[1]) * 1000000 + tonumber(now[2])
-local interval = tonumber(ARGV[1]) * tonumber(ARGV[3] or 1)
-local tolerance = tonumber(ARGV[1]) * tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now_us)
-if tat < now_us then tat = now_us end
-local ahead = tat + interval - now_us
-if ahead > tolerance then
-  return {0, ahead - tolerance}
-end
-redis.call('SET', KEYS[1], tat + interval, 'PX', math.ceil(ahead / 1000) + 1)
-return {1, 0}
-"""
-# KEYS: the keys; ARGV: interval (µs) and burst of each key in turn. One call counted
-# against every key, or against none: {1, 0}, or {0, the longest retry_after_us}.
-_GCRA_ALL = """
 local now = redis.call('TIME')
 local now_us = tonumber(now[1]) * 1000000 + tonumber(now[2])
 local tats, wait = {}, 0
 for i, key in ipairs(KEYS) do
-  local interval = tonumber(ARGV[2 * i - 1])
-  local tolerance = interval * tonumber(ARGV[2 * i])
+  local interval = tonumber(ARGV[3 * i - 2]) * tonumber(ARGV[3 * i])
+  local tolerance = tonumber(ARGV[3 * i - 2]) * tonumber(ARGV[3 * i - 1])
   local tat = tonumber(redis.call('GET', key) or now_us)
   if tat < now_us then tat = now_us end
   local ahead = tat + interval - now_us
-  if ahead > tolerance then
-    if ahead - tolerance > wait then wait = ahead - tolerance end
-  end
+  if ahead > tolerance and ahead - tolerance > wait then wait = ahead - tolerance end
   tats[i] = {tat + interval, math.ceil(ahead / 1000) + 1}
 end
 if wait > 0 then
@@ -89,7 +73,6 @@ class RedisRateLimiter:
         self._client = client
         self._prefix = prefix
         self._script = client.register_script(_GCRA)
-        self._script_all = client.register_script(_GCRA_ALL)
         self._fallback = fallback or LocalRateLimiter()
         self._clock = clock
         self._paused_until = 0.0
@@ -149,9 +132,9 @@ class RedisRateLimiter:
     async def take_all(self, takes: Sequence[tuple[str, Limit]]) -> Decision:
         """One script call for every limit (no batches: each call is counted on its own)."""
         keys = [self._prefix + key for key, _ in takes]
-        args = [value for _, limit in takes for value in (limit.interval_us, limit.burst)]
+        args = [value for _, limit in takes for value in (limit.interval_us, limit.burst, 1)]
         return await self._judged(
-            lambda: self._script_all(keys=keys, args=args),
+            lambda: self._script(keys=keys, args=args),
             lambda: self._fallback.take_all_now(takes),
         )
 

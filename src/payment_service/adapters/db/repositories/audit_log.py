@@ -23,20 +23,19 @@ class SqlAuditLog(SqlRepository):
     table = audit_log
 
     async def add(self, entry: AuditEntry) -> None:
-        if not defer(self._connection, audit_log, [entity_values(entry)]):
-            await self._insert(entity_values(entry))
+        row = entity_values(entry)
+        if not defer(self._connection, audit_log, [row]):
+            await self._insert(row)
 
     async def add_many(self, entries: Sequence[AuditEntry]) -> None:
         """Sent with the commit on PostgreSQL (deferred.py); on SQLite one multi-row
         INSERT (insertmanyvalues) for the batch."""
-        if not entries or defer(self._connection, audit_log, [entity_values(e) for e in entries]):
-            return
-        if len(entries) == 1:
-            await self.add(entries[0])
+        rows = [entity_values(e) for e in entries]
+        if not rows or defer(self._connection, audit_log, rows):
             return
         statement = statement_for(("insert", self.table), self.table.insert)
         with translated_errors():
-            await self._connection.execute(statement, [entity_values(e) for e in entries])
+            await self._connection.execute(statement, rows[0] if len(rows) == 1 else rows)
 
     async def list_for_object(self, object_type: str, object_id: str) -> list[AuditEntry]:
         statement = (
