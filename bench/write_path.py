@@ -117,7 +117,7 @@ class Rounds:
 
 
 class ServicePairs:
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    def __init__(self, channel: grpc.aio.Channel, *, authorized: bool = True) -> None:
         self.stub = rpc.PaymentServiceStub(channel)
         token = mint_token(
             Settings(auth_hs256_secret=SECRET),
@@ -125,7 +125,7 @@ class ServicePairs:
             scopes=["payments:read", "payments:write"],
             ttl_s=3600,
         )
-        self.metadata = (("authorization", f"Bearer {token}"),)
+        self.metadata = (("authorization", f"Bearer {token}"),) if authorized else ()
 
     async def pair(self) -> None:
         # Letters around a short counter: a random hex string may hold a Luhn-valid run of
@@ -196,29 +196,48 @@ async def timed(pair: Callable[[], object], pairs: int) -> list[float]:
     return latencies
 
 
+async def served_round(rounds: Rounds, pair: Callable[[], object], pid: int, pairs: int) -> None:
+    began, (user0, sys0) = time.perf_counter(), cpu_times(pid)
+    rounds.add(await timed(pair, pairs))
+    user1, sys1 = cpu_times(pid)
+    rounds.cpu.append((user1 - user0 + sys1 - sys0) / pairs)
+    rounds.system.append((sys1 - sys0) / pairs)
+    rounds.seconds += time.perf_counter() - began
+
+
 async def measure(
-    backend: str, port: int, server_pid: int, stripe_base: str, args: argparse.Namespace
+    backend: str,
+    port: int,
+    server_pid: int,
+    stripe_base: str,
+    args: argparse.Namespace,
+    floor: tuple[int, int] | None = None,
 ) -> dict[str, float]:
-    service, direct = Rounds(), Rounds()
+    """``floor``: the port and pid of bench/write_floor.py's server, run in the same
+    rounds (service, floor, direct, service, ...)."""
+    service, direct, floor_rounds = Rounds(), Rounds(), Rounds()
     direct_pairs = DirectPairs(stripe_base)
     await direct_pairs.setup()
+    floor_channel = grpc.aio.insecure_channel(f"127.0.0.1:{floor[0]}") if floor else None
+    floor_pairs = ServicePairs(floor_channel, authorized=False) if floor_channel else None
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         service_pairs = ServicePairs(channel)
         await timed(service_pairs.pair, 30)  # warm-up: the account's customer, caches, pools
         await timed(direct_pairs.pair, 30)
+        if floor_pairs is not None:
+            await timed(floor_pairs.pair, 30)
         idle_rate = await idle_transaction_rate() if backend == "postgres" else 0.0
         xacts_before = pg_transactions() if backend == "postgres" else 0
         for _ in range(args.rounds):
-            began, (user0, sys0) = time.perf_counter(), cpu_times(server_pid)
-            service.add(await timed(service_pairs.pair, args.pairs))
-            user1, sys1 = cpu_times(server_pid)
-            service.cpu.append((user1 - user0 + sys1 - sys0) / args.pairs)
-            service.system.append((sys1 - sys0) / args.pairs)
-            service.seconds += time.perf_counter() - began
+            await served_round(service, service_pairs.pair, server_pid, args.pairs)
+            if floor is not None and floor_pairs is not None:
+                await served_round(floor_rounds, floor_pairs.pair, floor[1], args.pairs)
             began = time.perf_counter()
             direct.add(await timed(direct_pairs.pair, args.pairs))
             direct.seconds += time.perf_counter() - began
     await direct_pairs.http.close_async()
+    if floor_channel is not None:
+        await floor_channel.close()
     result = {
         "service_p50": service.p(0.5),
         "service_p99": service.p(0.99),
@@ -227,11 +246,14 @@ async def measure(
         "cpu_ms": statistics.median(service.cpu) * 1000,
         "sys_ms": statistics.median(service.system) * 1000,
     }
+    if floor is not None:
+        result["floor_p50"] = floor_rounds.p(0.5)
+        result["floor_cpu_ms"] = statistics.median(floor_rounds.cpu) * 1000
     if backend == "postgres":
         await asyncio.sleep(11)  # an idle backend reports its last transactions within 10 s
-        total = pg_transactions() - xacts_before
-        background = idle_rate * (service.seconds + direct.seconds + 11)
-        result["xacts"] = (total - background) / (args.pairs * args.rounds)
+        total = pg_transactions() - xacts_before - (4 * args.pairs * args.rounds if floor else 0)
+        seconds = service.seconds + direct.seconds + floor_rounds.seconds + 11
+        result["xacts"] = (total - idle_rate * seconds) / (args.pairs * args.rounds)
     return result
 
 
@@ -296,11 +318,24 @@ def print_result(backend: str, r: dict[str, float], pairs: int, rounds: int) -> 
     if "round_trips" in r:
         print(f"transactions per pair        {r['counted_xacts']:7.2f}  (counted in process)")
         print(f"DB round trips per pair      {r['round_trips']:7.2f}  (counted in process)")
+    if "floor_p50" in r:
+        print(
+            f"floor    p50 {r['floor_p50']:7.2f} ms   CPU per pair {r['floor_cpu_ms']:.2f} ms"
+            f"   (bench/write_floor.py: added p50 {r['floor_p50'] - r['direct_p50']:+.2f} ms)"
+        )
+        print(f"ratio service/floor: CPU {r['cpu_ms'] / r['floor_cpu_ms']:.2f}")
     added = r["service_p50"] - r["direct_p50"]
     print(
         f"added p50 {added:+.2f} ms ({added / r['direct_p50'] * 100:+.0f} %), "
         f"ratio service/direct {r['service_p50'] / r['direct_p50']:.2f}"
     )
+
+
+def py_spy(pid: int, out: str) -> subprocess.Popen[bytes]:
+    """py-spy recording process ``pid`` at 200 Hz, raw collapsed stacks to ``out``."""
+    cmd = [str(ROOT / ".venv/bin/py-spy"), "record", "-p", str(pid), "-o", out]
+    cmd += ["-f", "raw", "-r", "200", "--nonblocking"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def run_backend(backend: str, args: argparse.Namespace) -> dict[str, float]:
@@ -321,39 +356,35 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, float]:
         env,
         lambda text: '"serving"' in text,
     )
-    profiler = None
+    profilers: list[subprocess.Popen[bytes]] = []
+    floor_server = None
     try:
         port = int(json.loads(serving)["grpc_port"])
-        if args.profile:
-            out = f"{args.profile}.{backend}"
-            profiler = subprocess.Popen(
-                [
-                    str(ROOT / ".venv/bin/py-spy"),
-                    "record",
-                    "-p",
-                    str(server.pid),
-                    "-o",
-                    out,
-                    "-f",
-                    "raw",
-                    "-r",
-                    "200",
-                    "--nonblocking",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+        floor = None
+        if args.floor and backend == "postgres":
+            database = env["PAYMENT_DATABASE_URL"].replace("+psycopg", "")
+            floor_cmd = [sys.executable, "bench/write_floor.py", "--database", database]
+            floor_cmd += ["--redis", REDIS_URL, "--stripe", stripe_base]
+            floor_server, listening = start_process(
+                pinned(0, floor_cmd), env, lambda text: text.startswith("FLOOR_LISTENING")
             )
-        result = asyncio.run(measure(backend, port, server.pid, stripe_base, args))
+            floor = (int(listening.split()[1]), floor_server.pid)
+            if args.profile:
+                profilers.append(py_spy(floor_server.pid, f"{args.profile}.floor"))
+        if args.profile:
+            profilers.append(py_spy(server.pid, f"{args.profile}.{backend}"))
+        result = asyncio.run(measure(backend, port, server.pid, stripe_base, args, floor))
         if args.count:
             result.update(asyncio.run(count_round_trips(env, args.count, timing=args.timing)))
         return result
     finally:
-        if profiler is not None:
+        for profiler in profilers:
             profiler.send_signal(2)
             profiler.wait(30)
-        for proc in (server, stripe_proc):
-            proc.terminate()
-            proc.wait(15)
+        for proc in (server, stripe_proc, floor_server):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(15)
 
 
 def main() -> None:
@@ -362,6 +393,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--backend", choices=["postgres", "sqlite", "both"], default="both")
     parser.add_argument("--profile", default="", help="py-spy raw output path prefix")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run bench/write_floor.py's server in the same rounds (PostgreSQL)",
+    )
     parser.add_argument("--count", type=int, default=20, help="pairs counted in process (0: off)")
     parser.add_argument(
         "--timing",

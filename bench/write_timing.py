@@ -94,8 +94,8 @@ def instrument(engine: AsyncEngine) -> Timings:
     _wrap_async(
         timings,
         _base,
-        "with_begin",
-        lambda *a, **k: "sql first statement with its BEGIN (one pipeline, when idle)",
+        "executed",
+        lambda *a, **k: "sql on psycopg directly (with its BEGIN when idle)",
     )
     _wrap_async(
         timings,

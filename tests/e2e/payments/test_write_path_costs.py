@@ -26,7 +26,7 @@ TRANSACTIONS_PER_PAIR = 4
 ROUND_TRIPS_PER_PAIR = 24
 # On PostgreSQL a transaction's event and audit INSERTs go out with its COMMIT, in one
 # pipeline (adapters/db/deferred.py): the six INSERTs are no round trips of their own;
-# and each transaction's first statement goes out with its BEGIN (first_statement.py).
+# and each transaction's first statement goes out with its BEGIN (raw_statement.py).
 ROUND_TRIPS_PER_PAIR_POSTGRESQL = ROUND_TRIPS_PER_PAIR - 6 - 4
 
 

@@ -2,8 +2,9 @@
 
 Listeners on SQLAlchemy's connection events: every transaction begun, every statement
 sent, every COMMIT and ROLLBACK. On PostgreSQL psycopg sends BEGIN itself before the
-first statement of a transaction, so a round trip of its own; on SQLite our "begin"
-listener sends ``BEGIN IMMEDIATE|DEFERRED`` as a statement, already counted.
+first statement of a transaction, so a round trip of its own (unless the statement went
+out with it: raw_statement.py); on SQLite our "begin" listener sends
+``BEGIN IMMEDIATE|DEFERRED`` as a statement, already counted.
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ def count_sql(engine: AsyncEngine, *, only: Callable[[], bool] | None = None) ->
         if counted():
             counts.transactions += 1
 
-    def statement(*_args: Any) -> None:
-        if counted():
+    def statement(*args: Any) -> None:
+        # A statement sent with its BEGIN (raw_statement.py) shares the BEGIN's round trip.
+        if counted() and not getattr(args[4], "with_begin", False):
             counts.statements += 1
 
     def committed(_conn: Any) -> None:

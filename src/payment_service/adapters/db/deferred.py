@@ -33,7 +33,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payment_service.adapters.db.errors import translated_driver_errors
-from payment_service.adapters.db.raw_read import Process, compiled_with_binds, processed
+from payment_service.adapters.db.raw_read import (
+    Process,
+    compiled_with_binds,
+    processed,
+    psycopg_connection,
+)
 
 _PENDING = "deferred_rows"
 
@@ -82,7 +87,9 @@ async def commit_with_held_rows(connection: AsyncConnection) -> bool:
     pending: dict[_CompiledInsert, list[dict[str, Any]]] = connection.info.pop(_PENDING, {})
     if not pending:
         return False
-    driver = (await connection.get_raw_connection()).driver_connection
+    driver = psycopg_connection(connection)
+    if driver is None:  # SQLAlchemy invalidated the connection: its own read says why
+        driver = (await connection.get_raw_connection()).driver_connection
     assert isinstance(driver, psycopg.AsyncConnection)
     with translated_driver_errors():
         async with driver.pipeline():

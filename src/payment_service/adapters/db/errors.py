@@ -49,7 +49,9 @@ def unique_constraint_name(error: sa_exc.IntegrityError) -> str | None:
 @contextmanager
 def translated_driver_errors() -> Iterator[None]:
     """``translated_errors`` for the statements sent on psycopg directly (raw_read.py,
-    deferred.py, first_statement.py): the same domain errors from psycopg's own."""
+    deferred.py, raw_statement.py): the same domain errors from psycopg's own, and any
+    other as the SQLAlchemy error SQLAlchemy would have raised for it (a foreign key's
+    IntegrityError, say), so callers see one set of errors whichever way it went."""
     try:
         yield
     except psycopg.Error as error:
@@ -62,7 +64,7 @@ def translated_driver_errors() -> Iterator[None]:
             raise Aborted("the transaction lost a race with a concurrent one") from error
         if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)):
             raise Unavailable("the database is unavailable or timed out") from error
-        raise
+        raise sa_exc.DBAPIError.instance(None, None, error, psycopg.Error) from error
 
 
 @contextmanager

@@ -106,6 +106,17 @@ def processed(values: Mapping[str, Any], processors: Mapping[str, Process]) -> d
     return out
 
 
+def psycopg_connection(connection: AsyncConnection) -> psycopg.AsyncConnection[Any] | None:
+    """The psycopg connection under ``connection``, without a round trip or a greenlet
+    switch; None when it is not psycopg's, or SQLAlchemy invalidated or closed it (its
+    ``connection`` property would then try to reconnect, which is I/O)."""
+    sync = connection.sync_connection
+    if sync is None or sync.invalidated or sync.closed:
+        return None
+    driver = sync.connection.driver_connection
+    return driver if isinstance(driver, psycopg.AsyncConnection) else None
+
+
 def compile_select(statement: Select[Any], dialect: Dialect) -> RawSelect:
     compiled = statement.compile(dialect=dialect)
     assert isinstance(compiled, SQLCompiler)
@@ -125,8 +136,8 @@ async def autocommit_rows(
 ) -> list[Sequence[Any]] | None:
     """The rows of ``select``, run alone in autocommit; None when the connection is in
     a transaction already or not at READ COMMITTED (the caller runs it as usual)."""
-    driver = (await connection.get_raw_connection()).driver_connection
-    if not isinstance(driver, psycopg.AsyncConnection):
+    driver = psycopg_connection(connection)
+    if driver is None:
         return None
     if (
         driver.info.transaction_status != pq.TransactionStatus.IDLE

@@ -30,8 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payment_service.adapters.db.errors import translated_errors
-from payment_service.adapters.db.first_statement import with_begin
 from payment_service.adapters.db.raw_read import autocommit_rows, compile_select
+from payment_service.adapters.db.raw_statement import executed
 from payment_service.adapters.db.repositories._codec import RowCodec
 from payment_service.adapters.db.repositories.outbox import EntityChanges, changes_for
 from payment_service.adapters.db.tables import stripe_id_column
@@ -149,16 +149,16 @@ class SqlRepository:
         self, statement: Executable, parameters: Mapping[str, Any]
     ) -> Mapping[Any, Any] | None:
         """The first row of a statement built once (``statement_for``)."""
-        first = await with_begin(self._connection, statement, parameters)
-        if first is not None:
-            return first.rows[0] if first.rows else None
+        answer = await executed(self._connection, statement, parameters)
+        if answer is not None:
+            return answer.rows[0] if answer.rows else None
         return (await self._execute(statement, parameters)).mappings().first()
 
     async def _rowcount(self, statement: Executable, parameters: Mapping[str, Any]) -> int:
         """The rows a write built once (``statement_for``) matched."""
-        first = await with_begin(self._connection, statement, parameters)
-        if first is not None:
-            return first.rowcount
+        answer = await executed(self._connection, statement, parameters)
+        if answer is not None:
+            return answer.rowcount
         return (await self._execute(statement, parameters)).rowcount
 
     def _by(self, *names: str, for_update: bool = False) -> Select[tuple[Any, ...]]:
@@ -180,7 +180,7 @@ class SqlRepository:
     async def _insert(self, values: Mapping[str, Any]) -> None:
         # The columns are the parameters' keys (one compiled form per set of keys).
         statement = statement_for(("insert", self.table), self.table.insert)
-        await self._execute(statement, values)
+        await self._rowcount(statement, values)
 
     async def _update_versioned(self, entity: Any, values: dict[str, Any]) -> None:
         """UPDATE … WHERE id AND version match; bump the entity's version or raise Aborted."""

@@ -34,8 +34,7 @@ class SqlRequestRecordRepository(SqlRepository):
             "w_request_id": record.request_id,
             "w_pending": PENDING_RESPONSE,
         }
-        result = await self._execute(statement, values)
-        return result.rowcount == 1
+        return await self._rowcount(statement, values) == 1
 
 
 def _complete() -> Update:
