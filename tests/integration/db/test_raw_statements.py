@@ -74,12 +74,11 @@ async def test_a_failed_statement_is_the_domains_error_and_nothing_of_the_work_i
     async with uow_factory() as uow:
         await uow.customers.add(first)
         await uow.commit()
-    kept_out = b.customer()
-    with pytest.raises(Conflict) as raised:
-        async with uow_factory() as uow:
-            await uow.customers.add(kept_out)
-            await uow.customers.add(dataclasses.replace(b.customer(), id=first.id))
-            await uow.commit()
+    kept_out, twin = b.customer(), dataclasses.replace(b.customer(), id=first.id)
+    async with uow_factory() as uow:
+        await uow.customers.add(kept_out)
+        with pytest.raises(Conflict) as raised:
+            await uow.customers.add(twin)
     assert raised.value.constraint == "pk_customers"
     async with uow_factory(read_only=True) as uow:
         assert await uow.customers.get(kept_out.id) is None
