@@ -88,3 +88,35 @@ async def test_a_failing_held_row_fails_the_commit_and_stores_nothing_of_the_wor
         assert await uow.payments.get(payment.id) is None
     assert await _events_of(uow_factory, payment.id) == []
     assert await _audit_ids(uow_factory) == {stored.id}
+
+
+async def test_a_row_added_with_the_commit_is_stored_by_it_and_its_conflict_raised_by_it(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    first = b.payment(None)
+    async with uow_factory() as uow:
+        await uow.payments.add_with_commit(first)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.payments.find_by_request(first.caller, first.request_id) == first
+    assert await _events_of(uow_factory, first.id) == [
+        "payment.created",
+        "payment.requires_capture",
+    ]
+    # The same request inserted again (another replica's create): the request's unique key
+    # fails the commit on PostgreSQL (the INSERT itself on SQLite); nothing of it is stored.
+    twin, entry = dataclasses.replace(b.payment(None), request_id=first.request_id), b.audit_entry()
+
+    async def add_twin_and_commit() -> None:
+        await uow.payments.add_with_commit(twin)
+        await uow.audit.add(entry)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        with pytest.raises(Conflict) as info:
+            await add_twin_and_commit()
+    assert info.value.constraint == "uq_transactions_caller_request_id"
+    async with uow_factory() as uow:
+        assert await uow.payments.get(twin.id) is None
+    assert await _events_of(uow_factory, twin.id) == []
+    assert entry.id not in await _audit_ids(uow_factory)

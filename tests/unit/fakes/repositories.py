@@ -226,6 +226,9 @@ class _Requested(_Versioned[E]):
     async def find_by_request(self, caller: str, request_id: str) -> E | None:
         return self._first(caller=caller, request_id=request_id)
 
+    async def add_with_commit(self, entity: E) -> None:
+        await self.add(entity)  # the fake's inserts are checked at once either way
+
     async def list_for_account(
         self,
         account_id: str,
@@ -486,6 +489,9 @@ class FakeRequestRecordRepository(_Repository[RequestRecord]):
 
     async def add(self, record: RequestRecord) -> None:
         self._txn.insert(self.table, record)
+
+    async def add_with_commit(self, record: RequestRecord) -> None:
+        await self.add(record)  # the fake's inserts are checked at once either way
 
     async def complete(self, record: RequestRecord) -> bool:
         current = self._get((record.caller, record.request_id))

@@ -99,7 +99,7 @@ class CreateOnce(StripeCallLease[R]):
                 if row is None:
                     return None
                 row.lease_until = self.new_lease()  # no second write to claim it
-                await rows.add(row)
+                await rows.add_with_commit(row)
                 await uow.audit.add(self.audit_row(row))
                 await uow.commit()
         except Conflict:

@@ -123,7 +123,10 @@ async def record(
     answer = RequestRecord(
         **request.origin(), method=request.method, resource_id=resource_id, response=response
     )
-    if response == PENDING_RESPONSE or not await uow.request_records.complete(answer):
+    if response == PENDING_RESPONSE:
+        # Nothing reads it before the commit, which raises its Conflict like the INSERT.
+        await uow.request_records.add_with_commit(answer)
+    elif not await uow.request_records.complete(answer):
         await uow.request_records.add(answer)
 
 

@@ -78,6 +78,11 @@ class RequestedStore(LockingStore[E], Protocol[E]):
 
     async def find_by_request(self, caller: str, request_id: str) -> E | None: ...
 
+    async def add_with_commit(self, entity: E) -> None:
+        """``add``, the row sent with the unit of work's COMMIT where the database allows
+        it (PostgreSQL: no round trip of its own): not read back before the commit, and its
+        Conflict (the same request inserted by another replica) raised by the commit."""
+
 
 class AccountListing(Protocol[E, S_contra]):
     async def list_for_account(
@@ -221,6 +226,10 @@ class WebhookEventRepository(Protocol):
 class RequestRecordRepository(Protocol):
     async def get(self, caller: str, request_id: str) -> RequestRecord | None: ...
     async def add(self, record: RequestRecord) -> None: ...
+    async def add_with_commit(self, record: RequestRecord) -> None:
+        """``add``, sent with the unit of work's COMMIT where the database allows it; its
+        Conflict (the request recorded by another replica first) raised by the commit."""
+
     async def complete(self, record: RequestRecord) -> bool:
         """Answer a pending record; False when there is none (absent, or answered already)."""
 

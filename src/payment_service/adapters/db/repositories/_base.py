@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from payment_service.adapters.db.deferred import defer
 from payment_service.adapters.db.errors import translated_errors
 from payment_service.adapters.db.raw_read import autocommit_rows, compile_select
 from payment_service.adapters.db.raw_statement import executed
@@ -177,7 +178,10 @@ class SqlRepository:
     async def _all(self, statement: Executable) -> Sequence[RowMapping]:
         return (await self._execute(statement)).mappings().all()
 
-    async def _insert(self, values: Mapping[str, Any]) -> None:
+    async def _insert(self, values: Mapping[str, Any], *, with_commit: bool = False) -> None:
+        """INSERT the row (``with_commit``: held for the COMMIT where deferred.py can)."""
+        if with_commit and defer(self._connection, self.table, [values]):
+            return
         # The columns are the parameters' keys (one compiled form per set of keys).
         statement = statement_for(("insert", self.table), self.table.insert)
         await self._rowcount(statement, values)
@@ -430,6 +434,10 @@ class EntityRepository(SqlRepository, Generic[E]):
     async def add(self, entity: E) -> None:
         await self._insert(self.codec.row(entity))
         await self._saved(None, entity, added=True)
+
+    async def add_with_commit(self, entity: E) -> None:
+        await self._insert(self.codec.row(entity), with_commit=True)
+        await self._saved(None, entity, added=True)  # its event, held after it
 
     async def update(self, entity: E) -> None:
         stamped: Any = entity

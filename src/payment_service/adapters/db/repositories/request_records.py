@@ -25,6 +25,9 @@ class SqlRequestRecordRepository(SqlRepository):
     async def add(self, record: RequestRecord) -> None:
         await self._insert(entity_values(record))
 
+    async def add_with_commit(self, record: RequestRecord) -> None:
+        await self._insert(entity_values(record), with_commit=True)
+
     async def complete(self, record: RequestRecord) -> bool:
         statement = statement_for(("complete", request_records), _complete)
         values = {
