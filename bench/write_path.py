@@ -15,8 +15,13 @@ the server's idle rate: the readiness probe's SELECT 1 every second). Database r
 trips per pair are counted in process (``--count``): an app built like the server's
 over an engine whose statements, BEGINs, COMMITs and ROLLBACKs are counted.
 
+``--floor`` (PostgreSQL) also runs bench/write_floor.py's server, pinned to the same
+core, in every round (service, floor, direct): the least work any service obeying the
+write rules does for the pair on the same stack, so its CPU and added latency tell how
+much of the service's is the stack's and how much our own.
+
     .venv/bin/python bench/write_path.py [--pairs 200] [--rounds 3]
-        [--backend postgres|sqlite|both] [--profile out.svg]
+        [--backend postgres|sqlite|both] [--floor] [--profile /tmp/prof]
 """
 
 from __future__ import annotations
@@ -332,9 +337,11 @@ def print_result(backend: str, r: dict[str, float], pairs: int, rounds: int) -> 
 
 
 def py_spy(pid: int, out: str) -> subprocess.Popen[bytes]:
-    """py-spy recording process ``pid`` at 200 Hz, raw collapsed stacks to ``out``."""
+    """py-spy recording process ``pid`` at 200 Hz, raw collapsed stacks to ``out``. It
+    stops the process for each sample (whole stacks, so inclusive shares hold), which
+    inflates its CPU per pair by about a fifth."""
     cmd = [str(ROOT / ".venv/bin/py-spy"), "record", "-p", str(pid), "-o", out]
-    cmd += ["-f", "raw", "-r", "200", "--nonblocking"]
+    cmd += ["-f", "raw", "-r", "200"]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
