@@ -27,9 +27,10 @@ ROUND_TRIPS_PER_PAIR = 24
 # On PostgreSQL a transaction's event and audit INSERTs go out with its COMMIT, in one
 # pipeline (adapters/db/deferred.py): the six INSERTs are no round trips of their own,
 # nor are the new payment's and the pending request's (add_with_commit: nothing reads
-# them before the commit, which raises their Conflict); and each transaction's first
-# statement goes out with its BEGIN (raw_statement.py).
-ROUND_TRIPS_PER_PAIR_POSTGRESQL = ROUND_TRIPS_PER_PAIR - 6 - 2 - 4
+# them before the commit, which raises their Conflict); each transaction's first
+# statement goes out with its BEGIN (raw_statement.py); and the look-ups run together go
+# in one round trip: the create's three, the confirmation's request and payment.
+ROUND_TRIPS_PER_PAIR_POSTGRESQL = ROUND_TRIPS_PER_PAIR - 6 - 2 - 4 - 3
 
 
 def _in_rpc() -> bool:

@@ -1,7 +1,8 @@
 """The repositories' hot statements go out on psycopg directly on PostgreSQL
 (adapters/db/raw_statement.py): the first with its transaction's BEGIN, the later ones
-alone; SQLAlchemy's cursor events still fire around each (spans, counts), their errors
-are the domain's, and a failed one leaves the unit of work to roll back as before."""
+alone, the reads a unit of work runs ``together`` in one round trip; SQLAlchemy's cursor
+events still fire around each (spans, counts), their errors are the domain's, and a
+failed one leaves the unit of work to roll back as before."""
 
 from __future__ import annotations
 
@@ -18,14 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payment_service.adapters.db.counting import count_sql
 from payment_service.adapters.db.raw_statement import RawEventContext
 from payment_service.adapters.db.tables import customers
-from payment_service.adapters.db.uow import SqlUnitOfWorkFactory
-from payment_service.domain.errors import Conflict
+from payment_service.adapters.db.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
+from payment_service.domain.errors import Conflict, NotFound
 
 from . import builders as b
 
 
-@pytest.fixture(autouse=True)
-def _postgresql_only(db_backend: str) -> None:
+@pytest.fixture
+def postgresql(db_backend: str) -> None:
     if db_backend != "postgresql":
         pytest.skip("SQLite runs every statement through SQLAlchemy")
 
@@ -47,7 +48,7 @@ def _seen(engine: AsyncEngine) -> Iterator[list[tuple[str, Any]]]:
 
 
 async def test_the_first_statement_goes_with_its_begin_and_the_later_ones_alone(
-    engine: AsyncEngine, uow_factory: SqlUnitOfWorkFactory
+    postgresql: None, engine: AsyncEngine, uow_factory: SqlUnitOfWorkFactory
 ) -> None:
     c = b.customer()
     counts = count_sql(engine)
@@ -60,7 +61,7 @@ async def test_the_first_statement_goes_with_its_begin_and_the_later_ones_alone(
     contexts = [context for _, context in seen]
     assert [verb for verb, _ in seen] == ["SELECT", "INSERT", "SELECT"]
     assert all(isinstance(context, RawEventContext) for context in contexts)
-    assert [context.with_begin for context in contexts] == [True, False, False]
+    assert [context.shares_round_trip for context in contexts] == [True, False, False]
     # BEGIN + its SELECT, the INSERT, the SELECT, the COMMIT: four round trips.
     assert counts.round_trips == 4
     async with uow_factory(read_only=True) as uow:
@@ -68,7 +69,7 @@ async def test_the_first_statement_goes_with_its_begin_and_the_later_ones_alone(
 
 
 async def test_a_failed_statement_is_the_domains_error_and_nothing_of_the_work_is_stored(
-    uow_factory: SqlUnitOfWorkFactory,
+    postgresql: None, uow_factory: SqlUnitOfWorkFactory
 ) -> None:
     first = b.customer()
     async with uow_factory() as uow:
@@ -91,3 +92,69 @@ async def test_a_failed_statement_is_the_domains_error_and_nothing_of_the_work_i
         await uow.commit()
     async with uow_factory(read_only=True) as uow:
         assert await uow.customers.get(again.id) == again
+
+
+async def test_reads_together_go_in_one_round_trip_a_nested_together_joining_them(
+    postgresql: None, engine: AsyncEngine, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    c = b.customer()
+    m = b.payment_method(c)
+    async with uow_factory() as uow:
+        await uow.customers.add(c)
+        await uow.payment_methods.add(m)
+        await uow.commit()
+
+    async def by_account_and_method(uow: SqlUnitOfWork) -> tuple[object, object]:
+        return await uow.together(
+            uow.customers.get_by_account(c.account_id),
+            uow.payment_methods.find_by_stripe_id(m.stripe_payment_method_id),
+        )
+
+    counts = count_sql(engine)
+    with _seen(engine) as seen:
+        async with uow_factory(read_only=True) as uow:
+            missing, (by_account, method), by_id = await uow.together(
+                uow.customers.get("cust_missing"),
+                by_account_and_method(uow),
+                uow.customers.get(c.id),
+            )
+            before = counts.round_trips
+            # A read of two statements in a row: the second goes in a round trip of its own.
+            again = await uow.together(_second_read(uow, c.id), uow.customers.get(c.id))
+            assert counts.round_trips - before == 2
+    assert (missing, by_account, method, by_id) == (None, c, m, c)
+    assert again == (c, c)
+    assert counts.round_trips == 1 + 2 + 1  # BEGIN with the 4 SELECTs; 2 more; ROLLBACK
+    assert [verb for verb, _ in seen] == ["SELECT"] * 7
+
+
+async def _second_read(uow: SqlUnitOfWork, customer_id: str) -> object:
+    await uow.customers.get(customer_id)
+    return await uow.customers.get(customer_id)
+
+
+async def test_an_error_of_one_read_together_is_raised_once_every_read_ended(
+    db_backend: str, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    c = b.customer()
+    async with uow_factory() as uow:
+        await uow.customers.add(c)
+        await uow.commit()
+    ended: list[str] = []
+
+    async def refused() -> None:
+        await uow.customers.get(c.id)
+        ended.append("refused")
+        raise NotFound("customer", c.id)
+
+    async def read() -> object:
+        found = await uow.customers.get(c.id)
+        ended.append("read")
+        return found
+
+    async with uow_factory(read_only=True) as uow:
+        with pytest.raises(NotFound):
+            await uow.together(refused(), read())
+        # SQLite runs them one after the other and none after a failing one.
+        assert ended == (["refused", "read"] if db_backend == "postgresql" else ["refused"])
+        assert await uow.customers.get(c.id) == c  # the unit of work goes on

@@ -10,8 +10,9 @@ writes raises RuntimeError (SQLite and PostgreSQL would let it write).
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from tests.unit.fakes.database import InMemoryStorage, Transaction
 from tests.unit.fakes.repositories import (
@@ -119,6 +120,17 @@ class FakeUnitOfWork:
 
     async def rollback(self) -> None:
         self._open().rollback()
+
+    async def together(self, *reads: Coroutine[Any, Any, Any]) -> tuple[Any, ...]:
+        """One after the other, as on SQLite (none after a failing one)."""
+        results: list[Any] = []
+        try:
+            for read in reads:
+                results.append(await read)
+        finally:
+            for unrun in reads[len(results) + 1 :]:
+                unrun.close()
+        return tuple(results)
 
 
 class FakeUnitOfWorkFactory:

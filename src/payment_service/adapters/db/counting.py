@@ -64,8 +64,9 @@ def count_sql(engine: AsyncEngine, *, only: Callable[[], bool] | None = None) ->
             counts.transactions += 1
 
     def statement(*args: Any) -> None:
-        # A statement sent with its BEGIN (raw_statement.py) shares the BEGIN's round trip.
-        if counted() and not getattr(args[4], "with_begin", False):
+        # A statement sent with its BEGIN, or after another in the same pipeline
+        # (raw_statement.py), shares that one's round trip.
+        if counted() and not getattr(args[4], "shares_round_trip", False):
             counts.statements += 1
 
     def committed(_conn: Any) -> None:

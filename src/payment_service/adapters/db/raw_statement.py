@@ -26,10 +26,12 @@ SQLAlchemy as usual.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg import pq
 from sqlalchemy import ClauseElement, Executable, Select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -42,7 +44,9 @@ from payment_service.adapters.db.raw_read import (
     psycopg_connection,
 )
 
-_IDLE, _IN_TRANSACTION = pq.TransactionStatus.IDLE, pq.TransactionStatus.INTRANS
+_IDLE = pq.TransactionStatus.IDLE
+_SENDABLE = (_IDLE, pq.TransactionStatus.INTRANS)
+_BATCH = "raw_statement_batch"  # connection.info: the ``together`` running on it
 
 
 @dataclass(frozen=True)
@@ -64,13 +68,14 @@ class RawAnswer:
 
 class RawEventContext:
     """Stands for SQLAlchemy's execution context in the cursor events (listeners keep
-    their per-statement state on it, e.g. the statement's span). ``with_begin``: the
-    statement went out with its transaction's BEGIN, in the BEGIN's round trip."""
+    their per-statement state on it, e.g. the statement's span). ``shares_round_trip``:
+    the statement went out in a round trip counted already, its transaction's BEGIN's or
+    that of the statement sent before it in the same pipeline."""
 
-    __slots__ = ("__dict__", "with_begin")
+    __slots__ = ("__dict__", "shares_round_trip")
 
-    def __init__(self, *, with_begin: bool) -> None:
-        self.with_begin = with_begin
+    def __init__(self, *, shares_round_trip: bool) -> None:
+        self.shares_round_trip = shares_round_trip
 
 
 _COMPILED: dict[tuple[int, tuple[str, ...]], _Compiled] = {}
@@ -102,35 +107,172 @@ def _compiled(
 async def executed(
     connection: AsyncConnection, statement: Executable, parameters: Mapping[str, Any]
 ) -> RawAnswer | None:
-    """``statement`` run on psycopg (with the BEGIN when idle); None when it cannot be."""
+    """``statement`` run on psycopg (with the BEGIN when idle, with the statements of the
+    other reads of a ``together`` when it is one); None when it cannot be."""
     if connection.dialect.name != "postgresql":
         return None
     driver = psycopg_connection(connection)
     if driver is None or driver.autocommit:
         return None
-    status = driver.info.transaction_status
-    if status != _IDLE and status != _IN_TRANSACTION:
+    if driver.info.transaction_status not in _SENDABLE:
         return None
     compiled = _compiled(statement, tuple(parameters), connection)
     values = processed(parameters, compiled.binds)
+    batch: _Batch | None = connection.info.get(_BATCH)
+    if batch is not None:
+        return await batch.answer(compiled, values)
+    (answer,) = await _sent(connection, driver, [(compiled, values)])
+    return answer
+
+
+async def _sent(
+    connection: AsyncConnection,
+    driver: psycopg.AsyncConnection[Any],
+    statements: Sequence[tuple[_Compiled, dict[str, Any]]],
+) -> list[RawAnswer]:
+    """``statements`` in one round trip: a pipeline when there are several or the BEGIN
+    goes with them, the statement alone otherwise."""
     sync = connection.sync_connection
     assert sync is not None
-    events, context = sync.dispatch, RawEventContext(with_begin=status == _IDLE)
-    cursor = driver.cursor()
-    events.before_cursor_execute(sync, cursor, compiled.sql, values, context, False)
+    idle = driver.info.transaction_status == _IDLE
+    events = sync.dispatch
+    sent: list[tuple[_Compiled, dict[str, Any], psycopg.AsyncCursor[Any], RawEventContext]] = []
+    for index, (compiled, values) in enumerate(statements):
+        context = RawEventContext(shares_round_trip=idle or index > 0)
+        cursor = driver.cursor()
+        events.before_cursor_execute(sync, cursor, compiled.sql, values, context, False)
+        sent.append((compiled, values, cursor, context))
     try:
         with translated_driver_errors():
-            if status == _IDLE:
+            if idle or len(sent) > 1:
                 async with driver.pipeline():
-                    await cursor.execute(compiled.sql, values)
+                    for compiled, values, cursor, _ in sent:
+                        await cursor.execute(compiled.sql, values)
             else:
-                await cursor.execute(compiled.sql, values)
-            rows = await cursor.fetchall() if cursor.description is not None else []
-            rowcount = cursor.rowcount
-            await cursor.close()
+                await sent[0][2].execute(sent[0][0].sql, sent[0][1])
+            answers = []
+            for compiled, _, cursor, _ in sent:
+                rows = await cursor.fetchall() if cursor.description is not None else []
+                answers.append(
+                    RawAnswer([_mapping(row, compiled) for row in rows], cursor.rowcount)
+                )
+                await cursor.close()
     finally:
-        events.after_cursor_execute(sync, cursor, compiled.sql, values, context, False)
-    return RawAnswer([_mapping(row, compiled) for row in rows], rowcount)
+        for compiled, values, cursor, context in sent:
+            events.after_cursor_execute(sync, cursor, compiled.sql, values, context, False)
+    return answers
+
+
+class _Batch:
+    """The statements of the reads ``together`` runs, sent in one round trip once each
+    read waits on its statement or has ended (the statements a read sends one after the
+    other go in successive round trips, each shared with the other reads' at that step).
+
+    ``runnable`` counts the reads neither waiting on a statement here nor ended; a read
+    that waits on anything else (a lock, say) holds the batch until it gets here or ends.
+    """
+
+    def __init__(self, connection: AsyncConnection, driver: psycopg.AsyncConnection[Any]):
+        self.connection, self.driver = connection, driver
+        self.runnable = 0
+        self.queued: list[tuple[_Compiled, dict[str, Any], asyncio.Future[RawAnswer]]] = []
+        self.sending: asyncio.Task[None] | None = None
+
+    async def answer(self, compiled: _Compiled, values: dict[str, Any]) -> RawAnswer:
+        answered: asyncio.Future[RawAnswer] = asyncio.get_running_loop().create_future()
+        self.queued.append((compiled, values, answered))
+        self.runnable -= 1
+        self.send_when_ready()
+        return await answered
+
+    def ended(self) -> None:
+        self.runnable -= 1
+        self.send_when_ready()
+
+    def send_when_ready(self) -> None:
+        if self.runnable == 0 and self.queued and self.sending is None:
+            self.sending = asyncio.get_running_loop().create_task(self._send())
+
+    async def _send(self) -> None:
+        queued, self.queued = self.queued, []
+        try:
+            answers = await _sent(self.connection, self.driver, [(c, v) for c, v, _ in queued])
+        except asyncio.CancelledError:
+            for *_, answered in queued:
+                answered.cancel()
+            raise
+        except Exception as error:  # every read of the round trip gets its error
+            outcomes: list[RawAnswer | Exception] = [error] * len(queued)
+        else:
+            outcomes = list(answers)
+        finally:
+            self.sending = None
+            self.runnable += len(queued)  # before any of them resumes
+        for (*_, answered), outcome in zip(queued, outcomes, strict=True):
+            if answered.done():
+                continue
+            if isinstance(outcome, Exception):
+                answered.set_exception(outcome)
+            else:
+                answered.set_result(outcome)
+
+
+async def together(
+    connection: AsyncConnection, reads: Sequence[Coroutine[Any, Any, Any]]
+) -> list[Any]:
+    """``reads`` (coroutines of repository reads on ``connection``) run at once, their
+    statements sent together (see ``_Batch``; a ``together`` inside one of them joins
+    it); their results in order, or the first error in that order once every read
+    ended. Off psycopg they run one after the other (none after a failing one)."""
+    batch: _Batch | None = connection.info.get(_BATCH)
+    if batch is not None:
+        return await _joined(batch, reads, member=True)
+    driver = psycopg_connection(connection) if connection.dialect.name == "postgresql" else None
+    if driver is None:
+        return await _one_after_the_other(reads)
+    batch = connection.info[_BATCH] = _Batch(connection, driver)
+    try:
+        return await _joined(batch, reads, member=False)
+    finally:
+        del connection.info[_BATCH]
+
+
+async def _joined(
+    batch: _Batch, reads: Sequence[Coroutine[Any, Any, Any]], *, member: bool
+) -> list[Any]:
+    """``reads`` run in ``batch``; ``member``: the caller is one of its reads, which
+    waits on these and resumes when the last of them ends."""
+    if not reads:
+        return []
+    left = len(reads)
+    batch.runnable += left - (1 if member else 0)
+
+    async def read_in(read: Coroutine[Any, Any, Any]) -> Any:
+        nonlocal left
+        try:
+            return await read
+        finally:
+            left -= 1
+            if left == 0 and member:
+                batch.runnable += 1  # counted before this read's end can send the batch
+            batch.ended()
+
+    outcomes = await asyncio.gather(*(read_in(read) for read in reads), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return list(outcomes)
+
+
+async def _one_after_the_other(reads: Sequence[Coroutine[Any, Any, Any]]) -> list[Any]:
+    results: list[Any] = []
+    try:
+        for read in reads:
+            results.append(await read)
+    finally:
+        for unrun in reads[len(results) + 1 :]:
+            unrun.close()
+    return results
 
 
 def _mapping(row: Sequence[Any], compiled: _Compiled) -> dict[str, Any]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import typing
+from collections.abc import Coroutine
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from payment_service.adapters.db.deferred import commit_with_held_rows, discard
 from payment_service.adapters.db.engine import SQLITE_BEGIN_MODE
 from payment_service.adapters.db.errors import translated_errors
+from payment_service.adapters.db.raw_statement import together
 from payment_service.adapters.db.repositories import (
     SqlAuditLog,
     SqlCustomerRepository,
@@ -30,6 +32,10 @@ from payment_service.adapters.db.repositories import (
 )
 from payment_service.adapters.db.repositories._base import SqlRepository
 from payment_service.adapters.db.repositories.outbox import outbox_committed
+
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
 
 
 class SqlUnitOfWork:
@@ -118,6 +124,17 @@ class SqlUnitOfWork:
         discard(self.connection)
         with translated_errors():
             await self.connection.rollback()
+
+    @overload
+    async def together(
+        self, a: Coroutine[Any, Any, A], b: Coroutine[Any, Any, B], /
+    ) -> tuple[A, B]: ...
+    @overload
+    async def together(
+        self, a: Coroutine[Any, Any, A], b: Coroutine[Any, Any, B], c: Coroutine[Any, Any, C], /
+    ) -> tuple[A, B, C]: ...
+    async def together(self, *reads: Coroutine[Any, Any, Any]) -> tuple[Any, ...]:
+        return tuple(await together(self.connection, reads))
 
 
 # SqlUnitOfWork's repositories: (attribute, class), as its annotations name them.

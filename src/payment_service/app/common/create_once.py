@@ -21,7 +21,7 @@ from payment_service.app.common.locks import KeyedLocks
 from payment_service.app.common.replay import MadeByRequest, MutationRequest, RequestLedger
 from payment_service.app.ports.storage import RequestedStore, UnitOfWork
 from payment_service.domain.entities import AuditEntry
-from payment_service.domain.errors import Conflict, RequestIdReused
+from payment_service.domain.errors import Conflict, DomainError, RequestIdReused
 
 
 class Requested(Leasable, MadeByRequest, Protocol):
@@ -92,10 +92,17 @@ class CreateOnce(StripeCallLease[R]):
         try:
             async with self.uow_factory() as uow:
                 rows = self.rows(uow)
-                existing = await rows.find_by_request(request.caller, request.request_id)
+                # The new row's reads go with the request's look-up: a new request (the
+                # common case) needs both, and a found one ignores what new_in made of them.
+                existing, made = await uow.together(
+                    rows.find_by_request(request.caller, request.request_id),
+                    _outcome(new_in(uow)),
+                )
                 if existing is not None:
                     return _made_by(existing, request), False
-                row = await new_in(uow)
+                if isinstance(made, DomainError):
+                    raise made
+                row = made
                 if row is None:
                     return None
                 row.lease_until = self.new_lease()  # no second write to claim it
@@ -125,6 +132,15 @@ class CreateOnce(StripeCallLease[R]):
     async def _find(self, request: MutationRequest) -> R | None:
         async with self.uow_factory(read_only=True) as uow:
             return await self.rows(uow).find_by_request(request.caller, request.request_id)
+
+
+async def _outcome(made: Awaitable[R | None]) -> R | DomainError | None:
+    """What ``made`` returns, or the domain error it raises (a refusal the caller raises
+    only when it matters)."""
+    try:
+        return await made
+    except DomainError as error:
+        return error
 
 
 def _made_by(row: R, request: MutationRequest) -> R:

@@ -157,8 +157,9 @@ class Mutations(Generic[T, R]):
         target: T | None = None
         try:
             async with self.uow_factory() as uow:
-                answered = await recorded(uow, request)
-                target = await self.subject.load(uow, object_id)
+                answered, target = await uow.together(
+                    recorded(uow, request), self.subject.load(uow, object_id)
+                )
                 if target is None or not caller.may_access(target.account_id):
                     raise NotFound(self.subject.kind, object_id)
                 if answered is not None:

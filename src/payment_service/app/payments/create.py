@@ -100,9 +100,10 @@ class CreatePayments:
     ) -> Payment | None:
         """The new payment from what the database holds, in the insert's transaction;
         None when the account's Stripe customer is still to be made (a Stripe call)."""
-        if command.payment_method:
-            await require_payment_method_owner(uow, command.payment_method, command.account_id)
-        customer = await uow.customers.get_by_account(command.account_id)
+        _, customer = await uow.together(
+            require_payment_method_owner(uow, command.payment_method, command.account_id),
+            uow.customers.get_by_account(command.account_id),
+        )
         if customer is None or customer.stripe_customer_id is None:
             return None
         payment_method = command.payment_method or await attached_payment_method(
@@ -230,9 +231,11 @@ async def check_payment_method_owner(
 
 
 async def require_payment_method_owner(
-    uow: UnitOfWork, stripe_payment_method_id: str, account_id: str
+    uow: UnitOfWork, stripe_payment_method_id: str | None, account_id: str
 ) -> None:
-    """``check_payment_method_owner`` in a transaction of the caller's."""
+    """``check_payment_method_owner`` in a transaction of the caller's (none given: no check)."""
+    if not stripe_payment_method_id:
+        return
     method = await uow.payment_methods.find_by_stripe_id(stripe_payment_method_id)
     if method is not None and (
         method.account_id != account_id or method.state is not PaymentMethodState.ATTACHED

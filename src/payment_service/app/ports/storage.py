@@ -10,11 +10,11 @@ open a new one to read the row that won.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar, overload
 
 from payment_service.app.ports.list_filters import DisputeFilter, InvoiceFilter, PaymentMethodFilter
 from payment_service.domain.entities import (
@@ -43,6 +43,9 @@ from payment_service.domain.states import (
 )
 
 E = TypeVar("E")
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
 S_contra = TypeVar("S_contra", contravariant=True)
 
 
@@ -303,6 +306,21 @@ class UnitOfWork(Protocol):
     ) -> None: ...
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...
+
+    @overload
+    async def together(
+        self, a: Coroutine[Any, Any, A], b: Coroutine[Any, Any, B], /
+    ) -> tuple[A, B]: ...
+    @overload
+    async def together(
+        self, a: Coroutine[Any, Any, A], b: Coroutine[Any, Any, B], c: Coroutine[Any, Any, C], /
+    ) -> tuple[A, B, C]: ...
+    async def together(self, *reads: Coroutine[Any, Any, Any]) -> tuple[Any, ...]:
+        """``reads`` of this unit of work's repositories, run at once where the database
+        allows it (PostgreSQL: their statements in one round trip); their results in
+        order, or the first error in that order once every read ended. Only for reads
+        independent of each other, since they may run in any order."""
+        ...
 
 
 class UnitOfWorkFactory(Protocol):
