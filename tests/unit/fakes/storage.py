@@ -14,6 +14,7 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, Self
 
+from payment_service.adapters.db.raw_statement import one_after_the_other
 from tests.unit.fakes.database import InMemoryStorage, Transaction
 from tests.unit.fakes.repositories import (
     FakeAuditLog,
@@ -122,15 +123,7 @@ class FakeUnitOfWork:
         self._open().rollback()
 
     async def together(self, *reads: Coroutine[Any, Any, Any]) -> tuple[Any, ...]:
-        """One after the other, as on SQLite (none after a failing one)."""
-        results: list[Any] = []
-        try:
-            for read in reads:
-                results.append(await read)
-        finally:
-            for unrun in reads[len(results) + 1 :]:
-                unrun.close()
-        return tuple(results)
+        return tuple(await one_after_the_other(reads))  # as on SQLite
 
 
 class FakeUnitOfWorkFactory:

@@ -229,7 +229,7 @@ async def together(
         return await _joined(batch, reads, member=True)
     driver = psycopg_connection(connection) if connection.dialect.name == "postgresql" else None
     if driver is None:
-        return await _one_after_the_other(reads)
+        return await one_after_the_other(reads)
     batch = connection.info[_BATCH] = _Batch(connection, driver)
     try:
         return await _joined(batch, reads, member=False)
@@ -264,7 +264,9 @@ async def _joined(
     return list(outcomes)
 
 
-async def _one_after_the_other(reads: Sequence[Coroutine[Any, Any, Any]]) -> list[Any]:
+async def one_after_the_other(reads: Sequence[Coroutine[Any, Any, Any]]) -> list[Any]:
+    """``together`` where nothing can be sent together: in order, none after a failing one
+    (those are closed unrun)."""
     results: list[Any] = []
     try:
         for read in reads:

@@ -6,7 +6,7 @@ import contextlib
 import typing
 from collections.abc import Coroutine
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -32,10 +32,6 @@ from payment_service.adapters.db.repositories import (
 )
 from payment_service.adapters.db.repositories._base import SqlRepository
 from payment_service.adapters.db.repositories.outbox import outbox_committed
-
-A = TypeVar("A")
-B = TypeVar("B")
-C = TypeVar("C")
 
 
 class SqlUnitOfWork:
@@ -125,15 +121,8 @@ class SqlUnitOfWork:
         with translated_errors():
             await self.connection.rollback()
 
-    @overload
-    async def together(
-        self, a: Coroutine[Any, Any, A], b: Coroutine[Any, Any, B], /
-    ) -> tuple[A, B]: ...
-    @overload
-    async def together(
-        self, a: Coroutine[Any, Any, A], b: Coroutine[Any, Any, B], c: Coroutine[Any, Any, C], /
-    ) -> tuple[A, B, C]: ...
     async def together(self, *reads: Coroutine[Any, Any, Any]) -> tuple[Any, ...]:
+        """The port's ``together`` (its overloads type the results)."""
         return tuple(await together(self.connection, reads))
 
 
