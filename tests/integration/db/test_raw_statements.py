@@ -6,6 +6,8 @@ failed one leaves the unit of work to roll back as before."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -158,3 +160,52 @@ async def test_an_error_of_one_read_together_is_raised_once_every_read_ended(
         # SQLite runs them one after the other and none after a failing one.
         assert ended == (["refused", "read"] if db_backend == "postgresql" else ["refused"])
         assert await uow.customers.get(c.id) == c  # the unit of work goes on
+
+
+async def test_reads_together_cancelled_midway_leave_the_unit_of_work_to_end_as_usual(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    c = b.customer()
+    async with uow_factory() as uow:
+        await uow.customers.add(c)
+        await uow.commit()
+    started = asyncio.Event()
+
+    async def slow() -> object:
+        started.set()
+        await asyncio.sleep(30)  # the batch waits for this read's statement
+        return await uow.customers.get(c.id)
+
+    async with uow_factory(read_only=True) as uow:
+        reads = asyncio.ensure_future(uow.together(uow.customers.get(c.id), slow()))
+        await started.wait()
+        reads.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reads
+        assert await uow.customers.get(c.id) == c  # the connection goes on
+    async with uow_factory(read_only=True) as uow:
+        assert await uow.together(uow.customers.get(c.id), uow.customers.get(c.id)) == (c, c)
+
+
+@pytest.mark.parametrize("yields", range(1, 7))
+async def test_reads_together_cancelled_at_any_step_leave_no_statement_behind(
+    postgresql: None, yields: int, uow_factory: SqlUnitOfWorkFactory
+) -> None:
+    """Cancelled before, while or after their round trip is on its way (``yields``
+    steps of the loop in), the reads leave the connection to the unit of work. (On
+    SQLite a cancelled statement makes SQLAlchemy give the transaction up, as any
+    cancelled statement there does.)"""
+    c = b.customer()
+    async with uow_factory() as uow:
+        await uow.customers.add(c)
+        await uow.commit()
+    async with uow_factory(read_only=True) as uow:
+        reads = asyncio.ensure_future(
+            uow.together(uow.customers.get(c.id), uow.customers.get("cust_missing"))
+        )
+        for _ in range(yields):
+            await asyncio.sleep(0)
+        reads.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            assert await reads == (c, None)  # done before the cancel came
+        assert await uow.together(uow.customers.get(c.id), uow.customers.get(c.id)) == (c, c)

@@ -163,6 +163,14 @@ async def _sent(
     return answers
 
 
+@dataclass(eq=False)
+class _Queued:
+    compiled: _Compiled
+    values: dict[str, Any]
+    answered: asyncio.Future[RawAnswer]
+    taken: bool = False  # in a round trip on its way: its answer comes from ``_send``
+
+
 class _Batch:
     """The statements of the reads ``together`` runs, sent in one round trip once each
     read waits on its statement or has ended (the statements a read sends one after the
@@ -170,20 +178,28 @@ class _Batch:
 
     ``runnable`` counts the reads neither waiting on a statement here nor ended; a read
     that waits on anything else (a lock, say) holds the batch until it gets here or ends.
+    A read cancelled while its statement waits takes the statement back; one cancelled
+    while its round trip is on its way leaves it to end (``together`` waits for it).
     """
 
     def __init__(self, connection: AsyncConnection, driver: psycopg.AsyncConnection[Any]):
         self.connection, self.driver = connection, driver
         self.runnable = 0
-        self.queued: list[tuple[_Compiled, dict[str, Any], asyncio.Future[RawAnswer]]] = []
+        self.queued: list[_Queued] = []
         self.sending: asyncio.Task[None] | None = None
 
     async def answer(self, compiled: _Compiled, values: dict[str, Any]) -> RawAnswer:
-        answered: asyncio.Future[RawAnswer] = asyncio.get_running_loop().create_future()
-        self.queued.append((compiled, values, answered))
+        item = _Queued(compiled, values, asyncio.get_running_loop().create_future())
+        self.queued.append(item)
         self.runnable -= 1
         self.send_when_ready()
-        return await answered
+        try:
+            return await item.answered
+        except asyncio.CancelledError:
+            if not item.taken:  # never sent: this read runs on (to its end), unanswered
+                self.queued.remove(item)
+                self.runnable += 1
+            raise
 
     def ended(self) -> None:
         self.runnable -= 1
@@ -195,11 +211,14 @@ class _Batch:
 
     async def _send(self) -> None:
         queued, self.queued = self.queued, []
+        for item in queued:
+            item.taken = True
+        statements = [(item.compiled, item.values) for item in queued]
         try:
-            answers = await _sent(self.connection, self.driver, [(c, v) for c, v, _ in queued])
+            answers = await _sent(self.connection, self.driver, statements)
         except asyncio.CancelledError:
-            for *_, answered in queued:
-                answered.cancel()
+            for item in queued:
+                item.answered.cancel()
             raise
         except Exception as error:  # every read of the round trip gets its error
             outcomes: list[RawAnswer | Exception] = [error] * len(queued)
@@ -208,13 +227,18 @@ class _Batch:
         finally:
             self.sending = None
             self.runnable += len(queued)  # before any of them resumes
-        for (*_, answered), outcome in zip(queued, outcomes, strict=True):
-            if answered.done():
+        for item, outcome in zip(queued, outcomes, strict=True):
+            if item.answered.done():
                 continue
             if isinstance(outcome, Exception):
-                answered.set_exception(outcome)
+                item.answered.set_exception(outcome)
             else:
-                answered.set_result(outcome)
+                item.answered.set_result(outcome)
+
+    async def finished(self) -> None:
+        """Wait for a round trip still on its way (its reads were cancelled)."""
+        while self.sending is not None:
+            await asyncio.wait([self.sending])
 
 
 async def together(
@@ -234,6 +258,8 @@ async def together(
     try:
         return await _joined(batch, reads, member=False)
     finally:
+        # No statement of ours may still be on the connection when the caller goes on.
+        await batch.finished()
         del connection.info[_BATCH]
 
 
@@ -257,7 +283,11 @@ async def _joined(
                 batch.runnable += 1  # counted before this read's end can send the batch
             batch.ended()
 
-    outcomes = await asyncio.gather(*(read_in(read) for read in reads), return_exceptions=True)
+    try:
+        outcomes = await asyncio.gather(*(read_in(read) for read in reads), return_exceptions=True)
+    finally:
+        for read in reads:  # a read cancelled before it began is closed unrun
+            read.close()
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
