@@ -252,7 +252,8 @@ async def together(
     if batch is not None:
         return await _joined(batch, reads, member=True)
     driver = psycopg_connection(connection) if connection.dialect.name == "postgresql" else None
-    if driver is None:
+    if driver is None or driver.autocommit or driver.info.transaction_status not in _SENDABLE:
+        # Their statements would go through SQLAlchemy, which takes one at a time.
         return await one_after_the_other(reads)
     batch = connection.info[_BATCH] = _Batch(connection, driver)
     try:
