@@ -17,6 +17,9 @@ exactly as it would after a separate BEGIN. SQLAlchemy's own transaction is alre
 begun (the unit of work begins it), so its later statements and its COMMIT run in the
 transaction psycopg opened.
 
+Reads a unit of work runs ``together`` (look-ups independent of each other) send their
+statements in one pipeline, one round trip for all (``_Batch``).
+
 SQLAlchemy's cursor events still fire around each statement, so the engine's listeners
 (the database spans, the round-trip counts of tests and bench/) see it as they see
 their own. Anything else (SQLite, a connection SQLAlchemy invalidated, a transaction
