@@ -23,7 +23,11 @@ async def _audit_ids(factory: SqlUnitOfWorkFactory) -> set[str]:
 
 
 async def _events_of(factory: SqlUnitOfWorkFactory, object_id: str) -> list[str]:
-    statement = sa.select(event_outbox.c.type).where(event_outbox.c.object_id == object_id)
+    statement = (
+        sa.select(event_outbox.c.type)
+        .where(event_outbox.c.object_id == object_id)
+        .order_by(event_outbox.c.position)  # the outbox's order, not the heap's
+    )
     async with factory(read_only=True) as uow:  # another connection: committed rows only
         return list((await uow.connection.execute(statement)).scalars())
 
