@@ -22,6 +22,7 @@ from payment_service.adapters.db.counting import count_sql
 from payment_service.adapters.db.raw_statement import RawEventContext
 from payment_service.adapters.db.tables import customers
 from payment_service.adapters.db.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
+from payment_service.domain.entities import Customer
 from payment_service.domain.errors import Conflict, NotFound
 
 from . import builders as b
@@ -47,6 +48,14 @@ def _seen(engine: AsyncEngine) -> Iterator[list[tuple[str, Any]]]:
         yield seen
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", before)
+
+
+async def _stored_customer(uow_factory: SqlUnitOfWorkFactory) -> Customer:
+    c = b.customer()
+    async with uow_factory() as uow:
+        await uow.customers.add(c)
+        await uow.commit()
+    return c
 
 
 async def test_the_first_statement_goes_with_its_begin_and_the_later_ones_alone(
@@ -138,10 +147,7 @@ async def _second_read(uow: SqlUnitOfWork, customer_id: str) -> object:
 async def test_an_error_of_one_read_together_is_raised_once_every_read_ended(
     db_backend: str, uow_factory: SqlUnitOfWorkFactory
 ) -> None:
-    c = b.customer()
-    async with uow_factory() as uow:
-        await uow.customers.add(c)
-        await uow.commit()
+    c = await _stored_customer(uow_factory)
     ended: list[str] = []
 
     async def refused() -> None:
@@ -165,10 +171,7 @@ async def test_an_error_of_one_read_together_is_raised_once_every_read_ended(
 async def test_reads_together_cancelled_midway_leave_the_unit_of_work_to_end_as_usual(
     uow_factory: SqlUnitOfWorkFactory,
 ) -> None:
-    c = b.customer()
-    async with uow_factory() as uow:
-        await uow.customers.add(c)
-        await uow.commit()
+    c = await _stored_customer(uow_factory)
     started = asyncio.Event()
 
     async def slow() -> object:
@@ -195,10 +198,7 @@ async def test_reads_together_cancelled_at_any_step_leave_no_statement_behind(
     steps of the loop in), the reads leave the connection to the unit of work. (On
     SQLite a cancelled statement makes SQLAlchemy give the transaction up, as any
     cancelled statement there does.)"""
-    c = b.customer()
-    async with uow_factory() as uow:
-        await uow.customers.add(c)
-        await uow.commit()
+    c = await _stored_customer(uow_factory)
     async with uow_factory(read_only=True) as uow:
         reads = asyncio.ensure_future(
             uow.together(uow.customers.get(c.id), uow.customers.get("cust_missing"))

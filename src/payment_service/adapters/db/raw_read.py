@@ -117,9 +117,11 @@ def psycopg_connection(connection: AsyncConnection) -> psycopg.AsyncConnection[A
     return driver if isinstance(driver, psycopg.AsyncConnection) else None
 
 
-def compile_select(statement: Select[Any], dialect: Dialect) -> RawSelect:
-    compiled = statement.compile(dialect=dialect)
-    assert isinstance(compiled, SQLCompiler)
+def result_columns(
+    statement: Select[Any], dialect: Dialect
+) -> tuple[tuple[str, ...], tuple[tuple[int, Process], ...]]:
+    """``statement``'s column names and, by position, the result processors SQLAlchemy
+    would apply to them."""
     keys: list[str] = []
     converts: list[tuple[int, Process]] = []
     for index, column in enumerate(statement.selected_columns):
@@ -127,8 +129,15 @@ def compile_select(statement: Select[Any], dialect: Dialect) -> RawSelect:
         process = column.type._cached_result_processor(dialect, None)
         if process is not None:
             converts.append((index, process))
+    return tuple(keys), tuple(converts)
+
+
+def compile_select(statement: Select[Any], dialect: Dialect) -> RawSelect:
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    keys, converts = result_columns(statement, dialect)
     expanding = tuple(name for name, bind in compiled.binds.items() if bind.expanding)
-    return RawSelect(compiled, tuple(keys), tuple(converts), expanding)
+    return RawSelect(compiled, keys, converts, expanding)
 
 
 async def autocommit_rows(
@@ -154,11 +163,11 @@ async def autocommit_rows(
         finally:
             await driver.set_autocommit(False)
     if select.converts:
-        return [_converted(row, select.converts) for row in rows]
+        return [converted(row, select.converts) for row in rows]
     return rows
 
 
-def _converted(row: Sequence[Any], converts: tuple[tuple[int, Process], ...]) -> list[Any]:
+def converted(row: Sequence[Any], converts: tuple[tuple[int, Process], ...]) -> list[Any]:
     # The service's column types read NULL as None: only values are processed.
     values = list(row)
     for index, process in converts:

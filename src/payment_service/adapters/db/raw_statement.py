@@ -43,8 +43,10 @@ from payment_service.adapters.db.errors import translated_driver_errors
 from payment_service.adapters.db.raw_read import (
     Process,
     compiled_with_binds,
+    converted,
     processed,
     psycopg_connection,
+    result_columns,
 )
 
 _IDLE = pq.TransactionStatus.IDLE
@@ -93,17 +95,10 @@ def _compiled(
         dialect = connection.dialect
         assert isinstance(statement, ClauseElement)
         sql, binds = compiled_with_binds(statement, dialect, keys)
-        columns: list[str] = []
-        results: list[tuple[int, Process]] = []
-        if isinstance(statement, Select):
-            for index, column in enumerate(statement.selected_columns):
-                columns.append(str(column.key))
-                process = column.type._cached_result_processor(dialect, None)
-                if process is not None:
-                    results.append((index, process))
-        compiled = _COMPILED[cache_key] = _Compiled(
-            statement, sql, binds, tuple(columns), tuple(results)
+        columns, results = (
+            result_columns(statement, dialect) if isinstance(statement, Select) else ((), ())
         )
+        compiled = _COMPILED[cache_key] = _Compiled(statement, sql, binds, columns, results)
     return compiled
 
 
@@ -112,12 +107,8 @@ async def executed(
 ) -> RawAnswer | None:
     """``statement`` run on psycopg (with the BEGIN when idle, with the statements of the
     other reads of a ``together`` when it is one); None when it cannot be."""
-    if connection.dialect.name != "postgresql":
-        return None
-    driver = psycopg_connection(connection)
-    if driver is None or driver.autocommit:
-        return None
-    if driver.info.transaction_status not in _SENDABLE:
+    driver = _sendable(connection)
+    if driver is None:
         return None
     compiled = _compiled(statement, tuple(parameters), connection)
     values = processed(parameters, compiled.binds)
@@ -126,6 +117,17 @@ async def executed(
         return await batch.answer(compiled, values)
     (answer,) = await _sent(connection, driver, [(compiled, values)])
     return answer
+
+
+def _sendable(connection: AsyncConnection) -> psycopg.AsyncConnection[Any] | None:
+    """The psycopg connection a statement can go out on directly: PostgreSQL, not in
+    autocommit, idle or in a transaction that has not failed; None otherwise."""
+    if connection.dialect.name != "postgresql":
+        return None
+    driver = psycopg_connection(connection)
+    if driver is None or driver.autocommit:
+        return None
+    return driver if driver.info.transaction_status in _SENDABLE else None
 
 
 async def _sent(
@@ -254,8 +256,8 @@ async def together(
     batch: _Batch | None = connection.info.get(_BATCH)
     if batch is not None:
         return await _joined(batch, reads, member=True)
-    driver = psycopg_connection(connection) if connection.dialect.name == "postgresql" else None
-    if driver is None or driver.autocommit or driver.info.transaction_status not in _SENDABLE:
+    driver = _sendable(connection)
+    if driver is None:
         # Their statements would go through SQLAlchemy, which takes one at a time.
         return await one_after_the_other(reads)
     batch = connection.info[_BATCH] = _Batch(connection, driver)
@@ -312,8 +314,4 @@ async def one_after_the_other(reads: Sequence[Coroutine[Any, Any, Any]]) -> list
 
 
 def _mapping(row: Sequence[Any], compiled: _Compiled) -> dict[str, Any]:
-    values = list(row)
-    for index, process in compiled.results:
-        if (value := values[index]) is not None:
-            values[index] = process(value)
-    return dict(zip(compiled.columns, values, strict=True))
+    return dict(zip(compiled.columns, converted(row, compiled.results), strict=True))
